@@ -1,0 +1,192 @@
+"""Event-time tumbling windows and the watermark.
+
+Windows are aligned to the Unix epoch in UTC, at several sizes at once, per scope: everything
+(``all``/``*``), each ticker, each topic and each source. A window statistic holds counts and sums
+only, so deltas from any batch split, any number of writers or any arrival order add up to the
+same totals (see :meth:`WindowStat.merge`).
+
+Scores enter the sums quantised to multiples of 2**-20 (about 1e-6): a float64 adds such numbers
+exactly (up to ~2**32 items per window), so sums do not depend on the order they were added in,
+and SQLite, PostgreSQL and one clean pass agree to the last bit.
+
+The watermark is the minimum over the active inputs (files, Kafka partitions) of each input's
+largest event time, minus the allowed lateness. An item dated before the watermark as it stood
+before its batch is *late*: it is still stored and counted, and also counted in ``late``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from finsentry.schema import NewsItem, ScopeKind, ScoredItem, WindowKey, WindowStat, as_utc
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SCORE_QUANTUM = 2.0**-20
+
+
+def quantize_score(score: float) -> float:
+    """A score on the 2**-20 grid, so that sums of scores are exact and order independent."""
+    return round(score / SCORE_QUANTUM) * SCORE_QUANTUM
+
+
+def window_start(ts: datetime, size_s: int) -> datetime:
+    """Start of the epoch-aligned tumbling window of ``size_s`` seconds that holds ``ts`` (UTC)."""
+    if size_s <= 0:
+        raise ValueError(f"window size must be positive seconds, got {size_s}")
+    elapsed = as_utc(ts) - EPOCH
+    size = timedelta(seconds=size_s)
+    periods: int = elapsed // size
+    return EPOCH + timedelta(seconds=periods * size_s)
+
+
+def item_scopes(item: ScoredItem) -> list[tuple[ScopeKind, str]]:
+    """The scopes one scored item counts in: all, each of its tickers, its topic, its source."""
+    scopes: list[tuple[ScopeKind, str]] = [(ScopeKind.ALL, "*")]
+    scopes.extend((ScopeKind.TICKER, ticker) for ticker in dict.fromkeys(item.tickers))
+    scopes.append((ScopeKind.TOPIC, item.scores.topic))
+    scopes.append((ScopeKind.SOURCE, item.item.source))
+    return scopes
+
+
+class _Accumulator:
+    """Mutable counters for one window key while a batch is folded."""
+
+    __slots__ = ("count", "negative", "neutral", "positive", "score_sum", "duplicates", "late")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.negative = 0
+        self.neutral = 0
+        self.positive = 0
+        self.score_sum = 0.0
+        self.duplicates = 0
+        self.late = 0
+
+    def add(self, item: ScoredItem) -> None:
+        if item.novel:
+            self.count += 1
+            sentiment = item.scores.sentiment
+            if sentiment == "negative":
+                self.negative += 1
+            elif sentiment == "neutral":
+                self.neutral += 1
+            else:
+                self.positive += 1
+            self.score_sum += quantize_score(item.scores.score)
+        else:
+            self.duplicates += 1
+        if item.late:
+            self.late += 1
+
+    def to_stat(self, key: WindowKey) -> WindowStat:
+        return WindowStat(
+            key.size_s,
+            key.start,
+            key.scope_kind,
+            key.scope_value,
+            self.count,
+            self.negative,
+            self.neutral,
+            self.positive,
+            self.score_sum,
+            self.duplicates,
+            self.late,
+        )
+
+
+def window_deltas(items: Sequence[ScoredItem], sizes_s: Sequence[int]) -> list[WindowStat]:
+    """The window statistics these items add, one per (size, start, scope), in key order.
+
+    Novel items add to ``count``, the sentiment counts and ``score_sum``; duplicates add to
+    ``duplicates``; late items additionally add to ``late``.
+    """
+    sizes = sorted(set(sizes_s))
+    acc: dict[WindowKey, _Accumulator] = {}
+    for item in items:
+        scopes = item_scopes(item)
+        for size in sizes:
+            start = window_start(item.published_at, size)
+            for kind, value in scopes:
+                key = WindowKey(size, start, kind, value)
+                bucket = acc.get(key)
+                if bucket is None:
+                    bucket = acc[key] = _Accumulator()
+                bucket.add(item)
+    ordered = sorted(acc, key=lambda k: (k.size_s, k.start, str(k.scope_kind), k.scope_value))
+    return [acc[key].to_stat(key) for key in ordered]
+
+
+def merge_stats(stats: Iterable[WindowStat]) -> dict[WindowKey, WindowStat]:
+    """Fold window statistics by key (what a store does with deltas)."""
+    merged: dict[WindowKey, WindowStat] = {}
+    for stat in stats:
+        previous = merged.get(stat.key)
+        merged[stat.key] = stat if previous is None else previous.merge(stat)
+    return merged
+
+
+class Watermark:
+    """Per-input maximum event time, and the watermark derived from it.
+
+    ``value`` is the minimum over active inputs of their largest event time, minus the allowed
+    lateness. A bounded input that has been read to the end is closed: it no longer holds the
+    watermark back, and when only closed inputs remain everything is final (the watermark is the
+    largest event time seen). A revoked partition is removed altogether.
+    """
+
+    def __init__(self, allowed_lateness_s: int, state: dict[str, Any] | None = None) -> None:
+        if allowed_lateness_s < 0:
+            raise ValueError("allowed lateness must be >= 0 seconds")
+        self.allowed_lateness = timedelta(seconds=allowed_lateness_s)
+        self._max: dict[str, datetime] = {}
+        self._closed: set[str] = set()
+        if state:
+            for name, stamp in dict(state.get("inputs", {})).items():
+                self._max[str(name)] = as_utc(datetime.fromisoformat(str(stamp)))
+            self._closed = {str(name) for name in state.get("closed", ()) if name in self._max}
+
+    def observe(self, items: Sequence[NewsItem]) -> list[bool]:
+        """Late flags for a batch (against the watermark before it), then advance the inputs."""
+        before = self.value
+        flags = [before is not None and as_utc(item.published_at) < before for item in items]
+        for item in items:
+            stamp = as_utc(item.published_at)
+            current = self._max.get(item.input)
+            if current is None or stamp > current:
+                self._max[item.input] = stamp
+            self._closed.discard(item.input)
+        return flags
+
+    def close_input(self, input: str) -> None:
+        """A bounded input (a file) was read to its end."""
+        if input in self._max:
+            self._closed.add(input)
+
+    def remove_input(self, input: str) -> None:
+        """A partition was revoked: another consumer owns its progress now."""
+        self._max.pop(input, None)
+        self._closed.discard(input)
+
+    @property
+    def inputs(self) -> dict[str, datetime]:
+        """Largest event time per known input (active and closed)."""
+        return dict(self._max)
+
+    @property
+    def value(self) -> datetime | None:
+        active = [stamp for name, stamp in self._max.items() if name not in self._closed]
+        if active:
+            return min(active) - self.allowed_lateness
+        if self._max:
+            return max(self._max.values())
+        return None
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-able state; ``Watermark(lateness, state)`` restores it."""
+        return {
+            "inputs": {name: stamp.isoformat() for name, stamp in sorted(self._max.items())},
+            "closed": sorted(self._closed),
+            "value": None if self.value is None else self.value.isoformat(),
+        }
