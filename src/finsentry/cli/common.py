@@ -1,0 +1,46 @@
+"""Options and helpers shared by the ``finsentry`` sub-commands.
+
+Each option that maps to a Settings field shows its environment variable in ``--help``; the value
+given on the command line wins over the environment, which wins over the TOML config file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from finsentry.config import ENV_PREFIX, Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def setting_option(*decls: str, field: str, **kwargs: Any) -> Callable[[F], F]:
+    """A click option bound to a Settings field: env var FINSENTRY_<FIELD>, help from the field."""
+    info = Settings.model_fields[field]
+    default = info.default
+    kwargs.setdefault("help", f"{info.description} [default: {default}]")
+    return click.option(
+        *decls,
+        field,
+        envvar=f"{ENV_PREFIX}{field.upper()}",
+        show_envvar=True,
+        default=None,
+        **kwargs,
+    )
+
+
+db_option = setting_option("--db", field="db", metavar="PATH|DSN")
+model_option = setting_option("--model", field="model", metavar="NAME|DIR")
+device_option = setting_option("--device", field="device", type=click.Choice(["auto", "cuda", "cpu"]))
+
+
+def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
+    """Settings for this invocation: config file, environment, then command-line overrides."""
+    root = ctx.find_root()
+    config = (root.obj or {}).get("config") if root.obj else None
+    try:
+        return load_settings(config, **overrides)
+    except ValueError as exc:
+        raise click.UsageError(f"invalid setting: {exc}") from exc

@@ -1,0 +1,143 @@
+"""One frozen Settings object, read once in the entry point and passed down explicitly.
+
+Every field can be set from the environment (prefix ``FINSENTRY_``, e.g. ``FINSENTRY_DB``) or from a
+TOML file named by ``FINSENTRY_CONFIG`` (keys are the field names, without the prefix). The
+environment wins over the file. Secrets are ``SecretStr`` and never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "FINSENTRY_"
+
+
+class Settings(BaseSettings):
+    """All of finsentry's configuration. Field docs double as the CLI's help text."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="ignore", env_nested_delimiter=None
+    )
+
+    # --- store -------------------------------------------------------------------------------
+    db: str = Field(
+        "finsentry.db",
+        description="Store: a SQLite file path, or a postgresql:// DSN for PostgreSQL.",
+    )
+
+    # --- scoring -----------------------------------------------------------------------------
+    model: str = Field(
+        "default",
+        description="Model: 'default' (the bundled finance model), a model directory, or a hub id.",
+    )
+    device: str = Field("auto", description="Scoring device: auto (cuda, then cpu), cuda, cpu.")
+    token_budget: int = Field(
+        8192, description="Micro-batch size in tokens (padded length x rows)."
+    )
+    max_length: int = Field(128, description="Truncate texts to this many tokens.")
+    cpu_threads: int = Field(0, description="torch CPU threads; 0 = number of cores.")
+
+    # --- validation --------------------------------------------------------------------------
+    max_text_chars: int = Field(20_000, description="Headline + body longer than this is rejected.")
+    max_record_bytes: int = Field(1_000_000, description="Raw records larger than this are rejected.")
+    future_tolerance_s: int = Field(
+        300, description="Items dated further in the future than this are dead-lettered."
+    )
+
+    # --- entities and duplicates -------------------------------------------------------------
+    watchlist: str | None = Field(
+        None, description="CSV watchlist (ticker,name,aliases); default: the bundled list."
+    )
+    dedup_horizon_h: float = Field(24.0, description="Near-duplicate horizon in hours.")
+
+    # --- aggregation -------------------------------------------------------------------------
+    window_sizes_s: tuple[int, ...] = Field(
+        (60, 300, 3600), description="Tumbling window sizes in seconds (comma separated)."
+    )
+    detect_window_s: int = Field(300, description="Window size the detectors evaluate.")
+    allowed_lateness_s: int = Field(
+        600, description="Watermark lag: items older than max event time minus this are late."
+    )
+
+    # --- detection ---------------------------------------------------------------------------
+    min_support: int = Field(8, description="Fewest items in a window for a tone alert.")
+    volume_threshold: float = Field(6.0, description="Robust z-score that makes a volume spike.")
+    tone_threshold: float = Field(4.0, description="Robust z-score that makes a negative surge.")
+    baseline_days: int = Field(7, description="Days of history the baselines look back.")
+
+    # --- alert delivery ----------------------------------------------------------------------
+    smtp_host: str | None = Field(None, description="SMTP server for alert e-mail.")
+    smtp_port: int = Field(587, description="SMTP port.")
+    smtp_user: str | None = Field(None, description="SMTP login user.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP login password.")
+    smtp_security: str = Field("starttls", description="SMTP security: starttls, ssl or none.")
+    mail_from: str = Field("finsentry@localhost", description="Sender address of alert e-mail.")
+    mail_to: tuple[str, ...] = Field((), description="Recipients of alert e-mail (comma separated).")
+    webhook_urls: tuple[str, ...] = Field((), description="Webhook URLs (comma separated).")
+    webhook_secret: SecretStr | None = Field(None, description="HMAC key for webhook signatures.")
+    webhook_format: str = Field("json", description="Webhook payload: json or slack.")
+    public_url: str | None = Field(None, description="Base URL of dashboards, linked from alerts.")
+
+    # --- kafka -------------------------------------------------------------------------------
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
+    kafka_topic: str = Field("news", description="Kafka topic of news items.")
+    kafka_group: str = Field("finsentry", description="Kafka consumer group.")
+    kafka_dlq_topic: str | None = Field(None, description="Dead-letter topic; default <topic>.dlq.")
+    kafka_security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_SSL ...")
+    kafka_sasl_mechanism: str | None = Field(None, description="SASL mechanism, e.g. SCRAM-SHA-512.")
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password.")
+    kafka_ssl_cafile: str | None = Field(None, description="CA bundle for SSL.")
+    batch_max_items: int = Field(512, description="Largest micro-batch from a stream.")
+    batch_max_wait_ms: int = Field(1000, description="Longest wait before a partial batch flushes.")
+
+    # --- grafana -----------------------------------------------------------------------------
+    grafana_url: str | None = Field(None, description="Grafana base URL for provisioning.")
+    grafana_token: SecretStr | None = Field(None, description="Grafana service-account token.")
+
+    @field_validator("window_sizes_s", "mail_to", "webhook_urls", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("window_sizes_s")
+    @classmethod
+    def _positive_windows(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(size <= 0 for size in value):
+            raise ValueError("window sizes must be positive seconds, e.g. 60,300,3600")
+        return tuple(sorted(set(value)))
+
+    @property
+    def dlq_topic(self) -> str:
+        return self.kafka_dlq_topic or f"{self.kafka_topic}.dlq"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the given fields replaced (None values are ignored)."""
+        values = {k: v for k, v in overrides.items() if v is not None}
+        return self.model_copy(update=values) if values else self
+
+
+def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Read settings: TOML file (``FINSENTRY_CONFIG`` or ``config_file``), then the environment."""
+    path = config_file or os.environ.get(f"{ENV_PREFIX}CONFIG")
+    file_values: dict[str, Any] = {}
+    if path:
+        try:
+            file_values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise SystemExit(f"config file {path} not found: check FINSENTRY_CONFIG") from exc
+        file_values = file_values.get("finsentry", file_values)
+    env_keys = {
+        name for name in Settings.model_fields if f"{ENV_PREFIX}{name.upper()}" in os.environ
+    }
+    init = {k: v for k, v in file_values.items() if k not in env_keys}
+    settings = Settings(**init)
+    return settings.with_overrides(**overrides)

@@ -1,0 +1,286 @@
+"""The types that flow between the stages, from a raw record to an alert.
+
+Every timestamp here is timezone-aware UTC. Types are frozen dataclasses: stages build new ones
+rather than mutate what they were given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+SENTIMENT_LABELS: tuple[str, str, str] = ("negative", "neutral", "positive")
+
+
+class ScopeKind(StrEnum):
+    """What a window statistic or an alert is about."""
+
+    ALL = "all"
+    TICKER = "ticker"
+    TOPIC = "topic"
+    SOURCE = "source"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Normalise an aware datetime to UTC; refuse naive ones."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("naive datetime: timestamps must carry a UTC offset")
+    return value.astimezone(UTC)
+
+
+def iso(value: datetime) -> str:
+    """ISO-8601 in UTC with a 'Z'-free explicit offset, e.g. 2026-01-02T03:04:05+00:00."""
+    return as_utc(value).isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One record as a source read it, before any parsing.
+
+    ``input`` names the independent input it came from (a file path, or ``topic/partition``): the
+    watermark is kept per input. ``position`` is where it sits in that input (line number, offset).
+    """
+
+    data: bytes
+    source: str
+    input: str
+    position: int
+    key: bytes | None = None
+    received_at: datetime = field(default_factory=utc_now)
+
+    @property
+    def locator(self) -> str:
+        return f"{self.input}@{self.position}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewsItem:
+    """A validated, normalised news item (the input format, parsed)."""
+
+    id: str
+    published_at: datetime
+    source: str
+    headline: str
+    body: str | None = None
+    url: str | None = None
+    tickers: tuple[str, ...] = ()
+    lang: str = "en"
+    input: str = ""
+    position: int = 0
+
+    @property
+    def text(self) -> str:
+        """What the models read: the headline, then the start of the body if there is one."""
+        return self.headline if not self.body else f"{self.headline}. {self.body}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record that failed a stage before scoring. Keyed by source + input + position."""
+
+    raw: bytes
+    reason_code: str
+    reason: str
+    source: str
+    input: str
+    position: int
+    received_at: datetime = field(default_factory=utc_now)
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha256(self.raw).hexdigest()[:16]
+        return f"{self.source}|{self.input}|{self.position}|{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class TextScore:
+    """What a model says about one text."""
+
+    negative: float
+    neutral: float
+    positive: float
+    topic: str
+    topic_prob: float
+
+    @property
+    def sentiment(self) -> str:
+        probs = (self.negative, self.neutral, self.positive)
+        return SENTIMENT_LABELS[max(range(3), key=probs.__getitem__)]
+
+    @property
+    def score(self) -> float:
+        """P(positive) - P(negative), in [-1, 1]."""
+        return self.positive - self.negative
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredItem:
+    """A news item with its scores, the tickers found, and its duplicate status."""
+
+    item: NewsItem
+    scores: TextScore
+    model: str
+    tickers: tuple[str, ...] = ()
+    novel: bool = True
+    duplicate_of: str | None = None
+    late: bool = False
+    fingerprint: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.item.id
+
+    @property
+    def published_at(self) -> datetime:
+        return self.item.published_at
+
+
+@dataclass(frozen=True, slots=True)
+class WindowKey:
+    size_s: int
+    start: datetime
+    scope_kind: ScopeKind
+    scope_value: str
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStat:
+    """Counts and sums for one window and scope: merged additively, means derived.
+
+    ``count`` and the sentiment counts cover novel items; ``duplicates`` counts the near-duplicates
+    that fell in the window; ``late`` counts items that arrived behind the watermark.
+    """
+
+    size_s: int
+    start: datetime
+    scope_kind: ScopeKind
+    scope_value: str
+    count: int = 0
+    negative: int = 0
+    neutral: int = 0
+    positive: int = 0
+    score_sum: float = 0.0
+    duplicates: int = 0
+    late: int = 0
+
+    @property
+    def key(self) -> WindowKey:
+        return WindowKey(self.size_s, self.start, self.scope_kind, self.scope_value)
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(seconds=self.size_s)
+
+    @property
+    def mean_score(self) -> float:
+        return self.score_sum / self.count if self.count else 0.0
+
+    @property
+    def negative_share(self) -> float:
+        return self.negative / self.count if self.count else 0.0
+
+    def merge(self, other: WindowStat) -> WindowStat:
+        if other.key != self.key:
+            raise ValueError(f"cannot merge windows {self.key} and {other.key}")
+        return WindowStat(
+            self.size_s,
+            self.start,
+            self.scope_kind,
+            self.scope_value,
+            self.count + other.count,
+            self.negative + other.negative,
+            self.neutral + other.neutral,
+            self.positive + other.positive,
+            self.score_sum + other.score_sum,
+            self.duplicates + other.duplicates,
+            self.late + other.late,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One item that drove an alert."""
+
+    id: str
+    headline: str
+    published_at: datetime
+    score: float
+    sentiment: str
+    url: str | None = None
+    novel: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "headline": self.headline,
+            "published_at": iso(self.published_at),
+            "score": round(self.score, 4),
+            "sentiment": self.sentiment,
+            "url": self.url,
+            "novel": self.novel,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Evidence:
+        return cls(
+            id=data["id"],
+            headline=data["headline"],
+            published_at=datetime.fromisoformat(data["published_at"]),
+            score=float(data["score"]),
+            sentiment=data["sentiment"],
+            url=data.get("url"),
+            novel=bool(data.get("novel", True)),
+        )
+
+
+class AlertStatus(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A decision that something is wrong in one scope and window. Keyed by (rule, scope, window)."""
+
+    rule: str
+    scope_kind: ScopeKind
+    scope_value: str
+    metric: str
+    window_start: datetime
+    window_end: datetime
+    fired_at: datetime
+    severity: str
+    observed: float
+    expected: float
+    evidence: tuple[Evidence, ...] = ()
+    status: AlertStatus = AlertStatus.FIRING
+
+    @property
+    def id(self) -> str:
+        """Stable id derived from the alert key, so a replay yields the same id."""
+        key = f"{self.rule}|{self.scope_kind}|{self.scope_value}|{iso(self.window_start)}"
+        return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented ``finsentry alerts --json`` shape. Keep it stable."""
+        return {
+            "id": self.id,
+            "rule": self.rule,
+            "scope_kind": str(self.scope_kind),
+            "scope_value": self.scope_value,
+            "metric": self.metric,
+            "window_start": iso(self.window_start),
+            "window_end": iso(self.window_end),
+            "fired_at": iso(self.fired_at),
+            "severity": self.severity,
+            "observed": self.observed,
+            "expected": self.expected,
+            "evidence": [e.to_json() for e in self.evidence],
+        }

@@ -1,0 +1,174 @@
+"""The Store interface: what every backend (SQLite embedded, PostgreSQL) provides.
+
+The pipeline writes one :class:`BatchWrite` per micro-batch in ONE transaction: items are upserted by
+id, and only the items that were new in this transaction contribute window deltas (additive merge
+keyed by window size, start, scope kind and value), so a replay changes nothing. Dead letters are
+keyed by :attr:`DeadLetter.key`; alerts by (rule, scope kind, scope value, window start);
+notifications by (alert id, channel).
+
+Tables (both backends; Grafana's SQL reads the PostgreSQL ones):
+
+- ``items``: id PK, published_at, ingested_at, source, headline, body, url, lang, tickers (JSON text in
+  SQLite / text[] in PostgreSQL), sentiment, p_negative, p_neutral, p_positive, score, topic,
+  topic_prob, model, novel, duplicate_of, late, input, position
+- ``item_tickers``: item_id, ticker, published_at, score, sentiment (one row per item and ticker)
+- ``window_stats``: window_size_s, window_start, window_end, scope_kind, scope_value, count,
+  negative, neutral, positive, score_sum, duplicates, late; PK (size, start, kind, value)
+- ``alerts``: id PK, rule, scope_kind, scope_value, metric, window_start, window_end, fired_at,
+  severity, observed, expected, evidence (JSON), status, resolved_at; UNIQUE (rule, kind, value, start)
+- ``dead_letters``: key PK, source, input, position, reason_code, reason, raw (bytes), received_at
+- ``notifications`` (the outbox): key PK, alert_id, channel, payload (JSON), status
+  (pending|delivered|failed), attempts, next_attempt_at, last_error, created_at, delivered_at
+- ``batches``: id, flushed_at, source, consumed, processed, dead_lettered, duplicates, late,
+  lag_ms_mean, lag_ms_max, scoring_ms (pipeline health for Grafana)
+- ``pipeline_state``: key PK, value (JSON): watermarks per input, detector progress
+- ``mutes``: scope_kind, scope_value, rule (nullable = all rules), until, reason
+- ``schema_version``: version, applied_at
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from finsentry.schema import Alert, DeadLetter, ScopeKind, ScoredItem, WindowStat
+
+
+@dataclass(frozen=True, slots=True)
+class BatchHealth:
+    """Per-batch pipeline health, stored in ``batches`` for the health dashboard."""
+
+    source: str
+    consumed: int
+    processed: int
+    dead_lettered: int
+    duplicates: int = 0
+    late: int = 0
+    lag_ms_mean: float = 0.0
+    lag_ms_max: float = 0.0
+    scoring_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BatchWrite:
+    """Everything one micro-batch makes durable, in one transaction."""
+
+    items: Sequence[ScoredItem]
+    dead_letters: Sequence[DeadLetter]
+    window_sizes_s: Sequence[int]
+    state: dict[str, Any] = field(default_factory=dict)  # pipeline_state upserts
+    health: BatchHealth | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchWriteResult:
+    new_items: int
+    new_dead_letters: int
+    windows_touched: int
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One outbox row: an alert to deliver on one channel (email, webhook:<url>)."""
+
+    alert_id: str
+    channel: str
+    payload: dict[str, Any]
+    status: str = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.alert_id}:{self.channel}"
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A time-series store for scored items, windows, alerts, dead letters and the outbox."""
+
+    url: str
+
+    def migrate(self) -> int:
+        """Apply pending migrations (idempotent). Returns the schema version."""
+
+    def write_batch(self, batch: BatchWrite) -> BatchWriteResult:
+        """Upsert items + window deltas of the new ones + dead letters + state, atomically."""
+
+    def get_state(self, key: str) -> Any:
+        """A ``pipeline_state`` value (decoded JSON), or None."""
+
+    def set_state(self, key: str, value: Any) -> None: ...
+
+    def window_stats(
+        self,
+        size_s: int,
+        start: datetime,
+        end: datetime,
+        scope_kind: ScopeKind | None = None,
+        scope_value: str | None = None,
+    ) -> list[WindowStat]:
+        """Window statistics with ``start <= window_start < end``, ordered by start."""
+
+    def items_between(
+        self,
+        start: datetime,
+        end: datetime,
+        scope_kind: ScopeKind = ScopeKind.ALL,
+        scope_value: str = "*",
+        limit: int = 1000,
+    ) -> list[ScoredItem]:
+        """Items published in ``[start, end)`` in a scope, most recent first."""
+
+    def known_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of these item ids are already stored."""
+
+    def fingerprints_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
+        """(item id, fingerprint, published_at) of novel items since a time, for dedup."""
+
+    def insert_alerts(self, alerts: Sequence[Alert]) -> list[Alert]:
+        """Insert alerts keyed by (rule, scope, window start); return only the new ones."""
+
+    def resolve_alert(self, alert_id: str, resolved_at: datetime) -> bool: ...
+
+    def alerts(
+        self, since: datetime | None = None, until: datetime | None = None, limit: int | None = None
+    ) -> list[Alert]:
+        """Alerts by window start, oldest first."""
+
+    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]: ...
+
+    def counts(self) -> dict[str, int]:
+        """Row counts: items, novel, duplicates, late, dead_letters, alerts, windows."""
+
+    def enqueue_notifications(self, notifications: Sequence[Notification]) -> int:
+        """Write outbox rows (ignore existing keys). Returns how many were new."""
+
+    def due_notifications(self, now: datetime, limit: int = 100) -> list[Notification]:
+        """Pending outbox rows whose next attempt is due."""
+
+    def mark_notification(
+        self,
+        key: str,
+        status: str,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        error: str | None,
+    ) -> None: ...
+
+    def is_muted(self, scope_kind: str, scope_value: str, rule: str, at: datetime) -> bool: ...
+
+    def add_mute(
+        self, scope_kind: str, scope_value: str, rule: str | None, until: datetime, reason: str
+    ) -> None: ...
+
+    def reaggregate(self, since: datetime, window_sizes_s: Sequence[int]) -> int:
+        """Rebuild window statistics from stored items from ``since`` on. Returns windows written."""
+
+    def delete_items_before(self, before: datetime) -> int:
+        """Retention: drop raw items (not windows or alerts) published before a time."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,5 @@
+"""Shared pytest set-up: fixtures for real services live in tests/fixtures/ as plugins."""
+
+from __future__ import annotations
+
+pytest_plugins: list[str] = []
