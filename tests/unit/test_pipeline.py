@@ -1,0 +1,125 @@
+"""The pipeline core over small hand-made streams, with the lexicon test scorer."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from finsentry.config import Settings
+from finsentry.pipeline import Pipeline, run_files
+from finsentry.schema import RawRecord, ScopeKind
+from finsentry.store import open_store
+from tests.fixtures.scorers import LexiconScorer
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def news(i: int, minutes: float, headline: str, tickers: list[str] | None = None) -> dict[str, object]:
+    row: dict[str, object] = {
+        "id": f"n{i}",
+        "published_at": (T0 + timedelta(minutes=minutes)).isoformat(),
+        "source": "wire",
+        "headline": headline,
+        "body": None,
+        "url": f"https://news.example/{i}",
+    }
+    if tickers is not None:
+        row["tickers"] = tickers
+    return row
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]], extra: list[bytes] = ()) -> Path:
+    lines = [json.dumps(r).encode() for r in rows] + list(extra)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def make_pipeline(tmp_path: Path, name: str = "p.db", **overrides: object) -> Pipeline:
+    settings = Settings(db=str(tmp_path / name), **overrides)  # type: ignore[arg-type]
+    store = open_store(settings.db)
+    store.migrate()
+    return Pipeline.from_settings(settings, store=store, scorer=LexiconScorer())
+
+
+def window_table(pipe: Pipeline, size: int) -> list[tuple[object, ...]]:
+    stats = pipe.store.window_stats(size, T0 - timedelta(days=1), T0 + timedelta(days=2))
+    return sorted(
+        (s.start, str(s.scope_kind), s.scope_value, s.count, s.negative, s.neutral, s.positive,
+         round(s.score_sum, 6), s.duplicates)
+        for s in stats
+    )
+
+
+def test_every_record_is_processed_or_dead_lettered(tmp_path: Path) -> None:
+    rows = [news(i, i, f"Apple unveils product number {i}", ["AAPL"]) for i in range(20)]
+    bad = [b"{not json", b'{"id": "x"}', b"\xff\xfe\xfd", b""]
+    path = write_jsonl(tmp_path / "in.jsonl", rows, bad)
+    pipe = make_pipeline(tmp_path)
+    totals = run_files([path], pipe.settings, pipeline=pipe)
+    assert totals.consumed == 24
+    assert totals.processed == 20
+    assert totals.dead_lettered == 4
+    assert totals.balanced
+    dead = pipe.store.dead_letters()
+    assert {d.raw for d in dead} == set(bad)
+    assert all(d.reason_code and d.reason for d in dead)
+    assert pipe.store.counts()["items"] == 20
+
+
+def test_reingest_changes_nothing(tmp_path: Path) -> None:
+    rows = [news(i, i * 3, f"Microsoft shares plunge {i}", ["MSFT"]) for i in range(30)]
+    path = write_jsonl(tmp_path / "in.jsonl", rows, [b"garbage"])
+    pipe = make_pipeline(tmp_path)
+    first = run_files([path], pipe.settings, pipeline=pipe)
+    before = (window_table(pipe, 300), pipe.store.counts(), [a.id for a in pipe.store.alerts()])
+    second = run_files([path], pipe.settings, pipeline=pipe)
+    after = (window_table(pipe, 300), pipe.store.counts(), [a.id for a in pipe.store.alerts()])
+    assert first.new_items == 30
+    assert second.new_items == 0
+    assert second.alerts == []
+    assert before == after
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 64])
+def test_window_stats_do_not_depend_on_batch_split(tmp_path: Path, batch_size: int) -> None:
+    rows = [
+        news(i, (i * 7) % 180, f"{'Tesla recall widens' if i % 3 else 'Tesla deliveries surge'} {i}", ["TSLA"])
+        for i in range(90)
+    ]
+    path = write_jsonl(tmp_path / "in.jsonl", rows)
+    whole = make_pipeline(tmp_path, "whole.db")
+    run_files([path], whole.settings, pipeline=whole, batch_size=1000)
+    split = make_pipeline(tmp_path, f"split{batch_size}.db")
+    run_files([path], split.settings, pipeline=split, batch_size=batch_size)
+    assert window_table(whole, 300) == window_table(split, 300)
+    assert window_table(whole, 3600) == window_table(split, 3600)
+    ticker = [s for s in whole.store.window_stats(3600, T0, T0 + timedelta(hours=4),
+                                                  ScopeKind.TICKER, "TSLA")]
+    assert sum(s.count for s in ticker) == 90
+
+
+def test_process_returns_after_durable_write(tmp_path: Path) -> None:
+    pipe = make_pipeline(tmp_path)
+    record = RawRecord(json.dumps(news(1, 0, "Nvidia beats estimates", ["NVDA"])).encode(),
+                       source="test", input="mem", position=1)
+    report = pipe.process([record])
+    assert report.processed == 1 and report.new_items == 1
+    other = open_store(pipe.settings.db)
+    assert other.known_ids(["n1"]) == {"n1"}
+    other.close()
+
+
+def test_watermark_survives_restart(tmp_path: Path) -> None:
+    pipe = make_pipeline(tmp_path)
+    rec = lambda i, m: RawRecord(  # noqa: E731
+        json.dumps(news(i, m, f"Amazon item {i}", ["AMZN"])).encode(), "t", "mem", i)
+    pipe.process([rec(1, 60)])
+    before = pipe.watermark.value
+    pipe.close()
+    again = make_pipeline(tmp_path)
+    assert again.watermark.value == before
+    report = again.process([rec(2, 0)])  # 60 minutes behind the max with 10 minutes lateness
+    assert report.late == 1
