@@ -1,0 +1,79 @@
+"""Text normalisation: what every headline and body goes through before anything reads it.
+
+``normalise_text`` is deliberately conservative: it removes markup and noise (HTML tags and
+entities, URLs, control and zero-width characters, runs of whitespace) and never rewrites words, so
+the normalised text is still what a reader of the original would recognise.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+# Whole elements whose content is never text a reader sees.
+_INVISIBLE_ELEMENTS = re.compile(
+    r"<(script|style|head|noscript)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL
+)
+_COMMENTS = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
+# A tag starts with a letter (or "/" + letter, or "!"): "EPS < 2 and > 1" is left alone. Tags
+# become a space, so "<p>a</p><p>b</p>" does not glue words together.
+_TAGS = re.compile(r"</?[A-Za-z][^<>]*>|<![^<>]*>")
+_URLS = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>\"']+", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _strip_markup(text: str) -> str:
+    text = _INVISIBLE_ELEMENTS.sub(" ", text)
+    text = _COMMENTS.sub(" ", text)
+    return _TAGS.sub(" ", text)
+
+
+def _drop_control(text: str) -> str:
+    """Control characters become spaces (they often stand for line breaks); format characters
+    (zero-width space, BOM, soft hyphen, bidi marks) are removed."""
+    out: list[str] = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cc":
+            out.append(" ")
+        elif category in ("Cf", "Cs", "Co", "Cn"):
+            continue
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def normalise_text(text: str) -> str:
+    """NFC, markup removed, HTML entities decoded, URLs removed, control characters removed and
+    whitespace collapsed to single spaces; the result has no leading or trailing space.
+
+    >>> normalise_text("<p>Apple&nbsp;beats   estimates</p> https://example.com/a")
+    'Apple beats estimates'
+    """
+    if not text:
+        return ""
+    # Markup, then entities, then the markup that only appears after decoding: RSS descriptions
+    # are often escaped HTML ("&lt;p&gt;Shares rose&lt;/p&gt;").
+    text = _strip_markup(text)
+    text = html.unescape(text)
+    if "<" in text:
+        text = _strip_markup(text)
+    text = _URLS.sub(" ", text)
+    text = unicodedata.normalize("NFC", text)
+    text = _drop_control(text)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+# A ticker: 1-6 letters, optionally a one- or two-letter class or venue suffix (BRK.B, NOVO.B,
+# SAN.PA). Exchange prefixes ("NASDAQ:") and cashtag dollars are removed before the check.
+TICKER_PATTERN = r"[A-Z]{1,6}(?:\.[A-Z]{1,2})?"
+_TICKER = re.compile(TICKER_PATTERN)
+
+
+def normalise_ticker(value: str) -> str | None:
+    """An upper-case ticker, or None if ``value`` is not one (``"$aapl"`` -> ``"AAPL"``)."""
+    candidate = value.strip().lstrip("$").upper()
+    if ":" in candidate:  # NASDAQ:AAPL
+        candidate = candidate.rsplit(":", 1)[1].strip()
+    return candidate if _TICKER.fullmatch(candidate) else None

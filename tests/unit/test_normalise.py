@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+
+from finsentry.sources.normalise import normalise_text, normalise_ticker
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("<p>Apple&nbsp;beats   estimates</p>", "Apple beats estimates"),
+        ("Shares rose&amp;fell", "Shares rose&fell"),
+        ("&lt;p&gt;Escaped &lt;b&gt;markup&lt;/b&gt;&lt;/p&gt;", "Escaped markup"),
+        ("Read more at https://example.com/a?b=c now", "Read more at now"),
+        ("see www.example.com/path for details", "see for details"),
+        ("EPS < 2 and revenue > 1bn", "EPS < 2 and revenue > 1bn"),
+        ("line\none\ttab\r\nend", "line one tab end"),
+        ("zero\u200bwidth\ufeff space", "zerowidth space"),
+        ("bell\x07char", "bell char"),
+        ("  padded  ", "padded"),
+        ("Cafe\u0301 results", "Caf\u00e9 results"),
+        ("<script>alert(1)</script>Headline", "Headline"),
+        ("<!-- comment -->Visible", "Visible"),
+        ("a<br/>b<p>c</p>", "a b c"),
+        ("", ""),
+        ("<div></div>", ""),
+    ],
+)
+def test_normalise_text(raw: str, expected: str) -> None:
+    assert normalise_text(raw) == expected
+
+
+def test_normalise_text_is_idempotent() -> None:
+    raw = "<p>Tesla&#39;s  Q3 \u00a0deliveries https://t.co/x beat</p>"
+    once = normalise_text(raw)
+    assert once == "Tesla's Q3 deliveries beat"
+    assert normalise_text(once) == once
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("aapl", "AAPL"),
+        ("$msft", "MSFT"),
+        (" brk.b ", "BRK.B"),
+        ("NASDAQ:NVDA", "NVDA"),
+        ("SAN.PA", "SAN.PA"),
+        ("TOOLONGX", None),
+        ("AB1", None),
+        ("", None),
+        ("BRK.BBB", None),
+        ("$", None),
+    ],
+)
+def test_normalise_ticker(raw: str, expected: str | None) -> None:
+    assert normalise_ticker(raw) == expected

@@ -1,0 +1,297 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from finsentry.config import Settings
+from finsentry.schema import RawRecord
+from finsentry.sources.validate import CsvRecord, Reason, parse_records
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+SETTINGS = Settings(max_record_bytes=4000, max_text_chars=500, future_tolerance_s=300)
+COLUMNS = ("id", "published_at", "source", "headline", "body", "url", "tickers", "lang")
+
+
+def good(**changes: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": "n-1",
+        "published_at": "2026-03-02T11:00:00+01:00",
+        "source": "Harbor Wire",
+        "headline": "Apple beats estimates",
+        "body": "Revenue rose 8%.",
+        "url": "https://example.com/n-1",
+        "tickers": ["aapl"],
+        "lang": "en",
+    }
+    item.update(changes)
+    return {k: v for k, v in item.items() if v is not ...}
+
+
+def record(data: bytes | dict[str, Any], position: int = 7) -> RawRecord:
+    raw = json.dumps(data).encode() if isinstance(data, dict) else data
+    return RawRecord(data=raw, source="file", input="in.jsonl", position=position)
+
+
+def reject(data: bytes | dict[str, Any], settings: Settings = SETTINGS) -> tuple[str, str]:
+    rec = record(data)
+    items, dead = parse_records([rec], settings, NOW)
+    assert items == []
+    assert len(dead) == 1
+    letter = dead[0]
+    assert letter.raw == rec.data  # the original bytes, untouched
+    assert (letter.source, letter.input, letter.position) == ("file", "in.jsonl", 7)
+    assert letter.reason
+    return letter.reason_code, letter.reason
+
+
+def test_good_record_is_parsed_and_normalised() -> None:
+    items, dead = parse_records(
+        [record(good(headline="<b>Apple</b>  beats &amp; rises"))], SETTINGS, NOW
+    )
+    assert dead == []
+    (item,) = items
+    assert item.id == "n-1"
+    assert item.published_at == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    assert item.published_at.tzinfo is UTC
+    assert item.headline == "Apple beats & rises"
+    assert item.body == "Revenue rose 8%."
+    assert item.tickers == ("AAPL",)
+    assert (item.input, item.position, item.lang) == ("in.jsonl", 7, "en")
+
+
+def test_optional_fields_may_be_absent_or_null() -> None:
+    items, dead = parse_records(
+        [
+            record(good(body=None, url=None, tickers=..., lang=...)),
+            record(good(body=..., url=..., tickers=None, lang=None)),
+        ],
+        SETTINGS,
+        NOW,
+    )
+    assert dead == []
+    for item in items:
+        assert (item.body, item.url, item.tickers, item.lang) == (None, None, (), "en")
+
+
+def test_tickers_are_validated_and_invalid_ones_dropped() -> None:
+    items, dead = parse_records(
+        [record(good(tickers=["aapl", "$msft", "brk.b", "NOT-A-TICKER", "TOOLONGX", 42, "AAPL"]))],
+        SETTINGS,
+        NOW,
+    )
+    assert dead == []
+    assert items[0].tickers == ("AAPL", "MSFT", "BRK.B")
+
+
+def test_tickers_as_one_separated_string() -> None:
+    items, _ = parse_records([record(good(tickers="AAPL|msft, nvda"))], SETTINGS, NOW)
+    assert items[0].tickers == ("AAPL", "MSFT", "NVDA")
+
+
+def test_every_record_gives_exactly_one_output_in_a_mixed_batch() -> None:
+    recs = [record(good(id=f"n{i}")) for i in range(5)] + [record(b"{bad"), record(b"")]
+    items, dead = parse_records(recs, SETTINGS, NOW)
+    assert len(items) + len(dead) == len(recs)
+    assert [i.id for i in items] == [f"n{i}" for i in range(5)]
+    assert sorted(d.reason_code for d in dead) == ["bad_json", "null_value"]
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b'\xff\xfe{"id": 1}', Reason.BAD_UTF8),
+        (b'{"id": "a", "headline": "caf\xe9"}', Reason.BAD_UTF8),
+        (b"{not json", Reason.BAD_JSON),
+        (b'{"id": "a",}', Reason.BAD_JSON),
+        (b"[1, 2]", Reason.NOT_OBJECT),
+        (b'"a string"', Reason.NOT_OBJECT),
+        (b"42", Reason.NOT_OBJECT),
+        (b"", Reason.NULL_VALUE),
+        (b"   ", Reason.NULL_VALUE),
+        (b"null", Reason.NULL_VALUE),
+    ],
+)
+def test_undecodable_records(data: bytes, code: Reason) -> None:
+    assert reject(data)[0] == code
+
+
+@pytest.mark.parametrize("field", ["id", "published_at", "source", "headline"])
+def test_missing_required_field(field: str) -> None:
+    code, message = reject(good(**{field: ...}))
+    assert code == Reason.MISSING_FIELD
+    assert field in message
+
+
+@pytest.mark.parametrize("field", ["id", "published_at", "source", "headline"])
+def test_null_required_field(field: str) -> None:
+    assert reject(good(**{field: None}))[0] == Reason.MISSING_FIELD
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"id": 12},
+        {"source": ["a"]},
+        {"headline": {"text": "x"}},
+        {"body": 3},
+        {"url": True},
+        {"published_at": 1767225600},
+        {"tickers": 5},
+        {"tickers": {"AAPL": 1}},
+        {"lang": 1},
+        {"lang": "english language"},
+    ],
+)
+def test_wrong_types(changes: dict[str, Any]) -> None:
+    code, message = reject(good(**changes))
+    assert code == Reason.WRONG_TYPE
+    assert next(iter(changes)) in message
+
+
+@pytest.mark.parametrize("headline", ["", "   ", "\n\t"])
+def test_empty_headline(headline: str) -> None:
+    assert reject(good(headline=headline))[0] == Reason.EMPTY_HEADLINE
+
+
+@pytest.mark.parametrize("headline", ["<p></p>", "https://example.com/only-a-link", "\u200b\u200b"])
+def test_headline_empty_after_normalisation(headline: str) -> None:
+    assert reject(good(headline=headline))[0] == Reason.EMPTY_TEXT
+
+
+@pytest.mark.parametrize(
+    "value", ["yesterday", "2026-13-01T00:00:00Z", "2026-03-02 25:00+00:00", ""]
+)
+def test_bad_timestamp(value: str) -> None:
+    code, message = reject(good(published_at=value))
+    assert code == Reason.BAD_TIMESTAMP
+    assert "ISO-8601" in message
+
+
+@pytest.mark.parametrize("value", ["2026-03-02T10:00:00", "2026-03-02"])
+def test_naive_timestamp(value: str) -> None:
+    code, message = reject(good(published_at=value))
+    assert code == Reason.NAIVE_TIMESTAMP
+    assert "offset" in message
+
+
+def test_future_timestamp_beyond_tolerance() -> None:
+    ahead = (NOW + timedelta(seconds=301)).isoformat()
+    assert reject(good(published_at=ahead))[0] == Reason.FUTURE_TIMESTAMP
+
+
+def test_future_timestamp_within_tolerance_is_accepted() -> None:
+    ahead = (NOW + timedelta(seconds=299)).isoformat()
+    items, dead = parse_records([record(good(published_at=ahead))], SETTINGS, NOW)
+    assert dead == [] and len(items) == 1
+
+
+def test_other_offsets_and_z_are_converted_to_utc() -> None:
+    items, _ = parse_records(
+        [
+            record(good(id="a", published_at="2026-03-02T05:30:00-05:00")),
+            record(good(id="b", published_at="2026-03-02T10:30:00Z")),
+        ],
+        SETTINGS,
+        NOW,
+    )
+    assert [i.published_at for i in items] == [datetime(2026, 3, 2, 10, 30, tzinfo=UTC)] * 2
+
+
+def test_oversize_record_bytes() -> None:
+    code, message = reject(good(body="x" * 5000))
+    assert code == Reason.OVERSIZE
+    assert "max_record_bytes" in message
+
+
+def test_oversize_text_chars() -> None:
+    code, message = reject(good(body="word " * 120))
+    assert code == Reason.OVERSIZE
+    assert "max_text_chars" in message
+
+
+def test_text_limit_counts_normalised_text() -> None:
+    body = "<span class='highlight-with-long-attributes'>x</span>" * 40  # long markup, short text
+    items, dead = parse_records([record(good(body=body))], SETTINGS, NOW)
+    assert dead == [] and items[0].body == " ".join(["x"] * 40)
+
+
+def test_empty_id_and_source() -> None:
+    assert reject(good(id="  "))[0] == Reason.MISSING_FIELD
+    assert reject(good(source="<i></i>"))[0] == Reason.MISSING_FIELD
+
+
+def test_body_empty_after_normalisation_becomes_none() -> None:
+    items, _ = parse_records([record(good(body="<p> </p>"))], SETTINGS, NOW)
+    assert items[0].body is None
+
+
+def test_utf8_bom_is_tolerated() -> None:
+    items, dead = parse_records(
+        [record(b"\xef\xbb\xbf" + json.dumps(good()).encode())], SETTINGS, NOW
+    )
+    assert dead == [] and len(items) == 1
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+
+def csv_record(line: bytes, columns: tuple[str, ...] = COLUMNS) -> CsvRecord:
+    return CsvRecord(data=line, source="file", input="in.csv", position=3, columns=columns)
+
+
+def test_csv_row_is_parsed() -> None:
+    line = b'c1,2026-03-02T10:00:00Z,Wire,"Apple, Microsoft rally",,,AAPL|msft,'
+    items, dead = parse_records([csv_record(line)], SETTINGS, NOW)
+    assert dead == []
+    (item,) = items
+    assert item.headline == "Apple, Microsoft rally"
+    assert (item.body, item.url, item.lang) == (None, None, "en")
+    assert item.tickers == ("AAPL", "MSFT")
+    assert (item.input, item.position) == ("in.csv", 3)
+
+
+def test_csv_comma_separated_tickers_cell() -> None:
+    line = b'c1,2026-03-02T10:00:00Z,Wire,Rally,,,"AAPL, MSFT",en'
+    items, _ = parse_records([csv_record(line)], SETTINGS, NOW)
+    assert items[0].tickers == ("AAPL", "MSFT")
+
+
+def test_csv_multiline_quoted_body() -> None:
+    line = b'c1,2026-03-02T10:00:00Z,Wire,Rally,"first line\nsecond line",,,'
+    items, dead = parse_records([csv_record(line)], SETTINGS, NOW)
+    assert dead == [] and items[0].body == "first line second line"
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        (b"c1,2026-03-02T10:00:00Z,Wire", Reason.MISSING_FIELD),
+        (b"c1,2026-03-02T10:00:00Z,Wire,Rally,b,u,t,en,extra", Reason.BAD_CSV),
+        (b'c1,2026-03-02T10:00:00Z,Wire,"unterminated', Reason.BAD_CSV),
+        (b"c1,2026-03-02T10:00:00Z,Wire,,,,,", Reason.EMPTY_HEADLINE),
+        (b"c1,2026-03-02 10:00,Wire,Rally,,,,", Reason.NAIVE_TIMESTAMP),
+        (b"c1,soon,Wire,Rally,,,,", Reason.BAD_TIMESTAMP),
+        (b"c1,2026-03-02T10:00:00Z,Wire,caf\xe9,,,,", Reason.BAD_UTF8),
+        (b"", Reason.NULL_VALUE),
+    ],
+)
+def test_bad_csv_rows(line: bytes, code: Reason) -> None:
+    rec = csv_record(line)
+    items, dead = parse_records([rec], SETTINGS, NOW)
+    assert items == [] and len(dead) == 1
+    assert dead[0].reason_code == code
+    assert dead[0].raw == line
+
+
+def test_csv_without_header_columns() -> None:
+    _, dead = parse_records([csv_record(b"a,b,c,d", columns=())], SETTINGS, NOW)
+    assert dead[0].reason_code == Reason.BAD_CSV
+
+
+def test_dead_letter_keys_differ_by_position() -> None:
+    recs = [RawRecord(data=b"{", source="file", input="f", position=p) for p in (1, 2)]
+    _, dead = parse_records(recs, SETTINGS, NOW)
+    assert len({d.key for d in dead}) == 2
