@@ -1,0 +1,53 @@
+"""Stores: SQLite (embedded default) and PostgreSQL, behind :class:`finsentry.store.base.Store`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from finsentry.store.base import BatchHealth, BatchWrite, BatchWriteResult, Notification, Store
+from finsentry.store.common import StoreUnavailableError
+
+if TYPE_CHECKING:
+    from finsentry.store.postgres import PostgresStore
+    from finsentry.store.sqlite import SQLiteStore
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(POSTGRES_SCHEMES)
+
+
+def open_sql_store(url: str) -> SQLiteStore | PostgresStore:
+    """Open a store by URL: ``postgresql://...`` (PostgreSQL) or a path / ``sqlite:///path``.
+
+    The store is not migrated here; call ``migrate()`` (or use :func:`open_store`).
+    """
+    if is_postgres_url(url):
+        from finsentry.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    from finsentry.store.sqlite import SQLiteStore
+
+    return SQLiteStore(url)
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Open a store by URL and (by default) bring its schema up to date."""
+    store = open_sql_store(url)
+    if migrate:
+        store.migrate()
+    return store
+
+
+__all__ = [
+    "BatchHealth",
+    "BatchWrite",
+    "BatchWriteResult",
+    "Notification",
+    "Store",
+    "StoreUnavailableError",
+    "is_postgres_url",
+    "open_sql_store",
+    "open_store",
+]

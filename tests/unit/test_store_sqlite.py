@@ -1,0 +1,220 @@
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from finsentry.aggregate import merge_stats, window_deltas
+from finsentry.schema import (
+    Alert,
+    AlertStatus,
+    DeadLetter,
+    Evidence,
+    NewsItem,
+    ScopeKind,
+    ScoredItem,
+    TextScore,
+)
+from finsentry.store import open_store
+from finsentry.store.base import BatchHealth, BatchWrite, Notification, Store
+from finsentry.store.sqlite import SQLiteStore
+
+T0 = datetime(2026, 3, 2, 9, 30, 17, 250_000, tzinfo=UTC)
+SIZES = (60, 300, 3600)
+
+
+def scored(i: int, minutes: float = 0.0, **kw: object) -> ScoredItem:
+    news = NewsItem(
+        id=f"id-{i}",
+        published_at=T0 + timedelta(minutes=minutes),
+        source=str(kw.pop("source", "wire")),
+        headline=f"Headline {i}",
+        body=kw.pop("body", None),  # type: ignore[arg-type]
+        url=f"https://example.test/{i}",
+        tickers=("AAPL",),
+        lang="en",
+        input="file.jsonl",
+        position=i,
+    )
+    neg = float(kw.pop("neg", 0.1))
+    return ScoredItem(
+        item=news,
+        scores=TextScore(neg, 0.2, 0.8 - neg, str(kw.pop("topic", "earnings")), 0.75),
+        model="finsentry-test@1",
+        tickers=tuple(kw.pop("tickers", ("AAPL", "MSFT"))),  # type: ignore[arg-type]
+        novel=bool(kw.pop("novel", True)),
+        duplicate_of=kw.pop("duplicate_of", None),  # type: ignore[arg-type]
+        late=bool(kw.pop("late", False)),
+        fingerprint=f"fp{i}",
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteStore:
+    s = SQLiteStore(str(tmp_path / "sub" / "f.db"))
+    s.migrate()
+    return s
+
+
+def all_windows(store: Store) -> dict[object, object]:
+    far = T0 + timedelta(days=2)
+    start = T0 - timedelta(days=2)
+    return {w.key: w for size in SIZES for w in store.window_stats(size, start, far)}
+
+
+def test_open_store_urls_and_migrate_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    s1 = open_store(f"sqlite:///{path}")
+    assert isinstance(s1, SQLiteStore) and isinstance(s1, Store)
+    version = s1.migrate()
+    assert version >= 1 and s1.migrate() == version
+    s1.close()
+    s2 = open_store(str(path))
+    assert isinstance(s2, SQLiteStore) and s2.path == str(path)
+    assert s2.schema_version() == version
+    rows = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()
+    assert rows[0] == "wal"
+    s2.close()
+
+
+def test_write_is_idempotent_and_counts_new_only(store: SQLiteStore) -> None:
+    items = [scored(i, minutes=i) for i in range(5)]
+    dead = [DeadLetter(b"{bad", "bad_json", "not JSON", "file", "file.jsonl", 9)]
+    first = store.write_batch(BatchWrite(items, dead, SIZES, state={"k": {"a": 1}}))
+    assert (first.new_items, first.new_dead_letters) == (5, 1)
+    before = all_windows(store)
+    again = store.write_batch(BatchWrite(items + [items[0]], dead, SIZES))
+    assert (again.new_items, again.new_dead_letters, again.windows_touched) == (0, 0, 0)
+    assert all_windows(store) == before
+    assert store.counts()["items"] == 5 and store.counts()["dead_letters"] == 1
+    assert store.get_state("k") == {"a": 1}
+
+
+def test_windows_merge_additively_across_batch_splits(tmp_path: Path) -> None:
+    items = [
+        scored(i, minutes=i * 0.7, neg=(i % 4) / 5, novel=i % 3 != 0, late=i % 5 == 0)
+        for i in range(40)
+    ]
+    one = SQLiteStore(str(tmp_path / "one.db"))
+    one.migrate()
+    one.write_batch(BatchWrite(items, [], SIZES))
+    split = SQLiteStore(str(tmp_path / "split.db"))
+    split.migrate()
+    for part in (items[25:], items[:7], items[7:25], items[3:30]):
+        split.write_batch(BatchWrite(part, [], SIZES))
+    expected = merge_stats(window_deltas(items, SIZES))
+    assert all_windows(one) == expected
+    assert all_windows(split) == expected
+    totals = split.window_stats(
+        3600, T0 - timedelta(hours=1), T0 + timedelta(hours=2), ScopeKind.ALL
+    )
+    assert sum(w.count for w in totals) == sum(1 for i in items if i.novel)
+    assert sum(w.duplicates for w in totals) == sum(1 for i in items if not i.novel)
+    assert sum(w.late for w in totals) == sum(1 for i in items if i.late)
+    counts = split.counts()
+    assert counts["novel"] + counts["duplicates"] == counts["items"] == 40
+
+
+def test_round_trips(store: SQLiteStore) -> None:
+    items = [
+        scored(1, body="Body text", tickers=("SAP",)),
+        scored(2, minutes=3, novel=False, duplicate_of="id-1", late=True, tickers=()),
+    ]
+    dl = DeadLetter(b"\xff\xfe raw", "bad_utf8", "invalid UTF-8", "kafka", "news/0", 42, T0)
+    store.write_batch(
+        BatchWrite(items, [dl], SIZES, health=BatchHealth("file", 3, 2, 1, 1, 1, 5.0, 9.0, 1.5))
+    )
+    got = store.items_between(T0 - timedelta(minutes=1), T0 + timedelta(minutes=10))
+    assert got == list(reversed(items))  # most recent first, every field equal
+    assert got[0].published_at.tzinfo is not None
+    assert store.dead_letters() == [dl]
+    assert store.fingerprints_since(T0) == [("id-1", "fp1", T0)]
+    assert store.known_ids(["id-1", "nope"]) == {"id-1"}
+
+    ev = Evidence("id-1", "Headline 1", T0, -0.5, "negative", "https://x.test", False)
+    alert = Alert(
+        "tone", ScopeKind.TICKER, "SAP", "negative_share", T0, T0 + timedelta(minutes=5),
+        T0 + timedelta(minutes=6), "high", 0.8, 0.1, (ev,),
+    )  # fmt: skip
+    assert store.insert_alerts([alert, alert]) == [alert]
+    assert store.insert_alerts([alert]) == []
+    assert store.alerts() == [alert]
+    assert store.alerts(since=T0 + timedelta(seconds=1)) == []
+    assert store.resolve_alert(alert.id, T0 + timedelta(hours=1))
+    assert not store.resolve_alert(alert.id, T0 + timedelta(hours=1))
+    assert store.alerts()[0].status is AlertStatus.RESOLVED
+
+    n = Notification(alert.id, "webhook:https://h.test", {"a": [1, 2]})
+    assert store.enqueue_notifications([n, n]) == 1
+    assert store.due_notifications(T0) == [n]
+    later = T0 + timedelta(minutes=5)
+    store.mark_notification(n.key, "pending", 1, later, "timeout")
+    assert store.due_notifications(T0) == []
+    (due,) = store.due_notifications(later)
+    assert (due.attempts, due.next_attempt_at, due.last_error) == (1, later, "timeout")
+    store.mark_notification(n.key, "delivered", 2, None, None)
+    assert store.due_notifications(later) == []
+
+    store.add_mute("ticker", "SAP", None, T0 + timedelta(hours=1), "earnings day")
+    store.add_mute("topic", "macro", "volume", T0 + timedelta(hours=1), "noisy")
+    assert store.is_muted("ticker", "SAP", "tone", T0)
+    assert not store.is_muted("ticker", "SAP", "tone", T0 + timedelta(hours=2))
+    assert store.is_muted("topic", "macro", "volume", T0)
+    assert not store.is_muted("topic", "macro", "tone", T0)
+    store.set_state("wm", {"inputs": {"a": "x"}})
+    assert store.get_state("wm") == {"inputs": {"a": "x"}}
+    assert store.get_state("missing") is None
+
+
+def test_items_between_scopes(store: SQLiteStore) -> None:
+    items = [
+        scored(1, tickers=("AAPL",), topic="earnings", source="wire"),
+        scored(2, minutes=1, tickers=("MSFT",), topic="macro", source="blog"),
+        scored(3, minutes=2, tickers=("AAPL", "MSFT"), topic="macro", source="wire"),
+    ]
+    store.write_batch(BatchWrite(items, [], SIZES))
+    lo, hi = T0, T0 + timedelta(minutes=10)
+
+    def ids(kind: ScopeKind, value: str, limit: int = 100) -> list[str]:
+        return [i.id for i in store.items_between(lo, hi, kind, value, limit)]
+
+    assert ids(ScopeKind.ALL, "*") == ["id-3", "id-2", "id-1"]
+    assert ids(ScopeKind.ALL, "*", limit=1) == ["id-3"]
+    assert ids(ScopeKind.TICKER, "AAPL") == ["id-3", "id-1"]
+    assert ids(ScopeKind.TOPIC, "macro") == ["id-3", "id-2"]
+    assert ids(ScopeKind.SOURCE, "blog") == ["id-2"]
+    assert store.items_between(lo, T0 + timedelta(minutes=1)) == [items[0]]  # end exclusive
+
+
+def test_reaggregate_rebuilds_and_retention_keeps_windows(store: SQLiteStore) -> None:
+    items = [scored(i, minutes=i * 7, late=i % 2 == 0) for i in range(30)]
+    store.write_batch(BatchWrite(items, [], SIZES))
+    before = all_windows(store)
+    # damage the windows, then rebuild them from the items
+    store._conn.execute("UPDATE window_stats SET count = count + 5")
+    written = store.reaggregate(T0 - timedelta(days=1), SIZES)
+    assert written == len(before)
+    assert all_windows(store) == before
+
+    cut = T0 + timedelta(hours=1)
+    deleted = store.delete_items_before(cut)
+    assert deleted == sum(1 for i in items if i.published_at < cut)
+    assert store.counts()["items"] == 30 - deleted
+    assert all_windows(store) == before  # window statistics are kept
+    with pytest.raises(ValueError, match="retention"):
+        store.reaggregate(T0, SIZES)
+    store.reaggregate(cut, SIZES)
+    assert all_windows(store) == before  # windows straddling the cut were left alone
+
+
+def test_two_writers_same_file(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.db")
+    a, b = SQLiteStore(path), SQLiteStore(path)
+    a.migrate()
+    b.migrate()
+    items = [scored(i, minutes=i) for i in range(20)]
+    a.write_batch(BatchWrite(items[:12], [], SIZES))
+    b.write_batch(BatchWrite(items[8:], [], SIZES))
+    assert all_windows(a) == merge_stats(window_deltas(items, SIZES))
