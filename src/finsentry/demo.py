@@ -53,7 +53,7 @@ def run_demo(settings: Settings, out: Path, *, seed: int, hours: int, incidents:
     lines = [format_totals(totals), tones, format_alerts(alerts), "", "Injected incidents:"]
     missed: list[str] = []
     for m in matched.incidents:
-        status = f"DETECTED after {m.delay_s / 60:.0f} min" if m.detected else "MISSED"
+        status = f"DETECTED after {(m.delay_s or 0) / 60:.0f} min" if m.detected else "MISSED"
         lines.append(f"  {m.kind:<15} {m.scope_value:<8} {m.start:%Y-%m-%d %H:%M} UTC  {status}")
         if not m.detected:
             missed.append(m.incident_id)

@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from finsentry.aggregate import Watermark
 from finsentry.config import Settings
-from finsentry.schema import Alert, DeadLetter, NewsItem, RawRecord, ScoredItem, TextScore, utc_now
+from finsentry.schema import Alert, DeadLetter, RawRecord, ScoredItem, TextScore, utc_now
 from finsentry.store.base import BatchHealth, BatchWrite, Store
 
 if TYPE_CHECKING:
     from finsentry.alerts.engine import AlertEngine
-    from finsentry.alerts.outbox import OutboxSender
     from finsentry.dedup import Deduplicator
     from finsentry.entities import EntityTagger
 
@@ -240,8 +239,8 @@ def run_files(
     owned = pipeline is None
     pipe = pipeline or Pipeline.from_settings(settings)
     totals = RunTotals()
-    paths = [str(p) for p in paths]
-    source = FileSource(paths, batch_size=batch_size)
+    names = [str(p) for p in paths]
+    source = FileSource(names, batch_size=batch_size)
     bar = tqdm(
         total=source.total_bytes(), unit="B", unit_scale=True, desc="ingest", disable=not progress
     )
@@ -255,8 +254,8 @@ def run_files(
             done_bytes += batch_bytes
             bar.update(batch_bytes)
             bar.set_postfix(items=totals.processed, dead=totals.dead_lettered, alerts=len(totals.alerts))
-        for path in paths:
-            totals.alerts.extend(pipe.close_input(path))
+        for name in names:
+            totals.alerts.extend(pipe.close_input(name))
     finally:
         bar.close()
         if owned:

@@ -7,6 +7,7 @@ lists/JSON as text).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,12 +27,16 @@ from finsentry.schema import (
     TextScore,
     WindowKey,
     WindowStat,
+    iso,
 )
 from finsentry.store.base import BatchHealth, Notification
 
 
 class StoreUnavailableError(RuntimeError):
     """The store could not be reached or written after retries; nothing was committed."""
+
+
+RETENTION_KEY = "retention.before"  # pipeline_state: raw items before this time were deleted
 
 
 ITEM_COLUMNS: tuple[str, ...] = (
@@ -270,6 +275,39 @@ def migrations(dialect: str) -> list[Migration]:
     if len({m.version for m in found}) != len(found):
         raise RuntimeError(f"duplicate migration numbers in {dialect} migrations")
     return found
+
+
+def split_retained(
+    items: Sequence[ScoredItem], retained_from: datetime | None
+) -> tuple[list[ScoredItem], list[DeadLetter]]:
+    """Items older than the retention cut-off become dead letters instead of being stored.
+
+    Their raw rows were deleted, so such an item cannot be told apart from a replay of one already
+    counted in the windows; storing it again could count it twice.
+    """
+    if retained_from is None:
+        return list(items), []
+    keep: list[ScoredItem] = []
+    dead: list[DeadLetter] = []
+    for item in items:
+        if item.published_at >= retained_from:
+            keep.append(item)
+            continue
+        news = item.item
+        raw = {"id": news.id, "published_at": iso(news.published_at), "source": news.source,
+               "headline": news.headline, "url": news.url}  # fmt: skip
+        dead.append(
+            DeadLetter(
+                json.dumps(raw, sort_keys=True).encode(),
+                "before_retention",
+                f"published before the retention cut-off {iso(retained_from)}: raw items that "
+                "old were deleted, so storing it could count a replayed item twice",
+                news.source,
+                news.input,
+                news.position,
+            )
+        )
+    return keep, dead
 
 
 def chunked(values: Sequence[Any], size: int) -> list[Sequence[Any]]:

@@ -20,7 +20,7 @@ from finsentry.schema import Alert, DeadLetter, ScopeKind, ScoredItem, WindowSta
 from finsentry.store import common as c
 from finsentry.store.base import BatchWrite, BatchWriteResult, Notification
 
-RETENTION_KEY = "retention.before"
+RETENTION_KEY = c.RETENTION_KEY
 
 
 def ts(value: datetime | None) -> str | None:
@@ -102,9 +102,11 @@ class SQLiteStore:
     # --- writes ----------------------------------------------------------------------------
 
     def write_batch(self, batch: BatchWrite) -> BatchWriteResult:
-        items = c.first_by_id(batch.items)
         now = utc_now()
         with self._tx() as conn:
+            items, too_old = c.split_retained(
+                c.first_by_id(batch.items), _state_ts(conn, RETENTION_KEY)
+            )
             known = self._known(conn, [i.id for i in items])
             new = [i for i in items if i.id not in known]
             conn.executemany(
@@ -120,7 +122,7 @@ class SQLiteStore:
             before = conn.total_changes
             conn.executemany(
                 c.insert_sql("dead_letters", c.DEAD_LETTER_COLUMNS, "?", "ON CONFLICT DO NOTHING"),
-                [_with_ts(c.dead_letter_values(d), 7) for d in batch.dead_letters],
+                [_with_ts(c.dead_letter_values(d), 7) for d in [*batch.dead_letters, *too_old]],
             )
             new_dead = conn.total_changes - before
             for key, value in batch.state.items():
