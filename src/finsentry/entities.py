@@ -1,0 +1,207 @@
+"""Ticker and entity tagging: which listed companies a news item is about.
+
+An item's tickers are the union of
+
+- the tickers given in the input (already validated by :mod:`finsentry.sources.validate`),
+- cashtags in the text: ``$AAPL``, ``$brk.b`` (upper-cased; currency codes such as ``$USD`` are not
+  tickers),
+- exchange-prefixed symbols: ``NASDAQ:AAPL``, ``(NYSE: BRK.B)``, ``LSE:VOD``, ``XETRA:SAP``,
+- company names and aliases from the watchlist (CSV ``ticker,name,aliases``, aliases
+  ``|``-separated), matched case-sensitively as written in the watchlist and only on word boundaries,
+  so "Apple" matches "Apple's results" but not "apple pie" or "Pineapple". A headline written in
+  capitals throughout ("APPLE CUTS FORECAST") is matched against the upper-cased names instead.
+  When names overlap the longest wins: "Siemens Energy" is ENR, not also SIE.
+
+Because matching is case-sensitive, an alias that is also an English word is safe only if it is
+capitalised in the watchlist and rarely starts a sentence in another sense; the bundled watchlist
+uses qualified forms instead ("Target Corp", "Delta Air Lines", "Arm Holdings").
+
+Names are matched with one Aho-Corasick automaton (pyahocorasick), so tagging costs the same for ten
+names or ten thousand.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from finsentry.config import Settings
+from finsentry.schema import NewsItem
+from finsentry.sources.normalise import TICKER_PATTERN, normalise_ticker
+
+_CASHTAG = re.compile(rf"(?<![\w$])\$({TICKER_PATTERN})(?!\w)", re.IGNORECASE)
+_EXCHANGES = (
+    "NASDAQ|NYSE|NYSEARCA|NYSEAMERICAN|AMEX|OTC|LSE|LON|XETRA|ETR|FRA|EPA|EURONEXT|ENXTPA|ENXTAM|"
+    "AMS|BIT|BME|SIX|SWX|STO|CPH|HEL|OSL|TSX|ASX"
+)
+_EXCHANGE_SYMBOL = re.compile(rf"(?<![\w.])(?i:{_EXCHANGES})\s?:\s?({TICKER_PATTERN})(?!\w)")
+# "$US" in "$US dollar", "$USD": currencies, not tickers.
+_NOT_CASHTAGS = frozenset({"US", "USD", "CAD", "AUD", "NZD", "HKD", "SGD", "EUR", "GBP", "BN", "M"})
+# A text whose letters are at least this share upper case is "shouting": match upper-cased names.
+_SHOUTING_SHARE = 0.8
+_MIN_SHOUTING_LETTERS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class WatchlistEntry:
+    ticker: str
+    name: str
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def surfaces(self) -> tuple[str, ...]:
+        """Every written form that names the company: the name, then the aliases."""
+        return tuple(dict.fromkeys(s for s in (self.name, *self.aliases) if s))
+
+
+def bundled_watchlist_text() -> str:
+    return resources.files("finsentry").joinpath("data/watchlist.csv").read_text(encoding="utf-8")
+
+
+def parse_watchlist(text: str, origin: str = "watchlist") -> list[WatchlistEntry]:
+    """Entries from watchlist CSV text (columns ``ticker,name,aliases``; aliases ``|``-separated)."""
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
+    fields = {f.strip().lower() for f in reader.fieldnames or ()}
+    if not {"ticker", "name"} <= fields:
+        raise ValueError(f"{origin}: the header must name the columns ticker,name,aliases")
+    entries: list[WatchlistEntry] = []
+    for line, row in enumerate(reader, start=2):
+        row = {(k or "").strip().lower(): (v or "") for k, v in row.items() if isinstance(v, str)}
+        raw_ticker = row.get("ticker", "").strip()
+        if not raw_ticker and not row.get("name", "").strip():
+            continue
+        ticker = normalise_ticker(raw_ticker)
+        if ticker is None:
+            raise ValueError(
+                f"{origin} line {line}: {raw_ticker!r} is not a ticker (1-6 letters, optional "
+                "class suffix such as BRK.B)"
+            )
+        aliases = tuple(a.strip() for a in row.get("aliases", "").split("|") if a.strip())
+        entries.append(WatchlistEntry(ticker, row.get("name", "").strip(), aliases))
+    return entries
+
+
+def load_watchlist(path: str | Path | None = None) -> list[WatchlistEntry]:
+    """The watchlist at ``path``, or the bundled one (large US and European listed companies)."""
+    if path is None:
+        return parse_watchlist(bundled_watchlist_text(), "bundled watchlist")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"watchlist {path} not found: check FINSENTRY_WATCHLIST (or unset it for the bundled list)"
+        ) from None
+    return parse_watchlist(text, str(path))
+
+
+def _is_shouting(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) < _MIN_SHOUTING_LETTERS:
+        return False
+    return sum(c.isupper() for c in letters) >= _SHOUTING_SHARE * len(letters)
+
+
+class _NameMatcher:
+    """Whole-word matches of many names in a text (Aho-Corasick), longest match wins."""
+
+    def __init__(self, names: Iterable[tuple[str, str]]) -> None:
+        import ahocorasick  # a C extension: imported when a tagger is first used
+
+        self._automaton: Any = ahocorasick.Automaton()
+        count = 0
+        for surface, ticker in names:
+            if surface and surface not in self._automaton:  # first entry wins on a clash
+                self._automaton.add_word(surface, (len(surface), ticker))
+                count += 1
+        self.size = count
+        if count:
+            self._automaton.make_automaton()
+
+    def find(self, text: str) -> set[str]:
+        if not self.size or not text:
+            return set()
+        spans: list[tuple[int, int, str]] = []
+        last = len(text) - 1
+        for end, (length, ticker) in self._automaton.iter(text):
+            start = end - length + 1
+            if start > 0 and _is_word_char(text[start - 1]):
+                continue
+            if end < last and _is_word_char(text[end + 1]):
+                continue
+            spans.append((start, end, ticker))
+        if not spans:
+            return set()
+        # Longest first; a shorter match inside an accepted longer one is dropped.
+        spans.sort(key=lambda s: (s[0] - s[1], s[0]))
+        taken: list[tuple[int, int]] = []
+        found: set[str] = set()
+        for start, end, ticker in spans:
+            if any(start <= t_end and end >= t_start for t_start, t_end in taken):
+                continue
+            taken.append((start, end))
+            found.add(ticker)
+        return found
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+class EntityTagger:
+    """Tags news items with tickers: given ones, cashtags, exchange symbols, watchlist names."""
+
+    def __init__(
+        self,
+        entries: Sequence[WatchlistEntry] | None = None,
+        *,
+        watchlist_path: str | Path | None = None,
+    ) -> None:
+        self._entries = list(entries) if entries is not None else None
+        self._path = watchlist_path
+        self._exact: _NameMatcher | None = None
+        self._upper: _NameMatcher | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EntityTagger:
+        """A tagger over ``settings.watchlist`` (or the bundled list), loaded on first use."""
+        return cls(watchlist_path=settings.watchlist)
+
+    @property
+    def entries(self) -> list[WatchlistEntry]:
+        if self._entries is None:
+            self._entries = load_watchlist(self._path)
+        return self._entries
+
+    def _matchers(self) -> tuple[_NameMatcher, _NameMatcher]:
+        if self._exact is None or self._upper is None:
+            pairs = [(s, e.ticker) for e in self.entries for s in e.surfaces]
+            self._exact = _NameMatcher(pairs)
+            self._upper = _NameMatcher((s.upper(), t) for s, t in pairs)
+        return self._exact, self._upper
+
+    def tickers_in(self, text: str) -> set[str]:
+        """Tickers named in a text by cashtag, exchange prefix or watchlist name."""
+        found = {m.upper() for m in _CASHTAG.findall(text)} - _NOT_CASHTAGS
+        found.update(m.upper() for m in _EXCHANGE_SYMBOL.findall(text))
+        exact, upper = self._matchers()
+        found |= exact.find(text)
+        if _is_shouting(text):
+            found |= upper.find(text.upper())
+        return found
+
+    def tag_item(self, item: NewsItem) -> tuple[str, ...]:
+        found = {t for t in (normalise_ticker(x) for x in item.tickers) if t}
+        found |= self.tickers_in(item.headline)
+        if item.body:
+            found |= self.tickers_in(item.body)
+        return tuple(sorted(found))
+
+    def tag(self, items: Sequence[NewsItem]) -> list[tuple[str, ...]]:
+        """Sorted unique tickers per item, in item order."""
+        return [self.tag_item(item) for item in items]

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import random
+import string
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from finsentry.config import Settings
+from finsentry.entities import EntityTagger, WatchlistEntry, load_watchlist, parse_watchlist
+from finsentry.schema import NewsItem
+
+T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
+
+
+def news(headline: str, body: str | None = None, tickers: tuple[str, ...] = ()) -> NewsItem:
+    return NewsItem(
+        id="x", published_at=T0, source="Wire", headline=headline, body=body, tickers=tickers
+    )
+
+
+@pytest.fixture(scope="module")
+def tagger() -> EntityTagger:
+    return EntityTagger.from_settings(Settings())
+
+
+def test_bundled_watchlist_is_valid_and_large() -> None:
+    entries = load_watchlist()
+    tickers = [e.ticker for e in entries]
+    assert len(entries) >= 150
+    assert len(set(tickers)) == len(tickers)
+    assert {"AAPL", "MSFT", "ASML", "SAP", "NESN", "SHEL", "BRK.B"} <= set(tickers)
+    surfaces = [s for e in entries for s in e.surfaces]
+    assert all(s == s.strip() and s for s in surfaces)
+
+
+@pytest.mark.parametrize(
+    ("headline", "expected"),
+    [
+        ("Apple beats estimates", ("AAPL",)),
+        ("Apple's iPhone sales slow", ("AAPL",)),
+        ("Pineapple prices soar", ()),
+        ("an apple a day", ()),
+        ("Microsoft and Alphabet rally; Google unveils chip", ("GOOGL", "MSFT")),
+        ("Facebook parent Meta Platforms cuts jobs", ("META",)),
+        ("Metaverse hype fades", ()),
+        ("Siemens Energy shares fall", ("ENR",)),
+        ("Siemens wins rail order", ("SIE",)),
+        ("Deutsche Bank and Commerzbank in merger talks", ("CBK", "DBK")),
+        ("Nestlé cuts outlook", ("NESN",)),
+        ("AT&T and T-Mobile trade barbs", ("T", "TMUS")),
+        ("Procter & Gamble lifts forecast", ("PG",)),
+        ("L'Oréal posts record sales", ("OR",)),
+        ("GE Aerospace raises guidance", ("GE",)),
+        ("GEAR maker results", ()),
+        ("Delta variant worries weigh on travel", ()),
+        ("Delta Air Lines expands fleet", ("DAL",)),
+        ("Target price raised by analysts", ()),
+        ("APPLE CUTS FORECAST AS IPHONE DEMAND SLOWS", ("AAPL",)),
+        ("3M settles lawsuit", ("MMM",)),
+        ("Profit rose 13M euros", ()),
+        ("", ()),
+    ],
+)
+def test_names_and_aliases(tagger: EntityTagger, headline: str, expected: tuple[str, ...]) -> None:
+    assert tagger.tag([news(headline)]) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("headline", "expected"),
+    [
+        ("$AAPL breaking out", ("AAPL",)),
+        ("watching $tsla and $nvda today", ("NVDA", "TSLA")),
+        ("$BRK.B at all-time high.", ("BRK.B",)),
+        ("Ends at $AAPL.", ("AAPL",)),
+        ("a $10bn deal priced at $45.50", ()),
+        ("priced in $USD terms, about $US5bn", ()),
+        ("Shares (NASDAQ: ZZZQ) rose", ("ZZZQ",)),
+        ("NYSE:BRK.B and Nasdaq:NVDA, LSE:VOD, XETRA:SAP", ("BRK.B", "NVDA", "SAP", "VOD")),
+        ("ratio 3:2 and time 10:30", ()),
+    ],
+)
+def test_cashtags_and_exchange_symbols(
+    tagger: EntityTagger, headline: str, expected: tuple[str, ...]
+) -> None:
+    assert tagger.tag([news(headline)]) == [expected]
+
+
+def test_input_tickers_kept_body_scanned_output_sorted_unique(tagger: EntityTagger) -> None:
+    item = news(
+        "Chipmakers slide",
+        body="Nvidia and AMD fell; $NVDA lost 4%.",
+        tickers=("ZZZ", "nvda", "bad-1"),
+    )
+    assert tagger.tag([item]) == [("AMD", "NVDA", "ZZZ")]
+
+
+def test_tag_keeps_item_order(tagger: EntityTagger) -> None:
+    items = [news("Tesla recalls cars"), news("Nothing here"), news("Shell and BP gain")]
+    assert tagger.tag(items) == [("TSLA",), (), ("BP", "SHEL")]
+
+
+def test_custom_watchlist_from_settings(tmp_path: Path) -> None:
+    path = tmp_path / "wl.csv"
+    path.write_text("ticker,name,aliases\nzzq,Zenqua Holdings,Zenqua|ZQ Group\n", encoding="utf-8")
+    tagger = EntityTagger.from_settings(Settings(watchlist=str(path)))
+    assert tagger.tag([news("Zenqua soars; ZQ Group and Apple")]) == [("ZZQ",)]
+
+
+def test_watchlist_errors_say_what_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="header"):
+        parse_watchlist("symbol,company\nAAPL,Apple\n")
+    with pytest.raises(ValueError, match="line 2"):
+        parse_watchlist("ticker,name,aliases\nNOT A TICKER,Foo,\n")
+    with pytest.raises(FileNotFoundError, match="FINSENTRY_WATCHLIST"):
+        EntityTagger.from_settings(Settings(watchlist=str(tmp_path / "missing.csv"))).tag(
+            [news("x")]
+        )
+
+
+def test_watchlist_is_loaded_lazily(tmp_path: Path) -> None:
+    tagger = EntityTagger.from_settings(Settings(watchlist=str(tmp_path / "later.csv")))
+    (tmp_path / "later.csv").write_text("ticker,name,aliases\nQQQQ,Quux Corp,Quux\n")
+    assert tagger.tag([news("Quux rallies")]) == [("QQQQ",)]
+
+
+def test_thousands_of_names(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    entries: list[WatchlistEntry] = []
+    names: set[str] = set()
+    while len(entries) < 5000:
+        name = "".join(
+            rng.choice(string.ascii_lowercase) for _ in range(rng.randint(5, 10))
+        ).title()
+        ticker = "".join(rng.choice(string.ascii_uppercase) for _ in range(5))
+        if name in names:
+            continue
+        names.add(name)
+        entries.append(WatchlistEntry(ticker, f"{name} Corp", (name,)))
+    tagger = EntityTagger(entries)
+    picks = rng.sample(entries, 200)
+    items = [
+        news(f"{e.aliases[0]} shares jump after {p.name} deal")
+        for e, p in zip(picks[:100], picks[100:], strict=True)
+    ]
+    tagged = tagger.tag(items * 20)  # 2,000 headlines against 5,000 companies
+    for (e, p), tickers in zip(zip(picks[:100], picks[100:], strict=True), tagged, strict=False):
+        assert set(tickers) == {e.ticker, p.ticker}
+    # An alias inside a longer word is no hit.
+    assert tagger.tag([news(f"Mega{picks[0].aliases[0]}s rally")]) == [()]
