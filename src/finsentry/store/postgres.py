@@ -1,0 +1,487 @@
+"""The production store: PostgreSQL through psycopg 3 (the database Grafana reads).
+
+A batch is one transaction: items are COPYed into a session temp table and moved with
+``INSERT .. SELECT .. ON CONFLICT (id) DO NOTHING RETURNING id``, so the store learns which items
+are new even with several writers; only those add window deltas, merged by an additive
+``ON CONFLICT .. DO UPDATE``. Rows are written in key order, so concurrent writers lock them in
+the same order and do not deadlock.
+
+Connection loss, deadlocks and serialisation failures are retried with exponential backoff; a
+batch that still cannot be written raises :class:`StoreUnavailableError`, so the caller does not
+commit its source offsets. A retried batch whose first COMMIT did land finds its items present,
+adds no deltas, and so counts nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from finsentry.aggregate import window_deltas
+from finsentry.schema import Alert, DeadLetter, ScopeKind, ScoredItem, WindowStat, as_utc, utc_now
+from finsentry.store import common as c
+from finsentry.store.base import BatchWrite, BatchWriteResult, Notification
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Conn = psycopg.Connection[tuple[Any, ...]]
+TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
+MIGRATION_LOCK = 4_2017_5151  # pg_advisory_xact_lock key serialising concurrent migrations
+
+
+class PostgresStore:
+    """:class:`finsentry.store.base.Store` on PostgreSQL (plain tables, or TimescaleDB)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        retries: int = 8,
+        backoff_s: float = 0.25,
+        max_backoff_s: float = 8.0,
+        connect_timeout_s: int = 10,
+    ) -> None:
+        self.url = url
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.connect_timeout_s = connect_timeout_s
+        self._conn: Conn | None = None
+        self._temp_tables = False
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _connection(self) -> Conn:
+        if self._conn is None or self._conn.closed:
+            conn = psycopg.connect(
+                self.url, autocommit=True, connect_timeout=self.connect_timeout_s
+            )
+            conn.execute("SET TIME ZONE 'UTC'")
+            self._conn, self._temp_tables = conn, False
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: S110 - it is broken already; we reconnect next
+                pass
+        self._conn = None
+
+    def _run(self, work: Callable[[Conn], T], what: str) -> T:
+        """Run ``work`` in one transaction; retry transient failures, then raise."""
+        delay = self.backoff_s
+        for attempt in range(self.retries + 1):
+            try:
+                conn = self._connection()
+                with conn.transaction():
+                    return work(conn)
+            except TRANSIENT as exc:
+                self._drop_connection()
+                self._temp_tables = False
+                if attempt >= self.retries:
+                    raise c.StoreUnavailableError(
+                        f"PostgreSQL {what} failed after {attempt + 1} attempts: {exc}. Do not "
+                        "treat it as written; check that the database is up and FINSENTRY_DB is "
+                        "right, then run again (replaying the same input is safe)."
+                    ) from exc
+                log.warning("PostgreSQL %s failed (%s); retry %d in %.2fs", what, exc, attempt + 1, delay)  # fmt: skip
+                time.sleep(delay)
+                delay = min(delay * 2, self.max_backoff_s)
+            except psycopg.Error:
+                self._temp_tables = False  # created in a transaction that rolled back
+                raise
+        raise AssertionError("unreachable")
+
+    def _ensure_temp_tables(self, conn: Conn) -> None:
+        if not self._temp_tables:
+            conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS items_in (LIKE items) ON COMMIT DELETE ROWS"
+            )
+            conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS windows_in (LIKE window_stats) "
+                "ON COMMIT DELETE ROWS"
+            )
+            self._temp_tables = True
+
+    def schema_version(self) -> int:
+        def work(conn: Conn) -> int:
+            if conn.execute("SELECT to_regclass('schema_version')").fetchone() == (None,):
+                return 0
+            row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+            return int(row[0]) if row else 0
+
+        return self._run(work, "schema version")
+
+    def migrate(self) -> int:
+        def work(conn: Conn) -> int:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, "
+                "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+            current = int(row[0]) if row else 0
+            for migration in c.migrations("postgres"):
+                if migration.version > current:
+                    conn.execute(migration.sql.encode())
+                    conn.execute(
+                        "INSERT INTO schema_version (version, name) VALUES (%s, %s)",
+                        (migration.version, migration.name),
+                    )
+                    current = migration.version
+            return current
+
+        return self._run(work, "migration")
+
+    def timescaledb(self) -> bool:
+        """Whether window_stats is a TimescaleDB hypertable here."""
+        sql = (
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AND "
+            "to_regclass('timescaledb_information.hypertables') IS NOT NULL"
+        )
+        return bool(self._run(lambda conn: _one(conn, sql), "extension check"))
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def write_batch(self, batch: BatchWrite) -> BatchWriteResult:
+        unique = sorted(c.first_by_id(batch.items), key=lambda i: i.id)
+        return self._run(lambda conn: self._write(conn, batch, unique), "batch write")
+
+    def _write(self, conn: Conn, batch: BatchWrite, unique: list[ScoredItem]) -> BatchWriteResult:
+        now = utc_now()
+        items, too_old = c.split_retained(unique, _state_ts(conn, c.RETENTION_KEY))
+        new: list[ScoredItem] = []
+        with conn.cursor() as cur:
+            if items:
+                self._ensure_temp_tables(conn)
+                with cur.copy(f"COPY items_in ({c.items_select()}) FROM STDIN") as copy:
+                    for item in items:
+                        v = c.item_values(item, now)
+                        copy.write_row([v[k] for k in c.ITEM_COLUMNS])
+                cur.execute(
+                    "INSERT INTO items SELECT * FROM items_in ORDER BY id "
+                    "ON CONFLICT (id) DO NOTHING RETURNING id"
+                )
+                fresh = {r[0] for r in cur.fetchall()}
+                new = [i for i in items if i.id in fresh]
+            if new:
+                with cur.copy("COPY item_tickers FROM STDIN") as copy:
+                    for item in new:
+                        for row in c.ticker_rows(item):
+                            copy.write_row(row)
+            deltas = window_deltas(new, batch.window_sizes_s)
+            self._upsert_windows(conn, cur, deltas)
+            new_dead = 0
+            for part in c.chunked([*batch.dead_letters, *too_old], 1000):
+                cur.execute(
+                    _values_sql("dead_letters", c.DEAD_LETTER_COLUMNS, len(part))
+                    + " ON CONFLICT (key) DO NOTHING RETURNING key",
+                    [v for d in part for v in c.dead_letter_values(d)],
+                )
+                new_dead += len(cur.fetchall())
+            for key, value in sorted(batch.state.items()):
+                _put_state(cur, key, value)
+            if batch.health is not None:
+                cur.execute(
+                    c.insert_sql("batches", c.BATCH_COLUMNS, "%s"),
+                    c.batch_values(batch.health, now),
+                )
+        return BatchWriteResult(len(new), new_dead, len(deltas))
+
+    def _upsert_windows(
+        self, conn: Conn, cur: psycopg.Cursor[Any], stats: Sequence[WindowStat]
+    ) -> None:
+        if not stats:
+            return
+        self._ensure_temp_tables(conn)
+        with cur.copy(f"COPY windows_in ({', '.join(c.WINDOW_COLUMNS)}) FROM STDIN") as copy:
+            for stat in stats:
+                copy.write_row(c.window_values(stat))
+        cur.execute(
+            f"INSERT INTO window_stats SELECT * FROM windows_in ORDER BY {', '.join(c.WINDOW_KEY)} "
+            + c.window_upsert_tail()
+        )
+
+    def get_state(self, key: str) -> Any:
+        sql = "SELECT value FROM pipeline_state WHERE key = %s"
+        return self._run(lambda conn: _one(conn, sql, (key,)), "state read")
+
+    def set_state(self, key: str, value: Any) -> None:
+        self._run(lambda conn: _put_state(conn.cursor(), key, value), "state write")
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def window_stats(
+        self,
+        size_s: int,
+        start: datetime,
+        end: datetime,
+        scope_kind: ScopeKind | None = None,
+        scope_value: str | None = None,
+    ) -> list[WindowStat]:
+        sql = (
+            f"SELECT {c.WINDOW_SELECT} FROM window_stats WHERE window_size_s = %s "
+            "AND window_start >= %s AND window_start < %s"
+        )
+        params: list[Any] = [size_s, start, end]
+        if scope_kind is not None:
+            sql += " AND scope_kind = %s"
+            params.append(str(scope_kind))
+        if scope_value is not None:
+            sql += " AND scope_value = %s"
+            params.append(scope_value)
+        sql += " ORDER BY window_start, scope_kind, scope_value"
+        rows = self._all(sql, params)
+        return [c.window_from_row((r[0], as_utc(r[1]), *r[2:])) for r in rows]
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._run(lambda conn: conn.execute(sql, params).fetchall(), "query")
+
+    def items_between(
+        self,
+        start: datetime,
+        end: datetime,
+        scope_kind: ScopeKind = ScopeKind.ALL,
+        scope_value: str = "*",
+        limit: int = 1000,
+    ) -> list[ScoredItem]:
+        where = "i.published_at >= %s AND i.published_at < %s"
+        params: list[Any] = [start, end]
+        join = ""
+        kind = ScopeKind(scope_kind)
+        if kind is ScopeKind.TICKER:
+            join = "JOIN item_tickers t ON t.item_id = i.id"
+            where = "t.ticker = %s AND t.published_at >= %s AND t.published_at < %s"
+            params.insert(0, scope_value)
+        elif kind is ScopeKind.TOPIC:
+            where += " AND i.topic = %s"
+            params.append(scope_value)
+        elif kind is ScopeKind.SOURCE:
+            where += " AND i.source = %s"
+            params.append(scope_value)
+        sql = f"SELECT {c.items_select('i.')} FROM items i {join} WHERE {where} "
+        sql += "ORDER BY i.published_at DESC, i.id LIMIT %s"
+        return [_scored(r) for r in self._all(sql, [*params, limit])]
+
+    def known_ids(self, ids: Sequence[str]) -> set[str]:
+        rows = self._all("SELECT id FROM items WHERE id = ANY(%s)", (list(ids),))
+        return {r[0] for r in rows}
+
+    def fingerprints_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
+        rows = self._all(
+            "SELECT id, fingerprint, published_at FROM items WHERE published_at >= %s "
+            "AND novel AND fingerprint <> '' ORDER BY published_at, id",
+            (since,),
+        )
+        return [(r[0], r[1], as_utc(r[2])) for r in rows]
+
+    # --- alerts and outbox -----------------------------------------------------------------
+
+    def insert_alerts(self, alerts: Sequence[Alert]) -> list[Alert]:
+        if not alerts:
+            return []
+
+        def work(conn: Conn) -> list[Alert]:
+            rows: list[Any] = []
+            for alert in alerts:
+                v = c.alert_values(alert)
+                v["evidence"] = Jsonb(v["evidence"])
+                rows.extend(v[k] for k in c.ALERT_COLUMNS)
+            sql = _values_sql("alerts", c.ALERT_COLUMNS, len(alerts))
+            fresh = {r[0] for r in conn.execute(sql + " ON CONFLICT DO NOTHING RETURNING id", rows)}
+            out, seen = [], set()
+            for alert in alerts:
+                if alert.id in fresh and alert.id not in seen:
+                    seen.add(alert.id)
+                    out.append(alert)
+            return out
+
+        return self._run(work, "alert insert")
+
+    def resolve_alert(self, alert_id: str, resolved_at: datetime) -> bool:
+        sql = (
+            "UPDATE alerts SET status = 'resolved', resolved_at = %s "
+            "WHERE id = %s AND status <> 'resolved'"
+        )
+        return self._run(lambda conn: conn.execute(sql, (resolved_at, alert_id)).rowcount == 1, "alert update")  # fmt: skip
+
+    def alerts(
+        self, since: datetime | None = None, until: datetime | None = None, limit: int | None = None
+    ) -> list[Alert]:
+        sql = f"SELECT {', '.join(c.ALERT_COLUMNS)} FROM alerts WHERE TRUE"
+        params: list[Any] = []
+        if since is not None:
+            sql += " AND window_start >= %s"
+            params.append(since)
+        if until is not None:
+            sql += " AND window_start < %s"
+            params.append(until)
+        sql += " ORDER BY window_start, fired_at, id LIMIT %s"
+        params.append(limit)
+        out = []
+        for r in self._all(sql, params):
+            row = list(r)
+            for i in (5, 6, 7):
+                row[i] = as_utc(row[i])
+            out.append(c.alert_from_row(row))
+        return out
+
+    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
+        rows = self._all(
+            f"SELECT {', '.join(c.DEAD_LETTER_COLUMNS)} FROM dead_letters "
+            "ORDER BY received_at, key LIMIT %s",
+            (limit,),
+        )
+        return [c.dead_letter_from_row((*r[:7], as_utc(r[7]))) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        sql = (
+            "SELECT (SELECT count(*) FROM items), (SELECT count(*) FROM items WHERE novel), "
+            "(SELECT count(*) FROM items WHERE NOT novel), (SELECT count(*) FROM items WHERE late), "
+            "(SELECT count(*) FROM dead_letters), (SELECT count(*) FROM alerts), "
+            "(SELECT count(*) FROM window_stats)"
+        )
+        names = ("items", "novel", "duplicates", "late", "dead_letters", "alerts", "windows")
+        return dict(zip(names, map(int, self._all(sql)[0]), strict=True))
+
+    def enqueue_notifications(self, notifications: Sequence[Notification]) -> int:
+        if not notifications:
+            return 0
+        now = utc_now()
+        rows: list[Any] = []
+        for n in notifications:
+            row = list(c.notification_values(n, now))
+            row[3] = Jsonb(row[3])
+            rows.extend(row)
+        sql = _values_sql("notifications", c.NOTIFICATION_COLUMNS, len(notifications))
+        sql += " ON CONFLICT (key) DO NOTHING RETURNING key"
+        return self._run(lambda conn: len(conn.execute(sql, rows).fetchall()), "outbox write")
+
+    def due_notifications(self, now: datetime, limit: int = 100) -> list[Notification]:
+        rows = self._all(
+            f"SELECT {', '.join(c.NOTIFICATION_COLUMNS)} FROM notifications "
+            "WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
+            "ORDER BY created_at, key LIMIT %s",
+            (now, limit),
+        )
+        return [
+            c.notification_from_row((*r[:6], None if r[6] is None else as_utc(r[6]), *r[7:]))
+            for r in rows
+        ]
+
+    def mark_notification(
+        self,
+        key: str,
+        status: str,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        error: str | None,
+    ) -> None:
+        sql = (
+            "UPDATE notifications SET status = %s, attempts = %s, next_attempt_at = %s, "
+            "last_error = %s, delivered_at = CASE WHEN %s = 'delivered' THEN now() "
+            "ELSE delivered_at END WHERE key = %s"
+        )
+        params = (status, attempts, next_attempt_at, error, status, key)
+        self._run(lambda conn: conn.execute(sql, params), "outbox update")
+
+    def is_muted(self, scope_kind: str, scope_value: str, rule: str, at: datetime) -> bool:
+        sql = (
+            "SELECT EXISTS (SELECT 1 FROM mutes WHERE scope_kind = %s AND scope_value = %s "
+            "AND (rule IS NULL OR rule = %s) AND until > %s)"
+        )
+        params = (str(scope_kind), scope_value, rule, at)
+        return bool(self._run(lambda conn: _one(conn, sql, params), "mute check"))
+
+    def add_mute(
+        self, scope_kind: str, scope_value: str, rule: str | None, until: datetime, reason: str
+    ) -> None:
+        sql = (
+            "INSERT INTO mutes (scope_kind, scope_value, rule, until, reason) "
+            "VALUES (%s, %s, %s, %s, %s)"
+        )
+        params = (str(scope_kind), scope_value, rule, until, reason)
+        self._run(lambda conn: conn.execute(sql, params), "mute write")
+
+    # --- maintenance -----------------------------------------------------------------------
+
+    def reaggregate(self, since: datetime, window_sizes_s: Sequence[int]) -> int:
+        def work(conn: Conn) -> int:
+            # Writers wait until the rebuild commits, then add their deltas on top of it.
+            conn.execute("LOCK TABLE window_stats IN SHARE ROW EXCLUSIVE MODE")
+            starts = c.reaggregate_starts(since, window_sizes_s, _state_ts(conn, c.RETENTION_KEY))
+            for size, start in starts.items():
+                conn.execute(
+                    "DELETE FROM window_stats WHERE window_size_s = %s AND window_start >= %s",
+                    (size, start),
+                )
+            folder = c.WindowFolder(starts)
+            with conn.cursor(name="finsentry_reaggregate") as named:
+                named.execute(
+                    f"SELECT {c.items_select()} FROM items WHERE published_at >= %s "
+                    "ORDER BY published_at, id",
+                    (min(starts.values()),),
+                )
+                while rows := named.fetchmany(5000):
+                    folder.add([_scored(r) for r in rows])
+            stats = folder.stats()
+            with conn.cursor() as cur:
+                self._upsert_windows(conn, cur, stats)
+            return len(stats)
+
+        return self._run(work, "re-aggregation")
+
+    def delete_items_before(self, before: datetime) -> int:
+        def work(conn: Conn) -> int:
+            conn.execute("DELETE FROM item_tickers WHERE published_at < %s", (before,))
+            deleted = conn.execute("DELETE FROM items WHERE published_at < %s", (before,)).rowcount
+            marker = _state_ts(conn, c.RETENTION_KEY)
+            if marker is None or before > marker:
+                _put_state(conn.cursor(), c.RETENTION_KEY, as_utc(before).isoformat())
+            return int(deleted)
+
+        return self._run(work, "retention")
+
+    def time_range(self) -> tuple[datetime | None, datetime | None]:
+        low, high = self._all("SELECT min(published_at), max(published_at) FROM items")[0]
+        return (None if low is None else as_utc(low)), (None if high is None else as_utc(high))
+
+    def close(self) -> None:
+        self._drop_connection()
+
+
+def _values_sql(table: str, columns: Sequence[str], rows: int) -> str:
+    """A multi-row ``INSERT .. VALUES (..), (..)`` for ``rows`` rows."""
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([one] * rows)
+
+
+def _one(conn: Conn, sql: str, params: Sequence[Any] = ()) -> Any:
+    row = conn.execute(sql, params).fetchone()
+    return None if row is None else row[0]
+
+
+def _put_state(cur: psycopg.Cursor[Any], key: str, value: Any) -> None:
+    cur.execute(
+        "INSERT INTO pipeline_state (key, value) VALUES (%s, %s) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, Jsonb(value)),
+    )
+
+
+def _state_ts(conn: Conn, key: str) -> datetime | None:
+    value = _one(conn, "SELECT value FROM pipeline_state WHERE key = %s", (key,))
+    return None if value is None else as_utc(datetime.fromisoformat(str(value)))
+
+
+def _scored(row: Sequence[Any]) -> ScoredItem:
+    v = list(row)
+    v[1], v[2] = as_utc(v[1]), as_utc(v[2])
+    return c.scored_from_row(v)

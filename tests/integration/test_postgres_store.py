@@ -1,0 +1,119 @@
+"""The PostgreSQL store against a real server (the ``postgres_server`` fixture)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from finsentry.aggregate import merge_stats, window_deltas
+from finsentry.schema import DeadLetter, ScopeKind
+from finsentry.store import open_store
+from finsentry.store.base import BatchWrite, Store
+from finsentry.store.postgres import PostgresStore
+from tests.unit import test_store_sqlite as contract
+from tests.unit.test_store_sqlite import SIZES, T0, all_windows, scored
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg(postgres_dsn: str) -> Iterator[PostgresStore]:
+    store = PostgresStore(postgres_dsn)
+    store.migrate()
+    yield store
+    store.close()
+
+
+def test_migrate_is_idempotent_and_plain_path_indexes(postgres_dsn: str) -> None:
+    store = open_store(postgres_dsn)
+    assert isinstance(store, PostgresStore) and isinstance(store, Store)
+    version = store.migrate()
+    assert version == store.migrate() == store.schema_version() >= 2
+    assert not store.timescaledb()  # TimescaleDB is not installed here: plain tables
+    with psycopg.connect(postgres_dsn) as conn:
+        indexes = dict(
+            conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+            ).fetchall()
+        )
+        types = dict(
+            conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = 'items'"
+            ).fetchall()
+        )
+    assert "USING brin (published_at)" in indexes["items_published_at_brin"]
+    assert "USING brin (window_start)" in indexes["window_stats_start_brin"]
+    assert "(scope_kind, scope_value, window_size_s, window_start)" in indexes["window_stats_scope"]
+    assert types["published_at"] == "timestamp with time zone"
+    assert types["tickers"] == "ARRAY"
+    store.close()
+
+
+def test_round_trips(pg: PostgresStore) -> None:
+    contract.test_round_trips(pg)  # type: ignore[arg-type]
+
+
+def test_items_between_scopes(pg: PostgresStore) -> None:
+    contract.test_items_between_scopes(pg)  # type: ignore[arg-type]
+
+
+def test_write_is_idempotent(pg: PostgresStore) -> None:
+    contract.test_write_is_idempotent_and_counts_new_only(pg)  # type: ignore[arg-type]
+
+
+def test_reaggregate_and_retention(pg: PostgresStore, postgres_dsn: str) -> None:
+    items = [scored(i, minutes=i * 7, late=i % 2 == 0) for i in range(30)]
+    pg.write_batch(BatchWrite(items, [], SIZES))
+    before = all_windows(pg)
+    with psycopg.connect(postgres_dsn) as conn:
+        conn.execute("UPDATE window_stats SET count = count + 5, late = 0")
+    assert all_windows(pg) != before
+    assert pg.reaggregate(T0 - timedelta(days=1), SIZES) == len(before)
+    assert all_windows(pg) == before
+
+    cut = T0 + timedelta(hours=1)
+    deleted = pg.delete_items_before(cut)
+    assert deleted == sum(1 for i in items if i.published_at < cut) > 0
+    assert pg.counts()["items"] == 30 - deleted
+    assert all_windows(pg) == before
+    with pytest.raises(ValueError, match="retention"):
+        pg.reaggregate(T0, SIZES)
+    # a replay of deleted items is dead-lettered, not counted a second time
+    result = pg.write_batch(BatchWrite(items, [], SIZES))
+    assert result.new_items == 0 and result.new_dead_letters == deleted
+    assert all_windows(pg) == before
+    assert {d.reason_code for d in pg.dead_letters()} == {"before_retention"}
+
+
+def test_two_writers_and_replay_match_one_pass(
+    postgres_dsn_factory: Callable[[], str],
+) -> None:
+    items = [scored(i, minutes=i * 0.5, neg=(i % 5) / 6, novel=i % 4 != 1) for i in range(60)]
+    one = PostgresStore(postgres_dsn_factory())
+    one.migrate()
+    one.write_batch(BatchWrite(items, [], SIZES))
+    dsn = postgres_dsn_factory()
+    a, b = PostgresStore(dsn), PostgresStore(dsn)
+    a.migrate()
+    b.migrate()
+    a.write_batch(BatchWrite(items[::2], [], SIZES))
+    b.write_batch(BatchWrite(items[1::2], [], SIZES))
+    a.write_batch(BatchWrite(items[10:50], [], SIZES))  # replay of a slice
+    expected = merge_stats(window_deltas(items, SIZES))
+    assert all_windows(one) == expected
+    assert all_windows(a) == expected
+    hourly = a.window_stats(3600, T0 - timedelta(hours=1), T0 + timedelta(hours=2), ScopeKind.ALL)
+    assert sum(w.count for w in hourly) == sum(1 for i in items if i.novel)
+    for s in (one, a, b):
+        s.close()
+
+
+def test_dead_letters_keyed(pg: PostgresStore) -> None:
+    dead = [DeadLetter(f"x{i}".encode(), "bad_json", "bad", "f", "f", i) for i in range(3)]
+    assert pg.write_batch(BatchWrite([], dead, SIZES)).new_dead_letters == 3
+    assert pg.write_batch(BatchWrite([], dead + dead, SIZES)).new_dead_letters == 0
+    assert [d.raw for d in pg.dead_letters()] == [b"x0", b"x1", b"x2"]
