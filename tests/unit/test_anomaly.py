@@ -30,8 +30,15 @@ def _stat(i: int, count: int, negative: int = 0, score_sum: float | None = None)
     if score_sum is None:
         score_sum = 0.5 * positive - 0.6 * negative
     return WindowStat(
-        STEP, T0 + timedelta(seconds=i * STEP), ScopeKind.TICKER, "ACME",
-        count, negative, neutral, positive, score_sum,
+        STEP,
+        T0 + timedelta(seconds=i * STEP),
+        ScopeKind.TICKER,
+        "ACME",
+        count,
+        negative,
+        neutral,
+        positive,
+        score_sum,
     )
 
 

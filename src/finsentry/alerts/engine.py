@@ -1,0 +1,292 @@
+"""The alert engine: evaluates final windows, stores alerts, enqueues their notifications.
+
+:meth:`AlertEngine.evaluate` is called by the pipeline with the watermark. It evaluates every
+window of ``settings.detect_window_s`` that became final since the last call (progress is kept in
+the store's ``pipeline_state`` under ``detector_progress``), for every scope (all, each ticker, each
+topic) that has statistics, with every rule of :mod:`finsentry.alerts.rules`.
+
+State lives in the store, not in the engine: the window history is loaded with one range query per
+call, cooldowns and open alerts come from the stored alerts, and alert keys are deterministic. So
+the same window series gives the same alerts whatever the batch split, and a restart or a replay
+cannot fire twice. ``fired_at`` is the only wall-clock field of an alert.
+
+Steps of one call, each idempotent so a crash between them is repaired by the next call:
+insert alerts (keyed) -> enqueue notifications (keyed by alert id + channel) -> save progress.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from finsentry.aggregate import window_start
+from finsentry.alerts.rules import ALERT_SCOPES, Rule, default_rules
+from finsentry.anomaly import ScopeSeries, Score, series_by_scope
+from finsentry.config import Settings
+from finsentry.schema import Alert, AlertStatus, Evidence, ScopeKind, ScoredItem, iso, utc_now
+from finsentry.store.base import Notification, Store
+
+log = logging.getLogger(__name__)
+
+PROGRESS_KEY = "detector_progress"
+EVIDENCE_ITEMS = 5
+CHART_WINDOWS = 36
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def channels(settings: Settings) -> list[str]:
+    """The delivery channels configured: ``email`` and one ``webhook:<url>`` per URL."""
+    out: list[str] = []
+    if settings.smtp_host and settings.mail_to:
+        out.append("email")
+    out.extend(f"webhook:{url}" for url in settings.webhook_urls)
+    return out
+
+
+def order_evidence(items: Sequence[ScoredItem], order: str) -> list[ScoredItem]:
+    """Novel items first; then the most negative (or most recent), then the most recent."""
+
+    def key(item: ScoredItem) -> tuple[Any, ...]:
+        recency = -item.published_at.timestamp()
+        if order == "recent":
+            return (not item.novel, recency, item.scores.score, item.id)
+        return (not item.novel, item.scores.score, recency, item.id)
+
+    return sorted(items, key=key)
+
+
+def to_evidence(item: ScoredItem) -> Evidence:
+    return Evidence(
+        id=item.id,
+        headline=item.item.headline,
+        published_at=item.published_at,
+        score=item.scores.score,
+        sentiment=item.scores.sentiment,
+        url=item.item.url,
+        novel=item.novel,
+    )
+
+
+class AlertEngine:
+    """Evaluates final windows with the rules; stores alerts and enqueues notifications."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Callable[[], datetime] = utc_now,
+        rules: Sequence[Rule] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.rules = list(rules) if rules is not None else default_rules(settings)
+        self.size_s = settings.detect_window_s
+        self.step = timedelta(seconds=self.size_s)
+        self.channels = channels(settings)
+
+    # -- progress ---------------------------------------------------------------------------
+
+    def _progress(self, end_bound: datetime) -> tuple[datetime, datetime] | None:
+        """(origin, next window to evaluate), or None when there is no data yet."""
+        state = self.store.get_state(PROGRESS_KEY)
+        if isinstance(state, dict) and state.get("size_s") == self.size_s:
+            origin = datetime.fromisoformat(str(state["origin"]))
+            return origin, datetime.fromisoformat(str(state["next"]))
+        first = self.store.window_stats(self.size_s, EARLIEST, end_bound, ScopeKind.ALL, "*")
+        if not first:
+            return None
+        origin = first[0].start
+        return origin, origin
+
+    def _lookback(self) -> timedelta:
+        cfg_days = max(1, self.settings.baseline_days)
+        return timedelta(days=cfg_days) + 64 * self.step
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    def evaluate(self, final_until: datetime) -> list[Alert]:
+        """Evaluate the windows that ended by ``final_until`` and were not evaluated; new alerts."""
+        end_bound = window_start(final_until, self.size_s)
+        progress = self._progress(end_bound)
+        if progress is None:
+            return []
+        origin, next_start = progress
+        if next_start >= end_bound:
+            return []
+        history_from = max(origin, next_start - self._lookback())
+        stats = [
+            s
+            for s in self.store.window_stats(self.size_s, history_from, end_bound)
+            if s.scope_kind in ALERT_SCOPES
+        ]
+        series = series_by_scope(stats, self.size_s, origin)
+        active: dict[datetime, set[tuple[str, str]]] = defaultdict(set)
+        for stat in stats:
+            if stat.count > 0 and stat.start >= next_start - self.step:
+                key = (str(stat.scope_kind), stat.scope_value)
+                active[stat.start].add(key)
+                active[stat.start + self.step].add(key)  # a two-window span ends here
+
+        max_cooldown = max((r.cooldown_windows for r in self.rules), default=0)
+        known = self.store.alerts(since=next_start - (max_cooldown + 288) * self.step)
+        last_fired: dict[tuple[str, str, str], datetime] = {}
+        open_alerts: list[Alert] = []
+        for alert in known:
+            fkey = (alert.rule, str(alert.scope_kind), alert.scope_value)
+            last_fired[fkey] = max(last_fired.get(fkey, alert.window_start), alert.window_start)
+            if alert.status == AlertStatus.FIRING and alert.window_start < next_start:
+                open_alerts.append(alert)
+        rules = {rule.name: rule for rule in self.rules}
+
+        fired: list[Alert] = []
+        resolved: list[tuple[str, datetime]] = []
+        extras: dict[str, dict[str, Any]] = {}
+        start = next_start
+        while start < end_bound:
+            still_open: list[Alert] = []
+            for alert in open_alerts:
+                rule = rules.get(alert.rule)
+                scope = series.get((str(alert.scope_kind), alert.scope_value))
+                holding = rule is not None and scope is not None and rule.holds(scope, start)[0]
+                if holding or rule is None:
+                    still_open.append(alert)
+                else:
+                    resolved.append((alert.id, start + self.step))
+            open_alerts = still_open
+            for scope_key in sorted(active.get(start, ())):
+                scope = series.get(scope_key)
+                if scope is None:
+                    continue
+                for rule in self.rules:
+                    if ScopeKind(scope_key[0]) not in rule.scopes:
+                        continue
+                    holds, score = rule.holds(scope, start)
+                    if not holds or score is None:
+                        continue
+                    fkey = (rule.name, scope_key[0], scope_key[1])
+                    previous = last_fired.get(fkey)
+                    if (
+                        previous is not None
+                        and start - previous < rule.cooldown_windows * self.step
+                    ):
+                        continue
+                    if self.store.is_muted(scope_key[0], scope_key[1], rule.name, self.clock()):
+                        log.info("muted: %s on %s:%s at %s", rule.name, *scope_key, iso(start))
+                        continue
+                    alert = self._alert(rule, scope_key, start, score)
+                    extras[alert.id] = {
+                        "span": score.span,
+                        "baseline": score.baseline,
+                        "score": round(score.value, 3),
+                        "series": _chart_series(scope, start),
+                    }
+                    last_fired[fkey] = start
+                    fired.append(alert)
+                    open_alerts.append(alert)
+            start += self.step
+
+        new = self.store.insert_alerts(fired) if fired else []
+        for alert_id, at in resolved:
+            self.store.resolve_alert(alert_id, at)
+        if fired and self.channels:
+            self.store.enqueue_notifications(self._notifications(fired, extras))
+        self.store.set_state(
+            PROGRESS_KEY, {"size_s": self.size_s, "origin": iso(origin), "next": iso(end_bound)}
+        )
+        if new:
+            log.info("%d new alert(s) up to %s", len(new), iso(end_bound))
+        return new
+
+    def _alert(
+        self, rule: Rule, scope_key: tuple[str, str], start: datetime, score: Score
+    ) -> Alert:
+        kind = ScopeKind(scope_key[0])
+        span_start = start - (score.span - 1) * self.step
+        items = self.store.items_between(span_start, start + self.step, kind, scope_key[1], 500)
+        evidence = tuple(to_evidence(i) for i in order_evidence(items, rule.evidence_order))
+        return Alert(
+            rule=rule.name,
+            scope_kind=kind,
+            scope_value=scope_key[1],
+            metric=score.metric,
+            window_start=start,
+            window_end=start + self.step,
+            fired_at=self.clock(),
+            severity=rule.severity(score),
+            observed=round(score.observed, 6),
+            expected=round(score.expected, 6),
+            evidence=evidence[:EVIDENCE_ITEMS],
+        )
+
+    def _notifications(
+        self, alerts: Sequence[Alert], extras: dict[str, dict[str, Any]]
+    ) -> list[Notification]:
+        """One notification per channel for each group of alerts of the same window."""
+        groups: dict[datetime, list[Alert]] = defaultdict(list)
+        for alert in alerts:
+            groups[alert.window_start].append(alert)
+        out: list[Notification] = []
+        severity_rank = {"critical": 0, "warning": 1}
+        for start in sorted(groups):
+            group = sorted(
+                groups[start],
+                key=lambda a: (severity_rank.get(a.severity, 2), a.scope_kind != "ticker", a.id),
+            )
+            payload = notification_payload(group, extras, self.settings.public_url)
+            for channel in self.channels:
+                out.append(Notification(alert_id=group[0].id, channel=channel, payload=payload))
+        return out
+
+
+def _chart_series(scope: ScopeSeries, start: datetime) -> list[list[Any]]:
+    """[window start, count, negative, mean score] for the windows up to ``start``."""
+    out: list[list[Any]] = []
+    for i in range(CHART_WINDOWS - 1, -1, -1):
+        slot = start - i * scope.step
+        if not scope.known(slot):
+            continue
+        stat = scope.get(slot)
+        if stat is None:
+            out.append([iso(slot), 0, 0, 0.0])
+        else:
+            out.append([iso(slot), stat.count, stat.negative, round(stat.mean_score, 4)])
+    return out
+
+
+def describe(alert: Alert) -> str:
+    """One line about an alert, for subjects, chat messages and logs."""
+    scope = "everything" if alert.scope_kind == ScopeKind.ALL else alert.scope_value
+    if alert.metric == "negative_share":
+        what = f"negative share {alert.observed:.0%} (usually {alert.expected:.0%})"
+    elif alert.metric == "mean_score":
+        what = f"mean tone {alert.observed:+.2f} (usually {alert.expected:+.2f})"
+    else:
+        what = f"{alert.observed:.0f} items (expected {alert.expected:.1f})"
+    return f"[{alert.severity}] {alert.rule.replace('_', ' ')} on {scope}: {what}"
+
+
+def notification_payload(
+    group: Sequence[Alert], extras: dict[str, dict[str, Any]], public_url: str | None
+) -> dict[str, Any]:
+    """The JSON a notification carries: the group's alerts with their evidence and series."""
+    lead = group[0]
+    title = describe(lead)
+    if len(group) > 1:
+        title += f" (+{len(group) - 1} more)"
+    alerts = []
+    for alert in group:
+        data = alert.to_json()
+        data["summary"] = describe(alert)
+        data.update(extras.get(alert.id, {}))
+        alerts.append(data)
+    return {
+        "title": title,
+        "window_start": iso(lead.window_start),
+        "window_end": iso(lead.window_end),
+        "alerts": alerts,
+        "dashboard_url": public_url,
+    }

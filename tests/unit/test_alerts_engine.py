@@ -1,0 +1,150 @@
+"""The alert engine over a real embedded store: firing, evidence, idempotency, mutes, grouping."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from finsentry.alerts.engine import PROGRESS_KEY, AlertEngine
+from finsentry.config import Settings
+from finsentry.schema import AlertStatus, NewsItem, ScopeKind, ScoredItem, TextScore
+from finsentry.store import open_store
+from finsentry.store.base import BatchWrite, Store
+
+T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+FIXED_NOW = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
+TICKERS = [f"T{i:02d}" for i in range(40)]
+
+
+def clock() -> datetime:
+    return FIXED_NOW
+
+
+def item(n: int, at: datetime, ticker: str, negative: bool) -> ScoredItem:
+    probs = (0.85, 0.1, 0.05) if negative else (0.1, 0.6, 0.3)
+    news = NewsItem(
+        id=f"i{n}",
+        published_at=at,
+        source="wire",
+        headline=f"{ticker} {'plunges after fraud probe' if negative else 'holds annual meeting'} {n}",
+        url=f"https://news.example/{n}",
+        tickers=(ticker,),
+    )
+    return ScoredItem(
+        item=news,
+        scores=TextScore(*probs, topic="Markets" if not negative else "Legal", topic_prob=0.9),
+        model="test@1",
+        tickers=(ticker,),
+    )
+
+
+def stream(hours: float, seed: int, burst: tuple[str, datetime, int] | None) -> list[ScoredItem]:
+    """~90 items/hour over 40 tickers, 25% negative; optionally a negative burst on one ticker."""
+    rng = random.Random(seed)
+    out: list[ScoredItem] = []
+    t = T0
+    n = 0
+    while t < T0 + timedelta(hours=hours):
+        t += timedelta(seconds=rng.expovariate(90 / 3600))
+        ticker = TICKERS[min(int(rng.paretovariate(1.2)) - 1, len(TICKERS) - 1)]
+        out.append(item(n, t, ticker, rng.random() < 0.25))
+        n += 1
+    if burst is not None:
+        ticker, start, count = burst
+        for k in range(count):
+            at = start + timedelta(seconds=rng.uniform(0, 900))
+            out.append(item(100_000 + k, at, ticker, True))
+    return out
+
+
+def load(store: Store, items: list[ScoredItem], chunks: int = 1) -> None:
+    size = max(1, len(items) // chunks + 1)
+    for i in range(0, len(items), size):
+        store.write_batch(
+            BatchWrite(items=items[i : i + size], dead_letters=(), window_sizes_s=(300,))
+        )
+
+
+def settings(tmp_path: Path, name: str, **extra: object) -> Settings:
+    return Settings(db=str(tmp_path / name), **extra)  # type: ignore[arg-type]
+
+
+def test_negative_burst_fires_on_its_ticker_with_evidence(tmp_path: Path) -> None:
+    burst_at = T0 + timedelta(hours=8, minutes=2)
+    s = settings(tmp_path, "a.db", webhook_urls="http://127.0.0.1:9/hook")
+    store = open_store(s.db)
+    load(store, stream(10, 1, ("T07", burst_at, 20)))
+    engine = AlertEngine(s, store, clock=clock)
+    new = engine.evaluate(T0 + timedelta(hours=10))
+    ticker_alerts = [a for a in new if a.scope_kind == ScopeKind.TICKER]
+    assert ticker_alerts, [a.to_json() for a in new]
+    assert {a.scope_value for a in ticker_alerts} == {"T07"}
+    first = min(ticker_alerts, key=lambda a: a.window_end)
+    assert first.window_end - burst_at <= timedelta(minutes=15)
+    assert first.fired_at == FIXED_NOW
+    assert first.evidence and all("T07" in e.headline for e in first.evidence)
+    assert first.evidence[0].sentiment == "negative"
+    assert all(e.url for e in first.evidence)
+    # notifications: one per window group and channel, written before anything is sent
+    due = store.due_notifications(FIXED_NOW + timedelta(days=1))
+    groups = {a.window_start for a in new}
+    assert len(due) == len(groups)
+    assert all(n.channel == "webhook:http://127.0.0.1:9/hook" for n in due)
+    assert any(len(n.payload["alerts"]) >= 1 and n.payload["alerts"][0]["series"] for n in due)
+    # a second call, and a fresh engine (a restart), fire nothing new
+    assert engine.evaluate(T0 + timedelta(hours=10)) == []
+    assert AlertEngine(s, store, clock=clock).evaluate(T0 + timedelta(hours=10)) == []
+    store.close()
+
+
+def test_quiet_stream_raises_nothing(tmp_path: Path) -> None:
+    s = settings(tmp_path, "q.db")
+    store = open_store(s.db)
+    load(store, stream(24, 2, None))
+    new = AlertEngine(s, store, clock=clock).evaluate(T0 + timedelta(hours=24))
+    assert new == [], [a.to_json() for a in new]
+    assert store.get_state(PROGRESS_KEY)["next"].startswith("2026-03-03")
+    store.close()
+
+
+def test_same_alerts_whatever_the_evaluation_steps(tmp_path: Path) -> None:
+    items = stream(10, 3, ("T03", T0 + timedelta(hours=7, minutes=31), 25))
+    a = open_store(str(tmp_path / "one.db"))
+    load(a, items)
+    one_go = AlertEngine(settings(tmp_path, "one.db"), a, clock=clock).evaluate(
+        T0 + timedelta(hours=10)
+    )
+    b = open_store(str(tmp_path / "steps.db"))
+    shuffled = items[:]
+    random.Random(9).shuffle(shuffled)
+    load(b, shuffled, chunks=7)
+    stepped = []
+    for minutes in range(0, 601, 17):
+        engine = AlertEngine(settings(tmp_path, "steps.db"), b, clock=clock)
+        stepped += engine.evaluate(T0 + timedelta(minutes=minutes))
+    assert one_go
+    assert [x.to_json() for x in one_go] == [x.to_json() for x in stepped]
+    a.close()
+    b.close()
+
+
+def test_mute_suppresses_and_alerts_resolve(tmp_path: Path) -> None:
+    burst = ("T05", T0 + timedelta(hours=6, minutes=1), 22)
+    s = settings(tmp_path, "m.db")
+    store = open_store(s.db)
+    load(store, stream(8, 4, burst))
+    store.add_mute("ticker", "T05", None, FIXED_NOW + timedelta(hours=2), "known event")
+    new = AlertEngine(s, store, clock=clock).evaluate(T0 + timedelta(hours=8))
+    assert not [a for a in new if a.scope_value == "T05"]
+
+    other = settings(tmp_path, "r.db")
+    store2 = open_store(other.db)
+    load(store2, stream(8, 4, burst))
+    fired = AlertEngine(other, store2, clock=clock).evaluate(T0 + timedelta(hours=8))
+    t05 = [a for a in fired if a.scope_value == "T05"]
+    assert t05
+    stored = {a.id: a for a in store2.alerts()}
+    assert all(stored[a.id].status == AlertStatus.RESOLVED for a in t05)
+    store.close()
+    store2.close()
