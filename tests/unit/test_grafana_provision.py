@@ -1,0 +1,113 @@
+"""Provisioning against a stand-in Grafana HTTP API: creates everything, then changes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from finsentry.grafana.dashboards import all_dashboards
+from finsentry.grafana.model import DATASOURCE_UID
+from finsentry.grafana.provision import (
+    ALERT_TAG_PREFIX,
+    ProvisionError,
+    connect,
+    datasource_payload,
+    provision,
+)
+from finsentry.schema import Alert, Evidence, ScopeKind
+
+DSN = "postgresql://finsentry:s3cret@db.internal:5433/news?sslmode=require"
+
+
+def _alert(i: int, rule: str = "negative_surge") -> Alert:
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC) + timedelta(minutes=5 * i)
+    evidence = (
+        Evidence(f"n{i}", f"Probe widens at ACME {i}", start, -0.8, "negative", None, True),
+    )
+    return Alert(
+        rule,
+        ScopeKind.TICKER,
+        "ACME",
+        "negative_share",
+        start,
+        start + timedelta(minutes=5),
+        start + timedelta(minutes=6),
+        "high",
+        0.7 + i / 100,
+        0.1,
+        evidence,
+    )
+
+
+def test_datasource_payload_from_dsn() -> None:
+    payload = datasource_payload(DSN)
+    assert payload["uid"] == DATASOURCE_UID
+    assert payload["url"] == "db.internal:5433"
+    assert payload["user"] == "finsentry"
+    assert payload["jsonData"]["database"] == "news"
+    assert payload["jsonData"]["sslmode"] == "require"
+    assert payload["secureJsonData"] == {"password": "s3cret"}
+    with pytest.raises(ProvisionError, match="postgresql://"):
+        datasource_payload("finsentry.db")
+
+
+def test_provision_creates_then_changes_nothing(fake_grafana) -> None:
+    api = connect(fake_grafana.url, fake_grafana.token)
+    dashboards = all_dashboards()
+    alerts = [_alert(i) for i in range(3)]
+    first = provision(api, datasource_dsn=DSN, dashboards=dashboards, alerts=alerts)
+    state = fake_grafana.state
+    assert first.datasource == "created" and first.folder == "created"
+    assert set(first.dashboards.values()) == {"created"}
+    assert first.annotations["created"] == 3
+    assert set(state.dashboards) == {d.uid for d in dashboards}
+    assert all(d["folderUid"] == "finsentry" for d in state.dashboards.values())
+    assert state.datasources[DATASOURCE_UID]["secureJsonData"] == {"password": "s3cret"}
+    tagged = {
+        t.removeprefix(ALERT_TAG_PREFIX)
+        for note in state.annotations.values()
+        for t in note["tags"]
+        if t.startswith(ALERT_TAG_PREFIX)
+    }
+    assert tagged == {a.id for a in alerts}
+    note = next(iter(state.annotations.values()))
+    assert "Probe widens" in note["text"] and note["timeEnd"] - note["time"] == 300_000
+
+    writes_before = len(state.writes)
+    second = provision(api, datasource_dsn=DSN, dashboards=dashboards, alerts=alerts)
+    assert not second.changed, second.summary()
+    assert len(state.writes) == writes_before
+    assert second.annotations["unchanged"] == 3
+
+    # a new alert and a changed dashboard: only those are written
+    more = [*alerts, _alert(7, "volume_spike")]
+    third = provision(api, datasource_dsn=DSN, dashboards=all_dashboards(window_s=60), alerts=more)
+    assert third.annotations == {"created": 1, "updated": 0, "unchanged": 3}
+    assert set(third.dashboards.values()) == {"updated", "unchanged"}
+    assert third.dashboards["finsentry-health"] == "unchanged"
+    assert third.datasource == "unchanged" and third.folder == "unchanged"
+    assert len(state.annotations) == 4
+    assert all(d["version"] >= 1 for d in state.dashboards.values())
+
+
+def test_provision_updates_a_changed_datasource(fake_grafana) -> None:
+    api = connect(fake_grafana.url, fake_grafana.token)
+    provision(api, datasource_dsn=DSN, dashboards=[])
+    result = provision(
+        api, datasource_dsn=DSN.replace("db.internal", "db2.internal"), dashboards=[]
+    )
+    assert result.datasource == "updated"
+    assert fake_grafana.state.datasources[DATASOURCE_UID]["url"] == "db2.internal:5433"
+
+
+def test_bad_token_is_refused_with_a_hint(fake_grafana) -> None:
+    api = connect(fake_grafana.url, "wrong-token")
+    with pytest.raises(ProvisionError, match="Admin role"):
+        provision(api, datasource_dsn=DSN, dashboards=all_dashboards())
+    assert fake_grafana.state.writes == []
+
+
+def test_unreachable_grafana_says_what_to_check() -> None:
+    with pytest.raises(ProvisionError, match="FINSENTRY_GRAFANA_URL"):
+        connect("http://admin:pw@127.0.0.1:9", timeout=2)
