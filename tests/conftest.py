@@ -4,5 +4,6 @@ from __future__ import annotations
 
 pytest_plugins: list[str] = [
     "tests.fixtures.scorers",
+    "tests.fixtures.postgres",
     "tests.fixtures.grafana_api",
 ]
