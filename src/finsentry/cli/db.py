@@ -1,0 +1,176 @@
+"""``finsentry db``: schema upgrades, retention, re-aggregation and row counts of the store."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+
+from finsentry.cli.common import db_option, setting_option, settings_from
+from finsentry.schema import iso, utc_now
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """An aware UTC time from ISO-8601 with offset, a date (UTC midnight) or a span ago (6h, 7d)."""
+    value = text.strip()
+    match = _RELATIVE.match(value)
+    if match:
+        return now - timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{text!r} is not a time: use ISO-8601 with an offset (2026-01-02T03:00:00+00:00), "
+            "a date (2026-01-02, UTC) or a span ago (30m, 6h, 7d)"
+        ) from exc
+    if parsed.tzinfo is None:
+        if len(value) == 10:  # a bare date
+            return parsed.replace(tzinfo=UTC)
+        raise click.BadParameter(f"{text!r} has no UTC offset: add one, e.g. +00:00 or Z")
+    return parsed.astimezone(UTC)
+
+
+def _open(ctx: click.Context, db: str | None, *, migrate: bool = True) -> Any:
+    from finsentry.store import StoreUnavailableError, open_sql_store
+
+    settings = settings_from(ctx, db=db)
+    store = open_sql_store(settings.db)
+    try:
+        if migrate:
+            store.migrate()
+    except StoreUnavailableError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return store
+
+
+@click.group()
+def db() -> None:
+    """The store (SQLite file or PostgreSQL DSN): schema, retention, re-aggregation, counts."""
+
+
+@db.command()
+@db_option
+@click.pass_context
+def upgrade(ctx: click.Context, db: str | None) -> None:
+    """Apply pending schema migrations (idempotent) and print the schema version."""
+    store = _open(ctx, db, migrate=False)
+    try:
+        before = store.schema_version()
+        after = store.migrate()
+    finally:
+        store.close()
+    state = "up to date" if before == after else f"upgraded from {before}"
+    click.echo(f"schema version {after} ({state}) at {_safe_url(store.url)}")
+
+
+@db.command()
+@click.option(
+    "--keep-days",
+    type=click.FloatRange(min=0),
+    required=True,
+    envvar="FINSENTRY_RETENTION_KEEP_DAYS",
+    show_envvar=True,
+    help="Keep raw items published in the last N days; older ones are deleted.",
+)
+@db_option
+@click.pass_context
+def retention(ctx: click.Context, keep_days: float, db: str | None) -> None:
+    """Delete raw items older than N days; window statistics and alerts are kept.
+
+    Items older than the cut-off that arrive later (a replay) are dead-lettered rather than
+    counted again, and re-aggregation never rebuilds windows from before the cut-off.
+    """
+    cut = utc_now() - timedelta(days=keep_days)
+    store = _open(ctx, db)
+    try:
+        deleted = store.delete_items_before(cut)
+    finally:
+        store.close()
+    click.echo(f"deleted {deleted} raw items published before {iso(cut)}; windows kept")
+
+
+@db.command()
+@click.option(
+    "--since",
+    required=True,
+    envvar="FINSENTRY_REAGGREGATE_SINCE",
+    show_envvar=True,
+    help="Rebuild windows from this time on: ISO-8601 with offset, a date, or a span ago (7d).",
+)
+@setting_option(
+    "--window-sizes",
+    field="window_sizes_s",
+    help="Window sizes in seconds, comma separated [default: the configured sizes].",
+)
+@db_option
+@click.pass_context
+def reaggregate(ctx: click.Context, since: str, window_sizes_s: str | None, db: str | None) -> None:
+    """Rebuild window statistics from the stored items (folds in late items exactly once)."""
+    settings = settings_from(ctx, db=db, window_sizes_s=_sizes(window_sizes_s))
+    start = parse_since(since, utc_now())
+    store = _open(ctx, settings.db)
+    try:
+        written = store.reaggregate(start, settings.window_sizes_s)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    sizes = ",".join(str(s) for s in settings.window_sizes_s)
+    click.echo(f"rebuilt {written} windows (sizes {sizes} s) from {iso(start)} on")
+
+
+@db.command()
+@db_option
+@click.option(
+    "--json", "as_json", is_flag=True, envvar="FINSENTRY_JSON", show_envvar=True,
+    help="Print one JSON object.",
+)  # fmt: skip
+@click.pass_context
+def stats(ctx: click.Context, db: str | None, as_json: bool) -> None:
+    """Row counts, schema version and the time span of the stored items."""
+    store = _open(ctx, db)
+    try:
+        counts = store.counts()
+        low, high = store.time_range()
+        info: dict[str, Any] = {
+            "store": _safe_url(store.url),
+            "backend": type(store).__name__.removesuffix("Store").lower(),
+            "schema_version": store.schema_version(),
+            **counts,
+            "first_item": None if low is None else iso(low),
+            "last_item": None if high is None else iso(high),
+        }
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(info))
+        return
+    width = max(len(k) for k in info)
+    for key, value in info.items():
+        click.echo(f"{key:<{width}}  {value}")
+
+
+def _sizes(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        sizes = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"window sizes must be whole seconds, e.g. 60,300: {text!r}"
+        ) from exc
+    if not sizes or min(sizes) <= 0:
+        raise click.BadParameter(f"window sizes must be positive seconds, e.g. 60,300: {text!r}")
+    return sizes
+
+
+def _safe_url(url: str) -> str:
+    """The store URL without a password (DSNs may carry one)."""
+    url = re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+    return re.sub(r"(password=)[^\s&]+", r"\1***", url)
