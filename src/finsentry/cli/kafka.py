@@ -1,0 +1,210 @@
+"""``finsentry consume`` and ``finsentry publish``: the streaming path over Apache Kafka."""
+
+from __future__ import annotations
+
+import click
+
+from finsentry.cli.common import (
+    db_option,
+    device_option,
+    model_option,
+    setting_option,
+    settings_from,
+)
+
+bootstrap_option = setting_option("--bootstrap", field="kafka_bootstrap", metavar="HOST:PORT[,...]")
+topic_option = setting_option("--topic", field="kafka_topic")
+
+
+@click.command()
+@bootstrap_option
+@topic_option
+@setting_option("--group", field="kafka_group")
+@setting_option("--dlq-topic", field="kafka_dlq_topic")
+@db_option
+@model_option
+@device_option
+@setting_option("--batch-max-items", field="batch_max_items", type=int)
+@setting_option("--batch-max-wait-ms", field="batch_max_wait_ms", type=int)
+@click.option(
+    "--metrics-port",
+    type=int,
+    envvar="FINSENTRY_METRICS_PORT",
+    show_envvar=True,
+    help="Serve Prometheus metrics on this port (/metrics).",
+)
+@click.option(
+    "--max-messages",
+    type=click.IntRange(min=1),
+    envvar="FINSENTRY_MAX_MESSAGES",
+    show_envvar=True,
+    help="Stop after this many messages (default: run until stopped).",
+)
+@click.option(
+    "--idle-exit-s",
+    type=click.FloatRange(min=0),
+    envvar="FINSENTRY_IDLE_EXIT_S",
+    show_envvar=True,
+    help="Stop when nothing arrived for this many seconds (default: wait forever).",
+)
+@click.option(
+    "--partition-idle-s",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    envvar="FINSENTRY_PARTITION_IDLE_S",
+    show_envvar=True,
+    help="A caught-up partition silent this long stops holding the event-time watermark back.",
+)
+@click.option(
+    "--session-timeout-ms",
+    type=click.IntRange(min=1000),
+    default=45_000,
+    show_default=True,
+    envvar="FINSENTRY_KAFKA_SESSION_TIMEOUT_MS",
+    show_envvar=True,
+    help="How soon the group hands a crashed consumer's partitions to the others.",
+)
+@click.option(
+    "--from-latest",
+    is_flag=True,
+    envvar="FINSENTRY_KAFKA_FROM_LATEST",
+    show_envvar=True,
+    help="A new group starts at the end of the topic (default: the beginning).",
+)
+@click.option("--no-detect", is_flag=True, help="Store and aggregate only; run no detectors.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def consume(
+    ctx: click.Context,
+    kafka_bootstrap: str | None,
+    kafka_topic: str | None,
+    kafka_group: str | None,
+    kafka_dlq_topic: str | None,
+    db: str | None,
+    model: str | None,
+    device: str | None,
+    batch_max_items: int | None,
+    batch_max_wait_ms: int | None,
+    metrics_port: int | None,
+    max_messages: int | None,
+    idle_exit_s: float | None,
+    partition_idle_s: float,
+    session_timeout_ms: int,
+    from_latest: bool,
+    no_detect: bool,
+    quiet: bool,
+) -> None:
+    """Consume news from Kafka as one member of a consumer group, score it, store it, alert.
+
+    Messages are micro-batched (bounded by --batch-max-items and --batch-max-wait-ms, so a quiet
+    topic still flushes), validated, scored and written to the store in one transaction; only then
+    are their offsets committed. Bad messages go to the dead-letter topic (default <topic>.dlq)
+    with their original key and bytes and headers reason_code, reason, source_topic,
+    source_partition, source_offset. Start several processes with the same --group to share the
+    partitions. SIGTERM/Ctrl-C finishes the batch in hand and commits; a second one exits at once.
+    Security settings (FINSENTRY_KAFKA_SECURITY_PROTOCOL, FINSENTRY_KAFKA_SASL_*,
+    FINSENTRY_KAFKA_SSL_CAFILE) come from the environment or the config file.
+    """
+    from finsentry.pipeline import Pipeline
+    from finsentry.sources.kafka import ConsumeOptions, GracefulStop
+    from finsentry.sources.kafka import consume as run_consumer
+    from finsentry.summary import format_totals
+
+    settings = settings_from(
+        ctx,
+        kafka_bootstrap=kafka_bootstrap,
+        kafka_topic=kafka_topic,
+        kafka_group=kafka_group,
+        kafka_dlq_topic=kafka_dlq_topic,
+        db=db,
+        model=model,
+        device=device,
+        batch_max_items=batch_max_items,
+        batch_max_wait_ms=batch_max_wait_ms,
+    )
+    options = ConsumeOptions(
+        max_messages=max_messages,
+        idle_exit_s=idle_exit_s,
+        partition_idle_s=partition_idle_s,
+        session_timeout_ms=session_timeout_ms,
+        auto_offset_reset="latest" if from_latest else "earliest",
+    )
+    stop = GracefulStop()
+    stop.install()
+    pipeline = Pipeline.from_settings(settings, detect=not no_detect)
+    try:
+        totals = run_consumer(
+            settings,
+            pipeline=pipeline,
+            options=options,
+            metrics_port=metrics_port,
+            stop=stop,
+            progress=not quiet,
+        )
+    finally:
+        pipeline.close()
+    click.echo(
+        f"consumed {totals.consumed} = processed {totals.processed} + "
+        f"dead-lettered {totals.dead_lettered}"
+    )
+    click.echo(format_totals(totals))
+    click.echo(f"store: {settings.db}   dead-letter topic: {settings.dlq_topic}")
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@bootstrap_option
+@topic_option
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    envvar="FINSENTRY_PUBLISH_RATE",
+    show_envvar=True,
+    help="Messages per second (default: as fast as the broker takes them).",
+)
+@click.option(
+    "--partitions",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    envvar="FINSENTRY_PUBLISH_PARTITIONS",
+    show_envvar=True,
+    help="Partitions of the topic if it has to be created (an existing topic is kept as it is).",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def publish(
+    ctx: click.Context,
+    file: str,
+    kafka_bootstrap: str | None,
+    kafka_topic: str | None,
+    rate: float | None,
+    partitions: int,
+    quiet: bool,
+) -> None:
+    """Publish a JSONL news file (e.g. from 'finsentry simulate') to a Kafka topic.
+
+    Each line is sent unchanged, keyed by the item's first ticker (else its id), so one company's
+    news stays in order in one partition. The topic is created if it is missing.
+    """
+    from finsentry.sources.publish import publish_file
+
+    settings = settings_from(ctx, kafka_bootstrap=kafka_bootstrap, kafka_topic=kafka_topic)
+    try:
+        result = publish_file(
+            file, settings, rate=rate, partitions=partitions, progress=not quiet
+        )
+    except Exception as exc:
+        if type(exc).__module__.startswith("kafka"):
+            raise click.ClickException(
+                f"Kafka at {settings.kafka_bootstrap} failed: {exc}. Is the broker running? "
+                "(infra/kafka/broker start --port 9092)"
+            ) from exc
+        raise
+    click.echo(
+        f"published {result.sent} messages to {settings.kafka_topic} in {result.seconds:.1f}s "
+        f"({result.rate:.0f}/s)" + (f"; {result.failed} FAILED" if result.failed else "")
+    )
+    if result.failed:
+        raise SystemExit(1)
