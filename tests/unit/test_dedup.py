@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+import pytest
+
+from finsentry.dedup import Deduplicator, Fingerprint, fingerprint, title_tokens
+from finsentry.schema import NewsItem
+from finsentry.store.base import Store
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+DAY = timedelta(hours=24)
+
+
+class FakeStore:
+    """Just the part of a Store the deduplicator reads."""
+
+    def __init__(self, rows: list[tuple[str, str, datetime]] | None = None) -> None:
+        self.rows = rows or []
+        self.calls: list[datetime] = []
+
+    def fingerprints_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
+        self.calls.append(since)
+        return [r for r in self.rows if r[2] >= since]
+
+
+def dedup(store: FakeStore | None = None, horizon: timedelta = DAY) -> Deduplicator:
+    return Deduplicator(cast(Store, store or FakeStore()), horizon)
+
+
+def news(item_id: str, headline: str, minutes: float = 0, source: str = "Wire") -> NewsItem:
+    return NewsItem(
+        id=item_id, published_at=T0 + timedelta(minutes=minutes), source=source, headline=headline
+    )
+
+
+def test_title_tokens_drop_case_accents_punctuation_and_syndication_markers() -> None:
+    assert title_tokens("UPDATE 2-Nestlé CUTS outlook!") == ("nestle", "cuts", "outlook")
+    assert title_tokens("EXCLUSIVE: Apple weighs bid for studio - Harbor Wire") == (
+        "apple",
+        "weighs",
+        "bid",
+        "for",
+        "studio",
+    )
+    assert title_tokens("Fed holds") == ("fed", "holds")
+
+
+def test_fingerprint_round_trips() -> None:
+    fp = fingerprint("Apple shares rise after earnings beat", ("AAPL", "MSFT"))
+    decoded = Fingerprint.decode(fp.encode())
+    assert decoded == fp
+    assert decoded is not None and decoded.shingles == fp.shingles
+    assert Fingerprint.decode("") is None
+    assert Fingerprint.decode("v0|x|y|z") is None
+
+
+def test_syndicated_copy_and_small_edits_are_duplicates_of_the_first() -> None:
+    items = [
+        news("b", "UPDATE 1-Apple shares rise after earnings beat", 3, "Copperline"),
+        news("a", "Apple shares rise after earnings beat", 0, "Harbor Wire"),
+        news("c", "Apple shares rise after earnings beat, analysts say", 9, "Meridian"),
+        news("d", "Apple shares climb after earnings beat", 20),
+        news("e", "apple shares RISE after earnings beat!", 30),
+    ]
+    marks = dedup().mark(items)
+    by_id = {item.id: mark for item, mark in zip(items, marks, strict=True)}
+    assert by_id["a"].novel and by_id["a"].duplicate_of is None
+    for dup in "bcde":
+        assert not by_id[dup].novel, dup
+        assert by_id[dup].duplicate_of == "a"
+    assert all(m.fingerprint.startswith("v1|") for m in marks)
+
+
+def test_different_stories_are_novel() -> None:
+    items = [
+        news("1", "Apple shares slide after downgrade"),
+        news("2", "Nike shares slide after downgrade", 1),
+        news("3", "Apple shares slide after earnings miss", 2),
+        news("4", "Apple unveils new iPhone at September event", 3),
+        news("5", "Fed holds rates steady, signals two cuts", 4),
+        news("6", "ECB holds rates steady as inflation eases", 5),
+        news("7", "Oil jumps as OPEC+ extends output cuts", 6),
+    ]
+    marks = dedup().mark(items)
+    assert [m.novel for m in marks] == [True] * len(items)
+
+
+def test_same_headline_about_different_tickers_is_not_a_duplicate() -> None:
+    items = [news("1", "Shares jump in early trade"), news("2", "Shares jump in early trade", 1)]
+    marks = dedup().mark(items, tickers=[("AAPL",), ("NKE",)])
+    assert [m.novel for m in marks] == [True, True]
+    marks = dedup().mark(items, tickers=[("AAPL",), ("AAPL",)])
+    assert [m.novel for m in marks] == [True, False]
+
+
+def test_horizon_is_by_event_time() -> None:
+    d = dedup(horizon=timedelta(hours=2))
+    first = d.mark([news("1", "Tesla recalls 100,000 cars over brake fault")])
+    later = d.mark([news("2", "Tesla recalls 100,000 cars over brake fault", 3 * 60)])
+    soon = d.mark([news("3", "Tesla recalls 100,000 cars over brake fault", 90)])
+    assert first[0].novel
+    assert later[0].novel  # three hours later: a new story
+    assert not soon[0].novel and soon[0].duplicate_of == "1"
+
+
+def test_across_batches_and_replays_give_the_same_marks() -> None:
+    d = dedup()
+    first = d.mark([news("a", "Shell to sell Nigerian onshore assets")])
+    second = d.mark([news("b", "Shell to sell Nigerian onshore assets - sources", 5)])
+    assert first[0].novel and second[0].duplicate_of == "a"
+    replay = d.mark(
+        [
+            news("a", "Shell to sell Nigerian onshore assets"),
+            news("b", "Shell to sell Nigerian onshore assets - sources", 5),
+        ]
+    )
+    assert replay == [first[0], second[0]]
+
+
+def test_batch_split_does_not_change_marks() -> None:
+    items = [
+        news(f"i{k}", h, k)
+        for k, h in enumerate(
+            [
+                "Apple shares rise after earnings beat",
+                "Nike to cut 2% of jobs in restructuring",
+                "UPDATE 1-Apple shares rise after earnings beat",
+                "Nike to cut 2% of its jobs in restructuring",
+                "Gold hits record as dollar weakens",
+                "Gold hits a record as the dollar weakens",
+            ]
+        )
+    ]
+    whole = dedup().mark(items)
+    d = dedup()
+    split = d.mark(items[:3]) + d.mark(items[3:])
+    assert whole == split
+    assert [m.novel for m in whole] == [True, True, False, False, True, False]
+
+
+def test_seeds_lazily_from_the_store() -> None:
+    stored = fingerprint("Boeing halts 737 deliveries after inspection finds defect", ("BA",))
+    store = FakeStore(
+        [
+            ("old", stored.encode(), T0 - timedelta(hours=1)),
+            ("garbage", "not-a-fingerprint", T0 - timedelta(hours=1)),
+        ]
+    )
+    d = dedup(store)
+    assert store.calls == []  # nothing read until the first batch
+    marks = d.mark(
+        [news("new", "Boeing halts 737 deliveries after inspection finds defects", 5)],
+        tickers=[("BA",)],
+    )
+    assert store.calls == [T0 + timedelta(minutes=5) - DAY]
+    assert not marks[0].novel and marks[0].duplicate_of == "old"
+    d.mark([news("other", "Airbus raises delivery target", 6)])
+    assert len(store.calls) == 1  # seeded once
+
+
+def test_many_items_are_marked_consistently() -> None:
+    companies = ["Apple", "Nike", "Tesla", "Shell", "Nestle", "Siemens", "Boeing", "Pfizer"]
+    events = [
+        "beats estimates",
+        "cuts outlook",
+        "faces probe",
+        "names new finance chief",
+        "raises dividend",
+        "recalls products",
+        "wins contract",
+        "plans buyback",
+    ]
+    items = []
+    for k in range(400):
+        company = companies[k % len(companies)]
+        event = events[(k // len(companies)) % len(events)]
+        items.append(news(f"n{k}", f"{company} {event} in quarter", k))
+    marks = dedup().mark(items, tickers=[(i.headline.split()[0].upper(),) for i in items])
+    novel = {(i.headline) for i, m in zip(items, marks, strict=True) if m.novel}
+    assert len(novel) == len(companies) * len(events)
+    assert sum(m.novel for m in marks) == len(companies) * len(events)
+
+
+def test_invalid_arguments() -> None:
+    with pytest.raises(ValueError, match="horizon"):
+        dedup(horizon=timedelta(0))
+    with pytest.raises(ValueError, match="one ticker tuple per item"):
+        dedup().mark([news("a", "x")], tickers=[])
+    assert dedup().mark([]) == []
