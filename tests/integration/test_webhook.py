@@ -1,0 +1,237 @@
+"""Signed webhooks to a real HTTP server on loopback: signature, idempotency, retries, restarts."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from finsentry.alerts.engine import notification_payload
+from finsentry.alerts.outbox import OutboxSender
+from finsentry.alerts.webhook import (
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    sign,
+    slack_payload,
+    verify_signature,
+)
+from finsentry.config import Settings
+from finsentry.schema import Alert, Evidence, ScopeKind
+from finsentry.store import open_store
+from finsentry.store.base import Notification, Store
+
+SECRET = "s3cret-key"
+T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class Receiver:
+    """A webhook receiver: verifies signatures, drops repeated idempotency keys, can fail."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.accepted: dict[str, dict[str, Any]] = {}
+        self.requests: list[tuple[str | None, bool]] = []
+        self.fail_next = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                key = self.headers.get(IDEMPOTENCY_HEADER)
+                valid = verify_signature(SECRET, self.headers.get(SIGNATURE_HEADER), body, 300)
+                receiver.requests.append((key, valid))
+                if receiver.fail_next > 0:
+                    receiver.fail_next -= 1
+                    self.send_response(500)
+                elif not valid or key is None:
+                    self.send_response(401)
+                else:
+                    receiver.accepted.setdefault(key, json.loads(body))
+                    self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def alert(ticker: str = "ACME") -> Alert:
+    ev = Evidence("n1", f"{ticker} plunges after fraud probe", T, -0.8, "negative", "https://x/1")
+    return Alert(
+        "negative_surge", ScopeKind.TICKER, ticker, "negative_share", T, T + timedelta(minutes=5),
+        T + timedelta(minutes=16), "critical", 0.9, 0.25, (ev,),
+    )  # fmt: skip
+
+
+def enqueue(store: Store, url: str, ticker: str = "ACME") -> Notification:
+    a = alert(ticker)
+    n = Notification(a.id, f"webhook:{url}", notification_payload([a], {}, None))
+    assert store.enqueue_notifications([n]) == 1
+    return n
+
+
+def make(tmp_path: Path, url: str, **extra: Any) -> tuple[Settings, Store]:
+    s = Settings(db=str(tmp_path / "w.db"), webhook_urls=url, webhook_secret=SECRET, **extra)
+    return s, open_store(s.db)
+
+
+def test_signature_round_trip_and_replay_window() -> None:
+    body = b'{"a":1}'
+    header = sign(SECRET, body, 1_700_000_000)
+    assert verify_signature(SECRET, header, body, 300, now=1_700_000_100)
+    assert not verify_signature(SECRET, header, body, 300, now=1_700_000_400)  # too old
+    assert not verify_signature(SECRET, header, b'{"a":2}', 300, now=1_700_000_100)
+    assert not verify_signature("other", header, body, 300, now=1_700_000_100)
+    assert not verify_signature(SECRET, "garbage", body)
+
+
+def test_signed_delivery_with_idempotency_key(tmp_path: Path, receiver: Receiver) -> None:
+    settings, store = make(tmp_path, receiver.url)
+    n = enqueue(store, receiver.url)
+    report = OutboxSender(settings, store).drain(5)
+    assert report.delivered == 1 and report.failed == 0
+    assert receiver.requests == [(n.key, True)]
+    body = receiver.accepted[n.key]
+    assert body["idempotency_key"] == n.key
+    assert body["alerts"][0]["evidence"][0]["headline"] == "ACME plunges after fraud probe"
+    assert store.due_notifications(datetime.now(UTC) + timedelta(days=1)) == []
+    store.close()
+
+
+def test_slack_format(tmp_path: Path, receiver: Receiver) -> None:
+    settings, store = make(tmp_path, receiver.url, webhook_format="slack")
+    n = enqueue(store, receiver.url)
+    assert OutboxSender(settings, store).drain(5).delivered == 1
+    body = receiver.accepted[n.key]
+    assert body["text"].startswith("[critical]")
+    assert "<https://x/1|ACME plunges after fraud probe>" in json.dumps(body)
+    assert body == slack_payload(n.payload)
+    store.close()
+
+
+def test_server_down_then_500_then_delivered(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    settings, store = make(tmp_path, url)
+    n = enqueue(store, url)
+    now = [datetime.now(UTC)]
+    sender = OutboxSender(settings, store, clock=lambda: now[0], base_delay_s=30)
+    down = sender.drain(5)
+    assert down.delivered == 0 and down.retrying == 1
+    assert store.due_notifications(now[0]) == []  # backed off
+    receiver = Receiver(port)
+    try:
+        receiver.fail_next = 1
+        now[0] += timedelta(seconds=31)
+        failing = sender.drain(5)
+        assert failing.retrying == 1 and receiver.requests == [(n.key, True)]
+        assert sender.drain(5).attempted == 0  # not due yet: backoff grew
+        now[0] += timedelta(minutes=2)
+        ok = sender.drain(5)
+        assert ok.delivered == 1
+        assert list(receiver.accepted) == [n.key]
+        assert len(receiver.requests) == 2
+    finally:
+        receiver.stop()
+    store.close()
+
+
+def test_backoff_grows_with_jitter(tmp_path: Path) -> None:
+    settings, store = make(tmp_path, "http://127.0.0.1:9/")
+    sender = OutboxSender(settings, store, base_delay_s=2, max_delay_s=100)
+    delays = [sender.backoff(a).total_seconds() for a in range(1, 10)]
+    assert 1 <= delays[0] <= 2 and 4 <= delays[2] <= 8 and 50 <= delays[-1] <= 100
+    assert len({round(d, 6) for d in delays}) == len(delays)
+    store.close()
+
+
+CRASHING_SENDER = """
+import os, sys
+from finsentry.alerts.outbox import OutboxSender
+from finsentry.config import Settings
+from finsentry.store import open_store
+
+settings = Settings(db=sys.argv[1], webhook_urls=sys.argv[2], webhook_secret=sys.argv[3])
+store = open_store(settings.db)
+def crash(*args, **kwargs):
+    os._exit(17)  # the process dies after the POST, before the outbox row is marked
+store.mark_notification = crash
+OutboxSender(settings, store).drain(5)
+"""
+
+
+def test_restart_with_pending_outbox_delivers_exactly_once(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    settings, store = make(tmp_path, receiver.url)
+    n = enqueue(store, receiver.url)
+    store.close()
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASHING_SENDER, settings.db, receiver.url, SECRET],
+        capture_output=True,
+        timeout=120,
+    )
+    assert proc.returncode == 17, proc.stderr.decode()
+    assert receiver.requests == [(n.key, True)]
+    # the restarted process still finds the row pending and sends it again, same key
+    store = open_store(settings.db)
+    assert [p.key for p in store.due_notifications(datetime.now(UTC))] == [n.key]
+    report = OutboxSender(settings, store).drain(5)
+    assert report.delivered == 1
+    assert OutboxSender(settings, store).drain(5).attempted == 0
+    assert [key for key, _ in receiver.requests] == [n.key, n.key]
+    assert list(receiver.accepted) == [n.key]  # the receiver's dedup keeps exactly one
+    store.close()
+
+
+def test_run_forever_thread_delivers_and_stops(tmp_path: Path, receiver: Receiver) -> None:
+    settings, store = make(tmp_path, receiver.url)
+    n = enqueue(store, receiver.url, "BETA")
+    stop = threading.Event()
+    own = open_store(settings.db)
+    thread = threading.Thread(target=OutboxSender(settings, own).run_forever, args=(stop, 0.05))
+    thread.start()
+    deadline = time.monotonic() + 20
+    while n.key not in receiver.accepted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert n.key in receiver.accepted
+    own.close()
+    store.close()
