@@ -50,50 +50,13 @@ def item_scopes(item: ScoredItem) -> list[tuple[ScopeKind, str]]:
     return scopes
 
 
-class _Accumulator:
-    """Mutable counters for one window key while a batch is folded."""
+def _epoch_seconds(ts: datetime) -> int:
+    """Whole seconds since the epoch, floored (so windows hold [start, start + size))."""
+    return (as_utc(ts) - EPOCH) // _SECOND
 
-    __slots__ = ("count", "negative", "neutral", "positive", "score_sum", "duplicates", "late")
 
-    def __init__(self) -> None:
-        self.count = 0
-        self.negative = 0
-        self.neutral = 0
-        self.positive = 0
-        self.score_sum = 0.0
-        self.duplicates = 0
-        self.late = 0
-
-    def add(self, item: ScoredItem) -> None:
-        if item.novel:
-            self.count += 1
-            sentiment = item.scores.sentiment
-            if sentiment == "negative":
-                self.negative += 1
-            elif sentiment == "neutral":
-                self.neutral += 1
-            else:
-                self.positive += 1
-            self.score_sum += quantize_score(item.scores.score)
-        else:
-            self.duplicates += 1
-        if item.late:
-            self.late += 1
-
-    def to_stat(self, key: WindowKey) -> WindowStat:
-        return WindowStat(
-            key.size_s,
-            key.start,
-            key.scope_kind,
-            key.scope_value,
-            self.count,
-            self.negative,
-            self.neutral,
-            self.positive,
-            self.score_sum,
-            self.duplicates,
-            self.late,
-        )
+_SECOND = timedelta(seconds=1)
+_SENTIMENT_SLOT = {"negative": 1, "neutral": 2, "positive": 3}
 
 
 def window_deltas(items: Sequence[ScoredItem], sizes_s: Sequence[int]) -> list[WindowStat]:
@@ -103,19 +66,40 @@ def window_deltas(items: Sequence[ScoredItem], sizes_s: Sequence[int]) -> list[W
     ``duplicates``; late items additionally add to ``late``.
     """
     sizes = sorted(set(sizes_s))
-    acc: dict[WindowKey, _Accumulator] = {}
+    if any(size <= 0 for size in sizes):
+        raise ValueError(f"window sizes must be positive seconds, got {sizes}")
+    # key: (size, start epoch s, kind, value) -> [count, neg, neu, pos, score_sum, dup, late]
+    acc: dict[tuple[int, int, ScopeKind, str], list[Any]] = {}
     for item in items:
+        epoch = _epoch_seconds(item.published_at)
         scopes = item_scopes(item)
+        novel, late = item.novel, int(item.late)
+        slot = _SENTIMENT_SLOT[item.scores.sentiment] if novel else 0
+        score = quantize_score(item.scores.score) if novel else 0.0
         for size in sizes:
-            start = window_start(item.published_at, size)
+            start = epoch - epoch % size
             for kind, value in scopes:
-                key = WindowKey(size, start, kind, value)
+                key = (size, start, kind, value)
                 bucket = acc.get(key)
                 if bucket is None:
-                    bucket = acc[key] = _Accumulator()
-                bucket.add(item)
-    ordered = sorted(acc, key=lambda k: (k.size_s, k.start, str(k.scope_kind), k.scope_value))
-    return [acc[key].to_stat(key) for key in ordered]
+                    bucket = acc[key] = [0, 0, 0, 0, 0.0, 0, 0]
+                if novel:
+                    bucket[0] += 1
+                    bucket[slot] += 1
+                    bucket[4] += score
+                else:
+                    bucket[5] += 1
+                bucket[6] += late
+    starts: dict[int, datetime] = {}
+    out = []
+    for key in sorted(acc):
+        size, start, kind, value = key
+        when = starts.get(start)
+        if when is None:
+            when = starts[start] = EPOCH + timedelta(seconds=start)
+        b = acc[key]
+        out.append(WindowStat(size, when, kind, value, b[0], b[1], b[2], b[3], b[4], b[5], b[6]))
+    return out
 
 
 def merge_stats(stats: Iterable[WindowStat]) -> dict[WindowKey, WindowStat]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -56,6 +57,7 @@ class SQLiteStore:
         self._conn = sqlite3.connect(
             self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
         )
+        self._lock = threading.RLock()
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
@@ -64,16 +66,18 @@ class SQLiteStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        with self._lock:  # one connection, shared by the threads of one process
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return self._conn.execute(sql, params).fetchall()
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
 
     def schema_version(self) -> int:
         exists = self._all("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'")
@@ -145,9 +149,33 @@ class SQLiteStore:
 
     @staticmethod
     def _upsert_windows(conn: sqlite3.Connection, stats: Sequence[WindowStat]) -> None:
+        text: dict[datetime, str | None] = {}  # many deltas share a start or an end
+
+        def cached(value: datetime) -> str | None:
+            found = text.get(value)
+            if found is None:
+                found = text[value] = ts(value)
+            return found
+
         conn.executemany(
             c.insert_sql("window_stats", c.WINDOW_COLUMNS, "?", c.window_upsert_tail()),
-            [_with_ts(c.window_values(s), 1, 2) for s in stats],
+            [
+                (
+                    s.size_s,
+                    cached(s.start),
+                    cached(s.end),
+                    str(s.scope_kind),
+                    s.scope_value,
+                    s.count,
+                    s.negative,
+                    s.neutral,
+                    s.positive,
+                    s.score_sum,
+                    s.duplicates,
+                    s.late,
+                )
+                for s in stats
+            ],  # fmt: skip
         )
 
     @staticmethod
@@ -218,7 +246,8 @@ class SQLiteStore:
         return [_scored(r) for r in self._all(sql, [*params, limit])]
 
     def known_ids(self, ids: Sequence[str]) -> set[str]:
-        return self._known(self._conn, list(ids))
+        with self._lock:
+            return self._known(self._conn, list(ids))
 
     def fingerprints_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
         rows = self._all(
