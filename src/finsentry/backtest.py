@@ -1,7 +1,8 @@
 """Compare alerts with the ground truth of a labelled stream (``finsentry simulate`` writes one).
 
 ``match_incidents(alerts, truth, window_s)`` is used by ``finsentry demo`` and ``finsentry backtest``;
-keep its result fields stable.
+keep its result fields stable. ``run_backtest`` runs a labelled stream through the pipeline (the same
+``run_files`` that ``finsentry ingest`` uses) into a temporary store and matches its alerts.
 
 An incident counts as detected when a ticker alert on its ticker has a window that overlaps
 ``[start, end + grace]``; the delay is from the incident's start to the end of the first such
@@ -10,12 +11,20 @@ window (when the alert could first be raised). A ticker alert that matches no in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import tempfile
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from finsentry.config import Settings
 from finsentry.schema import Alert, ScopeKind
+
+if TYPE_CHECKING:
+    from finsentry.pipeline import Scorer
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +48,9 @@ class MatchReport:
 
     @property
     def recall(self) -> float:
-        return sum(m.detected for m in self.incidents) / len(self.incidents) if self.incidents else 1.0
+        return (
+            sum(m.detected for m in self.incidents) / len(self.incidents) if self.incidents else 1.0
+        )
 
     @property
     def precision(self) -> float:
@@ -110,3 +121,127 @@ def match_incidents(
         )
     false_ids = [a.id for a in ticker_alerts if a.id not in matched_alerts]
     return MatchReport(results, len(ticker_alerts), len(false_ids), false_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    """A backtest: the match report plus what the run itself did."""
+
+    match: MatchReport
+    window_s: int
+    items: int
+    dead_lettered: int
+    alerts: list[Alert]
+    elapsed_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.match.to_json()
+        delay = self.match.mean_delay_s
+        data.update(
+            {
+                "window_s": self.window_s,
+                "mean_delay_windows": None if delay is None else delay / self.window_s,
+                "items": self.items,
+                "dead_lettered": self.dead_lettered,
+                "alerts": len(self.alerts),
+                "alerts_by_rule": _count_by(self.alerts, lambda a: a.rule),
+                "alerts_by_scope_kind": _count_by(self.alerts, lambda a: str(a.scope_kind)),
+                "elapsed_s": round(self.elapsed_s, 2),
+            }
+        )
+        for row, match in zip(data["incidents"], self.match.incidents, strict=True):
+            row["delay_windows"] = None if match.delay_s is None else match.delay_s / self.window_s
+        return data
+
+
+def _count_by(alerts: Sequence[Alert], key: Callable[[Alert], str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for alert in alerts:
+        out[key(alert)] = out.get(key(alert), 0) + 1
+    return dict(sorted(out.items()))
+
+
+def load_truth(path: str | Path) -> dict[str, Any]:
+    """Read a truth file (``finsentry simulate`` writes ``<stream>.truth.json``)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(
+            f"truth file {path} not found: pass --truth (finsentry simulate writes <FILE>.truth.json)"
+        ) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("incidents"), list):
+        raise ValueError(f"{path}: a truth file is a JSON object with an 'incidents' list")
+    return data
+
+
+def run_backtest(
+    stream: str | Path,
+    truth: dict[str, Any],
+    settings: Settings,
+    *,
+    db: str | None = None,
+    scorer: Scorer | None = None,
+    progress: bool = False,
+    grace_windows: int = 2,
+) -> BacktestResult:
+    """Run a labelled stream through the pipeline into a fresh store and match alerts to truth.
+
+    The store is a temporary SQLite file unless ``db`` names one (it must be empty: an existing
+    store would mix earlier alerts in). No notification is sent: delivery channels are cleared.
+    """
+    from finsentry.pipeline import Pipeline, run_files
+    from finsentry.store import open_store
+
+    started = time.perf_counter()
+    quiet = settings.model_copy(update={"smtp_host": None, "mail_to": (), "webhook_urls": ()})
+    with tempfile.TemporaryDirectory(prefix="finsentry-backtest-") as tmp:
+        url = db or str(Path(tmp) / "backtest.db")
+        quiet = quiet.model_copy(update={"db": url})
+        store = open_store(url)
+        if store.counts().get("items", 0):
+            store.close()
+            raise ValueError(f"backtest store {url} is not empty: give a new --db path")
+        pipeline = Pipeline.from_settings(quiet, store=store, scorer=scorer)
+        try:
+            totals = run_files([stream], quiet, pipeline=pipeline, progress=progress)
+            alerts = pipeline.store.alerts()
+        finally:
+            pipeline.close()
+    match = match_incidents(alerts, truth, quiet.detect_window_s, grace_windows)
+    return BacktestResult(
+        match=match,
+        window_s=quiet.detect_window_s,
+        items=totals.processed,
+        dead_lettered=totals.dead_lettered,
+        alerts=alerts,
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+def format_backtest(result: BacktestResult) -> str:
+    """A readable backtest report."""
+    m = result.match
+    lines = [f"{'incident':<10} {'kind':<15} {'ticker':<8} {'start (UTC)':<17} result"]
+    for inc in m.incidents:
+        if inc.detected and inc.delay_s is not None:
+            status = f"detected after {inc.delay_s / 60:.0f} min ({inc.delay_s / result.window_s:.1f} windows)"
+        else:
+            status = "MISSED"
+        lines.append(
+            f"{inc.incident_id:<10} {inc.kind:<15} {inc.scope_value:<8} "
+            f"{inc.start:%Y-%m-%d %H:%M} {status}"
+        )
+    delay = m.mean_delay_s
+    lines.append("")
+    lines.append(
+        f"recall {m.recall:.0%} ({sum(i.detected for i in m.incidents)}/{len(m.incidents)}), "
+        f"precision {m.precision:.0%} ({m.ticker_alerts - m.false_alerts}/{m.ticker_alerts} ticker "
+        f"alerts), false alerts {m.false_alerts}, mean delay "
+        + ("n/a" if delay is None else f"{delay / 60:.1f} min")
+    )
+    by_rule = ", ".join(f"{k} {v}" for k, v in _count_by(result.alerts, lambda a: a.rule).items())
+    lines.append(
+        f"{result.items} items, {result.dead_lettered} dead-lettered, {len(result.alerts)} alerts"
+        f" ({by_rule or 'none'}) in {result.elapsed_s:.1f}s"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,169 @@
+"""``finsentry alerts``, ``finsentry mute`` and ``finsentry backtest``."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+
+import click
+
+from finsentry.cli.common import db_option, device_option, model_option, settings_from
+from finsentry.schema import ScopeKind, as_utc, iso, utc_now
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``30m``, ``2h``, ``1d``, ``1w`` -> a timedelta."""
+    match = DURATION.match(text.lower())
+    if not match:
+        raise click.BadParameter(f"{text!r}: use a number and a unit, e.g. 30m, 2h, 1d")
+    return timedelta(seconds=float(match.group(1)) * UNITS[match.group(2)])
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """An ISO-8601 time with offset, or a duration back from now (``2h`` = the last two hours)."""
+    if DURATION.match(text.lower()):
+        return now - parse_duration(text)
+    try:
+        value = datetime.fromisoformat(text)
+        return as_utc(value)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{text!r}: give an ISO time with offset (2026-03-02T09:00:00+00:00) or a duration (2h)"
+        ) from exc
+
+
+def parse_scope(text: str) -> tuple[str, str]:
+    """``ticker:AAPL``, ``topic:Earnings``, ``all`` -> (scope kind, scope value)."""
+    if text.strip().lower() in ("all", "all:*", "*"):
+        return str(ScopeKind.ALL), "*"
+    kind, sep, value = text.partition(":")
+    kinds = {str(k) for k in (ScopeKind.TICKER, ScopeKind.TOPIC, ScopeKind.SOURCE)}
+    if not sep or kind.lower() not in kinds or not value.strip():
+        raise click.BadParameter(f"{text!r}: use ticker:SYMBOL, topic:NAME, source:NAME or all")
+    value = value.strip()
+    return kind.lower(), value.upper() if kind.lower() == "ticker" else value
+
+
+@click.command()
+@db_option
+@click.option("--json", "as_json", is_flag=True, envvar="FINSENTRY_JSON", show_envvar=True,
+              help="One JSON object per line: id, rule, scope_kind, scope_value, metric, "
+                   "window_start, window_end, fired_at, severity, observed, expected, evidence.")  # fmt: skip
+@click.option("--since", envvar="FINSENTRY_ALERTS_SINCE", show_envvar=True, metavar="TIME|DURATION",
+              help="Only alerts whose window starts at or after this (ISO time, or e.g. 24h).")  # fmt: skip
+@click.option("--limit", type=int, envvar="FINSENTRY_ALERTS_LIMIT", show_envvar=True,
+              help="At most this many alerts (the oldest first).")  # fmt: skip
+@click.pass_context
+def alerts(
+    ctx: click.Context, db: str | None, as_json: bool, since: str | None, limit: int | None
+) -> None:
+    """List stored alerts, oldest first, with the headlines that drove them.
+
+    With --json each line is one alert in the documented, stable shape (timestamps ISO-8601 UTC).
+    """
+    from finsentry.alerts.engine import describe
+    from finsentry.store import open_store
+
+    settings = settings_from(ctx, db=db)
+    start = parse_since(since, utc_now()) if since else None
+    store = open_store(settings.db)
+    try:
+        found = store.alerts(since=start, limit=limit)
+    finally:
+        store.close()
+    if as_json:
+        for alert in found:
+            click.echo(json.dumps(alert.to_json(), ensure_ascii=False))
+        return
+    if not found:
+        click.echo("no alerts")
+        return
+    for alert in found:
+        click.echo(
+            f"{alert.window_start:%Y-%m-%d %H:%M}-{alert.window_end:%H:%M} UTC  "
+            f"{describe(alert)}  [{alert.status}]"
+        )
+        for ev in alert.evidence[:3]:
+            link = f"  {ev.url}" if ev.url else ""
+            click.echo(f"    {ev.score:+.2f} {ev.headline}{link}")
+
+
+@click.command()
+@click.option("--scope", required=True, envvar="FINSENTRY_MUTE_SCOPE", show_envvar=True,
+              metavar="KIND:VALUE", help="What to mute: ticker:AAPL, topic:Earnings or all.")  # fmt: skip
+@click.option("--for", "duration", required=True, envvar="FINSENTRY_MUTE_FOR", show_envvar=True,
+              metavar="DURATION", help="How long from now: 30m, 2h, 1d ...")  # fmt: skip
+@click.option("--rule", envvar="FINSENTRY_MUTE_RULE", show_envvar=True,
+              help="Only this rule (volume_spike, negative_surge, tone_shift); default: all rules.")  # fmt: skip
+@click.option("--reason", default="", envvar="FINSENTRY_MUTE_REASON", show_envvar=True,
+              help="Why (shown to whoever wonders where the alerts went).")  # fmt: skip
+@db_option
+@click.pass_context
+def mute(
+    ctx: click.Context, scope: str, duration: str, rule: str | None, reason: str, db: str | None
+) -> None:
+    """Silence alerts on one scope for a while (no alert is stored or sent while muted)."""
+    from finsentry.alerts.rules import default_rules, rule_names
+    from finsentry.store import open_store
+
+    settings = settings_from(ctx, db=db)
+    kind, value = parse_scope(scope)
+    known = rule_names(default_rules(settings))
+    if rule is not None and rule not in known:
+        raise click.BadParameter(
+            f"unknown rule {rule!r}: one of {', '.join(known)}", param_hint="--rule"
+        )
+    until = utc_now() + parse_duration(duration)
+    store = open_store(settings.db)
+    try:
+        store.add_mute(kind, value, rule, until, reason)
+    finally:
+        store.close()
+    click.echo(f"muted {rule or 'all rules'} on {kind}:{value} until {iso(until)}")
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--truth", type=click.Path(dir_okay=False), envvar="FINSENTRY_TRUTH", show_envvar=True,
+              help="Ground truth JSON (default: FILE.truth.json, as finsentry simulate writes it).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, envvar="FINSENTRY_JSON", show_envvar=True,
+              help="Print the report as one JSON object.")  # fmt: skip
+@click.option("--db", envvar="FINSENTRY_BACKTEST_DB", show_envvar=True, metavar="PATH",
+              help="Keep the backtest store here (a new file); default: a temporary one.")  # fmt: skip
+@model_option
+@device_option
+@click.option("--quiet", is_flag=True, envvar="FINSENTRY_QUIET", show_envvar=True,
+              help="No progress bar.")  # fmt: skip
+@click.pass_context
+def backtest(
+    ctx: click.Context,
+    file: str,
+    truth: str | None,
+    as_json: bool,
+    db: str | None,
+    model: str | None,
+    device: str | None,
+    quiet: bool,
+) -> None:
+    """Run a labelled stream through the pipeline and score the alerts against its truth.
+
+    Reports, per injected incident, whether an alert on its ticker came and after how long
+    (from the incident's start to the end of the first alert window), then recall, precision of
+    ticker alerts and the false alerts: the numbers to tune detection thresholds with.
+    """
+    from finsentry.backtest import format_backtest, load_truth, run_backtest
+
+    settings = settings_from(ctx, model=model, device=device)
+    try:
+        labels = load_truth(truth or f"{file}.truth.json")
+        result = run_backtest(file, labels, settings, db=db, progress=not quiet and not as_json)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+    else:
+        click.echo(format_backtest(result))
