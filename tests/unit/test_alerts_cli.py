@@ -49,7 +49,7 @@ def labelled_stream(path: Path, hours: int, incident_at: float | None) -> dict[s
     incidents = []
     if incident_at is not None:
         start = T0 + timedelta(hours=incident_at)
-        for k in range(20):
+        for _ in range(20):
             at = start + timedelta(seconds=rng.uniform(0, 900))
             rows.append((at, "TSLA", vary(rng, rng.choice(BAD).format(t="TSLA"))))
         incidents.append({"id": "inc-1", "kind": "negative_burst", "scope_value": "TSLA",
