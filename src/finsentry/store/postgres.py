@@ -24,9 +24,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from finsentry.aggregate import window_deltas
-from finsentry.schema import Alert, DeadLetter, ScopeKind, ScoredItem, WindowStat, as_utc, utc_now
+from finsentry.schema import ScoredItem, WindowStat, as_utc, utc_now
 from finsentry.store import common as c
-from finsentry.store.base import BatchWrite, BatchWriteResult, Notification
+from finsentry.store.base import BatchWrite, BatchWriteResult
+from finsentry.store.queries import Execute, SharedQueries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,7 +36,7 @@ TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
 MIGRATION_LOCK = 4_2017_5151  # pg_advisory_xact_lock key serialising concurrent migrations
 
 
-class PostgresStore:
+class PostgresStore(SharedQueries):
     """:class:`finsentry.store.base.Store` on PostgreSQL (plain tables, or TimescaleDB)."""
 
     def __init__(
@@ -98,6 +99,29 @@ class PostgresStore:
                 self._temp_tables = False  # created in a transaction that rolled back
                 raise
         raise AssertionError("unreachable")
+
+    def _transact(self, work: Callable[[Execute], T], what: str) -> T:
+        return self._run(lambda conn: work(lambda sql, p: conn.execute(_q(sql), p)), what)
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._run(lambda conn: conn.execute(_q(sql), params).fetchall(), "query")
+
+    def _ts_in(self, value: datetime | None) -> datetime | None:
+        return value
+
+    def _ts_out(self, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    def _json_in(self, value: Any) -> Jsonb:
+        return Jsonb(value)
+
+    def _json_out(self, value: Any) -> Any:
+        return value
+
+    def _scored(self, row: Sequence[Any]) -> ScoredItem:
+        v = list(row)
+        v[1], v[2] = as_utc(v[1]), as_utc(v[2])
+        return c.scored_from_row(v)
 
     def _ensure_temp_tables(self, conn: Conn) -> None:
         if not self._temp_tables:
@@ -187,7 +211,7 @@ class PostgresStore:
                 )
                 new_dead += len(cur.fetchall())
             for key, value in sorted(batch.state.items()):
-                _put_state(cur, key, value)
+                self._put_state(lambda sql, p: cur.execute(_q(sql), p), key, value)
             if batch.health is not None:
                 cur.execute(
                     c.insert_sql("batches", c.BATCH_COLUMNS, "%s"),
@@ -209,207 +233,6 @@ class PostgresStore:
             + c.window_upsert_tail()
         )
 
-    def get_state(self, key: str) -> Any:
-        sql = "SELECT value FROM pipeline_state WHERE key = %s"
-        return self._run(lambda conn: _one(conn, sql, (key,)), "state read")
-
-    def set_state(self, key: str, value: Any) -> None:
-        self._run(lambda conn: _put_state(conn.cursor(), key, value), "state write")
-
-    # --- reads -----------------------------------------------------------------------------
-
-    def window_stats(
-        self,
-        size_s: int,
-        start: datetime,
-        end: datetime,
-        scope_kind: ScopeKind | None = None,
-        scope_value: str | None = None,
-    ) -> list[WindowStat]:
-        sql = (
-            f"SELECT {c.WINDOW_SELECT} FROM window_stats WHERE window_size_s = %s "
-            "AND window_start >= %s AND window_start < %s"
-        )
-        params: list[Any] = [size_s, start, end]
-        if scope_kind is not None:
-            sql += " AND scope_kind = %s"
-            params.append(str(scope_kind))
-        if scope_value is not None:
-            sql += " AND scope_value = %s"
-            params.append(scope_value)
-        sql += " ORDER BY window_start, scope_kind, scope_value"
-        rows = self._all(sql, params)
-        return [c.window_from_row((r[0], as_utc(r[1]), *r[2:])) for r in rows]
-
-    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._run(lambda conn: conn.execute(sql, params).fetchall(), "query")
-
-    def items_between(
-        self,
-        start: datetime,
-        end: datetime,
-        scope_kind: ScopeKind = ScopeKind.ALL,
-        scope_value: str = "*",
-        limit: int = 1000,
-    ) -> list[ScoredItem]:
-        where = "i.published_at >= %s AND i.published_at < %s"
-        params: list[Any] = [start, end]
-        join = ""
-        kind = ScopeKind(scope_kind)
-        if kind is ScopeKind.TICKER:
-            join = "JOIN item_tickers t ON t.item_id = i.id"
-            where = "t.ticker = %s AND t.published_at >= %s AND t.published_at < %s"
-            params.insert(0, scope_value)
-        elif kind is ScopeKind.TOPIC:
-            where += " AND i.topic = %s"
-            params.append(scope_value)
-        elif kind is ScopeKind.SOURCE:
-            where += " AND i.source = %s"
-            params.append(scope_value)
-        sql = f"SELECT {c.items_select('i.')} FROM items i {join} WHERE {where} "
-        sql += "ORDER BY i.published_at DESC, i.id LIMIT %s"
-        return [_scored(r) for r in self._all(sql, [*params, limit])]
-
-    def known_ids(self, ids: Sequence[str]) -> set[str]:
-        rows = self._all("SELECT id FROM items WHERE id = ANY(%s)", (list(ids),))
-        return {r[0] for r in rows}
-
-    def fingerprints_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
-        rows = self._all(
-            "SELECT id, fingerprint, published_at FROM items WHERE published_at >= %s "
-            "AND novel AND fingerprint <> '' ORDER BY published_at, id",
-            (since,),
-        )
-        return [(r[0], r[1], as_utc(r[2])) for r in rows]
-
-    # --- alerts and outbox -----------------------------------------------------------------
-
-    def insert_alerts(self, alerts: Sequence[Alert]) -> list[Alert]:
-        if not alerts:
-            return []
-
-        def work(conn: Conn) -> list[Alert]:
-            rows: list[Any] = []
-            for alert in alerts:
-                v = c.alert_values(alert)
-                v["evidence"] = Jsonb(v["evidence"])
-                rows.extend(v[k] for k in c.ALERT_COLUMNS)
-            sql = _values_sql("alerts", c.ALERT_COLUMNS, len(alerts))
-            fresh = {r[0] for r in conn.execute(sql + " ON CONFLICT DO NOTHING RETURNING id", rows)}
-            out, seen = [], set()
-            for alert in alerts:
-                if alert.id in fresh and alert.id not in seen:
-                    seen.add(alert.id)
-                    out.append(alert)
-            return out
-
-        return self._run(work, "alert insert")
-
-    def resolve_alert(self, alert_id: str, resolved_at: datetime) -> bool:
-        sql = (
-            "UPDATE alerts SET status = 'resolved', resolved_at = %s "
-            "WHERE id = %s AND status <> 'resolved'"
-        )
-        return self._run(lambda conn: conn.execute(sql, (resolved_at, alert_id)).rowcount == 1, "alert update")  # fmt: skip
-
-    def alerts(
-        self, since: datetime | None = None, until: datetime | None = None, limit: int | None = None
-    ) -> list[Alert]:
-        sql = f"SELECT {', '.join(c.ALERT_COLUMNS)} FROM alerts WHERE TRUE"
-        params: list[Any] = []
-        if since is not None:
-            sql += " AND window_start >= %s"
-            params.append(since)
-        if until is not None:
-            sql += " AND window_start < %s"
-            params.append(until)
-        sql += " ORDER BY window_start, fired_at, id LIMIT %s"
-        params.append(limit)
-        out = []
-        for r in self._all(sql, params):
-            row = list(r)
-            for i in (5, 6, 7):
-                row[i] = as_utc(row[i])
-            out.append(c.alert_from_row(row))
-        return out
-
-    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
-        rows = self._all(
-            f"SELECT {', '.join(c.DEAD_LETTER_COLUMNS)} FROM dead_letters "
-            "ORDER BY received_at, key LIMIT %s",
-            (limit,),
-        )
-        return [c.dead_letter_from_row((*r[:7], as_utc(r[7]))) for r in rows]
-
-    def counts(self) -> dict[str, int]:
-        sql = (
-            "SELECT (SELECT count(*) FROM items), (SELECT count(*) FROM items WHERE novel), "
-            "(SELECT count(*) FROM items WHERE NOT novel), (SELECT count(*) FROM items WHERE late), "
-            "(SELECT count(*) FROM dead_letters), (SELECT count(*) FROM alerts), "
-            "(SELECT count(*) FROM window_stats)"
-        )
-        names = ("items", "novel", "duplicates", "late", "dead_letters", "alerts", "windows")
-        return dict(zip(names, map(int, self._all(sql)[0]), strict=True))
-
-    def enqueue_notifications(self, notifications: Sequence[Notification]) -> int:
-        if not notifications:
-            return 0
-        now = utc_now()
-        rows: list[Any] = []
-        for n in notifications:
-            row = list(c.notification_values(n, now))
-            row[3] = Jsonb(row[3])
-            rows.extend(row)
-        sql = _values_sql("notifications", c.NOTIFICATION_COLUMNS, len(notifications))
-        sql += " ON CONFLICT (key) DO NOTHING RETURNING key"
-        return self._run(lambda conn: len(conn.execute(sql, rows).fetchall()), "outbox write")
-
-    def due_notifications(self, now: datetime, limit: int = 100) -> list[Notification]:
-        rows = self._all(
-            f"SELECT {', '.join(c.NOTIFICATION_COLUMNS)} FROM notifications "
-            "WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
-            "ORDER BY created_at, key LIMIT %s",
-            (now, limit),
-        )
-        return [
-            c.notification_from_row((*r[:6], None if r[6] is None else as_utc(r[6]), *r[7:]))
-            for r in rows
-        ]
-
-    def mark_notification(
-        self,
-        key: str,
-        status: str,
-        attempts: int,
-        next_attempt_at: datetime | None,
-        error: str | None,
-    ) -> None:
-        sql = (
-            "UPDATE notifications SET status = %s, attempts = %s, next_attempt_at = %s, "
-            "last_error = %s, delivered_at = CASE WHEN %s = 'delivered' THEN now() "
-            "ELSE delivered_at END WHERE key = %s"
-        )
-        params = (status, attempts, next_attempt_at, error, status, key)
-        self._run(lambda conn: conn.execute(sql, params), "outbox update")
-
-    def is_muted(self, scope_kind: str, scope_value: str, rule: str, at: datetime) -> bool:
-        sql = (
-            "SELECT EXISTS (SELECT 1 FROM mutes WHERE scope_kind = %s AND scope_value = %s "
-            "AND (rule IS NULL OR rule = %s) AND until > %s)"
-        )
-        params = (str(scope_kind), scope_value, rule, at)
-        return bool(self._run(lambda conn: _one(conn, sql, params), "mute check"))
-
-    def add_mute(
-        self, scope_kind: str, scope_value: str, rule: str | None, until: datetime, reason: str
-    ) -> None:
-        sql = (
-            "INSERT INTO mutes (scope_kind, scope_value, rule, until, reason) "
-            "VALUES (%s, %s, %s, %s, %s)"
-        )
-        params = (str(scope_kind), scope_value, rule, until, reason)
-        self._run(lambda conn: conn.execute(sql, params), "mute write")
-
     # --- maintenance -----------------------------------------------------------------------
 
     def reaggregate(self, since: datetime, window_sizes_s: Sequence[int]) -> int:
@@ -430,7 +253,7 @@ class PostgresStore:
                     (min(starts.values()),),
                 )
                 while rows := named.fetchmany(5000):
-                    folder.add([_scored(r) for r in rows])
+                    folder.add([self._scored(r) for r in rows])
             stats = folder.stats()
             with conn.cursor() as cur:
                 self._upsert_windows(conn, cur, stats)
@@ -444,14 +267,14 @@ class PostgresStore:
             deleted = conn.execute("DELETE FROM items WHERE published_at < %s", (before,)).rowcount
             marker = _state_ts(conn, c.RETENTION_KEY)
             if marker is None or before > marker:
-                _put_state(conn.cursor(), c.RETENTION_KEY, as_utc(before).isoformat())
+                self._put_state(
+                    lambda sql, p: conn.execute(_q(sql), p),
+                    c.RETENTION_KEY,
+                    as_utc(before).isoformat(),
+                )
             return int(deleted)
 
         return self._run(work, "retention")
-
-    def time_range(self) -> tuple[datetime | None, datetime | None]:
-        low, high = self._all("SELECT min(published_at), max(published_at) FROM items")[0]
-        return (None if low is None else as_utc(low)), (None if high is None else as_utc(high))
 
     def close(self) -> None:
         self._drop_connection()
@@ -468,20 +291,11 @@ def _one(conn: Conn, sql: str, params: Sequence[Any] = ()) -> Any:
     return None if row is None else row[0]
 
 
-def _put_state(cur: psycopg.Cursor[Any], key: str, value: Any) -> None:
-    cur.execute(
-        "INSERT INTO pipeline_state (key, value) VALUES (%s, %s) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (key, Jsonb(value)),
-    )
-
-
 def _state_ts(conn: Conn, key: str) -> datetime | None:
     value = _one(conn, "SELECT value FROM pipeline_state WHERE key = %s", (key,))
     return None if value is None else as_utc(datetime.fromisoformat(str(value)))
 
 
-def _scored(row: Sequence[Any]) -> ScoredItem:
-    v = list(row)
-    v[1], v[2] = as_utc(v[1]), as_utc(v[2])
-    return c.scored_from_row(v)
+def _q(sql: str) -> str:
+    """Shared SQL uses ``?`` placeholders; psycopg wants ``%s``."""
+    return sql.replace("?", "%s")

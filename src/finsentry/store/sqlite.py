@@ -10,16 +10,19 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from finsentry.aggregate import window_deltas
-from finsentry.schema import Alert, DeadLetter, ScopeKind, ScoredItem, WindowStat, as_utc, utc_now
+from finsentry.schema import ScoredItem, WindowStat, as_utc, utc_now
 from finsentry.store import common as c
-from finsentry.store.base import BatchWrite, BatchWriteResult, Notification
+from finsentry.store.base import BatchWrite, BatchWriteResult
+from finsentry.store.queries import Execute, SharedQueries
+
+T = TypeVar("T")
 
 RETENTION_KEY = c.RETENTION_KEY
 
@@ -46,8 +49,10 @@ def sqlite_path(url: str) -> str:
     return url
 
 
-class SQLiteStore:
+class SQLiteStore(SharedQueries):
     """:class:`finsentry.store.base.Store` on an embedded SQLite file."""
+
+    NO_LIMIT = -1
 
     def __init__(self, url: str, *, busy_timeout_s: float = 60.0) -> None:
         self.url = url
@@ -75,9 +80,28 @@ class SQLiteStore:
                 raise
             self._conn.execute("COMMIT")
 
+    def _transact(self, work: Callable[[Execute], T], what: str) -> T:
+        with self._tx() as conn:
+            return work(conn.execute)
+
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
+
+    def _ts_in(self, value: datetime | None) -> str | None:
+        return ts(value)
+
+    def _ts_out(self, value: str | None) -> datetime | None:
+        return parse_ts(value)
+
+    def _json_in(self, value: Any) -> str:
+        return json.dumps(value, sort_keys=True)
+
+    def _json_out(self, value: str) -> Any:
+        return json.loads(value)
+
+    def _scored(self, row: Sequence[Any]) -> ScoredItem:
+        return _scored(row)
 
     def schema_version(self) -> int:
         exists = self._all("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'")
@@ -130,7 +154,7 @@ class SQLiteStore:
             )
             new_dead = conn.total_changes - before
             for key, value in batch.state.items():
-                self._put_state(conn, key, value)
+                self._put_state(conn.execute, key, value)
             if batch.health is not None:
                 conn.execute(
                     c.insert_sql("batches", c.BATCH_COLUMNS, "?"),
@@ -178,208 +202,6 @@ class SQLiteStore:
             ],  # fmt: skip
         )
 
-    @staticmethod
-    def _put_state(conn: sqlite3.Connection, key: str, value: Any) -> None:
-        conn.execute(
-            "INSERT INTO pipeline_state (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, json.dumps(value, sort_keys=True)),
-        )
-
-    def get_state(self, key: str) -> Any:
-        rows = self._all("SELECT value FROM pipeline_state WHERE key = ?", (key,))
-        return json.loads(rows[0][0]) if rows else None
-
-    def set_state(self, key: str, value: Any) -> None:
-        with self._tx() as conn:
-            self._put_state(conn, key, value)
-
-    # --- reads -----------------------------------------------------------------------------
-
-    def window_stats(
-        self,
-        size_s: int,
-        start: datetime,
-        end: datetime,
-        scope_kind: ScopeKind | None = None,
-        scope_value: str | None = None,
-    ) -> list[WindowStat]:
-        sql = (
-            f"SELECT {c.WINDOW_SELECT} FROM window_stats WHERE window_size_s = ? "
-            "AND window_start >= ? AND window_start < ?"
-        )
-        params: list[Any] = [size_s, ts(start), ts(end)]
-        if scope_kind is not None:
-            sql += " AND scope_kind = ?"
-            params.append(str(scope_kind))
-        if scope_value is not None:
-            sql += " AND scope_value = ?"
-            params.append(scope_value)
-        sql += " ORDER BY window_start, scope_kind, scope_value"
-        return [c.window_from_row((r[0], parse_ts(r[1]), *r[2:])) for r in self._all(sql, params)]
-
-    def items_between(
-        self,
-        start: datetime,
-        end: datetime,
-        scope_kind: ScopeKind = ScopeKind.ALL,
-        scope_value: str = "*",
-        limit: int = 1000,
-    ) -> list[ScoredItem]:
-        cols = c.items_select("i.")
-        where = "i.published_at >= ? AND i.published_at < ?"
-        params: list[Any] = [ts(start), ts(end)]
-        join = ""
-        kind = ScopeKind(scope_kind)
-        if kind is ScopeKind.TICKER:
-            join = "JOIN item_tickers t ON t.item_id = i.id"
-            where = "t.ticker = ? AND t.published_at >= ? AND t.published_at < ?"
-            params.insert(0, scope_value)
-        elif kind is ScopeKind.TOPIC:
-            where += " AND i.topic = ?"
-            params.append(scope_value)
-        elif kind is ScopeKind.SOURCE:
-            where += " AND i.source = ?"
-            params.append(scope_value)
-        sql = f"SELECT {cols} FROM items i {join} WHERE {where} "
-        sql += "ORDER BY i.published_at DESC, i.id LIMIT ?"
-        return [_scored(r) for r in self._all(sql, [*params, limit])]
-
-    def known_ids(self, ids: Sequence[str]) -> set[str]:
-        with self._lock:
-            return self._known(self._conn, list(ids))
-
-    def fingerprints_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
-        rows = self._all(
-            "SELECT id, fingerprint, published_at FROM items WHERE published_at >= ? "
-            "AND novel = 1 AND fingerprint != '' ORDER BY published_at, id",
-            (ts(since),),
-        )
-        return [(r[0], r[1], as_utc(datetime.fromisoformat(r[2]))) for r in rows]
-
-    # --- alerts and outbox -----------------------------------------------------------------
-
-    def insert_alerts(self, alerts: Sequence[Alert]) -> list[Alert]:
-        sql = c.insert_sql("alerts", c.ALERT_COLUMNS, "?", "ON CONFLICT DO NOTHING")
-        new: list[Alert] = []
-        with self._tx() as conn:
-            for alert in alerts:
-                v = c.alert_values(alert)
-                for name in ("window_start", "window_end", "fired_at"):
-                    v[name] = ts(v[name])
-                v["evidence"] = json.dumps(v["evidence"])
-                if conn.execute(sql, [v[k] for k in c.ALERT_COLUMNS]).rowcount == 1:
-                    new.append(alert)
-        return new
-
-    def resolve_alert(self, alert_id: str, resolved_at: datetime) -> bool:
-        with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE alerts SET status = 'resolved', resolved_at = ? "
-                "WHERE id = ? AND status != 'resolved'",
-                (ts(resolved_at), alert_id),
-            )
-            return cur.rowcount == 1
-
-    def alerts(
-        self, since: datetime | None = None, until: datetime | None = None, limit: int | None = None
-    ) -> list[Alert]:
-        sql = f"SELECT {', '.join(c.ALERT_COLUMNS)} FROM alerts WHERE 1 = 1"
-        params: list[Any] = []
-        if since is not None:
-            sql += " AND window_start >= ?"
-            params.append(ts(since))
-        if until is not None:
-            sql += " AND window_start < ?"
-            params.append(ts(until))
-        sql += " ORDER BY window_start, fired_at, id LIMIT ?"
-        params.append(-1 if limit is None else limit)
-        out = []
-        for r in self._all(sql, params):
-            row = list(r)
-            for i in (5, 6, 7):
-                row[i] = parse_ts(row[i])
-            row[11] = json.loads(row[11])
-            out.append(c.alert_from_row(row))
-        return out
-
-    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
-        rows = self._all(
-            f"SELECT {', '.join(c.DEAD_LETTER_COLUMNS)} FROM dead_letters "
-            "ORDER BY received_at, key LIMIT ?",
-            (-1 if limit is None else limit,),
-        )
-        return [c.dead_letter_from_row((*r[:7], parse_ts(r[7]))) for r in rows]
-
-    def counts(self) -> dict[str, int]:
-        items = self._all(
-            "SELECT count(*), coalesce(sum(novel), 0), coalesce(sum(1 - novel), 0), "
-            "coalesce(sum(late), 0) FROM items"
-        )[0]
-        out = dict(zip(("items", "novel", "duplicates", "late"), map(int, items), strict=True))
-        for name, table in (("dead_letters", "dead_letters"), ("alerts", "alerts")):
-            out[name] = int(self._all(f"SELECT count(*) FROM {table}")[0][0])
-        out["windows"] = int(self._all("SELECT count(*) FROM window_stats")[0][0])
-        return out
-
-    def enqueue_notifications(self, notifications: Sequence[Notification]) -> int:
-        now = utc_now()
-        sql = c.insert_sql("notifications", c.NOTIFICATION_COLUMNS, "?", "ON CONFLICT DO NOTHING")
-        with self._tx() as conn:
-            before = conn.total_changes
-            for n in notifications:
-                row = list(c.notification_values(n, now))
-                row[3] = json.dumps(row[3], sort_keys=True)
-                row[6], row[8] = ts(row[6]), ts(row[8])
-                conn.execute(sql, row)
-            return conn.total_changes - before
-
-    def due_notifications(self, now: datetime, limit: int = 100) -> list[Notification]:
-        rows = self._all(
-            f"SELECT {', '.join(c.NOTIFICATION_COLUMNS)} FROM notifications "
-            "WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
-            "ORDER BY created_at, key LIMIT ?",
-            (ts(now), limit),
-        )
-        return [
-            c.notification_from_row((*r[:3], json.loads(r[3]), r[4], r[5], parse_ts(r[6]), *r[7:]))
-            for r in rows
-        ]
-
-    def mark_notification(
-        self,
-        key: str,
-        status: str,
-        attempts: int,
-        next_attempt_at: datetime | None,
-        error: str | None,
-    ) -> None:
-        delivered = ts(utc_now()) if status == "delivered" else None
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE notifications SET status = ?, attempts = ?, next_attempt_at = ?, "
-                "last_error = ?, delivered_at = coalesce(?, delivered_at) WHERE key = ?",
-                (status, attempts, ts(next_attempt_at), error, delivered, key),
-            )
-
-    def is_muted(self, scope_kind: str, scope_value: str, rule: str, at: datetime) -> bool:
-        rows = self._all(
-            "SELECT 1 FROM mutes WHERE scope_kind = ? AND scope_value = ? "
-            "AND (rule IS NULL OR rule = ?) AND until > ? LIMIT 1",
-            (str(scope_kind), scope_value, rule, ts(at)),
-        )
-        return bool(rows)
-
-    def add_mute(
-        self, scope_kind: str, scope_value: str, rule: str | None, until: datetime, reason: str
-    ) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO mutes (scope_kind, scope_value, rule, until, reason) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (str(scope_kind), scope_value, rule, ts(until), reason),
-            )
-
     # --- maintenance -----------------------------------------------------------------------
 
     def reaggregate(self, since: datetime, window_sizes_s: Sequence[int]) -> int:
@@ -409,12 +231,8 @@ class SQLiteStore:
             deleted = conn.execute("DELETE FROM items WHERE published_at < ?", (ts(before),))
             marker = _state_ts(conn, RETENTION_KEY)
             if marker is None or before > marker:
-                self._put_state(conn, RETENTION_KEY, _must_ts(before))
+                self._put_state(conn.execute, RETENTION_KEY, _must_ts(before))
             return int(deleted.rowcount)
-
-    def time_range(self) -> tuple[datetime | None, datetime | None]:
-        low, high = self._all("SELECT min(published_at), max(published_at) FROM items")[0]
-        return parse_ts(low), parse_ts(high)
 
     def close(self) -> None:
         self._conn.close()
