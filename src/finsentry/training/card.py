@@ -1,0 +1,79 @@
+"""The model card written beside every trained model: data, licence, hyper-parameters, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from finsentry.scoring.modeldir import CARD_FILE, ModelSpec
+from finsentry.training.metrics import TaskMetrics
+
+if TYPE_CHECKING:
+    from finsentry.training.train import TrainConfig
+
+HYPER_PARAMETERS = (
+    "base", "lora_r", "lora_alpha", "lora_dropout", "lora_targets", "epochs", "learning_rate",
+    "head_lr", "batch_size", "max_length", "warmup", "weight_decay", "dropout", "patience",
+    "eval_every", "seed",
+)
+
+
+def model_card(
+    spec: ModelSpec,
+    config: TrainConfig,
+    metrics: dict[str, TaskMetrics],
+    history: Sequence[dict[str, float]],
+    counts: dict[str, dict[str, int]],
+) -> str:
+    variant = (
+        f"LoRA adapters (r={config.lora_r}) merged into the backbone at load time"
+        if config.lora_r > 0
+        else "full fine-tune of the backbone (fp16 weights in backbone.safetensors)"
+    )
+    lines = [
+        f"# {spec.name} {spec.version}",
+        "",
+        f"Multi-task text classifier for finsentry: backbone `{spec.backbone}`, mean pooling, "
+        f"one linear head per task ({', '.join(spec.heads)}); {variant}.",
+        f"Written by `finsentry train` on {datetime.now(UTC).date().isoformat()}.",
+        "",
+        "## Training data",
+        "",
+        f"Sources: {', '.join(f'`{s}`' for s in config.data_sources) or 'not recorded'}.",
+        f"Licence of the data: {config.data_licence}.",
+        "",
+        "| task | class | training examples |",
+        "| --- | --- | ---: |",
+    ]
+    for task, by_class in counts.items():
+        lines += [f"| {task} | {label} | {n} |" for label, n in by_class.items()]
+    lines += ["", "## Hyper-parameters", "", "| name | value |", "| --- | --- |"]
+    for name in HYPER_PARAMETERS:
+        value = config.learning_rate if name == "learning_rate" else getattr(config, name)
+        lines.append(f"| {name} | {value} |")
+    lines += ["", "## Validation metrics", ""]
+    lines += [m.to_markdown() for m in metrics.values()]
+    if history:
+        keys = [k for k in history[0] if k != "step"]
+        lines += ["## Training history", "", "| step | " + " | ".join(keys) + " |"]
+        lines.append("| ---: |" + " ---: |" * len(keys))
+        for record in history:
+            values = " | ".join(f"{record.get(k, float('nan')):.4f}" for k in keys)
+            lines.append(f"| {int(record['step'])} | {values} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_model_card(
+    out: Path,
+    spec: ModelSpec,
+    config: TrainConfig,
+    metrics: dict[str, TaskMetrics],
+    history: Sequence[dict[str, float]],
+    counts: dict[str, dict[str, int]],
+) -> Path:
+    path = out / CARD_FILE
+    path.write_text(model_card(spec, config, metrics, history, counts), encoding="utf-8")
+    return path

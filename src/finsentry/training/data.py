@@ -1,0 +1,195 @@
+"""Labelled data for training and evaluation: CSV or JSONL files with ``text`` and ``label`` columns.
+
+* ``label`` holds class names (``negative``, ``Bullish``, ``Earnings`` ...) or integer ids; ids are
+  turned into names with ``label_names`` (``--label-names TASK=NAME0,NAME1,...`` or a file with one
+  name per line, row order = id).
+* Sentiment names are mapped onto finsentry's three classes: negative (also bearish, neg),
+  neutral (neu), positive (bullish, pos).
+* A file may hold several tasks in a ``task`` column (``sentiment`` / ``topic``); otherwise a file
+  is tagged with its task as ``TASK=PATH`` (``sentiment=train.csv``), or takes the one task given.
+
+Texts go through :func:`finsentry.sources.normalise.normalise_text`, exactly as the pipeline does
+before scoring, so the model trains on what it will see.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from finsentry.schema import SENTIMENT_LABELS
+from finsentry.scoring.modeldir import SENTIMENT_SYNONYMS
+from finsentry.sources.normalise import normalise_text
+
+TASKS = ("sentiment", "topic")
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    text: str
+    task: str
+    label: str
+
+
+class DataError(ValueError):
+    """Training or evaluation data that cannot be used; the message says how to fix it."""
+
+
+def parse_task_path(value: str) -> tuple[str | None, Path]:
+    """``sentiment=train.csv`` -> ("sentiment", Path); ``train.csv`` -> (None, Path)."""
+    head, sep, tail = value.partition("=")
+    if sep and head in TASKS:
+        return head, Path(tail)
+    return None, Path(value)
+
+
+def parse_label_names(values: Iterable[str]) -> dict[str, list[str]]:
+    """``TASK=a,b,c`` or ``TASK=FILE`` (one name per line) -> ``{task: [names by id]}``."""
+    names: dict[str, list[str]] = {}
+    for value in values:
+        task, sep, spec = value.partition("=")
+        if not sep or task not in TASKS:
+            raise DataError(f"--label-names {value!r}: write TASK=NAME0,NAME1,... or TASK=FILE")
+        path = Path(spec)
+        if path.is_file():
+            lines = path.read_text(encoding="utf-8").splitlines()
+            names[task] = [line.strip() for line in lines if line.strip()]
+        else:
+            names[task] = [part.strip() for part in spec.split(",") if part.strip()]
+    return names
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"data file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        rows = [
+            json.loads(line)
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        frame = pd.DataFrame(rows)
+    elif suffix in (".csv", ".tsv"):
+        frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str)
+    else:
+        raise DataError(f"{path}: use a .csv, .tsv or .jsonl file with text and label columns")
+    missing = {"text", "label"} - set(frame.columns)
+    if missing:
+        raise DataError(f"{path} lacks column(s) {sorted(missing)}; it has {list(frame.columns)}")
+    return frame
+
+
+def canonical_label(task: str, raw: object, names: Sequence[str] | None) -> str:
+    """Map a raw label (name or id) to the class name the model uses."""
+    text = str(raw).strip()
+    if names is not None and text.lstrip("-").isdigit():
+        index = int(text)
+        if not 0 <= index < len(names):
+            raise DataError(f"{task} label id {index} is outside the {len(names)} label names")
+        text = names[index]
+    if task == "sentiment":
+        name = SENTIMENT_SYNONYMS.get(text.lower())
+        if name is None:
+            hint = (
+                " (labels look like ids: pass --label-names sentiment=NAME0,NAME1,NAME2)"
+                if text.lstrip("-").isdigit()
+                else ""
+            )
+            raise DataError(f"sentiment label {text!r} is not negative/neutral/positive{hint}")
+        return name
+    return text
+
+
+def load_examples(
+    value: str | Path,
+    task: str,
+    label_names: dict[str, list[str]] | None = None,
+) -> list[Example]:
+    """Read one data argument (``[TASK=]PATH``) for ``task`` (sentiment, topic or both)."""
+    tagged, path = parse_task_path(str(value))
+    frame = _read_table(path)
+    label_names = label_names or {}
+    if "task" in frame.columns:
+        tasks = frame["task"].astype(str).str.strip().tolist()
+    elif tagged is not None:
+        tasks = [tagged] * len(frame)
+    elif task in TASKS:
+        tasks = [task] * len(frame)
+    else:
+        raise DataError(
+            f"{path}: with --task both, tag each file (sentiment=FILE, topic=FILE) "
+            "or give it a task column"
+        )
+    wanted = TASKS if task == "both" else (task,)
+    examples = []
+    for row_text, raw, row_task in zip(frame["text"], frame["label"], tasks, strict=True):
+        if row_task not in TASKS:
+            raise DataError(f"{path}: unknown task {row_task!r} (use sentiment or topic)")
+        if row_task not in wanted:
+            continue
+        text = normalise_text(str(row_text)) if isinstance(row_text, str) else ""
+        if not text:
+            continue
+        examples.append(
+            Example(text, row_task, canonical_label(row_task, raw, label_names.get(row_task)))
+        )
+    if not examples:
+        raise DataError(f"{path} holds no usable {task} examples")
+    return examples
+
+
+def label_sets(examples: Sequence[Example], known: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Class names per task: sentiment always in finsentry's order; topic from the label names
+    (id order) when given, else sorted."""
+    out: dict[str, list[str]] = {}
+    for task in TASKS:
+        seen = {e.label for e in examples if e.task == task}
+        if not seen:
+            continue
+        if task == "sentiment":
+            out[task] = list(SENTIMENT_LABELS)
+        elif task in known:
+            unknown = seen - set(known[task])
+            if unknown:
+                raise DataError(f"{task} labels {sorted(unknown)[:5]} are not in --label-names")
+            out[task] = list(known[task])
+        else:
+            out[task] = sorted(seen)
+    return out
+
+
+def split_validation(
+    examples: Sequence[Example], fraction: float, seed: int
+) -> tuple[list[Example], list[Example]]:
+    """A stratified split (per task and class) of ``fraction`` of the examples for validation."""
+    if not 0.0 < fraction < 1.0:
+        raise DataError("the validation fraction must be between 0 and 1")
+    groups: dict[tuple[str, str], list[Example]] = defaultdict(list)
+    for example in examples:
+        groups[(example.task, example.label)].append(example)
+    rng = random.Random(seed)
+    train: list[Example] = []
+    valid: list[Example] = []
+    for key in sorted(groups):
+        group = groups[key][:]
+        rng.shuffle(group)
+        cut = round(len(group) * fraction) if len(group) > 1 else 0
+        valid.extend(group[:cut])
+        train.extend(group[cut:])
+    if not valid:
+        raise DataError("too few examples to hold some out for validation: pass --valid FILE")
+    return train, valid
+
+
+def describe(examples: Sequence[Example]) -> dict[str, dict[str, int]]:
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for example in examples:
+        counts[example.task][example.label] += 1
+    return {task: dict(sorted(c.items())) for task, c in counts.items()}

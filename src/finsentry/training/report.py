@@ -1,0 +1,61 @@
+"""Evaluate a scorer on labelled examples and write the JSON and markdown reports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from finsentry.scoring.engine import Scorer
+from finsentry.training.data import DataError, Example
+from finsentry.training.metrics import TaskMetrics, classification_metrics
+
+
+def evaluate_with_scorer(scorer: Scorer, examples: Sequence[Example]) -> dict[str, TaskMetrics]:
+    """Metrics per task for the examples, through the same code path as production scoring."""
+    results: dict[str, TaskMetrics] = {}
+    for task in sorted({e.task for e in examples}):
+        if task not in scorer.labels:
+            raise DataError(f"model {scorer.model_id} has no {task} head")
+        names = scorer.labels[task]
+        index = {name: i for i, name in enumerate(names)}
+        subset = [e for e in examples if e.task == task]
+        unknown = sorted({e.label for e in subset} - set(index))
+        if unknown:
+            raise DataError(f"{task} labels {unknown[:5]} are not classes of {scorer.model_id}")
+        probs = scorer.probabilities([e.text for e in subset])[task]
+        predicted = probs.argmax(axis=1).tolist()
+        truth = [index[e.label] for e in subset]
+        results[task] = classification_metrics(task, names, truth, predicted)
+    return results
+
+
+def report_json(model_id: str, data: str, metrics: dict[str, TaskMetrics]) -> dict[str, Any]:
+    return {
+        "model": model_id,
+        "data": data,
+        "evaluated_at": datetime.now(UTC).isoformat(),
+        "tasks": {task: m.to_json() for task, m in metrics.items()},
+    }
+
+
+def report_markdown(model_id: str, data: str, metrics: dict[str, TaskMetrics]) -> str:
+    parts = [f"# Evaluation of {model_id}", "", f"Data: `{data}`", ""]
+    parts += [m.to_markdown() for m in metrics.values()]
+    return "\n".join(parts)
+
+
+def write_reports(
+    prefix: Path, model_id: str, data: str, metrics: dict[str, TaskMetrics]
+) -> tuple[Path, Path]:
+    """Write ``<prefix>.json`` and ``<prefix>.md``; returns both paths."""
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    json_path = prefix.with_name(prefix.name + ".json")
+    md_path = prefix.with_name(prefix.name + ".md")
+    json_path.write_text(
+        json.dumps(report_json(model_id, data, metrics), indent=2) + "\n", encoding="utf-8"
+    )
+    md_path.write_text(report_markdown(model_id, data, metrics), encoding="utf-8")
+    return json_path, md_path

@@ -1,0 +1,311 @@
+"""Fine-tuning: LoRA adapters (or a full fine-tune) plus linear heads, multi-task in one forward.
+
+Every batch mixes the tasks; each row contributes the cross-entropy of its own task's head. Batches
+are drawn from length buckets (shuffled, then sorted within a window of a few hundred examples) so
+little compute goes to padding. The best state on the validation data (mean accuracy over the tasks)
+is kept; training stops early after ``patience`` evaluations without improvement.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from torch import nn
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from finsentry.scoring.device import autocast_dtype, configure_cpu_threads, select_device
+from finsentry.scoring.engine import Scorer
+from finsentry.scoring.modeldir import (
+    ADAPTER_DIR,
+    BACKBONE_ALIASES,
+    BACKBONE_WEIGHTS_FILE,
+    ModelSpec,
+)
+from finsentry.scoring.network import MultiTaskNetwork, load_backbone
+from finsentry.training.data import Example, describe, label_sets
+from finsentry.training.metrics import TaskMetrics
+from finsentry.training.report import evaluate_with_scorer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one run (all recorded in the model card)."""
+
+    task: str = "both"
+    base: str = "minilm"
+    lora_r: int = 16  # 0 = full fine-tuning of the backbone
+    lora_alpha: int | None = None  # default 2 x r
+    lora_dropout: float = 0.1
+    lora_targets: str = "all-linear"
+    epochs: int = 3
+    lr: float | None = None  # default 5e-4 with LoRA, 5e-5 for a full fine-tune
+    head_lr: float = 2e-3
+    batch_size: int = 32
+    max_length: int = 64
+    warmup: float = 0.06
+    weight_decay: float = 0.01
+    dropout: float = 0.1
+    patience: int = 2
+    eval_every: int = 0  # optimiser steps between evaluations; 0 = once per epoch
+    max_steps: int = 0  # stop after this many steps (0 = no limit; for smoke runs)
+    seed: int = 13
+    device: str = "auto"
+    cpu_threads: int = 0
+    name: str = "finsentry-custom"
+    version: str = "0.1.0"
+    label_names: dict[str, list[str]] = field(default_factory=dict)
+    data_sources: list[str] = field(default_factory=list)
+    data_licence: str = "not stated"
+
+    @property
+    def learning_rate(self) -> float:
+        if self.lr is not None:
+            return self.lr
+        return 5e-4 if self.lora_r > 0 else 5e-5
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    spec: ModelSpec
+    metrics: dict[str, TaskMetrics]
+    history: list[dict[str, float]]
+    seconds: float
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def bucketed_batches(
+    lengths: Sequence[int], batch_size: int, rng: random.Random, window: int = 50
+) -> list[list[int]]:
+    """Shuffle, sort by length within windows of ``window`` batches, cut, shuffle the batches."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    span = batch_size * window
+    batches: list[list[int]] = []
+    for start in range(0, len(order), span):
+        chunk = sorted(order[start : start + span], key=lengths.__getitem__)
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _attach_lora(network: MultiTaskNetwork, config: TrainConfig) -> None:
+    from peft import LoraConfig, get_peft_model
+
+    targets: str | list[str] = config.lora_targets
+    if "," in targets:
+        targets = [t.strip() for t in targets.split(",") if t.strip()]
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha or 2 * config.lora_r,
+        lora_dropout=config.lora_dropout,
+        target_modules=targets,
+        bias="none",
+    )
+    network.backbone = get_peft_model(network.backbone, lora)
+
+
+def _optimizer(network: MultiTaskNetwork, config: TrainConfig) -> torch.optim.Optimizer:
+    groups: dict[tuple[float, float], list[nn.Parameter]] = {}
+    for name, param in network.named_parameters():
+        if not param.requires_grad:
+            continue
+        lr = config.head_lr if name.startswith("heads.") else config.learning_rate
+        decay = 0.0 if (name.endswith("bias") or "LayerNorm" in name or "norm" in name) else config.weight_decay
+        groups.setdefault((lr, decay), []).append(param)
+    return torch.optim.AdamW(
+        [{"params": p, "lr": lr, "weight_decay": wd} for (lr, wd), p in groups.items()]
+    )
+
+
+def _trainable_state(network: MultiTaskNetwork) -> dict[str, torch.Tensor]:
+    names = {n for n, p in network.named_parameters() if p.requires_grad}
+    return {k: v.detach().clone() for k, v in network.state_dict().items() if k in names}
+
+
+def _backbone_reference(base: str) -> str:
+    return BACKBONE_ALIASES.get(base.lower(), base)
+
+
+def train(
+    train_examples: Sequence[Example],
+    valid_examples: Sequence[Example],
+    config: TrainConfig,
+    out: Path,
+    *,
+    progress: bool = True,
+    on_eval: Callable[[dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Fine-tune, keep the best validation state, and write a model directory to ``out``."""
+    started = time.perf_counter()
+    seed_everything(config.seed)
+    device = select_device(config.device)
+    if device.type == "cpu":
+        configure_cpu_threads(config.cpu_threads)
+    labels = label_sets([*train_examples, *valid_examples], config.label_names)
+    backbone, tokenizer = load_backbone(_backbone_reference(config.base))
+    network = MultiTaskNetwork(backbone, labels, dropout=config.dropout)
+    if config.lora_r > 0:
+        _attach_lora(network, config)
+    network.to(device)
+
+    task_index = {task: {name: i for i, name in enumerate(names)} for task, names in labels.items()}
+    encoded = tokenizer(
+        [e.text for e in train_examples], truncation=True, max_length=config.max_length
+    )["input_ids"]
+    rows = [list(ids) for ids in encoded]
+    targets = {
+        task: torch.tensor(
+            [task_index[task][e.label] if e.task == task else -100 for e in train_examples]
+        )
+        for task in labels
+    }
+    rng = random.Random(config.seed)
+    steps_per_epoch = -(-len(rows) // config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    optimizer = _optimizer(network, config)
+    schedule = get_linear_schedule_with_warmup(
+        optimizer, int(config.warmup * total_steps), max(total_steps, 1)
+    )
+    amp = autocast_dtype(device)
+    evaluator = Scorer(
+        network, tokenizer, labels, model_id="training", device=device,
+        token_budget=8192, max_length=config.max_length,
+    )
+    eval_every = config.eval_every or steps_per_epoch
+    history: list[dict[str, float]] = []
+    best_score, best_state, stale, step = -1.0, _trainable_state(network), 0, 0
+    bar = tqdm(total=total_steps, desc="training", unit="step", disable=not progress)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=-100)
+    done = False
+    for epoch in range(config.epochs):
+        for batch in bucketed_batches([len(r) for r in rows], config.batch_size, rng):
+            network.train()
+            ids, mask = evaluator.collate([rows[i] for i in batch])
+            index = torch.tensor(batch)
+            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                logits = network(input_ids=ids, attention_mask=mask)
+            loss = torch.zeros((), device=device)
+            for task, task_logits in logits.items():
+                y = targets[task][index].to(device)
+                if bool((y >= 0).any()):
+                    loss = loss + loss_fn(task_logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
+            last = step >= total_steps
+            if step % eval_every == 0 or last:
+                network.eval()
+                metrics = evaluate_with_scorer(evaluator, valid_examples)
+                score = float(np.mean([m.accuracy for m in metrics.values()]))
+                record = {"step": float(step), "epoch": step / steps_per_epoch, "loss": loss.item(), "score": score}
+                record.update({f"{t}_accuracy": m.accuracy for t, m in metrics.items()})
+                history.append(record)
+                if on_eval is not None:
+                    on_eval(record)
+                bar.write(" ".join(f"{k}={v:.4f}" for k, v in record.items()))
+                if score > best_score:
+                    best_score, best_state, stale = score, _trainable_state(network), 0
+                else:
+                    stale += 1
+                    if stale >= config.patience:
+                        done = True
+            if done or last:
+                done = True
+                break
+        if done:
+            break
+    bar.close()
+    network.load_state_dict(best_state, strict=False)
+    network.eval()
+    metrics = evaluate_with_scorer(evaluator, valid_examples)
+    spec = save_model(network, labels, config, out, metrics, history, train_examples)
+    return TrainResult(out, spec, metrics, history, time.perf_counter() - started)
+
+
+def save_model(
+    network: MultiTaskNetwork,
+    labels: dict[str, list[str]],
+    config: TrainConfig,
+    out: Path,
+    metrics: dict[str, TaskMetrics],
+    history: list[dict[str, float]],
+    train_examples: Sequence[Example],
+) -> ModelSpec:
+    """Write adapter (or fp16 backbone), heads, spec and model card to ``out``."""
+    from finsentry.training.card import write_model_card
+
+    out.mkdir(parents=True, exist_ok=True)
+    adapter: str | None = None
+    weights: str | None = None
+    backbone: Any = network.backbone
+    if config.lora_r > 0:
+        backbone.save_pretrained(str(out / ADAPTER_DIR))
+        _portable_adapter(out / ADAPTER_DIR, _backbone_reference(config.base))
+        adapter = ADAPTER_DIR
+    else:
+        state = {k: v.detach().to(torch.float16).cpu().contiguous() for k, v in backbone.state_dict().items()}
+        save_file(state, str(out / BACKBONE_WEIGHTS_FILE))
+        weights = BACKBONE_WEIGHTS_FILE
+    network.save_heads(out)
+    cfg = asdict(config)
+    cfg["learning_rate"] = config.learning_rate
+    spec = ModelSpec(
+        name=config.name,
+        version=config.version,
+        backbone=_backbone_reference(config.base),
+        heads=labels,
+        max_length=config.max_length,
+        adapter=adapter,
+        backbone_weights=weights,
+        extra={
+            "training": cfg,
+            "valid_metrics": {t: {"accuracy": round(m.accuracy, 4), "macro_f1": round(m.macro_f1, 4)} for t, m in metrics.items()},
+            "train_counts": describe(train_examples),
+        },
+    )
+    spec.write(out)
+    write_model_card(out, spec, config, metrics, history, describe(train_examples))
+    return spec
+
+
+def _portable_adapter(directory: Path, backbone: str) -> None:
+    """Record the backbone reference (not a local path) and drop peft's boilerplate README."""
+    config_path = directory / "adapter_config.json"
+    data = json.loads(config_path.read_text(encoding="utf-8"))
+    data["base_model_name_or_path"] = backbone
+    config_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (directory / "README.md").unlink(missing_ok=True)
+
+
+def copy_config(config: TrainConfig, **changes: Any) -> TrainConfig:
+    new = copy.deepcopy(config)
+    for key, value in changes.items():
+        setattr(new, key, value)
+    return new
