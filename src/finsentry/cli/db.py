@@ -134,8 +134,12 @@ def reaggregate(ctx: click.Context, since: str, window_sizes_s: str | None, db: 
 @click.pass_context
 def stats(ctx: click.Context, db: str | None, as_json: bool) -> None:
     """Row counts, schema version and the time span of the stored items."""
-    store = _open(ctx, db)
+    store = _open(ctx, db, migrate=False)  # read-only: works with a read-only role too
     try:
+        if store.schema_version() == 0:
+            raise click.ClickException(
+                f"no finsentry schema in {_safe_url(store.url)}: run finsentry db upgrade"
+            )
         counts = store.counts()
         low, high = store.time_range()
         info: dict[str, Any] = {
