@@ -15,6 +15,7 @@ adds no deltas, and so counts nothing twice.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -54,6 +55,7 @@ class PostgresStore(SharedQueries):
         self.max_backoff_s = max_backoff_s
         self.connect_timeout_s = connect_timeout_s
         self._conn: Conn | None = None
+        self._lock = threading.RLock()
         self._temp_tables = False
 
     # --- plumbing --------------------------------------------------------------------------
@@ -80,9 +82,10 @@ class PostgresStore(SharedQueries):
         delay = self.backoff_s
         for attempt in range(self.retries + 1):
             try:
-                conn = self._connection()
-                with conn.transaction():
-                    return work(conn)
+                with self._lock:  # one connection; threads take turns with whole transactions
+                    conn = self._connection()
+                    with conn.transaction():
+                        return work(conn)
             except TRANSIENT as exc:
                 self._drop_connection()
                 self._temp_tables = False
