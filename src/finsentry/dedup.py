@@ -7,7 +7,8 @@ Two headlines are the same story when
   "UPDATE 1-" or "EXCLUSIVE:" removed), or
 - they are *near duplicates*: the Jaccard similarity of their content words is at least
   :data:`NEAR_THRESHOLD` (candidates come from a MinHash LSH index, then the exact Jaccard decides),
-  and they are not about different companies (their ticker sets overlap, or one has none).
+  and they are not about different companies (their ticker sets overlap, or one has none) and
+  no capitalised name was swapped for another ("Fed chair says ..." vs "SNB chair says ...").
   The ticker condition keeps "Apple shares slide after downgrade" and "Nike shares slide after
   downgrade" apart, which differ in one word just as much as a re-edit does.
 
@@ -56,7 +57,7 @@ _STOP_WORDS = frozenset(
     "a an the of to in on at for from by with as after before amid over into and or but is are "
     "be its it this that than says say said".split()
 )
-_TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.'][A-Za-z0-9]+)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,25 +89,31 @@ class Fingerprint:
 
     @property
     def shingles(self) -> frozenset[str]:
-        """The content words (stop words such as "the", "of", "after" carry no story)."""
-        content = frozenset(t for t in self.tokens if t not in _STOP_WORDS)
-        return content or frozenset(self.tokens)
+        """The content words, lower-cased (stop words such as "the", "of" carry no story)."""
+        words = [t.lower() for t in self.tokens]
+        content = frozenset(t for t in words if t not in _STOP_WORDS)
+        return content or frozenset(words)
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Words written with a capital (names, places, institutions), lower-cased."""
+        return frozenset(t.lower() for t in self.tokens if any(c.isupper() for c in t))
 
 
 def title_tokens(headline: str) -> tuple[str, ...]:
-    """The words of a headline without case, accents, punctuation and syndication markers."""
+    """The words of a headline as written, without accents, punctuation and syndication markers."""
     text = _SYNDICATION_PREFIX.sub("", headline.strip())
     stripped = _ATTRIBUTION_SUFFIX.sub("", text)
     if len(_TOKEN.findall(stripped.lower())) >= 4:  # never strip a short headline to nothing
         text = stripped
-    text = unicodedata.normalize("NFKD", text.lower())
+    text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c)).replace("\u2019", "'")
     return tuple(_TOKEN.findall(text))
 
 
 def fingerprint(headline: str, tickers: Sequence[str] = ()) -> Fingerprint:
     tokens = title_tokens(headline)
-    basis = " ".join(tokens) if tokens else headline.strip().lower()
+    basis = " ".join(tokens).lower() if tokens else headline.strip().lower()
     exact = hashlib.sha1(basis.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
     return Fingerprint(exact, frozenset(tickers), tokens)
 
@@ -223,6 +230,8 @@ class Deduplicator:
                     continue
                 if not _same_companies(entry.fp.tickers, fp.tickers):
                     continue
+                if not _same_names(entry.fp.names, fp.names):
+                    continue
                 if jaccard(entry.shingles, shingles) >= NEAR_THRESHOLD:
                     candidates.append(cand)
         best: _Entry | None = None
@@ -287,6 +296,12 @@ def _minhashes(shingles: Sequence[frozenset[str]]) -> list[Any]:
 
     encoded = [[s.encode("utf-8") for s in sh] for sh in shingles]
     return list(MinHash.bulk(encoded, num_perm=NUM_PERM))
+
+
+def _same_names(a: frozenset[str], b: frozenset[str]) -> bool:
+    """No name was swapped for another: "Germany factory activity flat" is not a re-edit of
+    "Japan factory activity flat", though only one word differs. Adding a name is an edit."""
+    return not (a - b and b - a)
 
 
 def _same_companies(a: frozenset[str], b: frozenset[str]) -> bool:

@@ -35,16 +35,17 @@ def news(item_id: str, headline: str, minutes: float = 0, source: str = "Wire") 
     )
 
 
-def test_title_tokens_drop_case_accents_punctuation_and_syndication_markers() -> None:
-    assert title_tokens("UPDATE 2-Nestlé CUTS outlook!") == ("nestle", "cuts", "outlook")
+def test_title_tokens_drop_accents_punctuation_and_syndication_markers() -> None:
+    assert title_tokens("UPDATE 2-Nestlé CUTS outlook!") == ("Nestle", "CUTS", "outlook")
     assert title_tokens("EXCLUSIVE: Apple weighs bid for studio - Harbor Wire") == (
-        "apple",
+        "Apple",
         "weighs",
         "bid",
         "for",
         "studio",
     )
-    assert title_tokens("Fed holds") == ("fed", "holds")
+    assert title_tokens("Fed holds") == ("Fed", "holds")
+    assert fingerprint("APPLE cuts outlook").exact == fingerprint("Apple CUTS Outlook").exact
 
 
 def test_fingerprint_round_trips() -> None:
@@ -63,11 +64,12 @@ def test_syndicated_copy_and_small_edits_are_duplicates_of_the_first() -> None:
         news("c", "Apple shares rise after earnings beat, analysts say", 9, "Meridian"),
         news("d", "Apple shares climb after earnings beat", 20),
         news("e", "apple shares RISE after earnings beat!", 30),
+        news("f", "Apple shares rise after earnings beat, Redfern says", 40),
     ]
     marks = dedup().mark(items)
     by_id = {item.id: mark for item, mark in zip(items, marks, strict=True)}
     assert by_id["a"].novel and by_id["a"].duplicate_of is None
-    for dup in "bcde":
+    for dup in "bcdef":
         assert not by_id[dup].novel, dup
         assert by_id[dup].duplicate_of == "a"
     assert all(m.fingerprint.startswith("v1|") for m in marks)
@@ -82,6 +84,10 @@ def test_different_stories_are_novel() -> None:
         news("5", "Fed holds rates steady, signals two cuts", 4),
         news("6", "ECB holds rates steady as inflation eases", 5),
         news("7", "Oil jumps as OPEC+ extends output cuts", 6),
+        news("8", "Germany factory activity flat, survey shows", 7),
+        news("9", "Japan factory activity flat, survey shows", 8),
+        news("10", "Fed chair says inflation fight is largely won", 9),
+        news("11", "SNB chair says inflation fight is largely won", 10),
     ]
     marks = dedup().mark(items)
     assert [m.novel for m in marks] == [True] * len(items)

@@ -1,0 +1,619 @@
+"""A realistic synthetic news stream with injected incidents and their ground truth.
+
+``simulate(out, hours, seed, incidents)`` writes JSONL in the input format (one news item per line)
+and, beside it, ``<out>.truth.json`` with the incidents it injected. The same seed gives the same
+bytes.
+
+The stream:
+
+- Poisson arrivals (about :data:`DEFAULT_RATE_PER_HOUR` items an hour on average) with a daily rhythm
+  (busiest mid-afternoon UTC, when Europe and the US overlap; quiet at night) and quieter weekends.
+- The 20 topics of the finance models, each with its own headline templates (``data/headlines.toml``,
+  written for this project) in positive, neutral and negative tones; companies from the bundled
+  watchlist, the large ones more often than the small ones.
+- Tickers come in different ways: given in ``tickers``, only named in the headline ("Nestle"),
+  as a cashtag ("$NESN"), or exchange-prefixed ("(NASDAQ: AAPL)"), so the tagger has work to do.
+- Wire names invented for the project, with their own time zones; a few stories syndicated by a
+  second wire minutes later (verbatim or lightly edited); bodies sometimes carry HTML and links.
+- Records are written in arrival order: up to a few minutes out of event-time order.
+
+Incidents start only after the first 40% of the stream (a warm-up for the baselines):
+
+- ``negative_burst``: 15-30 clearly negative headlines about one ticker within 10-20 minutes;
+- ``volume_spike``: 20-36 headlines of mixed tone about one ticker within 15-30 minutes.
+
+Both hit a company of middling popularity, which is otherwise quiet-to-normal.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import string
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from finsentry.entities import WatchlistEntry, load_watchlist
+from finsentry.schema import utc_now
+
+DEFAULT_START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, midnight UTC
+DEFAULT_RATE_PER_HOUR = 90.0
+WARM_UP_SHARE = 0.4
+SYNDICATION_SHARE = 0.04
+TONES: tuple[str, ...] = ("negative", "neutral", "positive")
+TONE_WEIGHTS: tuple[float, ...] = (0.25, 0.42, 0.33)
+INCIDENT_KINDS: tuple[str, ...] = ("negative_burst", "volume_spike")
+
+# Invented wires: (name, URL slug, UTC offset in hours, writes "Z" instead of +00:00).
+WIRES: tuple[tuple[str, str, int, bool], ...] = (
+    ("Harbor Wire", "harborwire", 0, True),
+    ("Meridian Markets", "meridianmarkets", -5, False),
+    ("Copperline Press", "copperline", 0, False),
+    ("Northgate Financial News", "northgate", -5, False),
+    ("Bellwether Newswire", "bellwether", 1, False),
+    ("Ledger Street", "ledgerstreet", -5, False),
+    ("Tidewater Business", "tidewater", 0, True),
+    ("Alpenblick Finanz", "alpenblick", 1, False),
+    ("Quayside Daily", "quayside", 0, False),
+    ("Summit Ticker", "summitticker", -8, False),
+)
+SECTORS: dict[str, frozenset[str]] = {
+    "financials": frozenset(
+        "JPM BAC WFC C GS MS SCHW AXP BLK USB PNC COF AIG MET CB HSBA BARC LLOY NWG STAN BNP GLE "
+        "DBK CBK SAN BBVA UBSG ISP UCG INGA ALV MUV CS ZURN SREN G AV LGEN".split()
+    ),
+    "energy": frozenset("XOM CVX COP SLB OXY SHEL BP TTE EQNR ENI REP NESTE".split()),
+    "materials": frozenset("RIO GLEN LIN HOLN BAS AKZA SIKA".split()),
+}
+NASDAQ = frozenset(
+    "AAPL MSFT GOOGL AMZN NVDA META TSLA AVGO COST PEP ADBE INTC AMD QCOM TXN CSCO NFLX CMCSA "
+    "TMUS AMGN GILD SBUX BKNG ABNB PYPL INTU AMAT MU LRCX PANW CRWD MDLZ ISRG REGN VRTX MRNA BIIB "
+    "COIN HOOD RIVN LCID ARM ASML PLTR EA TTWO WBD UAL AAL MAR".split()
+)
+
+_WORDS: dict[str, tuple[str, ...]] = {
+    "broker": (
+        "Redfern Research",
+        "Oakhurst Securities",
+        "Castellan Capital",
+        "Whitmore Analytics",
+        "Brightline Partners",
+        "Northwall Equity",
+        "Ravensworth & Co",
+        "Pinecrest Markets",
+    ),
+    "role": ("CEO", "CFO", "chief operating officer", "chairman", "chief technology officer"),
+    "person": (
+        "Maria Lindqvist",
+        "David Okafor",
+        "Sophie Marchetti",
+        "James Whitfield",
+        "Anna Kowalczyk",
+        "Rahul Mehta",
+        "Claire Dubois",
+        "Thomas Berger",
+        "Elena Rossi",
+        "Michael Hartley",
+        "Ingrid Solberg",
+        "Kenji Watanabe",
+    ),
+    "product": (
+        "AI chip",
+        "electric SUV",
+        "cloud platform",
+        "weight-loss drug",
+        "streaming service",
+        "payments app",
+        "wind turbine",
+        "smartphone",
+        "jet engine",
+        "cancer therapy",
+        "battery",
+        "software suite",
+        "vaccine",
+        "energy drink",
+        "data centre",
+    ),
+    "regulator": ("SEC", "FTC", "European Commission", "Justice Department", "FCA", "BaFin"),
+    "country": ("US", "UK", "Germany", "France", "Japan", "China", "Italy", "Spain", "Canada"),
+    "region": ("Europe", "Asia", "Latin America", "the Middle East", "North America"),
+    "city": (
+        "Frankfurt",
+        "Austin",
+        "Singapore",
+        "Lyon",
+        "Manchester",
+        "Rotterdam",
+        "Osaka",
+        "Toronto",
+        "Milan",
+        "Dublin",
+    ),
+    "pair": ("EUR/USD", "USD/JPY", "GBP/USD", "USD/CHF", "AUD/USD"),
+    "index": ("S&P 500", "Nasdaq", "Dow", "Stoxx 600", "DAX", "FTSE 100", "CAC 40"),
+    "commodity": ("Brent crude", "WTI crude", "natural gas"),
+    "metal": ("gold", "silver", "copper", "platinum", "nickel"),
+    "ipo_co": (
+        "Lumora Health",
+        "Vantix Robotics",
+        "Brightwell Energy",
+        "Qorvane Bio",
+        "Tessellate AI",
+        "Nordvik Payments",
+        "Kestrel Logistics",
+        "Halcyon Foods",
+        "Corvid Security",
+        "Aurelian Software",
+    ),
+    "bank": ("Fed", "ECB", "Bank of England", "Bank of Japan", "SNB"),
+    "sector": (
+        "chipmakers",
+        "banks",
+        "oil majors",
+        "carmakers",
+        "drugmakers",
+        "retailers",
+        "airlines",
+        "miners",
+        "tech stocks",
+        "utilities",
+    ),
+    "month": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "q": ("Q1", "Q2", "Q3", "Q4"),
+    "quarter": ("first-quarter", "second-quarter", "third-quarter", "fourth-quarter"),
+    "nth": ("third", "fourth", "fifth", "sixth", "seventh"),
+}
+_NUMBERS: dict[str, Callable[[random.Random], str]] = {
+    "pct": lambda r: f"{r.uniform(1.0, 9.9):.1f}",
+    "bigpct": lambda r: str(r.randint(10, 40)),
+    "smallpct": lambda r: f"{r.uniform(0.2, 1.8):.1f}",
+    "bn": lambda r: f"{r.uniform(1.0, 45.0):.1f}",
+    "mn": lambda r: str(r.randrange(40, 950, 10)),
+    "eps": lambda r: f"{r.uniform(0.2, 6.0):.2f}",
+    "target": lambda r: str(r.randrange(20, 900, 5)),
+    "bps": lambda r: r.choice(("25", "50")),
+    "rate": lambda r: f"{r.choice((1.5, 2.0, 2.25, 2.5, 3.0, 3.25, 3.5, 4.0, 4.25, 4.5)):.2f}",
+    "price": lambda r: f"{r.uniform(58.0, 95.0):.2f}",
+    "div": lambda r: f"{r.uniform(0.1, 2.5):.2f}",
+    "jobs": lambda r: f"{r.randrange(300, 15000, 100):,}",
+    "days": lambda r: str(r.randint(2, 28)),
+    "weeks": lambda r: str(r.randint(4, 52)),
+}
+_BODIES: dict[str, tuple[str, ...]] = {
+    "positive": (
+        "{subject} said demand remained strong across its main markets.",
+        "Analysts said the numbers were better than feared and lifted estimates.",
+        "Investors welcomed the update, citing improving margins.",
+        "The move was seen as a vote of confidence in the strategy.",
+    ),
+    "neutral": (
+        "{subject} did not comment beyond a short statement.",
+        "Details were disclosed in a filing on Monday.",
+        "The update was broadly in line with what analysts had pencilled in.",
+        "Further details are expected at the next scheduled update.",
+    ),
+    "negative": (
+        "{subject} declined to comment on the report.",
+        "Analysts said the setback could weigh on results for several quarters.",
+        "The news adds to a difficult year &amp; raises questions about guidance.",
+        "Investors reacted sharply, with several funds said to be cutting positions.",
+    ),
+}
+
+_MARKET_BODIES: dict[str, tuple[str, ...]] = {
+    "positive": (
+        "Traders said the mood had improved after a run of better data.",
+        "Strategists pointed to easing inflation and resilient earnings.",
+        "Gains were broad, with cyclical sectors outperforming.",
+    ),
+    "neutral": (
+        "Trading volumes were close to their monthly average.",
+        "Economists said the picture was little changed from last month.",
+        "Investors are waiting for the next round of data before taking positions.",
+    ),
+    "negative": (
+        "Traders said risk appetite had faded quickly &amp; hedging demand rose.",
+        "Strategists warned that further declines could follow.",
+        "Losses were broad, with defensive sectors the only shelter.",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    name: str
+    weight: float
+    sector: str | None
+    templates: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: str
+    kind: str
+    scope_value: str
+    start: datetime
+    end: datetime
+    item_ids: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "scope_kind": "ticker",
+            "scope_value": self.scope_value,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "item_ids": list(self.item_ids),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    out: Path
+    truth_path: Path
+    items: int
+    duplicates: int
+    incidents: tuple[Incident, ...]
+    start: datetime
+    end: datetime
+    seed: int
+    hours: float
+
+
+@dataclass(slots=True)
+class _Draft:
+    published_at: datetime
+    arrival: datetime
+    wire: tuple[str, str, int, bool]
+    headline: str
+    body: str | None
+    tickers: list[str] | None
+    lang: bool
+    incident: int | None = None
+    copy: bool = False
+    id: str = ""
+
+
+def load_topics() -> list[Topic]:
+    text = resources.files("finsentry").joinpath("data/headlines.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    topics = []
+    for name, spec in data["topics"].items():
+        templates = {tone: tuple(spec.get(tone, ())) for tone in TONES}
+        topics.append(Topic(name, float(spec["weight"]), spec.get("sector"), templates))
+    return topics
+
+
+def load_incident_templates() -> tuple[str, ...]:
+    text = resources.files("finsentry").joinpath("data/headlines.toml").read_text(encoding="utf-8")
+    return tuple(tomllib.loads(text)["incident"]["negative"])
+
+
+def rate_factor(t: datetime) -> float:
+    """Relative news rate at ``t``: a daily cycle peaking at 14:00 UTC, weekends at 45%."""
+    hour = t.hour + t.minute / 60
+    daily = 1.0 + 0.6 * math.cos(2 * math.pi * (hour - 14.0) / 24.0)
+    return daily * (0.45 if t.weekday() >= 5 else 1.0)
+
+
+class _Generator:
+    def __init__(self, seed: int, rate_per_hour: float) -> None:
+        self.rng = random.Random(seed)
+        self.rate = rate_per_hour
+        self.topics = load_topics()
+        self.incident_templates = load_incident_templates()
+        self.companies = load_watchlist()
+        # Popularity: the watchlist lists the largest companies first.
+        self.weights = [1.0 / (rank + 8) for rank in range(len(self.companies))]
+        self.formatter = string.Formatter()
+
+    # --- companies and text ----------------------------------------------------------------
+
+    def company(self, sector: str | None = None, exclude: str | None = None) -> WatchlistEntry:
+        pool = [
+            (c, w)
+            for c, w in zip(self.companies, self.weights, strict=True)
+            if (sector is None or c.ticker in SECTORS[sector]) and c.ticker != exclude
+        ]
+        return self.rng.choices([c for c, _ in pool], [w for _, w in pool])[0]
+
+    def display(self, company: WatchlistEntry, fixed: bool = False) -> str:
+        names = company.aliases or (company.name,)
+        if fixed or len(names) == 1 or self.rng.random() < 0.75:
+            return names[0]
+        return self.rng.choice(names[1:])
+
+    def render(self, template: str, values: dict[str, str]) -> str:
+        for _, slot, _, _ in self.formatter.parse(template):
+            if slot is None or slot in values:
+                continue
+            if slot in _WORDS:
+                values[slot] = self.rng.choice(_WORDS[slot])
+            elif slot in _NUMBERS:
+                values[slot] = _NUMBERS[slot](self.rng)
+            elif slot == "year":
+                values[slot] = str(values.get("_year", "2026"))
+            else:
+                raise KeyError(f"headline template slot {{{slot}}} has no generator")
+        text = template.format_map(values)
+        return text[:1].upper() + text[1:]
+
+    def body(self, tone: str, subject: str | None, company: bool = True) -> str | None:
+        if self.rng.random() < 0.35:
+            return None
+        bodies = _BODIES[tone] if company else _MARKET_BODIES[tone]
+        text = self.rng.choice(bodies).format(subject=subject or "The company")
+        roll = self.rng.random()
+        if roll < 0.10:
+            text = f"<p>{text}</p>"
+        elif roll < 0.15:
+            text = f"{text} Read more at https://news.example/story/{self.rng.randrange(10**6)}"
+        return text
+
+    # --- items -----------------------------------------------------------------------------
+
+    def wire(self) -> tuple[str, str, int, bool]:
+        return self.rng.choice(WIRES)
+
+    def arrival(self, published: datetime) -> datetime:
+        return published + timedelta(seconds=min(self.rng.expovariate(1 / 20), 240.0))
+
+    def base_item(self, t: datetime) -> _Draft:
+        rng = self.rng
+        topic = rng.choices(self.topics, [tp.weight for tp in self.topics])[0]
+        tone = rng.choices(TONES, TONE_WEIGHTS)[0]
+        template = rng.choice(topic.templates[tone])
+        values: dict[str, str] = {"_year": str(t.year)}
+        tickers: list[str] | None = None
+        subject: str | None = None
+        if "{name}" in template:
+            company = self.company(topic.sector)
+            name = self.display(company)
+            mode = rng.random()
+            given = [company.ticker]
+            if "{other}" in template:
+                other = self.company(exclude=company.ticker)
+                values["other"] = self.display(other)
+                given.append(other.ticker)
+            if mode < 0.45:
+                tickers = given
+            elif mode < 0.80:
+                pass  # the tagger must find the name
+            elif mode < 0.95:
+                name = f"${company.ticker}"
+            elif company.ticker in NASDAQ:
+                template = template + f" (NASDAQ: {company.ticker})"
+            else:
+                tickers = given
+            values["name"] = name
+            subject = name if not name.startswith("$") else None
+        elif rng.random() < 0.3:
+            tickers = []
+        headline = self.render(template, values)
+        body = self.body(tone, subject, company="{name}" in template)
+        return _Draft(t, self.arrival(t), self.wire(), headline, body, tickers, rng.random() < 0.5)
+
+    def syndicated_copy(self, original: _Draft) -> _Draft:
+        rng = self.rng
+        t = original.published_at + timedelta(seconds=rng.randint(60, 2400))
+        wire = rng.choice([w for w in WIRES if w != original.wire])
+        roll = rng.random()
+        headline = original.headline
+        if roll < 0.3:
+            headline = f"UPDATE 1-{headline}"
+        elif roll < 0.55:
+            headline = f"{headline} - sources"
+        elif roll < 0.7:
+            headline = f"EXCLUSIVE: {headline}"
+        tickers = original.tickers if rng.random() < 0.5 else None
+        return _Draft(
+            t, self.arrival(t), wire, headline, original.body, tickers, original.lang, copy=True
+        )
+
+    def base_stream(self, start: datetime, end: datetime) -> list[_Draft]:
+        """Non-homogeneous Poisson arrivals by thinning against the peak rate."""
+        peak = self.rate * 1.6 / 3600.0  # items per second at the daily peak
+        drafts: list[_Draft] = []
+        recent: dict[str, datetime] = {}
+        t = start
+        while True:
+            t += timedelta(seconds=self.rng.expovariate(peak))
+            if t >= end:
+                break
+            if self.rng.random() * 1.6 <= rate_factor(t):
+                stamp = t.replace(microsecond=0)
+                for _ in range(6):  # a wire rarely runs the same headline twice in a day
+                    draft = self.base_item(stamp)
+                    last = recent.get(draft.headline)
+                    if last is None or stamp - last > timedelta(hours=24):
+                        break
+                recent[draft.headline] = stamp
+                drafts.append(draft)
+        copies = [self.syndicated_copy(d) for d in drafts if self.rng.random() < SYNDICATION_SHARE]
+        return drafts + [c for c in copies if c.published_at < end]
+
+    # --- incidents -------------------------------------------------------------------------
+
+    def incident_companies(self, count: int) -> list[WatchlistEntry]:
+        """Companies of middling popularity whose names are short enough to be distinctive."""
+        pool = [
+            c
+            for c in self.companies[12:110]
+            if c.aliases
+            and len(c.aliases[0].split()) <= 2
+            and not any(c.ticker in members for members in SECTORS.values())
+        ]
+        return self.rng.sample(pool, count)
+
+    def incident_items(
+        self, kind: str, company: WatchlistEntry, start: datetime, index: int
+    ) -> tuple[list[_Draft], datetime]:
+        rng = self.rng
+        name = self.display(company, fixed=True)
+        if kind == "negative_burst":
+            count, minutes = rng.randint(15, 30), rng.randint(10, 20)
+            picks = [("negative", tpl) for tpl in rng.sample(self.incident_templates, count)]
+        else:
+            count, minutes = rng.randint(20, 36), rng.randint(15, 30)
+            pool = [
+                (tone, tpl)
+                for tp in self.topics
+                if tp.sector is None
+                for tone in TONES
+                for tpl in tp.templates[tone]
+                if "{name}" in tpl and "{other}" not in tpl
+            ]
+            picks = rng.sample(pool, count)
+        end = start + timedelta(minutes=minutes)
+        offsets = sorted(rng.uniform(0, minutes * 60) for _ in range(count))
+        drafts = []
+        for (tone, template), offset in zip(picks, offsets, strict=True):
+            t = (start + timedelta(seconds=offset)).replace(microsecond=0)
+            headline = self.render(template, {"name": name, "_year": str(t.year)})
+            tickers = [company.ticker] if rng.random() < 0.5 else None
+            drafts.append(
+                _Draft(
+                    t,
+                    self.arrival(t),
+                    self.wire(),
+                    headline,
+                    self.body(tone, name),
+                    tickers,
+                    rng.random() < 0.5,
+                    incident=index,
+                )
+            )
+        return drafts, end
+
+
+def _record(draft: _Draft) -> dict[str, Any]:
+    name, slug, offset, zulu = draft.wire
+    local = draft.published_at.astimezone(timezone(timedelta(hours=offset)))
+    stamp = local.isoformat()
+    if zulu and offset == 0:
+        stamp = stamp.replace("+00:00", "Z")
+    record: dict[str, Any] = {
+        "id": draft.id,
+        "published_at": stamp,
+        "source": name,
+        "headline": draft.headline,
+        "body": draft.body,
+        "url": f"https://{slug}.example/news/{draft.id}",
+    }
+    if draft.tickers is not None:
+        record["tickers"] = draft.tickers
+    if draft.lang:
+        record["lang"] = "en"
+    return record
+
+
+def simulate(
+    out: str | Path,
+    hours: float = 48,
+    seed: int = 7,
+    incidents: int = 3,
+    start: datetime | None = None,
+    rate_per_hour: float = DEFAULT_RATE_PER_HOUR,
+) -> SimulationResult:
+    """Write a synthetic stream to ``out`` (JSONL) and its ground truth to ``<out>.truth.json``."""
+    if hours <= 0:
+        raise ValueError("hours must be positive")
+    if incidents < 0:
+        raise ValueError("incidents must be 0 or more")
+    start = DEFAULT_START if start is None else start
+    if start.tzinfo is None:
+        raise ValueError("start needs a UTC offset, e.g. 2026-01-05T00:00:00+00:00")
+    start = start.astimezone(UTC)
+    end = start + timedelta(hours=hours)
+    if end > utc_now():
+        raise ValueError(
+            f"the stream would end at {end.isoformat()}, in the future: validation would "
+            "dead-letter those items; choose an earlier --start or fewer --hours"
+        )
+    warm_up_end = start + timedelta(hours=hours * WARM_UP_SHARE)
+    slot = (end - timedelta(minutes=45) - warm_up_end) / max(incidents, 1)
+    if incidents and slot < timedelta(minutes=60):
+        raise ValueError(
+            f"{incidents} incidents do not fit in {hours} h (each needs an hour after the "
+            f"{WARM_UP_SHARE:.0%} warm-up); simulate more hours or fewer incidents"
+        )
+    gen = _Generator(seed, rate_per_hour)
+    drafts = gen.base_stream(start, end)
+    planned: list[tuple[str, WatchlistEntry, datetime, datetime]] = []
+    for index, company in enumerate(gen.incident_companies(incidents)):
+        kind = INCIDENT_KINDS[index % len(INCIDENT_KINDS)]
+        slack = (slot - timedelta(minutes=40)).total_seconds()
+        begin = warm_up_end + index * slot + timedelta(seconds=gen.rng.uniform(0, slack))
+        begin = begin.replace(microsecond=0)
+        items, finish = gen.incident_items(kind, company, begin, index)
+        drafts.extend(items)
+        planned.append((kind, company, begin, finish))
+
+    drafts.sort(key=lambda d: (d.published_at, d.headline))
+    for number, draft in enumerate(drafts, start=1):
+        draft.id = f"sim{seed}-{number:06d}"
+    truth_incidents = tuple(
+        Incident(
+            f"inc{index + 1}-{kind}-{company.ticker}",
+            kind,
+            company.ticker,
+            begin,
+            finish,
+            tuple(d.id for d in drafts if d.incident == index),
+        )
+        for index, (kind, company, begin, finish) in enumerate(planned)
+    )
+    drafts.sort(key=lambda d: (d.arrival, d.id))
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8", newline="\n") as handle:
+        for draft in drafts:
+            handle.write(json.dumps(_record(draft), ensure_ascii=False) + "\n")
+    duplicates = sum(d.copy for d in drafts)
+    truth_path = Path(f"{out}.truth.json")
+    truth = {
+        "seed": seed,
+        "hours": hours,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "items": len(drafts),
+        "syndicated_copies": duplicates,
+        "incidents": [i.to_json() for i in truth_incidents],
+    }
+    truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
+    return SimulationResult(
+        out, truth_path, len(drafts), duplicates, truth_incidents, start, end, seed, hours
+    )
+
+
+def incident_headlines(result: SimulationResult) -> dict[str, Sequence[str]]:
+    """Incident id -> the headlines of its items (for summaries and tests)."""
+    wanted = {item_id: inc.id for inc in result.incidents for item_id in inc.item_ids}
+    found: dict[str, list[str]] = {inc.id: [] for inc in result.incidents}
+    with result.out.open(encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            if record["id"] in wanted:
+                found[wanted[record["id"]]].append(record["headline"])
+    return dict(found)
