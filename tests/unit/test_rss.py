@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from finsentry.config import Settings
+from finsentry.sources.rss import FeedError, FeedSource, fetch_feed, fetch_json
+from finsentry.sources.validate import parse_records
+
+RSS = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0">
+<channel>
+  <title>Quayside Daily Markets</title>
+  <link>http://quayside.example/</link>
+  <language>en-gb</language>
+  <item>
+    <guid>qd-1001</guid>
+    <title>Shell to sell Nigerian onshore assets</title>
+    <link>http://quayside.example/a/1001</link>
+    <description>&lt;p&gt;Shell agreed a &lt;b&gt;$2.4bn&lt;/b&gt; sale. &lt;a href="http://x.example"&gt;More&lt;/a&gt;&lt;/p&gt;</description>
+    <pubDate>Mon, 05 Jan 2026 09:30:00 +0100</pubDate>
+  </item>
+  <item>
+    <title>Unilever names new finance chief</title>
+    <link>http://quayside.example/a/1002</link>
+    <pubDate>Mon, 05 Jan 2026 10:00:00 GMT</pubDate>
+  </item>
+  <item>
+    <guid>qd-1003</guid>
+    <title>Undated story</title>
+  </item>
+</channel>
+</rss>
+"""
+
+ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>Bellwether Newswire</title>
+  <id>urn:bellwether:feed</id>
+  <updated>2026-01-05T12:00:00Z</updated>
+  <entry>
+    <id>urn:bellwether:42</id>
+    <title>Siemens Energy wins wind order in Germany</title>
+    <link href="https://bellwether.example/42"/>
+    <published>2026-01-05T11:15:00+01:00</published>
+    <updated>2026-01-05T11:20:00+01:00</updated>
+    <summary>Order worth EUR 1.1bn.</summary>
+  </entry>
+  <entry>
+    <id>urn:bellwether:43</id>
+    <title>ASML shares rise</title>
+    <link href="https://bellwether.example/43"/>
+    <updated>2026-01-05T11:45:00Z</updated>
+  </entry>
+</feed>
+"""
+
+JSON_ITEMS = [
+    {
+        "id": "j1",
+        "published_at": "2026-01-05T08:00:00Z",
+        "source": "Ledger Street",
+        "headline": "Nvidia unveils AI chip",
+        "tickers": ["NVDA"],
+    },
+    {
+        "guid": "j2",
+        "title": "Ferrari lifts guidance",
+        "link": "https://ls.example/j2",
+        "pubDate": 1767603600,
+    },
+    {"guid": "j3", "title": "Milliseconds epoch", "time": 1767603600000},
+    "not an object",
+]
+
+
+class Handler(BaseHTTPRequestHandler):
+    routes: dict[str, tuple[str, bytes]] = {
+        "/rss.xml": ("application/rss+xml", RSS.encode()),
+        "/atom.xml": ("application/atom+xml", ATOM.encode()),
+        "/items.json": ("application/json", json.dumps(JSON_ITEMS).encode()),
+        "/wrapped.json": ("application/json", json.dumps({"items": JSON_ITEMS[:1]}).encode()),
+        "/garbage": ("text/html", b"<html><body>not a feed</body></html>"),
+        "/notjson.json": ("application/json", b"{oops"),
+    }
+
+    def do_GET(self) -> None:  # noqa: N802
+        route = self.routes.get(self.path)
+        if route is None:
+            self.send_response(404)
+            self.end_headers()
+            return
+        content_type, body = route
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture()
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client() as c:
+        yield c
+
+
+NOW = datetime(2026, 1, 6, tzinfo=UTC)
+
+
+def test_rss_feed(server: str, client: httpx.Client) -> None:
+    url = f"{server}/rss.xml"
+    records = fetch_feed(url, client)
+    assert len(records) == 3
+    assert {r.input for r in records} == {url}
+    assert {r.source for r in records} == {"rss"}
+    first = json.loads(records[0].data)
+    assert first["id"] == "qd-1001"
+    assert first["published_at"] == "2026-01-05T08:30:00+00:00"
+    assert first["source"] == "Quayside Daily Markets"
+    assert first["url"] == "http://quayside.example/a/1001"
+    second = json.loads(records[1].data)
+    assert second["id"].startswith("link:")  # no guid: a hash of the link
+    items, dead = parse_records(records, Settings(), NOW)
+    assert [i.id for i in items] == ["qd-1001", second["id"]]
+    assert items[0].body == "Shell agreed a $2.4bn sale. More"
+    assert items[0].lang == "en-gb"
+    assert [(d.reason_code) for d in dead] == ["missing_field"]  # the undated entry
+
+
+def test_atom_feed(server: str, client: httpx.Client) -> None:
+    records = fetch_feed(f"{server}/atom.xml", client, source="Bellwether")
+    items, dead = parse_records(records, Settings(), NOW)
+    assert dead == []
+    assert [i.id for i in items] == ["urn:bellwether:42", "urn:bellwether:43"]
+    assert items[0].published_at == datetime(2026, 1, 5, 10, 15, tzinfo=UTC)
+    assert items[1].published_at == datetime(2026, 1, 5, 11, 45, tzinfo=UTC)  # from <updated>
+    assert {i.source for i in items} == {"Bellwether"}
+    assert items[0].url == "https://bellwether.example/42"
+
+
+def test_refetch_gives_the_same_positions_and_ids(server: str, client: httpx.Client) -> None:
+    a = fetch_feed(f"{server}/rss.xml", client)
+    b = fetch_feed(f"{server}/rss.xml", client)
+    assert [(r.position, r.data) for r in a] == [(r.position, r.data) for r in b]
+    assert len({r.position for r in a}) == len(a)
+
+
+def test_json_endpoint(server: str, client: httpx.Client) -> None:
+    records = fetch_json(f"{server}/items.json", client)
+    assert len(records) == 4
+    items, dead = parse_records(records, Settings(), NOW)
+    assert [i.id for i in items] == ["j1", "j2", "j3"]
+    assert items[0].tickers == ("NVDA",)
+    assert items[1].headline == "Ferrari lifts guidance"
+    assert items[1].published_at == datetime(2026, 1, 5, 9, tzinfo=UTC)
+    assert items[2].published_at == datetime(2026, 1, 5, 9, tzinfo=UTC)
+    assert items[1].source == "127.0.0.1"
+    assert [d.reason_code for d in dead] == ["not_object"]
+    wrapped = fetch_json(f"{server}/wrapped.json", client)
+    assert len(wrapped) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "fetch", "message"),
+    [
+        ("/missing.xml", fetch_feed, "HTTP 404"),
+        ("/garbage", fetch_feed, "not a readable"),
+        ("/notjson.json", fetch_json, "not JSON"),
+        ("/rss.xml", fetch_json, "not JSON"),
+    ],
+)
+def test_errors_say_what_failed(
+    server: str, client: httpx.Client, path: str, fetch: object, message: str
+) -> None:
+    with pytest.raises(FeedError, match=message):
+        fetch(f"{server}{path}", client)  # type: ignore[operator]
+
+
+def test_unreachable_host(client: httpx.Client) -> None:
+    with socket.socket() as probe:  # a free port with nothing listening on it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(FeedError, match="reachable"):
+        fetch_feed(f"http://127.0.0.1:{port}/feed.xml", client)
+
+
+def test_feed_source_skips_broken_feeds(server: str) -> None:
+    source = FeedSource([f"{server}/rss.xml", f"{server}/missing.xml", f"{server}/items.json"])
+    batches = list(source.batches())
+    assert [len(b) for b in batches] == [3, 4]
+    assert list(source.errors) == [f"{server}/missing.xml"]
+    source.commit()
