@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from finsentry.aggregate import window_deltas  # noqa: E402
 from finsentry.schema import NewsItem, ScoredItem, TextScore  # noqa: E402
 from finsentry.store import common  # noqa: E402
 from finsentry.store.base import BatchWrite  # noqa: E402
@@ -171,8 +172,9 @@ def main() -> None:
     args = parser.parse_args()
     items = synthetic(args.items, args.seed)
     tickers = sum(len(i.tickers) for i in items)
+    deltas = sum(len(window_deltas(b, SIZES)) for b in batches(items, args.batch))
     print(f"{len(items)} scored items ({tickers} ticker tags), batches of {args.batch}, "
-          f"window sizes {SIZES}")  # fmt: skip
+          f"window sizes {SIZES}: {deltas} window upserts")  # fmt: skip
     results: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         results["sqlite"] = bench_sqlite(Path(tmp), items, args.batch)
