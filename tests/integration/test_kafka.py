@@ -1,0 +1,153 @@
+"""The Kafka consumer against a real broker: bad input, dead letters, exactly once in effect."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from finsentry.pipeline import Pipeline
+from finsentry.schema import ScopeKind
+from finsentry.sources.kafka import ConsumeOptions, KafkaNewsConsumer
+from finsentry.store import open_store
+from tests.fixtures.kafka import KafkaBroker, malformed_messages, news_lines
+from tests.fixtures.scorers import LexiconScorer
+
+pytestmark = pytest.mark.kafka
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FAR = datetime(2200, 1, 1, tzinfo=UTC)
+MAX_RECORD_BYTES = 20_000
+
+
+def test_bulk_stream_with_malformed_messages(kafka_broker: KafkaBroker, tmp_path: Path) -> None:
+    topic = kafka_broker.create_topic("bulk", partitions=3)
+    now = datetime.now(UTC).replace(microsecond=0)
+    valid = news_lines(9_700, start=now - timedelta(hours=6), seed=11)
+    bad = malformed_messages(300, now=now, max_record_bytes=MAX_RECORD_BYTES)
+    # interleave: one bad message after every ~32 good ones
+    messages: list[tuple[bytes | None, bytes | None]] = []
+    expected_reason: dict[tuple[int, int], str] = {}
+    bad_at = {i * 32 + 7: b for i, b in enumerate(bad)}
+    order: list[str | None] = []
+    good = iter(valid)
+    for i in range(len(valid) + len(bad)):
+        if i in bad_at:
+            key, value, reason = bad_at[i]
+            messages.append((key, value))
+            order.append(reason)
+        else:
+            line = next(good)
+            messages.append((json.loads(line)["tickers"][0].encode(), line))
+            order.append(None)
+    positions = kafka_broker.produce(topic, messages)
+    for (partition, offset), reason in zip(positions, order, strict=True):
+        if reason is not None:
+            expected_reason[(partition, offset)] = reason
+    assert len(expected_reason) == 300
+
+    settings = kafka_broker.settings(
+        db=str(tmp_path / "bulk.db"),
+        kafka_topic=topic,
+        kafka_group="bulk-test",
+        batch_max_items=500,
+        batch_max_wait_ms=300,
+        max_record_bytes=MAX_RECORD_BYTES,
+        allowed_lateness_s=600,
+    )
+    store = open_store(settings.db)
+    pipeline = Pipeline.from_settings(settings, store=store, scorer=LexiconScorer())
+    consumer = KafkaNewsConsumer(
+        settings,
+        pipeline,
+        options=ConsumeOptions(max_messages=10_000, session_timeout_ms=6000),
+    )
+    totals = consumer.run()
+
+    assert totals.consumed == 10_000
+    assert totals.processed == 9_700
+    assert totals.dead_lettered == 300
+    assert totals.consumed == totals.processed + totals.dead_lettered
+    assert totals.dead_reasons == dict(Counter(expected_reason.values()))
+
+    # every valid item exactly once: stored by id, counted once in the windows
+    ids = [json.loads(line)["id"] for line in valid]
+    assert store.known_ids(ids) == set(ids)
+    counts = store.counts()
+    assert counts["items"] == 9_700
+    assert counts["dead_letters"] == 300
+    assert counts["late"] == 0
+    for size in settings.window_sizes_s:
+        stats = store.window_stats(size, EPOCH, FAR, ScopeKind.ALL, "*")
+        assert sum(s.count + s.duplicates for s in stats) == 9_700
+
+    # every bad one is on the DLQ topic, with its original bytes, key and reason
+    originals = dict(zip(positions, messages, strict=True))
+    dlq = kafka_broker.read_all(settings.dlq_topic)
+    assert len(dlq) == 300
+    seen = {}
+    for message in dlq:
+        headers = {k: v.decode() for k, v in message.headers}
+        assert headers["source_topic"] == topic
+        where = (int(headers["source_partition"]), int(headers["source_offset"]))
+        key, value = originals[where]
+        assert message.key == key
+        assert message.value == value
+        assert headers["reason"]
+        seen[where] = headers["reason_code"]
+    assert seen == expected_reason
+
+    # exactly the processed offsets are committed
+    ends = {p: n for p, n in Counter(p for p, _ in positions).items()}
+    assert kafka_broker.committed("bulk-test", topic) == ends
+    pipeline.close()
+
+
+@pytest.mark.slow
+def test_publish_and_consume_with_the_default_model(
+    kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    """The real CLI end to end: finsentry publish, then finsentry consume with the real model."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    lines = news_lines(40, start=now - timedelta(hours=1), seed=5) + [b"{oops", b"[]"]
+    path = tmp_path / "news.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    db = tmp_path / "e2e.db"
+    env_args = ["--bootstrap", kafka_broker.bootstrap, "--topic", "e2e"]
+    published = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "finsentry", "publish", str(path), *env_args, "--partitions", "2",
+         "--quiet"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert published.returncode == 0, published.stderr
+    assert "published 42 messages" in published.stdout
+
+    consumed = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "finsentry", "consume", *env_args, "--group", "e2e",
+         "--db", str(db), "--max-messages", "42", "--quiet", "--session-timeout-ms", "6000"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert consumed.returncode == 0, consumed.stderr[-3000:]
+    assert "consumed 42 = processed 40 + dead-lettered 2" in consumed.stdout
+
+    store = open_store(str(db))
+    try:
+        assert store.counts()["items"] == 40
+        items = store.items_between(now - timedelta(days=1), now + timedelta(days=1), limit=100)
+        assert len(items) == 40
+        assert all(item.model and "lexicon" not in item.model for item in items)
+        assert all(
+            abs(i.scores.negative + i.scores.neutral + i.scores.positive - 1) < 1e-3
+            for i in items
+        )
+    finally:
+        store.close()
+    reasons = sorted(
+        dict(m.headers)["reason_code"].decode() for m in kafka_broker.read_all("e2e.dlq")
+    )
+    assert reasons == ["bad_json", "not_object"]
