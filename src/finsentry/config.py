@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "FINSENTRY_"
 
@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     dedup_horizon_h: float = Field(24.0, description="Near-duplicate horizon in hours.")
 
     # --- aggregation -------------------------------------------------------------------------
-    window_sizes_s: tuple[int, ...] = Field(
+    window_sizes_s: Annotated[tuple[int, ...], NoDecode] = Field(
         (60, 300, 3600), description="Tumbling window sizes in seconds (comma separated)."
     )
     detect_window_s: int = Field(300, description="Window size the detectors evaluate.")
@@ -78,8 +78,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP login password.")
     smtp_security: str = Field("starttls", description="SMTP security: starttls, ssl or none.")
     mail_from: str = Field("finsentry@localhost", description="Sender address of alert e-mail.")
-    mail_to: tuple[str, ...] = Field((), description="Recipients of alert e-mail (comma separated).")
-    webhook_urls: tuple[str, ...] = Field((), description="Webhook URLs (comma separated).")
+    mail_to: Annotated[tuple[str, ...], NoDecode] = Field((), description="Recipients of alert e-mail (comma separated).")
+    webhook_urls: Annotated[tuple[str, ...], NoDecode] = Field((), description="Webhook URLs (comma separated).")
     webhook_secret: SecretStr | None = Field(None, description="HMAC key for webhook signatures.")
     webhook_format: str = Field("json", description="Webhook payload: json or slack.")
     public_url: str | None = Field(None, description="Base URL of dashboards, linked from alerts.")

@@ -52,6 +52,7 @@ def test_every_command_has_help_with_env_vars(name: str) -> None:
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
     takes_options = [line for line in result.output.splitlines() if line.strip().startswith("--")]
-    if any(opt in result.output for opt in ("--db", "--model", "--bootstrap")):
-        assert "env var: FINSENTRY_" in result.output, result.output
+    flat = " ".join(result.output.split())
+    if any(opt in flat for opt in ("--db", "--model", "--bootstrap")):
+        assert "env var: FINSENTRY_" in flat, result.output
     assert takes_options or name in {"db", "grafana"}

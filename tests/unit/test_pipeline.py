@@ -55,7 +55,7 @@ def window_table(pipe: Pipeline, size: int) -> list[tuple[object, ...]]:
 
 def test_every_record_is_processed_or_dead_lettered(tmp_path: Path) -> None:
     rows = [news(i, i, f"Apple unveils product number {i}", ["AAPL"]) for i in range(20)]
-    bad = [b"{not json", b'{"id": "x"}', b"\xff\xfe\xfd", b""]
+    bad = [b"{not json", b'{"id": "x"}', b"\xff\xfe\xfd", b"null"]
     path = write_jsonl(tmp_path / "in.jsonl", rows, bad)
     pipe = make_pipeline(tmp_path)
     totals = run_files([path], pipe.settings, pipeline=pipe)
