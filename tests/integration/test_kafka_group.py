@@ -1,0 +1,114 @@
+"""Two consumers in one group share a 4-partition topic; stopping one hands its partitions over."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from finsentry.config import Settings
+from finsentry.schema import ScopeKind
+from finsentry.store import open_store
+from tests.fixtures.kafka import (
+    ConsumerProcess,
+    KafkaBroker,
+    malformed_messages,
+    news_lines,
+    store_counts,
+    wait_until,
+)
+
+pytestmark = pytest.mark.kafka
+
+PARTITIONS = [f"group/{p}" for p in range(4)]
+
+
+def keyed(lines: list[bytes], field: str = "tickers") -> list[tuple[bytes | None, bytes | None]]:
+    """Key by first ticker (as ``finsentry publish`` does) or by id (spreads over partitions)."""
+    keys = [json.loads(line)[field] for line in lines]
+    return [
+        ((k[0] if isinstance(k, list) else k).encode(), line)
+        for k, line in zip(keys, lines, strict=True)
+    ]
+
+
+def test_two_consumers_share_partitions_and_hand_over(
+    kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    topic = kafka_broker.create_topic("group", partitions=4)
+    now = datetime.now(UTC).replace(microsecond=0)
+    first_half = news_lines(4_000, start=now - timedelta(hours=5), seed=41)
+    second_half = news_lines(2_000, start=now - timedelta(hours=2), seed=42)
+    bad = malformed_messages(40, now=now, max_record_bytes=1_000_000, seed=43)
+    positions = kafka_broker.produce(topic, keyed(first_half))
+
+    db = tmp_path / "pair.db"
+    args = ("--slow-ms", "200", "--batch-max-items", "100")
+    a = ConsumerProcess(kafka_broker, db, topic, "pair", *args, name="a")
+    b = ConsumerProcess(kafka_broker, db, topic, "pair", *args, name="b")
+    try:
+        wait_until(
+            lambda: any(len(x) == 2 for x in a.assignments())
+            and any(len(x) == 2 for x in b.assignments()),
+            90,
+            "both consumers to own two partitions each",
+        )
+        wait_until(lambda: store_counts(db)["items"] >= 1_500, 120, "progress of the pair")
+        assert a.terminate() == 0  # graceful: finishes its batch, commits, leaves the group
+        positions += kafka_broker.produce(
+            topic, keyed(second_half, "id") + [(k, v) for k, v, _ in bad]
+        )
+        wait_until(
+            lambda: store_counts(db)["items"] == 6_000 and store_counts(db)["dead_letters"] == 40,
+            240,
+            "the remaining consumer to take over every partition",
+        )
+        wait_until(
+            lambda: sum(kafka_broker.committed("pair", topic).values()) == len(positions),
+            60,
+            "commits",
+        )
+        assert b.terminate() == 0
+    finally:
+        a.stop_if_running()
+        b.stop_if_running()
+
+    totals_a, totals_b = a.totals(), b.totals()
+    for totals in (totals_a, totals_b):
+        assert totals["consumed"] == totals["processed"] + totals["dead_lettered"]
+        assert totals["processed"] > 0
+    # together they saw everything (a rebalance may make one re-read a little: in effect once)
+    assert totals_a["consumed"] + totals_b["consumed"] >= len(positions)
+    assert sorted(b.assignments()[-1]) == PARTITIONS
+
+    # exactly once in effect: every item stored once and counted once in the windows
+    counts = store_counts(db)
+    assert counts["items"] == 6_000
+    assert counts["dead_letters"] == 40
+    store = open_store(str(db))
+    try:
+        for size in Settings().window_sizes_s:
+            stats = store.window_stats(
+                size, datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC),
+                ScopeKind.ALL, "*",
+            )
+            assert sum(s.count + s.duplicates for s in stats) == 6_000
+    finally:
+        store.close()
+    # the second half arrived after 'a' had left: 'b' read it from all four partitions
+    late_ids = [json.loads(line)["id"] for line in second_half]
+    with sqlite3.connect(db) as conn:
+        marks = ",".join("?" * len(late_ids))
+        inputs = {
+            row[0]
+            for row in conn.execute(
+                f"SELECT DISTINCT input FROM items WHERE id IN ({marks})", late_ids  # noqa: S608
+            )
+        }
+    assert inputs == set(PARTITIONS)
+    ends = dict(Counter(p for p, _ in positions))
+    assert kafka_broker.committed("pair", topic) == ends
