@@ -209,3 +209,50 @@ def test_lost_commit_acknowledgement_is_retried_without_double_count(
     assert result.new_items == 0  # the retry found everything already written
     assert pg.counts()["items"] == 30
     assert all_windows(pg) == merge_stats(window_deltas(items, SIZES))
+
+
+def test_concurrent_writers_with_overlap_count_each_item_once(postgres_dsn: str) -> None:
+    """Four consumers write overlapping, shuffled slices at the same time (a rebalance replay)."""
+    rnd = random.Random(3)
+    items = [
+        item(
+            i,
+            rnd.randrange(0, 2 * 3600),
+            rnd.random() * 0.6,
+            rnd.random() * 0.4,
+            tuple(rnd.sample(["AAPL", "MSFT", "SAP"], rnd.randrange(0, 3))),
+            "macro",
+            rnd.choice(["wire", "rss"]),
+            rnd.random() < 0.8,
+            rnd.random() < 0.1,
+        )  # fmt: skip
+        for i in range(1200)
+    ]
+    PostgresStore(postgres_dsn).migrate()
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def consumer(seed: int) -> None:
+        store = PostgresStore(postgres_dsn, backoff_s=0.05)
+        mine = random.Random(seed).sample(items, 700)  # slices overlap heavily
+        try:
+            barrier.wait(30)
+            for k in range(0, len(mine), 40):
+                store.write_batch(BatchWrite(mine[k : k + 40], [], SIZES))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=consumer, args=(seed,)) for seed in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not errors, errors
+    check = PostgresStore(postgres_dsn)
+    written = {s.id for seed in range(4) for s in random.Random(seed).sample(items, 700)}
+    expected_items = [s for s in items if s.id in written]
+    assert check.counts()["items"] == len(expected_items)
+    assert all_windows(check) == merge_stats(window_deltas(expected_items, SIZES))
+    check.close()
