@@ -51,8 +51,7 @@ _SYNDICATION_PREFIX = re.compile(
     r"urgent|wrapup|factbox|analysis|instant view|live|watch)\s*\d*\s*[-:\u2013\u2014|]\s*)+",
     re.IGNORECASE,
 )
-# A short attribution tail: " - Harbor Wire", " | Reuters-style wire", " (source)".
-_ATTRIBUTION_SUFFIX = re.compile(r"\s+[-|\u2013\u2014]\s+(?:\S+\s*){1,4}$|\s*\([^()]{1,40}\)$")
+_ATTRIBUTION_SEPARATORS = (" - ", " | ", " \u2013 ", " \u2014 ")
 _STOP_WORDS = frozenset(
     "a an the of to in on at for from by with as after before amid over into and or but is are "
     "be its it this that than says say said".split()
@@ -103,12 +102,24 @@ class Fingerprint:
 def title_tokens(headline: str) -> tuple[str, ...]:
     """The words of a headline as written, without accents, punctuation and syndication markers."""
     text = _SYNDICATION_PREFIX.sub("", headline.strip())
-    stripped = _ATTRIBUTION_SUFFIX.sub("", text)
+    stripped = _strip_attribution(text)
     if len(_TOKEN.findall(stripped.lower())) >= 4:  # never strip a short headline to nothing
         text = stripped
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c)).replace("\u2019", "'")
     return tuple(_TOKEN.findall(text))
+
+
+def _strip_attribution(text: str) -> str:
+    """Drop a short attribution tail: " - Harbor Wire", " | sources", " (Bellwether)"."""
+    cut = max(text.rfind(sep) for sep in _ATTRIBUTION_SEPARATORS)
+    if cut > 0 and len(text[cut + 3 :].split()) <= 4:
+        return text[:cut]
+    if text.endswith(")"):
+        opening = text.rfind("(")
+        if 0 < opening and len(text) - opening <= 42:
+            return text[:opening].rstrip()
+    return text
 
 
 def fingerprint(headline: str, tickers: Sequence[str] = ()) -> Fingerprint:

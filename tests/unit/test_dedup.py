@@ -195,3 +195,10 @@ def test_invalid_arguments() -> None:
     with pytest.raises(ValueError, match="one ticker tuple per item"):
         dedup().mark([news("a", "x")], tickers=[])
     assert dedup().mark([]) == []
+
+
+@pytest.mark.timeout(30)
+def test_hostile_headlines_are_fingerprinted_quickly() -> None:
+    for headline in ["x - " + "a" * 20000 + " b c d e f g", "(" * 20000 + ")", " - " * 20000]:
+        fp = fingerprint(headline)
+        assert Fingerprint.decode(fp.encode()) == fp

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from finsentry.sources.normalise import normalise_text, normalise_ticker
 
@@ -54,3 +58,28 @@ def test_normalise_text_is_idempotent() -> None:
 )
 def test_normalise_ticker(raw: str, expected: str | None) -> None:
     assert normalise_ticker(raw) == expected
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "hostile",
+    ["<script>" * 20000, "<a" * 100000, "<!--" * 100000, "http://" * 100000, "&amp;" * 100000],
+)
+def test_hostile_markup_is_handled_in_linear_time(hostile: str) -> None:
+    out = normalise_text(hostile)
+    assert "<script>" not in out and "&amp;" not in out
+
+
+def test_script_and_style_content_removed_case_insensitively() -> None:
+    raw = "x <style>a{}</style> y <SCRIPT src=1>bad()</script > z <script>unclosed"
+    assert normalise_text(raw) == "x y z unclosed"
+
+
+@given(st.text(max_size=300))
+def test_normalised_text_is_stable_and_clean(raw: str) -> None:
+    out = normalise_text(raw)
+    assert normalise_text(out) == out
+    assert out == out.strip()
+    assert "  " not in out
+    assert not any(unicodedata.category(c) in ("Cc", "Cf") for c in out)
+    assert unicodedata.normalize("NFC", out) == out

@@ -5,6 +5,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from finsentry.config import Settings
 from finsentry.schema import RawRecord
@@ -295,3 +297,25 @@ def test_dead_letter_keys_differ_by_position() -> None:
     recs = [RawRecord(data=b"{", source="file", input="f", position=p) for p in (1, 2)]
     _, dead = parse_records(recs, SETTINGS, NOW)
     assert len({d.key for d in dead}) == 2
+
+
+@given(st.binary(max_size=400))
+def test_arbitrary_bytes_give_exactly_one_outcome(data: bytes) -> None:
+    rec = RawRecord(data=data, source="kafka", input="news/0", position=1)
+    items, dead = parse_records([rec], SETTINGS, NOW)
+    assert len(items) + len(dead) == 1
+    if dead:
+        assert dead[0].raw == data and dead[0].reason_code in {r.value for r in Reason}
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(COLUMNS),
+        st.one_of(st.none(), st.text(max_size=40), st.integers(), st.lists(st.text(max_size=8))),
+    )
+)
+def test_arbitrary_objects_give_exactly_one_outcome(fields: dict[str, Any]) -> None:
+    items, dead = parse_records([record(fields)], SETTINGS, NOW)
+    assert len(items) + len(dead) == 1
+    for item in items:
+        assert item.headline and item.published_at.tzinfo is UTC

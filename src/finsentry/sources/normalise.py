@@ -11,10 +11,8 @@ import html
 import re
 import unicodedata
 
-# Whole elements whose content is never text a reader sees.
-_INVISIBLE_ELEMENTS = re.compile(
-    r"<(script|style|head|noscript)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL
-)
+# Elements whose content is never text a reader sees (removed with their content).
+_INVISIBLE_OPEN = re.compile(r"<(script|style|head|noscript)\b[^<>]*>", re.IGNORECASE)
 _COMMENTS = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
 # A tag starts with a letter (or "/" + letter, or "!"): "EPS < 2 and > 1" is left alone. Tags
 # become a space, so "<p>a</p><p>b</p>" does not glue words together.
@@ -23,8 +21,32 @@ _URLS = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>\"']+", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
 
 
+def _drop_invisible(text: str) -> str:
+    """Remove script/style/head/noscript elements with their content, in linear time (a regex
+    with a back-reference is quadratic on hostile input such as many unclosed ``<script>``)."""
+    if "<" not in text:
+        return text
+    lower = text.lower()
+    unclosed: set[str] = set()
+    out: list[str] = []
+    pos = 0
+    while match := _INVISIBLE_OPEN.search(text, pos):
+        out.append(text[pos : match.start()])
+        out.append(" ")
+        name = match.group(1).lower()
+        close = -1 if name in unclosed else lower.find(f"</{name}", match.end())
+        if close == -1:
+            unclosed.add(name)  # no closing tag later on: drop just this opening tag
+            pos = match.end()
+            continue
+        end = lower.find(">", close)
+        pos = len(text) if end == -1 else end + 1
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def _strip_markup(text: str) -> str:
-    text = _INVISIBLE_ELEMENTS.sub(" ", text)
+    text = _drop_invisible(text)
     text = _COMMENTS.sub(" ", text)
     return _TAGS.sub(" ", text)
 
