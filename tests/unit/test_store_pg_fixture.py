@@ -12,4 +12,3 @@ def test_missing_postgresql_fails_with_install_hint(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(fixture.shutil, "which", lambda name: None)
     with pytest.raises(pytest.fail.Exception, match="apt-get install -y postgresql"):
         fixture.find_pg_bin()
-
