@@ -142,6 +142,9 @@ def consume(
             stop=stop,
             progress=not quiet,
         )
+    except Exception as exc:
+        _explain_kafka_error(exc, settings.kafka_bootstrap)
+        raise
     finally:
         pipeline.close()
     click.echo(
@@ -196,11 +199,7 @@ def publish(
             file, settings, rate=rate, partitions=partitions, progress=not quiet
         )
     except Exception as exc:
-        if type(exc).__module__.startswith("kafka"):
-            raise click.ClickException(
-                f"Kafka at {settings.kafka_bootstrap} failed: {exc}. Is the broker running? "
-                "(infra/kafka/broker start --port 9092)"
-            ) from exc
+        _explain_kafka_error(exc, settings.kafka_bootstrap)
         raise
     click.echo(
         f"published {result.sent} messages to {settings.kafka_topic} in {result.seconds:.1f}s "
@@ -208,3 +207,13 @@ def publish(
     )
     if result.failed:
         raise SystemExit(1)
+
+
+def _explain_kafka_error(exc: Exception, bootstrap: str) -> None:
+    """Turn a kafka-python error into a message that says what to do."""
+    if type(exc).__module__.startswith("kafka"):
+        raise click.ClickException(
+            f"Kafka at {bootstrap} failed: {exc}. Is the broker running and reachable? "
+            "(local: infra/kafka/broker start --port 9092; own cluster: check --bootstrap and "
+            "FINSENTRY_KAFKA_SECURITY_PROTOCOL / FINSENTRY_KAFKA_SASL_* / FINSENTRY_KAFKA_SSL_CAFILE)"
+        ) from exc
