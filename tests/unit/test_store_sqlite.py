@@ -19,7 +19,7 @@ from finsentry.schema import (
 )
 from finsentry.store import open_store
 from finsentry.store.base import BatchHealth, BatchWrite, Notification, Store
-from finsentry.store.sqlite import SQLiteStore
+from finsentry.store.sqlite import SQLiteStore, sqlite_path
 
 T0 = datetime(2026, 3, 2, 9, 30, 17, 250_000, tzinfo=UTC)
 SIZES = (60, 300, 3600)
@@ -77,6 +77,13 @@ def test_open_store_urls_and_migrate_idempotent(tmp_path: Path) -> None:
     rows = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()
     assert rows[0] == "wal"
     s2.close()
+
+
+def test_sqlite_urls() -> None:
+    assert sqlite_path("sqlite:////var/lib/f.db") == "/var/lib/f.db"
+    assert sqlite_path("sqlite:///data/f.db") == "data/f.db"
+    assert sqlite_path("sqlite://") == ":memory:"
+    assert sqlite_path("./f.db") == "./f.db"
 
 
 def test_write_is_idempotent_and_counts_new_only(store: SQLiteStore) -> None:

@@ -40,13 +40,17 @@ def _must_ts(value: datetime) -> str:
 
 
 def sqlite_path(url: str) -> str:
-    """A filesystem path from ``sqlite:///path``, ``sqlite://`` (memory) or a bare path."""
-    if url.startswith("sqlite://"):
-        rest = url[len("sqlite://") :]
-        return (
-            rest[1:] if rest.startswith("/") and not rest.startswith("//") else rest or ":memory:"
-        )
-    return url
+    """A file path from a store URL, as SQLAlchemy spells them.
+
+    ``sqlite:///rel/x.db`` is relative, ``sqlite:////abs/x.db`` absolute, ``sqlite://`` is in
+    memory; anything else is taken as a plain path.
+    """
+    if not url.startswith("sqlite://"):
+        return url
+    rest = url[len("sqlite://") :]
+    if not rest:
+        return ":memory:"
+    return rest[1:] if rest.startswith("/") else rest
 
 
 class SQLiteStore(SharedQueries):
