@@ -1,0 +1,165 @@
+"""End to end with the default model: Kafka topic -> validate -> score -> store, on this machine.
+
+    .venv/bin/python benchmarks/kafka_e2e.py --messages 5000            # a few minutes on 2 cores
+    .venv/bin/python benchmarks/kafka_e2e.py --messages 200000          # the full run
+
+Phase 1 (throughput): ``--messages`` are produced first, then consumed by KafkaNewsConsumer with the
+real pipeline (default model, SQLite store, detectors on): headlines/s from the first batch to the
+last durable write. The baseline in the same run is the model alone (``Scorer.score`` over the same
+texts in the same batch sizes, no Kafka, no store), so the ratio is the share of the model's speed
+the whole streaming path keeps.
+Phase 2 (latency): a producer thread publishes ``--latency-messages`` at ``--rate`` msg/s (default:
+half the phase-1 throughput) while the consumer runs; latency = durable write (store flush + DLQ +
+commit) minus the Kafka record timestamp (produce time); p50/p99.
+RSS is sampled after every batch; peak RSS must not grow with the stream length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from kafka_common import broker, news_stream, percentile, rss_mib  # noqa: E402
+
+from finsentry.config import Settings  # noqa: E402
+from finsentry.pipeline import Pipeline  # noqa: E402
+from finsentry.sources.kafka import ConsumeOptions, FlushedBatch, KafkaNewsConsumer  # noqa: E402
+from finsentry.sources.publish import NewsPublisher, ensure_topic  # noqa: E402
+
+
+class Probe:
+    """Collects batch timings, produce->durable latencies and RSS samples."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.last: float = 0.0
+        self.latencies: list[float] = []
+        self.rss: list[tuple[int, float]] = []
+        self.done = 0
+
+    def wrap(self, pipeline: Pipeline) -> None:
+        process = pipeline.process
+
+        def timed(records: Any, source: str = "") -> Any:
+            if self.first is None:
+                self.first = time.perf_counter()
+            return process(records, source)
+
+        pipeline.process = timed  # type: ignore[method-assign]
+
+    def on_batch(self, batch: FlushedBatch) -> None:
+        self.last = time.perf_counter()
+        self.done += batch.report.consumed
+        self.latencies.extend(batch.durable_at - ts / 1000.0 for ts in batch.record_timestamps_ms)
+        self.rss.append((self.done, rss_mib()))
+
+
+def run_phase(settings: Settings, pipeline: Pipeline, count: int) -> Probe:
+    probe = Probe()
+    probe.wrap(pipeline)
+    consumer = KafkaNewsConsumer(
+        settings,
+        pipeline,
+        options=ConsumeOptions(max_messages=count, session_timeout_ms=10_000),
+        on_batch=probe.on_batch,
+    )
+    totals = consumer.run()
+    del pipeline.process  # the instance override set by Probe.wrap
+    assert totals.consumed == totals.processed + totals.dead_lettered == count, totals
+    return probe
+
+
+def produce(settings: Settings, topic: str, count: int, seed: int, rate: float | None) -> None:
+    publisher = NewsPublisher(settings, topic)
+    try:
+        publisher.publish(news_stream(count, seed=seed), rate=rate)
+    finally:
+        publisher.close()
+
+
+def model_only_rate(pipeline: Pipeline, count: int, batch: int) -> float:
+    """The baseline: the scorer alone over the same kind of texts, in the same batch size."""
+    import json
+
+    texts = []
+    for line in news_stream(count, seed=99):
+        row = json.loads(line)
+        texts.append(f"{row['headline']}. {row['body']}")
+    pipeline.scorer.score(texts[:32])  # warm-up
+    started = time.perf_counter()
+    for i in range(0, len(texts), batch):
+        pipeline.scorer.score(texts[i : i + batch])
+    return len(texts) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bootstrap", help="an existing broker (default: start one)")
+    parser.add_argument("--messages", type=int, default=5_000, help="phase 1 stream length")
+    parser.add_argument("--latency-messages", type=int, default=1_500)
+    parser.add_argument("--rate", type=float, help="phase 2 msg/s (default: half of phase 1)")
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--baseline-texts", type=int, default=1_000)
+    args = parser.parse_args()
+
+    with broker(args.bootstrap) as bootstrap, tempfile.TemporaryDirectory() as tmp:
+        run = uuid.uuid4().hex[:6]
+        settings = Settings(
+            kafka_bootstrap=bootstrap, db=str(Path(tmp) / "bench.db"), model=args.model,
+            device=args.device,
+        )
+        started = time.perf_counter()
+        pipeline = Pipeline.from_settings(settings)
+        print(f"model {pipeline.scorer.model_id} loaded in {time.perf_counter() - started:.1f}s; "
+              f"RSS {rss_mib():.0f} MiB; batch_max_items {settings.batch_max_items}, "
+              f"batch_max_wait_ms {settings.batch_max_wait_ms}")
+
+        baseline = model_only_rate(pipeline, args.baseline_texts, settings.batch_max_items)
+        print(f"baseline: the model alone scores {baseline:,.1f} texts/s")
+
+        topic = f"bench-e2e-{run}"
+        ensure_topic(settings, topic, args.partitions)
+        produce(settings, topic, args.messages, seed=1, rate=None)
+        rss_start = rss_mib()
+        probe = run_phase(settings.with_overrides(kafka_topic=topic, kafka_group=topic), pipeline,
+                          args.messages)
+        assert probe.first is not None
+        rate = args.messages / (probe.last - probe.first)
+        print(f"phase 1: {args.messages} messages topic -> store at {rate:,.1f} headlines/s "
+              f"(ratio to the model alone {rate / baseline:.2f})")
+        marks = [probe.rss[int(len(probe.rss) * q)] for q in (0.1, 0.25, 0.5, 0.75)] + [probe.rss[-1]]
+        print("RSS over the run (messages done: MiB): "
+              + ", ".join(f"{done}: {mib:.0f}" for done, mib in marks)
+              + f"; at start {rss_start:.0f} MiB")
+
+        topic2 = f"bench-e2e-lat-{run}"
+        ensure_topic(settings, topic2, args.partitions)
+        paced = args.rate or max(1.0, rate / 2)
+        producer = threading.Thread(
+            target=produce, args=(settings, topic2, args.latency_messages, 2, paced), daemon=True
+        )
+        producer.start()
+        lat = run_phase(settings.with_overrides(kafka_topic=topic2, kafka_group=topic2), pipeline,
+                        args.latency_messages)
+        producer.join()
+        print(f"phase 2: {args.latency_messages} messages produced at {paced:,.1f} msg/s: "
+              f"produce -> durable write p50 {percentile(lat.latencies, 50) * 1000:,.0f} ms, "
+              f"p99 {percentile(lat.latencies, 99) * 1000:,.0f} ms")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS {peak:.0f} MiB over {args.messages + args.latency_messages} messages")
+        pipeline.close()
+
+
+if __name__ == "__main__":
+    main()
