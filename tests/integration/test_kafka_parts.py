@@ -1,0 +1,125 @@
+"""The Kafka source's parts that need no broker: settings pass-through, keys, watermark, metrics."""
+
+from __future__ import annotations
+
+import signal
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import generate_latest
+
+from finsentry.aggregate import Watermark
+from finsentry.config import Settings
+from finsentry.metrics import ConsumerMetrics
+from finsentry.schema import DeadLetter, NewsItem
+from finsentry.sources.kafka import (
+    GracefulStop,
+    PartitionWatermark,
+    client_config,
+    dead_letter_headers,
+    partition_input,
+)
+from finsentry.sources.publish import message_key
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def item(input_name: str, minutes: float) -> NewsItem:
+    return NewsItem(
+        id=f"{input_name}-{minutes}", published_at=T0 + timedelta(minutes=minutes), source="w",
+        headline="h", input=input_name,
+    )
+
+
+def test_security_settings_are_passed_through() -> None:
+    settings = Settings(
+        kafka_bootstrap="b1:9096, b2:9096",
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="svc",
+        kafka_sasl_password="s3cret",  # type: ignore[arg-type]
+        kafka_ssl_cafile="/etc/ca.pem",
+    )
+    config = client_config(settings)
+    assert config == {
+        "bootstrap_servers": ["b1:9096", "b2:9096"],
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "svc",
+        "sasl_plain_password": "s3cret",
+        "ssl_cafile": "/etc/ca.pem",
+    }
+    assert "s3cret" not in repr(settings)
+    plain = client_config(Settings(kafka_bootstrap="127.0.0.1:9092"))
+    assert plain == {"bootstrap_servers": ["127.0.0.1:9092"], "security_protocol": "PLAINTEXT"}
+
+
+def test_message_keys_follow_the_first_ticker_then_the_id() -> None:
+    assert message_key(b'{"id": "a1", "tickers": ["msft", "AAPL"]}') == b"MSFT"
+    assert message_key(b'{"id": "a1", "tickers": "NVDA|AMD"}') == b"NVDA"
+    assert message_key(b'{"id": "a1", "tickers": []}') == b"a1"
+    assert message_key(b'{"id": 17}') == b"17"
+    assert message_key(b"not json") is None
+    assert message_key(b"\xff\xfe") is None
+    assert message_key(b"[1, 2]") is None
+
+
+def test_dead_letter_headers_say_why_and_where() -> None:
+    dead = DeadLetter(b"x", "bad_json", "invalid JSON", "kafka", "news/3", 41)
+    headers = dict(dead_letter_headers(dead, "news", 3, 41))
+    assert headers == {
+        "reason_code": b"bad_json",
+        "reason": b"invalid JSON",
+        "source_topic": b"news",
+        "source_partition": b"3",
+        "source_offset": b"41",
+    }
+    assert partition_input("news", 3) == "news/3"
+
+
+def test_an_unheard_partition_holds_the_watermark() -> None:
+    mark = PartitionWatermark(Watermark(600))
+    mark.expect(["news/0", "news/1"])
+    # partition 0 runs ahead while partition 1 has said nothing: nothing may be judged late yet
+    assert mark.observe([item("news/0", 0), item("news/0", 120)]) == [False, False]
+    assert mark.value is None
+    # partition 1 arrives with older items: they are on time
+    assert mark.observe([item("news/1", 5)]) == [False]
+    assert mark.value == T0 + timedelta(minutes=5) - timedelta(seconds=600)
+    # an item far behind every partition is late
+    assert mark.observe([item("news/1", -60)]) == [True]
+
+
+def test_an_idle_partition_is_released_and_a_revoked_one_forgotten() -> None:
+    mark = PartitionWatermark(Watermark(60))
+    mark.expect(["news/0", "news/1", "news/2"])
+    mark.observe([item("news/0", 10), item("news/1", 3)])
+    assert mark.value is None and mark.unheard == {"news/2"}
+    mark.close_input("news/2")  # idle: caught up and silent
+    assert mark.value == T0 + timedelta(minutes=3) - timedelta(seconds=60)
+    mark.remove_input("news/1")  # revoked
+    assert mark.value == T0 + timedelta(minutes=10) - timedelta(seconds=60)
+    restored = PartitionWatermark(Watermark(60, mark.to_state()))
+    assert restored.value == mark.value
+
+
+def test_metrics_are_exposed_in_their_own_registry() -> None:
+    first, second = ConsumerMetrics(), ConsumerMetrics()
+    first.observe_batch(10, 8, ["bad_json", "null_value"], 0.5, 0.7, new_alerts=1)
+    first.set_partition_lags({"0": 5}, {"0": 12.5})
+    text = generate_latest(first.registry).decode()
+    assert "finsentry_messages_consumed_total 10.0" in text
+    assert "finsentry_messages_processed_total 8.0" in text
+    assert 'finsentry_messages_dead_lettered_total{reason="bad_json"} 1.0' in text
+    assert 'finsentry_consumer_lag{partition="0"} 5.0' in text
+    assert 'finsentry_event_lag_seconds{partition="0"} 12.5' in text
+    assert "finsentry_alerts_total 1.0" in text
+    assert "finsentry_messages_consumed_total 0.0" in generate_latest(second.registry).decode()
+    first.forget_partitions(["0"])
+    assert 'finsentry_consumer_lag{partition="0"}' not in generate_latest(first.registry).decode()
+
+
+def test_the_first_signal_asks_to_stop() -> None:
+    stop = GracefulStop()
+    assert not stop.requested
+    stop._handle(signal.SIGTERM, None)
+    assert stop.requested
