@@ -96,7 +96,7 @@ class Fingerprint:
     @property
     def names(self) -> frozenset[str]:
         """Words written with a capital (names, places, institutions), lower-cased."""
-        return frozenset(t.lower() for t in self.tokens if any(c.isupper() for c in t))
+        return frozenset(low for t in self.tokens if (low := t.lower()) != t)
 
 
 def title_tokens(headline: str) -> tuple[str, ...]:
@@ -141,6 +141,7 @@ class _Entry:
     published_at: datetime
     fp: Fingerprint
     shingles: frozenset[str]
+    names: frozenset[str]
 
 
 class Deduplicator:
@@ -189,7 +190,7 @@ class Deduplicator:
         if not hashes:
             hashes = _minhashes(shingles)
         for (item_id, published_at, fp), sh, mh in zip(entries, shingles, hashes, strict=True):
-            entry = _Entry(item_id, published_at, fp, sh)
+            entry = _Entry(item_id, published_at, fp, sh, fp.names)
             self._by_id[item_id] = entry
             self._by_exact.setdefault(fp.exact, []).append(item_id)
             if sh:
@@ -235,13 +236,14 @@ class Deduplicator:
             if cand in self._by_id and _same_companies(self._by_id[cand].fp.tickers, fp.tickers)
         ]
         if shingles:
+            names = fp.names
             for cand in self._lsh.query(mh):
                 entry = self._by_id.get(cand)
                 if entry is None or entry.fp.exact == fp.exact:
                     continue
                 if not _same_companies(entry.fp.tickers, fp.tickers):
                     continue
-                if not _same_names(entry.fp.names, fp.names):
+                if not _same_names(entry.names, names):
                     continue
                 if jaccard(entry.shingles, shingles) >= NEAR_THRESHOLD:
                     candidates.append(cand)
