@@ -50,138 +50,6 @@ TONES: tuple[str, ...] = ("negative", "neutral", "positive")
 TONE_WEIGHTS: tuple[float, ...] = (0.25, 0.42, 0.33)
 INCIDENT_KINDS: tuple[str, ...] = ("negative_burst", "volume_spike")
 
-# Invented wires: (name, URL slug, UTC offset in hours, writes "Z" instead of +00:00).
-WIRES: tuple[tuple[str, str, int, bool], ...] = (
-    ("Harbor Wire", "harborwire", 0, True),
-    ("Meridian Markets", "meridianmarkets", -5, False),
-    ("Copperline Press", "copperline", 0, False),
-    ("Northgate Financial News", "northgate", -5, False),
-    ("Bellwether Newswire", "bellwether", 1, False),
-    ("Ledger Street", "ledgerstreet", -5, False),
-    ("Tidewater Business", "tidewater", 0, True),
-    ("Alpenblick Finanz", "alpenblick", 1, False),
-    ("Quayside Daily", "quayside", 0, False),
-    ("Summit Ticker", "summitticker", -8, False),
-)
-SECTORS: dict[str, frozenset[str]] = {
-    "financials": frozenset(
-        "JPM BAC WFC C GS MS SCHW AXP BLK USB PNC COF AIG MET CB HSBA BARC LLOY NWG STAN BNP GLE "
-        "DBK CBK SAN BBVA UBSG ISP UCG INGA ALV MUV CS ZURN SREN G AV LGEN".split()
-    ),
-    "energy": frozenset("XOM CVX COP SLB OXY SHEL BP TTE EQNR ENI REP NESTE".split()),
-    "materials": frozenset("RIO GLEN LIN HOLN BAS AKZA SIKA".split()),
-}
-NASDAQ = frozenset(
-    "AAPL MSFT GOOGL AMZN NVDA META TSLA AVGO COST PEP ADBE INTC AMD QCOM TXN CSCO NFLX CMCSA "
-    "TMUS AMGN GILD SBUX BKNG ABNB PYPL INTU AMAT MU LRCX PANW CRWD MDLZ ISRG REGN VRTX MRNA BIIB "
-    "COIN HOOD RIVN LCID ARM ASML PLTR EA TTWO WBD UAL AAL MAR".split()
-)
-
-_WORDS: dict[str, tuple[str, ...]] = {
-    "broker": (
-        "Redfern Research",
-        "Oakhurst Securities",
-        "Castellan Capital",
-        "Whitmore Analytics",
-        "Brightline Partners",
-        "Northwall Equity",
-        "Ravensworth & Co",
-        "Pinecrest Markets",
-    ),
-    "role": ("CEO", "CFO", "chief operating officer", "chairman", "chief technology officer"),
-    "person": (
-        "Maria Lindqvist",
-        "David Okafor",
-        "Sophie Marchetti",
-        "James Whitfield",
-        "Anna Kowalczyk",
-        "Rahul Mehta",
-        "Claire Dubois",
-        "Thomas Berger",
-        "Elena Rossi",
-        "Michael Hartley",
-        "Ingrid Solberg",
-        "Kenji Watanabe",
-    ),
-    "product": (
-        "AI chip",
-        "electric SUV",
-        "cloud platform",
-        "weight-loss drug",
-        "streaming service",
-        "payments app",
-        "wind turbine",
-        "smartphone",
-        "jet engine",
-        "cancer therapy",
-        "battery",
-        "software suite",
-        "vaccine",
-        "energy drink",
-        "data centre",
-    ),
-    "regulator": ("SEC", "FTC", "European Commission", "Justice Department", "FCA", "BaFin"),
-    "country": ("US", "UK", "Germany", "France", "Japan", "China", "Italy", "Spain", "Canada"),
-    "region": ("Europe", "Asia", "Latin America", "the Middle East", "North America"),
-    "city": (
-        "Frankfurt",
-        "Austin",
-        "Singapore",
-        "Lyon",
-        "Manchester",
-        "Rotterdam",
-        "Osaka",
-        "Toronto",
-        "Milan",
-        "Dublin",
-    ),
-    "pair": ("EUR/USD", "USD/JPY", "GBP/USD", "USD/CHF", "AUD/USD"),
-    "index": ("S&P 500", "Nasdaq", "Dow", "Stoxx 600", "DAX", "FTSE 100", "CAC 40"),
-    "commodity": ("Brent crude", "WTI crude", "natural gas"),
-    "metal": ("gold", "silver", "copper", "platinum", "nickel"),
-    "ipo_co": (
-        "Lumora Health",
-        "Vantix Robotics",
-        "Brightwell Energy",
-        "Qorvane Bio",
-        "Tessellate AI",
-        "Nordvik Payments",
-        "Kestrel Logistics",
-        "Halcyon Foods",
-        "Corvid Security",
-        "Aurelian Software",
-    ),
-    "bank": ("Fed", "ECB", "Bank of England", "Bank of Japan", "SNB"),
-    "sector": (
-        "chipmakers",
-        "banks",
-        "oil majors",
-        "carmakers",
-        "drugmakers",
-        "retailers",
-        "airlines",
-        "miners",
-        "tech stocks",
-        "utilities",
-    ),
-    "month": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-    "q": ("Q1", "Q2", "Q3", "Q4"),
-    "quarter": ("first-quarter", "second-quarter", "third-quarter", "fourth-quarter"),
-    "nth": ("third", "fourth", "fifth", "sixth", "seventh"),
-}
 _NUMBERS: dict[str, Callable[[random.Random], str]] = {
     "pct": lambda r: f"{r.uniform(1.0, 9.9):.1f}",
     "bigpct": lambda r: str(r.randint(10, 40)),
@@ -197,44 +65,6 @@ _NUMBERS: dict[str, Callable[[random.Random], str]] = {
     "jobs": lambda r: f"{r.randrange(300, 15000, 100):,}",
     "days": lambda r: str(r.randint(2, 28)),
     "weeks": lambda r: str(r.randint(4, 52)),
-}
-_BODIES: dict[str, tuple[str, ...]] = {
-    "positive": (
-        "{subject} said demand remained strong across its main markets.",
-        "Analysts said the numbers were better than feared and lifted estimates.",
-        "Investors welcomed the update, citing improving margins.",
-        "The move was seen as a vote of confidence in the strategy.",
-    ),
-    "neutral": (
-        "{subject} did not comment beyond a short statement.",
-        "Details were disclosed in a filing on Monday.",
-        "The update was broadly in line with what analysts had pencilled in.",
-        "Further details are expected at the next scheduled update.",
-    ),
-    "negative": (
-        "{subject} declined to comment on the report.",
-        "Analysts said the setback could weigh on results for several quarters.",
-        "The news adds to a difficult year &amp; raises questions about guidance.",
-        "Investors reacted sharply, with several funds said to be cutting positions.",
-    ),
-}
-
-_MARKET_BODIES: dict[str, tuple[str, ...]] = {
-    "positive": (
-        "Traders said the mood had improved after a run of better data.",
-        "Strategists pointed to easing inflation and resilient earnings.",
-        "Gains were broad, with cyclical sectors outperforming.",
-    ),
-    "neutral": (
-        "Trading volumes were close to their monthly average.",
-        "Economists said the picture was little changed from last month.",
-        "Investors are waiting for the next round of data before taking positions.",
-    ),
-    "negative": (
-        "Traders said risk appetite had faded quickly &amp; hedging demand rose.",
-        "Strategists warned that further declines could follow.",
-        "Losses were broad, with defensive sectors the only shelter.",
-    ),
 }
 
 
@@ -284,7 +114,7 @@ class SimulationResult:
 class _Draft:
     published_at: datetime
     arrival: datetime
-    wire: tuple[str, str, int, bool]
+    wire: Wire
     headline: str
     body: str | None
     tickers: list[str] | None
@@ -294,19 +124,55 @@ class _Draft:
     id: str = ""
 
 
-def load_topics() -> list[Topic]:
+@dataclass(frozen=True, slots=True)
+class Wire:
+    name: str
+    slug: str
+    utc_offset_h: int
+    zulu: bool  # writes "Z" rather than "+00:00"
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """Everything ``data/headlines.toml`` holds: templates, slot words, bodies, wires, sectors."""
+
+    topics: tuple[Topic, ...]
+    incident_negative: tuple[str, ...]
+    slots: dict[str, tuple[str, ...]]
+    bodies: dict[str, dict[str, tuple[str, ...]]]  # "company" | "market" -> tone -> bodies
+    wires: tuple[Wire, ...]
+    sectors: dict[str, frozenset[str]]
+    nasdaq: frozenset[str]
+
+
+def load_vocabulary() -> Vocabulary:
     text = resources.files("finsentry").joinpath("data/headlines.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
-    topics = []
-    for name, spec in data["topics"].items():
-        templates = {tone: tuple(spec.get(tone, ())) for tone in TONES}
-        topics.append(Topic(name, float(spec["weight"]), spec.get("sector"), templates))
-    return topics
+    topics = tuple(
+        Topic(
+            name,
+            float(spec["weight"]),
+            spec.get("sector"),
+            {tone: tuple(spec.get(tone, ())) for tone in TONES},
+        )
+        for name, spec in data["topics"].items()
+    )
+    return Vocabulary(
+        topics=topics,
+        incident_negative=tuple(data["incident"]["negative"]),
+        slots={k: tuple(v) for k, v in data["slots"].items()},
+        bodies={
+            kind: {tone: tuple(data["bodies"][kind][tone]) for tone in TONES}
+            for kind in ("company", "market")
+        },
+        wires=tuple(Wire(**w) for w in data["wires"]),
+        sectors={k: frozenset(v) for k, v in data["sectors"].items()},
+        nasdaq=frozenset(data["listings"]["nasdaq"]),
+    )
 
 
-def load_incident_templates() -> tuple[str, ...]:
-    text = resources.files("finsentry").joinpath("data/headlines.toml").read_text(encoding="utf-8")
-    return tuple(tomllib.loads(text)["incident"]["negative"])
+def load_topics() -> list[Topic]:
+    return list(load_vocabulary().topics)
 
 
 def rate_factor(t: datetime) -> float:
@@ -320,8 +186,9 @@ class _Generator:
     def __init__(self, seed: int, rate_per_hour: float) -> None:
         self.rng = random.Random(seed)
         self.rate = rate_per_hour
-        self.topics = load_topics()
-        self.incident_templates = load_incident_templates()
+        self.vocab = load_vocabulary()
+        self.topics = list(self.vocab.topics)
+        self.incident_templates = self.vocab.incident_negative
         self.companies = load_watchlist()
         # Popularity: the watchlist lists the largest companies first.
         self.weights = [1.0 / (rank + 8) for rank in range(len(self.companies))]
@@ -333,7 +200,7 @@ class _Generator:
         pool = [
             (c, w)
             for c, w in zip(self.companies, self.weights, strict=True)
-            if (sector is None or c.ticker in SECTORS[sector]) and c.ticker != exclude
+            if (sector is None or c.ticker in self.vocab.sectors[sector]) and c.ticker != exclude
         ]
         return self.rng.choices([c for c, _ in pool], [w for _, w in pool])[0]
 
@@ -347,8 +214,8 @@ class _Generator:
         for _, slot, _, _ in self.formatter.parse(template):
             if slot is None or slot in values:
                 continue
-            if slot in _WORDS:
-                values[slot] = self.rng.choice(_WORDS[slot])
+            if slot in self.vocab.slots:
+                values[slot] = self.rng.choice(self.vocab.slots[slot])
             elif slot in _NUMBERS:
                 values[slot] = _NUMBERS[slot](self.rng)
             elif slot == "year":
@@ -361,7 +228,7 @@ class _Generator:
     def body(self, tone: str, subject: str | None, company: bool = True) -> str | None:
         if self.rng.random() < 0.35:
             return None
-        bodies = _BODIES[tone] if company else _MARKET_BODIES[tone]
+        bodies = self.vocab.bodies["company" if company else "market"][tone]
         text = self.rng.choice(bodies).format(subject=subject or "The company")
         roll = self.rng.random()
         if roll < 0.10:
@@ -372,8 +239,8 @@ class _Generator:
 
     # --- items -----------------------------------------------------------------------------
 
-    def wire(self) -> tuple[str, str, int, bool]:
-        return self.rng.choice(WIRES)
+    def wire(self) -> Wire:
+        return self.rng.choice(self.vocab.wires)
 
     def arrival(self, published: datetime) -> datetime:
         return published + timedelta(seconds=min(self.rng.expovariate(1 / 20), 240.0))
@@ -401,7 +268,7 @@ class _Generator:
                 pass  # the tagger must find the name
             elif mode < 0.95:
                 name = f"${company.ticker}"
-            elif company.ticker in NASDAQ:
+            elif company.ticker in self.vocab.nasdaq:
                 template = template + f" (NASDAQ: {company.ticker})"
             else:
                 tickers = given
@@ -416,7 +283,7 @@ class _Generator:
     def syndicated_copy(self, original: _Draft) -> _Draft:
         rng = self.rng
         t = original.published_at + timedelta(seconds=rng.randint(60, 2400))
-        wire = rng.choice([w for w in WIRES if w != original.wire])
+        wire = rng.choice([w for w in self.vocab.wires if w != original.wire])
         roll = rng.random()
         headline = original.headline
         if roll < 0.3:
@@ -461,7 +328,7 @@ class _Generator:
             for c in self.companies[12:110]
             if c.aliases
             and len(c.aliases[0].split()) <= 2
-            and not any(c.ticker in members for members in SECTORS.values())
+            and not any(c.ticker in members for members in self.vocab.sectors.values())
         ]
         return self.rng.sample(pool, count)
 
@@ -507,18 +374,18 @@ class _Generator:
 
 
 def _record(draft: _Draft) -> dict[str, Any]:
-    name, slug, offset, zulu = draft.wire
-    local = draft.published_at.astimezone(timezone(timedelta(hours=offset)))
+    wire = draft.wire
+    local = draft.published_at.astimezone(timezone(timedelta(hours=wire.utc_offset_h)))
     stamp = local.isoformat()
-    if zulu and offset == 0:
+    if wire.zulu and wire.utc_offset_h == 0:
         stamp = stamp.replace("+00:00", "Z")
     record: dict[str, Any] = {
         "id": draft.id,
         "published_at": stamp,
-        "source": name,
+        "source": wire.name,
         "headline": draft.headline,
         "body": draft.body,
-        "url": f"https://{slug}.example/news/{draft.id}",
+        "url": f"https://{wire.slug}.example/news/{draft.id}",
     }
     if draft.tickers is not None:
         record["tickers"] = draft.tickers
@@ -594,7 +461,7 @@ def simulate(
     truth_path = Path(f"{out}.truth.json")
     truth = {
         "seed": seed,
-        "hours": hours,
+        "hours": int(hours) if float(hours).is_integer() else hours,
         "start": start.isoformat(),
         "end": end.isoformat(),
         "items": len(drafts),
