@@ -125,8 +125,7 @@ class Pipeline:
         from finsentry.store import open_store
 
         if store is None:
-            store = open_store(settings.db)
-            store.migrate()
+            store = open_store(settings.db)  # migrates
         if scorer is None:
             from finsentry.scoring import load_scorer
 
