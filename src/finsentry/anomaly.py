@@ -264,6 +264,11 @@ class VolumeSpikeDetector:
             score.value >= self.config.volume_threshold and score.tail_p <= self.config.max_tail_p
         )
 
+    def can_fire(self, series: ScopeSeries, start: datetime, span: int = 1) -> bool:
+        """Cheap necessary condition: the count is unlikely even at the floor rate."""
+        observed = series.span_sum(start, span)
+        return poisson_sf(observed, self.config.min_rate * span) <= self.config.max_tail_p
+
 
 class NegativeSurgeDetector:
     """Negative share (with minimum support) and negative count against the scope's baseline."""
@@ -311,6 +316,17 @@ class NegativeSurgeDetector:
             tail_p=tail,
             baseline=kind,
         )
+
+    def can_fire(self, series: ScopeSeries, start: datetime, span: int = 1) -> bool:
+        """Cheap necessary condition: enough negatives to be unlikely at the floor rates."""
+        cfg = self.config
+        neg = series.span_sum(start, span, "negative")
+        if neg < cfg.min_negatives and series.span_sum(start, span) < cfg.min_support:
+            return False
+        n = int(series.span_sum(start, span))
+        by_count = poisson_sf(neg, cfg.min_negative_rate * span) <= cfg.max_tail_p
+        by_share = n >= cfg.min_support and binomial_sf(neg, n, 0.05) <= cfg.max_tail_p
+        return by_count or by_share
 
     def decide(self, score: Score) -> bool:
         cfg = self.config

@@ -60,11 +60,10 @@ class Rule:
 
     def score(self, series: ScopeSeries, start: datetime) -> Score | None:
         """The score that counts for this rule at the window starting at ``start``."""
-        if len(self.spans) == 1 and self.spans[0] == 1:
-            return self.detector.score(series, start, 1)
         scorable = self.detector
         if isinstance(scorable, VolumeSpikeDetector | NegativeSurgeDetector):
-            return best_score(scorable, series, start, self.spans)
+            spans = [s for s in self.spans if scorable.can_fire(series, start, s)]
+            return best_score(scorable, series, start, spans) if spans else None
         return scorable.score(series, start, max(self.spans))
 
     def holds(self, series: ScopeSeries, start: datetime) -> tuple[bool, Score | None]:
@@ -90,7 +89,7 @@ def default_rules(settings: Settings, config: DetectorConfig | None = None) -> l
             "volume_spike",
             VolumeSpikeDetector(cfg),
             cfg.volume_threshold,
-            spans=(1, 2),
+            spans=(1, 2, 3),
             evidence_order="recent",
             description="items in one or two windows far above the expected level",
         ),
@@ -98,7 +97,7 @@ def default_rules(settings: Settings, config: DetectorConfig | None = None) -> l
             "negative_surge",
             NegativeSurgeDetector(cfg),
             cfg.tone_threshold,
-            spans=(1, 2),
+            spans=(1, 2, 3),
             description="share or number of negative items far above the baseline",
         ),
         Rule(
