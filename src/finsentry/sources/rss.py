@@ -32,7 +32,7 @@ import httpx
 
 from finsentry.schema import RawRecord, utc_now
 
-DEFAULT_TIMEOUT_S = 20.0
+DEFAULT_TIMEOUT_S = 20.0  # for clients FeedSource makes; a caller's client keeps its own
 USER_AGENT = "finsentry (news sentiment monitor)"
 _JSON_ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("guid", "uuid", "key"),
@@ -53,7 +53,6 @@ def _get(url: str, client: httpx.Client, accept: str) -> httpx.Response:
             url,
             headers={"Accept": accept, "User-Agent": USER_AGENT},
             follow_redirects=True,
-            timeout=DEFAULT_TIMEOUT_S,
         )
         response.raise_for_status()
     except httpx.HTTPStatusError as exc:
@@ -214,7 +213,7 @@ class FeedSource:
         self.errors: dict[str, str] = {}
 
     def batches(self) -> Iterator[list[RawRecord]]:
-        client = self._client or httpx.Client()
+        client = self._client or httpx.Client(timeout=DEFAULT_TIMEOUT_S)
         try:
             for url in self.urls:
                 is_json = url in self._json or urlparse(url).path.endswith(".json")
