@@ -1,0 +1,439 @@
+"""Numenta Anomaly Benchmark: run a detector over the NAB corpus and score it with the NAB rules.
+
+    nice python benchmarks/nab.py --nab-dir ../shared/data/nab [--detector finsentry] [--json]
+
+The scoring follows NAB's published description (Lavin & Ahmad 2015 and the NAB README):
+
+- each labelled anomaly window (``labels/combined_windows.json``) rewards only its earliest detection,
+  with the scaled sigmoid of the detection's relative position in the window
+  (``2 / (1 + exp(5 y)) - 1``, y = -1 at the window's first row, 0 just past its last), so an early
+  detection earns ~0.99 of ``tpWeight`` and a late one ~0;
+- a detection outside every window is a false positive, weighted ``fpWeight`` times the scaled
+  sigmoid of its distance past the previous window (in window lengths; -1 before any window or
+  far past it), so detections right after a window cost little;
+- every window without a detection costs ``fnWeight``;
+- detections in the probationary period (the first 15% of each file, at most 750 rows, as NAB's
+  ``getProbationPeriod``) are ignored;
+- costs come from ``config/profiles.json`` (standard, reward_low_FP_rate, reward_low_FN_rate);
+- a detector gives a score in [0, 1] per row; as in NAB, the detection threshold is the one that
+  maximises the summed raw score over the corpus, per profile;
+- the result is normalised: 100 * (raw - null) / (perfect - null), where the null detector never
+  fires and the perfect one fires on the first row of every window.
+
+Detectors: ``finsentry`` (robust value, jump and new-extreme novelty, rank-calibrated, fires once
+per anomaly; see :func:`finsentry_scores`),
+``random`` (uniform scores, seeded; NAB publishes a mean of about 11 on the standard profile),
+``null`` and ``perfect`` (for checking the scorer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import csv
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
+PROBATION_SHARE = 0.15
+PUBLISHED_STANDARD = {"ARTime": 74.9, "Numenta HTM": 70.5, "Skyline": 58.2, "Twitter ADVec": 47.1}
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Series:
+    """One NAB file: its name (``category/file.csv``), timestamps, values and window row ranges."""
+
+    name: str
+    timestamps: np.ndarray  # datetime64[s]
+    values: np.ndarray  # float64
+    windows: tuple[tuple[int, int], ...]  # inclusive row ranges
+
+    @property
+    def category(self) -> str:
+        return self.name.split("/", 1)[0]
+
+    @property
+    def probation(self) -> int:
+        return probation_rows(len(self.values))
+
+
+def probation_rows(n: int) -> int:
+    return int(min(math.floor(PROBATION_SHARE * n), PROBATION_SHARE * 5000))
+
+
+def window_rows(
+    timestamps: np.ndarray, windows: Sequence[Sequence[str]]
+) -> tuple[tuple[int, int], ...]:
+    """Row ranges (inclusive) of the labelled windows."""
+    out = []
+    for start, end in windows:
+        lo = int(np.searchsorted(timestamps, np.datetime64(datetime.fromisoformat(start)), "left"))
+        hi = (
+            int(np.searchsorted(timestamps, np.datetime64(datetime.fromisoformat(end)), "right"))
+            - 1
+        )
+        if hi >= lo:
+            out.append((lo, hi))
+    return tuple(out)
+
+
+def load_corpus(nab_dir: Path, only: str | None = None) -> list[Series]:
+    labels = json.loads((nab_dir / "labels" / "combined_windows.json").read_text())
+    corpus = []
+    for name in sorted(labels):
+        path = nab_dir / "data" / name
+        if not path.exists() or (only and not name.startswith(only)):
+            continue
+        with path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        stamps = np.array([np.datetime64(datetime.fromisoformat(r["timestamp"])) for r in rows])
+        values = np.array([float(r["value"]) for r in rows])
+        corpus.append(Series(name, stamps, values, window_rows(stamps, labels[name])))
+    if not corpus:
+        raise SystemExit(f"no NAB files under {nab_dir}/data: check --nab-dir")
+    return corpus
+
+
+def load_profiles(nab_dir: Path) -> dict[str, dict[str, float]]:
+    data = json.loads((nab_dir / "config" / "profiles.json").read_text())
+    return {name: dict(data[name]["CostMatrix"]) for name in PROFILES}
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+
+def scaled_sigmoid(y: np.ndarray | float) -> np.ndarray:
+    y = np.asarray(y, dtype=float)
+    return np.where(y > 3.0, -1.0, 2.0 / (1.0 + np.exp(5.0 * np.minimum(y, 3.0))) - 1.0)
+
+
+@dataclass
+class FileTable:
+    """Per-row NAB weights of one file, so any threshold can be scored quickly.
+
+    ``tp_pos[w]`` holds the scaled sigmoid of each row of window ``w``; ``fp_weight`` the (negative)
+    scaled sigmoid of each row outside the windows (0 in probation, where nothing counts).
+    """
+
+    n_windows: int
+    window_slices: list[tuple[int, int]]
+    tp_value: list[np.ndarray]
+    outside: np.ndarray  # bool mask of rows that count as false positives when detected
+    fp_value: np.ndarray
+
+
+def file_table(series: Series) -> FileTable:
+    n = len(series.values)
+    probation = series.probation
+    inside = np.zeros(n, dtype=bool)
+    fp_value = np.full(n, -1.0)
+    tp_values, slices = [], []
+    previous: tuple[int, int] | None = None
+    for lo, hi in series.windows:
+        length = hi - lo + 1
+        idx = np.arange(lo, hi + 1)
+        tp_values.append(scaled_sigmoid(-(hi - idx + 1) / length))
+        slices.append((lo, hi))
+        inside[lo : hi + 1] = True
+        if previous is not None:
+            _past_window(fp_value, previous, lo)
+        previous = (lo, hi)
+    if previous is not None:
+        _past_window(fp_value, previous, n)
+    outside = ~inside
+    outside[:probation] = False
+    # detections in probation inside windows do not count either
+    for k, (lo, _) in enumerate(slices):
+        if lo < probation:
+            cut = min(probation - lo, len(tp_values[k]))
+            tp_values[k] = tp_values[k].copy()
+            tp_values[k][:cut] = np.nan
+    return FileTable(len(slices), slices, tp_values, outside, fp_value)
+
+
+def _past_window(fp_value: np.ndarray, window: tuple[int, int], until: int) -> None:
+    lo, hi = window
+    length = hi - lo + 1
+    idx = np.arange(hi + 1, until)
+    fp_value[hi + 1 : until] = scaled_sigmoid((idx - hi) / length)
+
+
+def raw_scores(
+    table: FileTable, scores: np.ndarray, thresholds: np.ndarray, cost: dict[str, float]
+) -> np.ndarray:
+    """Raw NAB score of one file for every threshold (detection = score >= threshold)."""
+    total = np.zeros(len(thresholds))
+    for (lo, hi), tp in zip(table.window_slices, table.tp_value, strict=True):
+        window_scores = np.where(np.isnan(tp), -np.inf, scores[lo : hi + 1])
+        running = np.maximum.accumulate(window_scores)
+        first = np.searchsorted(running, thresholds, side="left")  # first row reaching threshold
+        hit = first < len(running)
+        gained = np.where(
+            hit, tp[np.minimum(first, len(tp) - 1)] * cost["tpWeight"], -cost["fnWeight"]
+        )
+        total += gained
+    out_scores = scores[table.outside]
+    out_weight = table.fp_value[table.outside]
+    order = np.argsort(-out_scores, kind="stable")
+    sorted_scores = out_scores[order]
+    cum = np.concatenate([[0.0], np.cumsum(out_weight[order])])
+    # number of outside rows with score >= threshold
+    count = np.searchsorted(-sorted_scores, -thresholds, side="right")
+    total += cum[count] * cost["fpWeight"]
+    return total
+
+
+@dataclass
+class ProfileResult:
+    profile: str
+    threshold: float
+    score: float
+    per_category: dict[str, float] = field(default_factory=dict)
+
+
+def normalise(raw: float, null: float, perfect: float) -> float:
+    return 100.0 * (raw - null) / (perfect - null)
+
+
+def _raw_total(
+    tables: dict[str, FileTable],
+    detections: dict[str, np.ndarray],
+    names: Sequence[str],
+    thresholds: np.ndarray,
+    cost: dict[str, float],
+) -> np.ndarray:
+    return np.sum([raw_scores(tables[n], detections[n], thresholds, cost) for n in names], axis=0)
+
+
+def score_corpus(
+    corpus: Sequence[Series],
+    detections: dict[str, np.ndarray],
+    profiles: dict[str, dict[str, float]],
+    thresholds: np.ndarray | None = None,
+) -> dict[str, ProfileResult]:
+    """Optimise the threshold per profile over the corpus, then normalise overall and per category.
+
+    A category without windows (artificialNoAnomaly) has no perfect score to normalise by: its
+    entry is NaN, though its false positives count in the overall score.
+    """
+    tables = {s.name: file_table(s) for s in corpus}
+    if thresholds is None:
+        thresholds = candidate_thresholds(detections)
+    null_det = {s.name: null_scores(s) for s in corpus}
+    perfect_det = {s.name: perfect_scores(s) for s in corpus}
+    half = np.array([0.5])
+    names = [s.name for s in corpus]
+    categories = sorted({s.category for s in corpus})
+    results = {}
+    for profile, cost in profiles.items():
+        best = int(np.argmax(_raw_total(tables, detections, names, thresholds, cost)))
+        theta = np.array([thresholds[best]])
+
+        def norm(subset: Sequence[str], theta: np.ndarray, cost: dict[str, float]) -> float:
+            raw = float(_raw_total(tables, detections, subset, theta, cost)[0])
+            null = float(_raw_total(tables, null_det, subset, half, cost)[0])
+            perfect = float(_raw_total(tables, perfect_det, subset, half, cost)[0])
+            return normalise(raw, null, perfect) if perfect != null else float("nan")
+
+        results[profile] = ProfileResult(
+            profile,
+            float(theta[0]),
+            norm(names, theta, cost),
+            {c: norm([s.name for s in corpus if s.category == c], theta, cost) for c in categories},
+        )
+    return results
+
+
+def candidate_thresholds(detections: dict[str, np.ndarray], count: int = 400) -> np.ndarray:
+    """Thresholds to sweep: quantiles of all scores, a grid near 1, the 3000 highest distinct
+    scores exactly, and 1.01 (never fire)."""
+    pooled = np.concatenate(list(detections.values()))
+    quantiles = np.quantile(pooled, np.linspace(0.5, 1.0, count))
+    grid = 1.0 - np.logspace(-8, 0, 200)
+    top = np.unique(pooled)[-3000:]  # the few hundred detections that matter lie up here
+    return np.unique(np.concatenate([quantiles, grid, top, [1.01]]))
+
+
+# --- detectors -------------------------------------------------------------------------------
+
+Detector = Callable[[Series], np.ndarray]
+
+
+def null_scores(series: Series) -> np.ndarray:
+    return np.zeros(len(series.values))
+
+
+def perfect_scores(series: Series) -> np.ndarray:
+    out = np.zeros(len(series.values))
+    for lo, _ in series.windows:
+        out[max(lo, series.probation)] = 1.0
+    return out
+
+
+def random_detector(seed: int) -> Detector:
+    def detect(series: Series) -> np.ndarray:
+        digest = sum(ord(c) for c in series.name)
+        return np.random.default_rng(seed * 100_003 + digest).random(len(series.values))
+
+    return detect
+
+
+def robust_z(v: pd.Series, long: int) -> pd.Series:
+    """|v - trailing median| / trailing robust spread (IQR / 1.349), from past rows only."""
+    past = v.shift(1)
+    q25 = past.rolling(long, min_periods=10).quantile(0.25)
+    q50 = past.rolling(long, min_periods=10).quantile(0.5)
+    q75 = past.rolling(long, min_periods=10).quantile(0.75)
+    floor = 0.01 * v.abs().expanding().mean().shift(1).fillna(0) + 1e-9
+    spread = np.maximum(((q75 - q25) / 1.349).fillna(0), floor)
+    return ((v - q50).abs() / spread).fillna(0).clip(upper=1e6)
+
+
+def record_strength(raw: np.ndarray, warmup: int = 10) -> np.ndarray:
+    """How extreme each value is against everything before it, on a scale of 0 to 1.
+
+    -log10 of the share of past values at least as large (a rank tail probability), divided by
+    the most that share can say after t rows (log10(t + 2)): 1 means larger than anything seen.
+    """
+    history: list[float] = []
+    out = np.zeros(len(raw))
+    for t, value in enumerate(raw):
+        if t >= warmup:
+            at_least = len(history) - bisect.bisect_left(history, value)
+            out[t] = -math.log10((at_least + 1) / (len(history) + 1)) / math.log10(t + 2)
+        bisect.insort(history, float(value))
+    return out
+
+
+def finsentry_scores(series: Series) -> np.ndarray:
+    """The finsentry detector for a generic series, causal (row t uses rows <= t only).
+
+    Three views of the series, each scored as in the window detectors by how far it is from a
+    trailing robust baseline (median and IQR over the last ``min(probation, 750)`` rows): the
+    value, its first difference (jumps), and the raw value itself in both directions (new highs
+    and lows). Each view's score becomes a rank tail probability against its own history
+    (:func:`record_strength`), so one threshold fits every file; the row's score is the strongest
+    view. As the alert rules' cooldown, a row only scores if it beats every score of the
+    preceding ``long`` rows: an ongoing anomaly fires once.
+    """
+    x = pd.Series(series.values, dtype=float)
+    long = max(min(max(series.probation, 20), 750), 50)
+    views = [
+        robust_z(x, long).to_numpy(),
+        robust_z(x.diff().fillna(0.0), long).to_numpy(),
+        x.to_numpy(),
+        (-x).to_numpy(),
+    ]
+    score = np.clip(np.max([record_strength(v) for v in views], axis=0), 0.0, 1.0)
+    previous = pd.Series(score).shift(1).rolling(long, min_periods=1).max().fillna(0.0).to_numpy()
+    score = np.where(score > previous, score, 0.0)
+    score[:10] = 0.0
+    return score
+
+
+DETECTORS: dict[str, Callable[[int], Detector]] = {
+    "finsentry": lambda seed: finsentry_scores,
+    "random": random_detector,
+    "null": lambda seed: null_scores,
+    "perfect": lambda seed: perfect_scores,
+}
+
+
+def run_detector(corpus: Sequence[Series], detector: Detector, label: str) -> dict[str, np.ndarray]:
+    return {s.name: detector(s) for s in tqdm(corpus, desc=label, unit="file")}
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def report_rows(results: dict[str, ProfileResult]) -> list[str]:
+    lines = []
+    standard = results["standard"]
+    cats = list(standard.per_category)
+    head = f"{'profile':<20} {'overall':>8} " + " ".join(f"{c[:16]:>16}" for c in cats)
+    lines.append(head)
+    for name, res in results.items():
+        cells = " ".join(f"{res.per_category[c]:>16.1f}" for c in cats)
+        lines.append(f"{name:<20} {res.score:>8.1f} {cells}   (threshold {res.threshold:.6f})")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--nab-dir", type=Path, default=Path(os.environ.get("NAB_DIR", "../shared/data/nab"))
+    )
+    parser.add_argument("--detector", choices=sorted(DETECTORS), default="finsentry")
+    parser.add_argument(
+        "--baseline",
+        choices=sorted(DETECTORS),
+        default="random",
+        help="Detector measured in the same run for the ratio (default: random).",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        action="append",
+        help="Profiles to report (default: all three).",
+    )
+    parser.add_argument("--only", help="Only files whose name starts with this (e.g. realTweets).")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    corpus = load_corpus(args.nab_dir, args.only)
+    profiles = load_profiles(args.nab_dir)
+    if args.profile:
+        profiles = {k: v for k, v in profiles.items() if k in args.profile}
+    out: dict[str, dict[str, ProfileResult]] = {}
+    timings = {}
+    for label in dict.fromkeys([args.detector, args.baseline]):
+        t0 = time.perf_counter()
+        detections = run_detector(corpus, DETECTORS[label](args.seed), label)
+        out[label] = score_corpus(corpus, detections, profiles)
+        timings[label] = time.perf_counter() - t0
+    elapsed = time.perf_counter() - started
+    if args.json:
+        print(json.dumps({
+            "files": len(corpus),
+            "windows": sum(len(s.windows) for s in corpus),
+            "elapsed_s": round(elapsed, 1),
+            "results": {
+                det: {p: {"score": round(r.score, 2), "threshold": r.threshold,
+                          "per_category": {c: round(v, 2) for c, v in r.per_category.items()}}
+                      for p, r in res.items()}
+                for det, res in out.items()
+            },
+        }))  # fmt: skip
+        return 0
+    print(f"NAB corpus: {len(corpus)} files, {sum(len(s.windows) for s in corpus)} windows, "
+          f"{sum(len(s.values) for s in corpus)} rows ({args.nab_dir})")  # fmt: skip
+    for det, res in out.items():
+        print(f"\n{det} ({timings[det]:.1f}s)")
+        for line in report_rows(res):
+            print("  " + line)
+    if args.baseline != args.detector and "standard" in profiles:
+        ours, base = out[args.detector]["standard"].score, out[args.baseline]["standard"].score
+        ratio = ours / base if base else float("inf")
+        print(f"\nstandard: {args.detector} {ours:.1f} vs {args.baseline} {base:.1f} (x{ratio:.2f}); "
+              "published: " + ", ".join(f"{k} {v}" for k, v in PUBLISHED_STANDARD.items()))  # fmt: skip
+    print(f"elapsed {elapsed:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
