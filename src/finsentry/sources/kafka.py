@@ -3,7 +3,8 @@
 Loop: ``poll`` -> micro-batch (at most ``batch_max_items`` records, flushed after
 ``batch_max_wait_ms`` even when the topic is quiet) -> :meth:`Pipeline.process` (validate, score,
 store flush: durable when it returns) -> dead letters produced to ``<topic>.dlq`` and the producer
-flushed -> commit exactly the offsets of the records that batch held.
+flushed -> commit exactly the offsets of the records that batch held (sent asynchronously after each
+batch, a failed commit being covered by the next; synchronously at shutdown).
 
 Delivery is at least once from Kafka; the store upserts items by id and adds window deltas only for
 new items, so a replay after a crash or a rebalance double counts nothing (exactly once in effect).
@@ -198,6 +199,8 @@ class KafkaNewsConsumer:
         self._buffer: list[Any] = []  # ConsumerRecord
         self._batch_started: float | None = None
         self._pending: dict[Any, int] = {}  # TopicPartition -> next offset, not yet committed
+        self._inflight: dict[Any, int] | None = None  # offsets of the commit on its way
+        self._inflight_since = 0.0
         self._next: dict[Any, int] = {}  # TopicPartition -> next offset after what was flushed
         self._last_data: dict[Any, float] = {}  # TopicPartition -> monotonic time of last record
         self._idle_closed: set[Any] = set()
@@ -312,13 +315,15 @@ class KafkaNewsConsumer:
         if not records:
             return
         started = time.perf_counter()
+        received = utc_now()
         raws = [
             RawRecord(
                 data=r.value if r.value is not None else b"",
                 source=SOURCE,
-                input=partition_input(r.topic, r.partition),
+                input=f"{r.topic}/{r.partition}",
                 position=r.offset,
                 key=r.key,
+                received_at=received,
             )
             for r in records
         ]
@@ -327,12 +332,15 @@ class KafkaNewsConsumer:
         durable_at = time.time()
         from kafka import TopicPartition
 
+        highest: dict[tuple[str, int], int] = {}
         for r in records:
-            tp = TopicPartition(r.topic, r.partition)
-            if r.offset + 1 > self._pending.get(tp, -1):
-                self._pending[tp] = r.offset + 1
-            if r.offset + 1 > self._next.get(tp, -1):
-                self._next[tp] = r.offset + 1
+            key = (r.topic, r.partition)
+            if r.offset > highest.get(key, -1):
+                highest[key] = r.offset
+        for (topic, partition), offset in highest.items():
+            tp = TopicPartition(topic, partition)
+            self._pending[tp] = max(self._pending.get(tp, -1), offset + 1)
+            self._next[tp] = max(self._next.get(tp, -1), offset + 1)
         self._commit()
         self.totals.add(report)
         timestamps = [r.timestamp for r in records]
@@ -392,26 +400,54 @@ class KafkaNewsConsumer:
             return
         from kafka import OffsetAndMetadata
 
+        owned = set(self._consumer.assignment() or ())
+        for tp in [tp for tp in self._pending if tp not in owned]:
+            del self._pending[tp]  # revoked: its new owner re-reads from the committed offset
+        if not self._pending:
+            return
         offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in self._pending.items()}
-        attempts = 10 if final else 1
-        for attempt in range(attempts):
+        if not final:
+            self._commit_async(offsets)
+            return
+        for attempt in range(10):
             try:
                 self._consumer.commit(offsets, timeout_ms=10_000)
             except Exception as exc:  # noqa: BLE001 - broker away or rebalance: retried
                 log.warning("offset commit failed (%s); will retry", exc)
-                if attempt + 1 < attempts:
-                    time.sleep(1.0)
+                time.sleep(min(1.0 + attempt, 3.0))
                 continue
-            for tp, off in list(self._pending.items()):
-                if offsets[tp].offset == off:
-                    del self._pending[tp]
+            self._pending.clear()
             return
-        if final:
-            log.warning(
-                "could not commit offsets %s; the store holds these records, so a restart re-reads "
-                "them without double counting",
-                {f"{tp.topic}/{tp.partition}": off for tp, off in self._pending.items()},
-            )
+        log.warning(
+            "could not commit offsets %s; the store holds these records, so a restart re-reads "
+            "them without double counting",
+            {f"{tp.topic}/{tp.partition}": off for tp, off in self._pending.items()},
+        )
+
+    def _commit_async(self, offsets: dict[Any, Any]) -> None:
+        """Send a commit without waiting; its callback clears what it covered, a failure is retried
+        with the next batch or poll (a later commit covers an earlier one)."""
+        snapshot = {tp: meta.offset for tp, meta in offsets.items()}
+        now = time.monotonic()
+        if snapshot == self._inflight and now - self._inflight_since < 5.0:
+            return  # these very offsets are on their way
+        self._inflight, self._inflight_since = snapshot, now
+
+        def done(_offsets: Any, response: Any) -> None:
+            if self._inflight == snapshot:
+                self._inflight = None
+            if isinstance(response, BaseException):
+                log.warning("offset commit failed (%s); will retry", response)
+                return
+            for tp, off in snapshot.items():
+                if self._pending.get(tp) == off:
+                    del self._pending[tp]
+
+        try:
+            self._consumer.commit_async(offsets, callback=done)
+        except Exception as exc:  # noqa: BLE001 - coordinator unknown: retried later
+            self._inflight = None
+            log.warning("offset commit not sent (%s); will retry", exc)
 
     # -- partitions -------------------------------------------------------------------------
 
@@ -457,8 +493,11 @@ class KafkaNewsConsumer:
 
     def _release_idle_partitions(self, now: float) -> None:
         """A caught-up partition silent for ``partition_idle_s`` stops holding the watermark."""
+        owned = set(self._consumer.assignment() or ())
         for tp, last in list(self._last_data.items()):
             if tp in self._idle_closed or now - last < self.options.partition_idle_s:
+                continue
+            if tp not in owned:
                 continue
             highwater = self._consumer.highwater(tp)
             position = self._next.get(tp)
@@ -479,7 +518,10 @@ class KafkaNewsConsumer:
     def _update_lag_metrics(self) -> None:
         assert self.metrics is not None
         lags: dict[str, int] = {}
+        owned = set(self._consumer.assignment() or ())
         for tp, position in self._next.items():
+            if tp not in owned:
+                continue
             highwater = self._consumer.highwater(tp)
             if highwater is not None:
                 lags[str(tp.partition)] = max(0, highwater - position)
