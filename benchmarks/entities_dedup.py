@@ -9,6 +9,7 @@
 Headlines come from ``finsentry simulate`` (written to a temporary directory).
 
     .venv/bin/python benchmarks/entities_dedup.py --hours 24 --names 5000
+    .venv/bin/python benchmarks/entities_dedup.py --hours 12 --rate 800   # a denser horizon
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ class NoStore:
         return []
 
 
-def load_items(hours: float) -> list[NewsItem]:
+def load_items(hours: float, rate: float) -> list[NewsItem]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "news.jsonl"
-        simulate(out, hours=hours, seed=1, incidents=0)
+        simulate(out, hours=hours, seed=1, incidents=0, rate_per_hour=rate)
         records = [r for b in FileSource([out]).batches() for r in b]
         items, _ = parse_records(records, Settings(), datetime.now(UTC))
     return items
@@ -132,9 +133,10 @@ def bench_dedup(items: list[NewsItem], horizon: timedelta) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=24, help="hours of simulated news")
+    parser.add_argument("--rate", type=float, default=90, help="simulated items per hour")
     parser.add_argument("--names", type=int, default=5000, help="watchlist size for tagging")
     args = parser.parse_args()
-    items = load_items(args.hours)
+    items = load_items(args.hours, args.rate)
     bench_tagging(items, watchlist(args.names))
     bench_dedup(items, timedelta(hours=24))
 
