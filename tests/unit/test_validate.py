@@ -319,3 +319,27 @@ def test_arbitrary_objects_give_exactly_one_outcome(fields: dict[str, Any]) -> N
     assert len(items) + len(dead) == 1
     for item in items:
         assert item.headline and item.published_at.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-03-02T10:00:00.123Z",
+        "2026-03-02T10:00:00.123456789+00:00",
+        "2026-03-02 10:00:00+0000",
+        "20260302T100000Z",
+        "2026-03-02T10:00Z",
+        "2026-03-02T15:30:00+05:30",
+    ],
+)
+def test_common_iso_forms_are_accepted(value: str) -> None:
+    items, dead = parse_records([record(good(published_at=value))], SETTINGS, NOW)
+    assert dead == []
+    assert items[0].published_at.replace(microsecond=0) == datetime(2026, 3, 2, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "value", ["Mon, 02 Mar 2026 10:00:00 GMT", "1767225600", "9999-12-31T23:59:59-23:59"]
+)
+def test_non_iso_or_out_of_range_times_are_rejected(value: str) -> None:
+    assert reject(good(published_at=value))[0] in (Reason.BAD_TIMESTAMP, Reason.FUTURE_TIMESTAMP)
