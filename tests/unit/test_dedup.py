@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import cast
 
 import pytest
 
 from finsentry.dedup import Deduplicator, Fingerprint, fingerprint, title_tokens
-from finsentry.schema import NewsItem
-from finsentry.store.base import Store
+from finsentry.schema import NewsItem, ScoredItem, TextScore
+from finsentry.store import open_store
+from finsentry.store.base import BatchWrite, Store
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -202,3 +204,43 @@ def test_hostile_headlines_are_fingerprinted_quickly() -> None:
     for headline in ["x - " + "a" * 20000 + " b c d e f g", "(" * 20000 + ")", " - " * 20000]:
         fp = fingerprint(headline)
         assert Fingerprint.decode(fp.encode()) == fp
+
+
+def test_rebuilds_from_a_real_sqlite_store(tmp_path: Path) -> None:
+    """Marks written through the SQLite store seed a fresh deduplicator (a restart)."""
+    store = open_store(str(tmp_path / "dedup.db"))
+    try:
+        items = [
+            news("s1", "Pfizer wins approval for new cancer therapy in Europe"),
+            news("s2", "UPDATE 1-Pfizer wins approval for new cancer therapy in Europe", 4),
+            news("s3", "Ferrari lifts guidance on strong demand", 6),
+        ]
+        tickers = [("PFE",), ("PFE",), ("RACE",)]
+        marks = dedup().mark(items, tickers)
+        scores = TextScore(0.1, 0.2, 0.7, "Company | Product News", 0.8)
+        scored = [
+            ScoredItem(
+                item=i,
+                scores=scores,
+                model="test",
+                tickers=t,
+                novel=m.novel,
+                duplicate_of=m.duplicate_of,
+                fingerprint=m.fingerprint,
+            )
+            for i, t, m in zip(items, tickers, marks, strict=True)
+        ]
+        store.write_batch(BatchWrite(items=scored, dead_letters=[], window_sizes_s=[300]))
+        restarted = Deduplicator(store, DAY)
+        later = restarted.mark(
+            [
+                news("s4", "Pfizer wins approval for new cancer therapy in Europe - sources", 30),
+                news("s3", "Ferrari lifts guidance on strong demand", 6),
+            ],
+            [("PFE",), ("RACE",)],
+        )
+    finally:
+        store.close()
+    assert [m.novel for m in marks] == [True, False, True]
+    assert later[0].duplicate_of == "s1"
+    assert later[1] == marks[2]  # a replayed novel item stays novel
