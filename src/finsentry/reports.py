@@ -399,15 +399,10 @@ def email_message(report: DayReport, sender: str, recipients: Sequence[str]) -> 
     return msg
 
 
-def send_report(report: DayReport, settings: Settings, recipients: Sequence[str]) -> None:
-    """Send the report with the SMTP settings (``FINSENTRY_SMTP_*``) to ``recipients``."""
+def smtp_send(settings: Settings, msg: EmailMessage) -> None:
+    """Send one message with the SMTP settings (``FINSENTRY_SMTP_*``: host, port, security, login)."""
     if not settings.smtp_host:
-        raise ValueError(
-            "no SMTP server configured: set FINSENTRY_SMTP_HOST (and _PORT, _USER ...)"
-        )
-    if not recipients:
-        raise ValueError("no recipients: pass --email ADDRESS or set FINSENTRY_MAIL_TO")
-    msg = email_message(report, settings.mail_from, recipients)
+        raise ValueError("no SMTP server configured: set FINSENTRY_SMTP_HOST (and _PORT, _USER ...)")
     security = settings.smtp_security.lower()
     context = ssl.create_default_context()
     smtp: smtplib.SMTP
@@ -421,3 +416,12 @@ def send_report(report: DayReport, settings: Settings, recipients: Sequence[str]
         if settings.smtp_user and settings.smtp_password:
             smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
         smtp.send_message(msg)
+
+
+def send_report(report: DayReport, settings: Settings, recipients: Sequence[str]) -> None:
+    """Send the report with the SMTP settings to ``recipients``."""
+    if not settings.smtp_host:
+        raise ValueError("no SMTP server configured: set FINSENTRY_SMTP_HOST (and _PORT, _USER ...)")
+    if not recipients:
+        raise ValueError("no recipients: pass --email ADDRESS or set FINSENTRY_MAIL_TO")
+    smtp_send(settings, email_message(report, settings.mail_from, recipients))

@@ -1,0 +1,262 @@
+"""The scheduled jobs behind the Airflow DAGs in ``dags/``: feed ingest, the daily report, model
+evaluation and retention.
+
+The DAG files only wire these functions (they run in finsentry's own environment through
+``@task.external_python``, see docs/operations.md). Each takes explicit settings and plain values,
+returns a small JSON-able summary (the task's XCom), and is idempotent for its logical date:
+re-running a date upserts the same items, rewrites the same report, replaces that date's evaluation
+entry, and deletes nothing that is not already past the cut-off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from finsentry.config import Settings, load_settings
+from finsentry.schema import RawRecord, as_utc, iso
+
+log = logging.getLogger(__name__)
+EVAL_STATE_KEY = "model_eval"
+EVAL_HISTORY = 200
+
+
+def job_settings(db: str = "", config: str = "") -> Settings:
+    """Settings for a job: the TOML file and environment, with the store URL given by the DAG."""
+    return load_settings(config or None, db=db or None)
+
+
+def split_list(value: str | Sequence[str] | None) -> list[str]:
+    """URLs / addresses from a JSON list, or a comma- or whitespace-separated string."""
+    if value is None:
+        return []
+    if not isinstance(value, str):
+        return [v.strip() for v in value if v.strip()]
+    text = value.strip()
+    if text.startswith("["):
+        return [str(v).strip() for v in json.loads(text) if str(v).strip()]
+    return [part for part in text.replace(",", " ").split() if part]
+
+
+def _published_at(record: RawRecord) -> datetime | None:
+    try:
+        value = json.loads(record.data)["published_at"]
+        return as_utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except (ValueError, KeyError, TypeError):
+        return None  # let validation dead-letter it with the precise reason
+
+
+# -- ingest ------------------------------------------------------------------------------------
+
+
+def ingest_feeds(
+    settings: Settings,
+    feeds: Sequence[str],
+    json_urls: Sequence[str],
+    start: datetime,
+    end: datetime,
+    *,
+    lookback: timedelta = timedelta(hours=24),
+    timeout_s: float = 30.0,
+) -> dict[str, Any]:
+    """Pull RSS/Atom feeds and HTTP JSON endpoints, keep the items published in
+    ``[start - lookback, end)`` and run them through the pipeline.
+
+    Items are upserted by id, so re-running an interval (a retry or a backfill) adds nothing twice;
+    the lookback picks up items that appeared in a feed after their interval's run. Every URL is
+    tried; if any failed, the rest is ingested and then an error names the failed ones (the task
+    fails and Airflow retries it).
+    """
+    import httpx
+
+    from finsentry.pipeline import Pipeline
+    from finsentry.sources.rss import FeedError, fetch_feed, fetch_json
+
+    records: list[RawRecord] = []
+    failed: dict[str, str] = {}
+    with httpx.Client(timeout=timeout_s, follow_redirects=True) as client:
+        for kind, urls in (("feed", feeds), ("json", json_urls)):
+            for url in urls:
+                try:
+                    got = fetch_feed(url, client) if kind == "feed" else fetch_json(url, client)
+                except (FeedError, httpx.HTTPError, ValueError) as exc:
+                    failed[url] = f"{type(exc).__name__}: {exc}"
+                    log.warning("could not fetch %s: %s", url, failed[url])
+                    continue
+                records.extend(got)
+    lo, hi = as_utc(start) - lookback, as_utc(end)
+    selected = [r for r in records if (t := _published_at(r)) is None or lo <= t < hi]
+    summary: dict[str, Any] = {
+        "fetched": len(records),
+        "selected": len(selected),
+        "processed": 0,
+        "dead_lettered": 0,
+        "new_items": 0,
+        "alerts": 0,
+        "failed_urls": sorted(failed),
+    }
+    if selected:
+        pipeline = Pipeline.from_settings(settings)
+        try:
+            size = max(settings.batch_max_items, 1)
+            for i in range(0, len(selected), size):
+                report = pipeline.process(selected[i : i + size], source="feeds")
+                summary["processed"] += report.processed
+                summary["dead_lettered"] += report.dead_lettered
+                summary["new_items"] += report.new_items
+                summary["alerts"] += len(report.alerts)
+            for name in sorted({r.input for r in selected}):  # a pulled snapshot is bounded
+                summary["alerts"] += len(pipeline.close_input(name))
+        finally:
+            pipeline.close()
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} of {len(feeds) + len(json_urls)} URLs failed (the others were "
+            f"ingested): " + "; ".join(f"{u}: {e}" for u, e in sorted(failed.items()))
+        )
+    return summary
+
+
+# -- daily report ------------------------------------------------------------------------------
+
+
+def daily_report(
+    settings: Settings, day: date, out_dir: Path, recipients: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Write the report for ``day`` into ``out_dir`` (HTML + PNGs) and e-mail it if asked."""
+    from finsentry.reports import build_report, send_report, write_report
+    from finsentry.store import open_store
+
+    store = open_store(settings.db)
+    try:
+        report = build_report(store, day, settings.window_sizes_s)
+    finally:
+        store.close()
+    paths = write_report(report, Path(out_dir) / f"finsentry-report-{day.isoformat()}.html")
+    if recipients:
+        send_report(report, settings, recipients)
+    return {
+        "day": day.isoformat(),
+        "html": str(paths[0]),
+        "charts": [str(p) for p in paths[1:]],
+        "items": report.total.items,
+        "alerts": len(report.alerts),
+        "emailed": list(recipients),
+    }
+
+
+# -- model evaluation --------------------------------------------------------------------------
+
+
+def evaluate_model(
+    settings: Settings,
+    data: str,
+    task: str,
+    out_dir: Path,
+    evaluated_for: date,
+    *,
+    label_names: Sequence[str] = (),
+    tolerance: float = 0.02,
+    baseline: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Evaluate the configured model on a labelled file, store the metrics, flag accuracy drops.
+
+    The metrics go to ``out_dir`` (JSON + markdown) and to the store's ``model_eval`` history (one
+    entry per evaluated date: re-running a date replaces it). A task's accuracy has dropped when it
+    is more than ``tolerance`` below ``baseline`` (given) or else below the previous entry for the
+    same model. Drops are e-mailed when SMTP and ``mail_to`` are configured; ``ok`` is False then.
+    """
+    from finsentry.scoring import load_scorer
+    from finsentry.store import open_store
+    from finsentry.training.data import load_examples, parse_label_names
+    from finsentry.training.report import evaluate_with_scorer, write_reports
+
+    examples = load_examples(data, task, parse_label_names(label_names))
+    if not examples:
+        raise ValueError(f"no labelled examples for task {task!r} in {data}")
+    scorer = load_scorer(settings)
+    metrics = evaluate_with_scorer(scorer, examples)
+    prefix = Path(out_dir) / f"model-eval-{evaluated_for.isoformat()}"
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = write_reports(prefix, scorer.model_id, data, metrics)
+    accuracy = {name: round(m.accuracy, 6) for name, m in metrics.items()}
+    entry = {
+        "date": evaluated_for.isoformat(),
+        "model": scorer.model_id,
+        "data": data,
+        "accuracy": accuracy,
+        "macro_f1": {name: round(m.macro_f1, 6) for name, m in metrics.items()},
+        "examples": sum(m.count for m in metrics.values()),
+    }
+    store = open_store(settings.db)
+    try:
+        history = [
+            e for e in (store.get_state(EVAL_STATE_KEY) or []) if e.get("date") != entry["date"]
+        ]
+        earlier = [e for e in history if e["date"] < entry["date"] and e["model"] == entry["model"]]
+        reference = dict(baseline or (earlier[-1]["accuracy"] if earlier else {}))
+        history = sorted([*history, entry], key=lambda e: str(e["date"]))[-EVAL_HISTORY:]
+        store.set_state(EVAL_STATE_KEY, history)
+    finally:
+        store.close()
+    drops = {
+        name: {"accuracy": acc, "reference": reference[name]}
+        for name, acc in accuracy.items()
+        if name in reference and reference[name] - acc > tolerance
+    }
+    result = {
+        **entry,
+        "reference": reference,
+        "tolerance": tolerance,
+        "drops": drops,
+        "ok": not drops,
+        "reports": [str(json_path), str(md_path)],
+        "notified": False,
+    }
+    if drops and settings.smtp_host and settings.mail_to:
+        from finsentry.reports import smtp_send
+
+        smtp_send(settings, _accuracy_mail(settings, result))
+        result["notified"] = True
+    return result
+
+
+def _accuracy_mail(settings: Settings, result: dict[str, Any]) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = f"finsentry: model accuracy dropped ({result['model']}, {result['date']})"
+    msg["From"] = settings.mail_from
+    msg["To"] = ", ".join(settings.mail_to)
+    lines = [
+        f"{name}: accuracy {d['accuracy']:.4f}, reference {d['reference']:.4f} "
+        f"(tolerance {result['tolerance']})"
+        for name, d in result["drops"].items()
+    ]
+    msg.set_content(
+        f"The weekly evaluation of {result['model']} on {result['data']} found:\n\n"
+        + "\n".join(lines)
+        + f"\n\nReports: {', '.join(result['reports'])}\n"
+    )
+    return msg
+
+
+# -- retention ---------------------------------------------------------------------------------
+
+
+def apply_retention(settings: Settings, keep_days: float, now: datetime) -> dict[str, Any]:
+    """Delete raw items published more than ``keep_days`` before ``now``; windows are kept."""
+    from finsentry.store import open_store
+
+    if keep_days <= 0:
+        raise ValueError("keep_days must be positive (days of raw items to keep)")
+    cutoff = as_utc(now) - timedelta(days=keep_days)
+    store = open_store(settings.db)
+    try:
+        deleted = store.delete_items_before(cutoff)
+    finally:
+        store.close()
+    return {"deleted": deleted, "cutoff": iso(cutoff)}
