@@ -9,6 +9,7 @@ positions of the records it passed in as soon as it returns.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -86,6 +87,43 @@ class RunTotals:
         return self.consumed == self.processed + self.dead_lettered
 
 
+class AlertDelivery:
+    """Sends the outbox in a background thread, with a store connection of its own.
+
+    Detection only writes notifications to the outbox; this thread delivers them, so a slow or
+    broken mail server or webhook receiver never holds up the pipeline. On stop it makes one last
+    bounded attempt; what is still undelivered stays in the outbox for the next run.
+    """
+
+    def __init__(self, settings: Settings, final_drain_s: float = 10.0) -> None:
+        self.settings = settings
+        self.final_drain_s = final_drain_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="finsentry-outbox", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from finsentry.alerts.outbox import OutboxSender
+        from finsentry.store import open_store
+
+        store = open_store(self.settings.db)
+        sender = OutboxSender(self.settings, store)
+        try:
+            sender.run_forever(self._stop, interval_s=1.0)
+            sender.drain(max_seconds=self.final_drain_s)
+        finally:
+            sender.close()
+            store.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.final_drain_s + 30.0)
+
+
 class Pipeline:
     """Chains the stages over micro-batches; owns the watermark; writes through one Store."""
 
@@ -98,8 +136,10 @@ class Pipeline:
         dedup: Deduplicator,
         engine: AlertEngine | None,
         clock: Callable[[], datetime] = utc_now,
+        delivery: AlertDelivery | None = None,
     ) -> None:
         self.settings = settings
+        self.delivery = delivery
         self.store = store
         self.scorer = scorer
         self.tagger = tagger
@@ -116,10 +156,15 @@ class Pipeline:
         store: Store | None = None,
         scorer: Scorer | None = None,
         detect: bool = True,
+        deliver: bool = True,
         clock: Callable[[], datetime] = utc_now,
     ) -> Pipeline:
-        """Build every stage from settings; pass ``store``/``scorer`` to reuse or replace them."""
-        from finsentry.alerts.engine import AlertEngine
+        """Build every stage from settings; pass ``store``/``scorer`` to reuse or replace them.
+
+        With ``deliver`` (and e-mail or webhooks configured) alerts are sent by a background
+        :class:`AlertDelivery` thread until :meth:`close`.
+        """
+        from finsentry.alerts.engine import AlertEngine, channels
         from finsentry.dedup import Deduplicator
         from finsentry.entities import EntityTagger
         from finsentry.store import open_store
@@ -133,7 +178,14 @@ class Pipeline:
         tagger = EntityTagger.from_settings(settings)
         dedup = Deduplicator(store, timedelta(hours=settings.dedup_horizon_h))
         engine = AlertEngine(settings, store, clock=clock) if detect else None
-        return cls(settings, store, scorer, tagger, dedup, engine, clock)
+        delivery = None
+        if engine is not None and deliver and channels(settings):
+            if settings.db in {"sqlite://", ":memory:"}:
+                log.warning("alerts are not delivered from an in-memory store")
+            else:
+                delivery = AlertDelivery(settings)
+                delivery.start()
+        return cls(settings, store, scorer, tagger, dedup, engine, clock, delivery)
 
     # -- the core ---------------------------------------------------------------------------
 
@@ -202,6 +254,8 @@ class Pipeline:
         return self.detect()
 
     def close(self) -> None:
+        if self.delivery is not None:
+            self.delivery.stop()
         self.store.close()
 
 
