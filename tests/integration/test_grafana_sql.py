@@ -17,23 +17,29 @@ from finsentry.grafana.macros import expand_sql
 from finsentry.grafana.model import Query
 from finsentry.pipeline import Pipeline, run_files
 from finsentry.schema import Alert, Evidence, ScopeKind
+from finsentry.simulate import simulate
 from finsentry.store import open_store
 from tests.fixtures.scorers import LexiconScorer
-from tests.integration.test_reports import START, simulated_days
 
 pytestmark = pytest.mark.postgres
 
+START = datetime(2026, 3, 3, tzinfo=UTC)
 FULL = (START - timedelta(days=1), START + timedelta(days=1))
 EMPTY = (datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 1, 2, tzinfo=UTC))
 
 
 @pytest.fixture(scope="module")
-def filled(postgres_server, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, datetime]:
-    """(DSN, when the pipeline ran): health rows are stamped with wall-clock time."""
+def filled(postgres_server, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, datetime, str]:
+    """(DSN, when the pipeline ran, an incident's ticker): twelve simulated hours with incidents.
+
+    Health rows are stamped with wall-clock time, news rows with event time.
+    """
     ran_at = datetime.now(UTC)
     dsn = postgres_server.create_database()
     work = tmp_path_factory.mktemp("grafana-sql")
-    stream = simulated_days(work / "news.jsonl")
+    sim = simulate(work / "news.jsonl", hours=12, seed=3, incidents=2, start=START)
+    ticker = sim.incidents[0].scope_value
+    stream = sim.out
     with stream.open("ab") as fh:  # a few records that must become dead letters
         fh.write(b'{"id": "bad-1", "published_at": "2026-03-03T10:00:00", "source": "x",'
                  b' "headline": "naive time"}\nnot json at all\n')  # fmt: skip
@@ -45,23 +51,23 @@ def filled(postgres_server, tmp_path_factory: pytest.TempPathFactory) -> tuple[s
         evidence = tuple(
             Evidence(i.id, i.item.headline, i.published_at, i.scores.score, i.scores.sentiment)
             for i in store.items_between(
-                START, START + timedelta(hours=12), ScopeKind.TICKER, "TSLA"
+                START, START + timedelta(hours=12), ScopeKind.TICKER, ticker
             )[:3]  # fmt: skip
         )
-        store.insert_alerts([
-            Alert("negative_surge", ScopeKind.TICKER, "TSLA", "negative_share",
+        store.insert_alerts([  # so that the ticker's alert panels have a row whatever fired
+            Alert("test_rule", ScopeKind.TICKER, ticker, "negative_share",
                   START + timedelta(hours=9), START + timedelta(hours=9, minutes=5),
                   START + timedelta(hours=9, minutes=6), "high", 0.8, 0.2, evidence)
         ])  # fmt: skip
         counts = store.counts()
     finally:
         pipe.close()
-    assert counts["items"] > 200 and counts["dead_letters"] == 2 and counts["alerts"] >= 1
-    return dsn, ran_at
+    assert counts["items"] > 500 and counts["dead_letters"] == 2 and counts["alerts"] >= 1
+    return dsn, ran_at, ticker
 
 
 @pytest.fixture(scope="module")
-def filled_dsn(filled: tuple[str, datetime]) -> str:
+def filled_dsn(filled: tuple[str, datetime, str]) -> str:
     return filled[0]
 
 
@@ -102,10 +108,10 @@ def _check_value(kind: str, value: object, t0: datetime, t1: datetime, slack: fl
     ("uid", "name", "query", "min_interval"), QUERIES, ids=[f"{q[0]}:{q[1]}" for q in QUERIES]
 )
 def test_query_returns_the_columns_its_panel_reads(
-    filled: tuple[str, datetime], uid: str, name: str, query: Query, min_interval: str | None
+    filled: tuple[str, datetime, str], uid: str, name: str, query: Query, min_interval: str | None
 ) -> None:
-    dsn, ran_at = filled
-    variables = {"ticker": "TSLA"}
+    dsn, ran_at, ticker = filled
+    variables = {"ticker": ticker}
     # news panels look at event time; health panels at flush / receive (wall-clock) time
     full = (ran_at - timedelta(hours=1), datetime.now(UTC)) if uid == "finsentry-health" else FULL
     with psycopg.connect(dsn) as conn:
@@ -130,8 +136,9 @@ def test_query_returns_the_columns_its_panel_reads(
                 assert rows == [], f"{name} returned rows for an empty range"
 
 
-def test_panel_numbers_agree_with_the_store(filled_dsn: str) -> None:
+def test_panel_numbers_agree_with_the_store(filled: tuple[str, datetime, str]) -> None:
     """The overview's item count and the ticker volume equal counts over the items table."""
+    filled_dsn, _, ticker = filled
     overview = next(d for d in all_dashboards() if d.uid == "finsentry-overview")
     items_panel = next(p for p in overview.panels if p.title == "Items")
     with psycopg.connect(filled_dsn) as conn:
@@ -140,18 +147,18 @@ def test_panel_numbers_agree_with_the_store(filled_dsn: str) -> None:
             "SELECT count(*) FROM items WHERE novel AND published_at >= %s AND published_at < %s",
             FULL,
         ).fetchone()
-        assert int(shown) == truth > 200
-        ticker = next(d for d in all_dashboards() if d.uid == "finsentry-ticker")
-        volume = next(p for p in ticker.panels if p.title == "Volume: $ticker")
-        sql = expand_sql(volume.query.sql, *FULL, variables={"ticker": "TSLA"}, interval_s=86400)
+        assert int(shown) == truth > 500
+        drill_down = next(d for d in all_dashboards() if d.uid == "finsentry-ticker")
+        volume = next(p for p in drill_down.panels if p.title == "Volume: $ticker")
+        sql = expand_sql(volume.query.sql, *FULL, variables={"ticker": ticker}, interval_s=86400)
         per_day = conn.execute(sql).fetchall()  # type: ignore[arg-type]
         novel = sum(int(r[1]) + int(r[2]) + int(r[3]) for r in per_day)
-        (tsla,) = conn.execute(  # type: ignore[misc]
+        (about_ticker,) = conn.execute(  # type: ignore[misc]
             "SELECT count(*) FROM item_tickers t JOIN items i ON i.id = t.item_id"
-            " WHERE t.ticker = 'TSLA' AND i.novel AND t.published_at >= %s AND t.published_at < %s",
-            FULL,
+            " WHERE t.ticker = %s AND i.novel AND t.published_at >= %s AND t.published_at < %s",
+            (ticker, *FULL),
         ).fetchone()
-        assert novel == tsla > 10
+        assert novel == about_ticker > 10
 
 
 def test_dashboard_files_reference_only_existing_tables(filled_dsn: str) -> None:
