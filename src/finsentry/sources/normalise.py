@@ -91,11 +91,14 @@ def normalise_text(text: str) -> str:
 # SAN.PA). Exchange prefixes ("NASDAQ:") and cashtag dollars are removed before the check.
 TICKER_PATTERN = r"[A-Z]{1,6}(?:\.[A-Z]{1,2})?"
 _TICKER = re.compile(TICKER_PATTERN)
+_CLASS_SEPARATOR = re.compile(r"(?<=[A-Z])[-/](?=[A-Z]{1,2}$)")
 
 
 def normalise_ticker(value: str) -> str | None:
-    """An upper-case ticker, or None if ``value`` is not one (``"$aapl"`` -> ``"AAPL"``)."""
+    """An upper-case ticker, or None if ``value`` is not one (``"$aapl"`` -> ``"AAPL"``,
+    ``"brk-b"`` -> ``"BRK.B"``)."""
     candidate = value.strip().lstrip("$").upper()
     if ":" in candidate:  # NASDAQ:AAPL
         candidate = candidate.rsplit(":", 1)[1].strip()
+    candidate = _CLASS_SEPARATOR.sub(".", candidate)  # BRK-B, BRK/B -> BRK.B
     return candidate if _TICKER.fullmatch(candidate) else None
