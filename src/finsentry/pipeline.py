@@ -206,7 +206,7 @@ class Pipeline:
             scores = self.scorer.score([item.text for item in items])
             report.scoring_s = time.perf_counter() - started
             tickers = self.tagger.tag(items)
-            marks = self.dedup.mark(items)
+            marks = self.dedup.mark(items, tickers)
             late_flags = self.watermark.observe(items)
             for item, score, found, mark, late in zip(
                 items, scores, tickers, marks, late_flags, strict=True
