@@ -28,6 +28,7 @@ rate (``min_rate``, ``min_negative_rate``) keep sparse scopes quiet.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -101,39 +102,47 @@ class ScopeSeries:
     """One scope's windows of one size. Sparse: a window without a statistic held no items.
 
     ``origin`` is the start of the first window the store knows about in any scope (the start of
-    history): windows before it are unknown, not empty.
+    history): windows before it are unknown, not empty. Internally windows are numbered (epoch
+    seconds // size) so the detectors' many look-ups stay cheap; the public methods take starts.
     """
 
     def __init__(self, size_s: int, stats: Iterable[WindowStat], origin: datetime) -> None:
         self.size_s = size_s
         self.step = timedelta(seconds=size_s)
         self.origin = origin
-        self.stats: dict[datetime, WindowStat] = {s.start: s for s in stats}
+        self.origin_index = self.index(origin)
+        self.stats: dict[int, WindowStat] = {self.index(s.start): s for s in stats}
+        self._baselines: dict[tuple[int, int, str], tuple[list[float], str]] = {}
+
+    def index(self, start: datetime) -> int:
+        return int(start.timestamp()) // self.size_s
 
     def get(self, start: datetime) -> WindowStat | None:
-        return self.stats.get(start)
+        return self.stats.get(self.index(start))
 
     def known(self, start: datetime) -> bool:
         return start >= self.origin
 
     def count(self, start: datetime) -> int:
-        stat = self.stats.get(start)
+        stat = self.stats.get(self.index(start))
         return stat.count if stat else 0
 
     def span_sum(self, end_start: datetime, span: int, attr: str = "count") -> float:
         """Sum of ``attr`` over ``span`` windows ending with the one starting at ``end_start``."""
+        return self.span_sum_at(self.index(end_start), span, attr)
+
+    def span_sum_at(self, end_index: int, span: int, attr: str = "count") -> float:
         total = 0.0
-        for i in range(span):
-            stat = self.stats.get(end_start - i * self.step)
+        stats = self.stats
+        for i in range(end_index - span + 1, end_index + 1):
+            stat = stats.get(i)
             if stat is not None:
                 total += float(getattr(stat, attr))
         return total
 
     def history_windows(self, before: datetime) -> int:
         """Known windows strictly before ``before``."""
-        if before <= self.origin:
-            return 0
-        return int((before - self.origin) / self.step)
+        return max(0, self.index(before) - self.origin_index)
 
 
 def poisson_sf(k: float, lam: float) -> float:
@@ -160,6 +169,15 @@ def poisson_sf(k: float, lam: float) -> float:
         term *= lam / i
         total += term
     return min(1.0, total)
+
+
+@functools.lru_cache(maxsize=256)
+def poisson_min_count(lam: float, max_tail_p: float) -> int:
+    """The smallest count k with P(X >= k) <= ``max_tail_p`` for X ~ Poisson(lam)."""
+    k = max(0, math.floor(lam))
+    while poisson_sf(k, lam) > max_tail_p:
+        k += 1
+    return k
 
 
 def binomial_sf(k: float, n: int, p: float) -> float:
@@ -204,28 +222,36 @@ def _baseline_values(
     series: ScopeSeries, start: datetime, span: int, attr: str, config: DetectorConfig
 ) -> tuple[list[float], str]:
     """Past span sums of ``attr`` for the slot ending at ``start``: seasonal, else trailing."""
-    step = series.step
-    day = timedelta(days=1)
+    end = series.index(start)
+    key = (end, span, attr)
+    cached = series._baselines.get(key)
+    if cached is not None:
+        return cached
+    origin = series.origin_index
+    per_day = 86400 // series.size_s
     seasonal: list[float] = []
     days_found = 0
     for d in range(1, config.baseline_days + 1):
         found = False
         for offset in (-1, 0, 1):
-            slot = start - d * day + offset * step
-            if series.known(slot - (span - 1) * step):
-                seasonal.append(series.span_sum(slot, span, attr))
+            slot = end - d * per_day + offset
+            if slot - (span - 1) >= origin:
+                seasonal.append(series.span_sum_at(slot, span, attr))
                 found = True
         days_found += found
-    if days_found >= config.min_seasonal_days:
-        return seasonal, "seasonal"
-    trailing: list[float] = []
-    first = start - span * step  # the span before the one being scored
-    for i in range(config.trailing_windows):
-        slot = first - i * step
-        if not series.known(slot - (span - 1) * step):
-            break
-        trailing.append(series.span_sum(slot, span, attr))
-    return trailing, "trailing"
+    if days_found >= config.min_seasonal_days and per_day > 1:
+        result = (seasonal, "seasonal")
+    else:
+        trailing: list[float] = []
+        first = end - span  # the span before the one being scored
+        for i in range(config.trailing_windows):
+            slot = first - i
+            if slot - (span - 1) < origin:
+                break
+            trailing.append(series.span_sum_at(slot, span, attr))
+        result = (trailing, "trailing")
+    series._baselines[key] = result
+    return result
 
 
 class VolumeSpikeDetector:
@@ -266,8 +292,9 @@ class VolumeSpikeDetector:
 
     def can_fire(self, series: ScopeSeries, start: datetime, span: int = 1) -> bool:
         """Cheap necessary condition: the count is unlikely even at the floor rate."""
-        observed = series.span_sum(start, span)
-        return poisson_sf(observed, self.config.min_rate * span) <= self.config.max_tail_p
+        cfg = self.config
+        needed = poisson_min_count(cfg.min_rate * span, cfg.max_tail_p)
+        return series.span_sum(start, span) >= needed
 
 
 class NegativeSurgeDetector:
@@ -324,7 +351,7 @@ class NegativeSurgeDetector:
         if neg < cfg.min_negatives and series.span_sum(start, span) < cfg.min_support:
             return False
         n = int(series.span_sum(start, span))
-        by_count = poisson_sf(neg, cfg.min_negative_rate * span) <= cfg.max_tail_p
+        by_count = neg >= poisson_min_count(cfg.min_negative_rate * span, cfg.max_tail_p)
         by_share = n >= cfg.min_support and binomial_sf(neg, n, 0.05) <= cfg.max_tail_p
         return by_count or by_share
 
@@ -347,17 +374,15 @@ class LevelShiftDetector:
 
     def score(self, series: ScopeSeries, start: datetime, span: int = 1) -> Score | None:
         cfg = self.config
-        step = series.step
-        first = start - (cfg.cusum_windows - 1) * step
-        if series.history_windows(first) < max(cfg.warmup_windows, 2 * cfg.cusum_windows):
+        first = series.index(start) - (cfg.cusum_windows - 1)
+        if first - series.origin_index < max(cfg.warmup_windows, 2 * cfg.cusum_windows):
             return None
         # baseline: windows before the CUSUM run, item-weighted mean and per-item variance
         ref: list[WindowStat] = []
-        for i in range(1, cfg.trailing_windows + 1):
-            slot = first - i * step
-            if not series.known(slot):
-                break
-            stat = series.get(slot)
+        for slot in range(
+            first - 1, max(first - cfg.trailing_windows, series.origin_index) - 1, -1
+        ):
+            stat = series.stats.get(slot)
             if stat is not None and stat.count > 0:
                 ref.append(stat)
         ref_n = sum(s.count for s in ref)
@@ -370,7 +395,7 @@ class LevelShiftDetector:
         items = 0
         total = 0.0
         for i in range(cfg.cusum_windows):
-            stat = series.get(first + i * step)
+            stat = series.stats.get(first + i)
             if stat is None or stat.count == 0:
                 cusum = max(0.0, cusum - cfg.cusum_k)
                 continue
