@@ -219,7 +219,8 @@ class KafkaNewsConsumer:
             def on_partitions_assigned(self, assigned: Any) -> None:
                 owner._on_assigned(set(assigned))
 
-        common = client_config(self.settings)
+        # reconnect within seconds once a broker is back (kafka-python backs off up to 30 s)
+        common = {**client_config(self.settings), "reconnect_backoff_max_ms": 2000}
         session = self.options.session_timeout_ms
         self._consumer = KafkaConsumer(
             **common,
