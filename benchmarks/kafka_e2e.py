@@ -12,6 +12,9 @@ Phase 2 (latency): a producer thread publishes ``--latency-messages`` at ``--rat
 half the phase-1 throughput) while the consumer runs; latency = durable write (store flush + DLQ +
 commit) minus the Kafka record timestamp (produce time); p50/p99.
 RSS is sampled after every batch; peak RSS must not grow with the stream length.
+
+``--scorer constant`` replaces the model by a constant scorer, to check over a long stream in
+minutes (``--messages 200000``) that everything around the model keeps its memory flat.
 """
 
 from __future__ import annotations
@@ -32,8 +35,18 @@ from kafka_common import broker, news_stream, percentile, rss_mib  # noqa: E402
 
 from finsentry.config import Settings  # noqa: E402
 from finsentry.pipeline import Pipeline  # noqa: E402
+from finsentry.schema import TextScore  # noqa: E402
 from finsentry.sources.kafka import ConsumeOptions, FlushedBatch, KafkaNewsConsumer  # noqa: E402
 from finsentry.sources.publish import NewsPublisher, ensure_topic  # noqa: E402
+
+
+class ConstantScorer:
+    """Not a model: the same scores for every text (memory and overhead checks only)."""
+
+    model_id = "constant-bench@0"
+
+    def score(self, texts: list[str]) -> list[TextScore]:
+        return [TextScore(0.2, 0.6, 0.2, "General News | Opinion", 0.5) for _ in texts]
 
 
 class Probe:
@@ -111,6 +124,7 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--baseline-texts", type=int, default=1_000)
+    parser.add_argument("--scorer", choices=("model", "constant"), default="model")
     args = parser.parse_args()
 
     with broker(args.bootstrap) as bootstrap, tempfile.TemporaryDirectory() as tmp:
@@ -120,13 +134,14 @@ def main() -> None:
             device=args.device,
         )
         started = time.perf_counter()
-        pipeline = Pipeline.from_settings(settings)
+        scorer = ConstantScorer() if args.scorer == "constant" else None
+        pipeline = Pipeline.from_settings(settings, scorer=scorer)
         print(f"model {pipeline.scorer.model_id} loaded in {time.perf_counter() - started:.1f}s; "
               f"RSS {rss_mib():.0f} MiB; batch_max_items {settings.batch_max_items}, "
               f"batch_max_wait_ms {settings.batch_max_wait_ms}")
 
         baseline = model_only_rate(pipeline, args.baseline_texts, settings.batch_max_items)
-        print(f"baseline: the model alone scores {baseline:,.1f} texts/s")
+        print(f"baseline: the scorer alone scores {baseline:,.1f} texts/s")
 
         topic = f"bench-e2e-{run}"
         ensure_topic(settings, topic, args.partitions)
@@ -137,7 +152,7 @@ def main() -> None:
         assert probe.first is not None
         rate = args.messages / (probe.last - probe.first)
         print(f"phase 1: {args.messages} messages topic -> store at {rate:,.1f} headlines/s "
-              f"(ratio to the model alone {rate / baseline:.2f})")
+              f"(ratio to the scorer alone {rate / baseline:.2f})")
         marks = [probe.rss[int(len(probe.rss) * q)] for q in (0.1, 0.25, 0.5, 0.75)] + [probe.rss[-1]]
         print("RSS over the run (messages done: MiB): "
               + ", ".join(f"{done}: {mib:.0f}" for done, mib in marks)
