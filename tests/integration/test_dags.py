@@ -1,0 +1,534 @@
+"""The Airflow DAGs, run by Airflow itself from its own virtualenv (.venv-airflow).
+
+Airflow runs as a subprocess of this pytest (``infra/airflow/setup`` creates its environment), with
+a fresh AIRFLOW_HOME and a SQLite metadata database. The DAG tasks call finsentry in this very
+environment (``@task.external_python`` with this interpreter), against real stores, with feeds
+served from a local HTTP server on loopback and e-mail to a local SMTP server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from finsentry.config import Settings
+from finsentry.pipeline import Pipeline, run_files
+from finsentry.schema import ScopeKind
+from finsentry.store import open_store
+from tests.fixtures.scorers import LexiconScorer
+from tests.integration.test_reports import START, simulated_days
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+AIRFLOW_PYTHON = ROOT / ".venv-airflow" / "bin" / "python"
+DAG_IDS = {
+    "finsentry_ingest",
+    "finsentry_daily_report",
+    "finsentry_model_eval",
+    "finsentry_retention",
+}
+
+IMPORT_CHECK = r"""
+import builtins, importlib.util, io, json, os, socket, subprocess, sys, urllib.request
+from pathlib import Path
+
+folder = Path(sys.argv[1])
+# Warm up Airflow itself (config, logging, providers) first: only the DAG files are under test.
+import pendulum
+import airflow.sdk
+from airflow.sdk import Variable
+from airflow.providers.standard.decorators import external_python  # noqa: F401
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk.definitions._internal.contextmanager import DagContext
+
+violations = []
+
+def deny(what):
+    def guard(*args, **kwargs):
+        violations.append(f"{what} {args[:2]!r}")
+        raise RuntimeError(f"I/O at DAG parse time: {what}")
+    return guard
+
+real_open = builtins.open
+
+def guarded_open(file, mode="r", *args, **kwargs):
+    if any(flag in mode for flag in "wax+"):
+        deny("open for writing")(file, mode)
+    return real_open(file, mode, *args, **kwargs)
+
+patches = [
+    (socket.socket, "connect", deny("socket.connect")),
+    (socket.socket, "connect_ex", deny("socket.connect_ex")),
+    (socket, "create_connection", deny("socket.create_connection")),
+    (socket, "getaddrinfo", deny("socket.getaddrinfo")),
+    (urllib.request, "urlopen", deny("urlopen")),
+    (subprocess, "Popen", deny("subprocess")),
+    (os, "system", deny("os.system")),
+    (builtins, "open", guarded_open),
+    (io, "open", guarded_open),
+    (Variable, "get", deny("Variable.get")),
+]
+saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
+found, errors = {}, {}
+for obj, name, fake in patches:
+    setattr(obj, name, fake)
+try:
+    for path in sorted(folder.glob("*.py")):
+        spec = importlib.util.spec_from_file_location(f"dagcheck_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        DagContext.autoregistered_dags.clear()
+        DagContext.current_autoregister_module_name = spec.name
+        sys.modules[spec.name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            errors[path.name] = f"{type(exc).__name__}: {exc}"
+            continue
+        finally:
+            DagContext.current_autoregister_module_name = None
+        found[path.name] = sorted(d.dag_id for d, _ in DagContext.autoregistered_dags)
+finally:
+    for obj, name, real in saved:
+        setattr(obj, name, real)
+
+bag = DagBag(dag_folder=str(folder))
+print("FINSENTRY_RESULT " + json.dumps({
+    "violations": violations,
+    "errors": errors,
+    "found": found,
+    "bag_errors": {Path(k).name: str(v)[-500:] for k, v in bag.import_errors.items()},
+    "bag_dags": sorted(bag.dag_ids),
+    "tasks": {d: sorted(t.task_id for t in bag.dags[d].tasks) for d in bag.dag_ids},
+    "schedules": {d: str(getattr(bag.dags[d].timetable, "expression", "")) for d in bag.dag_ids},
+}))
+"""
+
+DAG_TEST = r"""
+import json, sys
+import pendulum
+from airflow.dag_processing.dagbag import DagBag
+
+folder, plan_file = sys.argv[1:3]
+bag = DagBag(dag_folder=folder)
+assert not bag.import_errors, bag.import_errors
+for run in json.loads(open(plan_file).read()):
+    for path, content in run.get("write", {}).items():  # the world changes between runs
+        with open(path, "w") as fh:
+            fh.write(content)
+    dag = bag.get_dag(run["dag_id"])
+    dr = dag.test(logical_date=pendulum.parse(run["logical_date"]),
+                  variable_file_path=run["variables"])
+    print("FINSENTRY_RESULT " + json.dumps({
+        "name": run["name"],
+        "state": str(getattr(dr.state, "value", dr.state)),
+        "tasks": {ti.task_id: str(getattr(ti.state, "value", ti.state))
+                  for ti in dr.get_task_instances()},
+        "interval": [dr.data_interval_start.isoformat(), dr.data_interval_end.isoformat()],
+    }), flush=True)
+"""
+
+
+def _results(output: str) -> list[dict[str, Any]]:
+    return [
+        json.loads(line.split("FINSENTRY_RESULT ", 1)[1])
+        for line in output.splitlines()
+        if line.startswith("FINSENTRY_RESULT ")
+    ]
+
+
+@pytest.fixture(scope="session")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for Airflow subprocesses: a fresh AIRFLOW_HOME with a migrated SQLite DB."""
+    if not AIRFLOW_PYTHON.exists():
+        pytest.fail(
+            f"{AIRFLOW_PYTHON} not found: create Airflow's environment with infra/airflow/setup",
+            pytrace=False,
+        )
+    home = tmp_path_factory.mktemp("airflow-home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FINSENTRY_", "AIRFLOW"))}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
+        AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
+        FINSENTRY_DEVICE="cpu",
+        FINSENTRY_CPU_THREADS="1",
+        PYTHONPATH="",
+    )
+    proc = subprocess.run(
+        [str(AIRFLOW_PYTHON), "-m", "airflow", "db", "migrate"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, (
+        f"airflow db migrate failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
+    return env
+
+
+def _run_airflow(env: dict[str, str], script: str, *args: str, timeout: int = 1500) -> str:
+    proc = subprocess.run(
+        [str(AIRFLOW_PYTHON), "-c", script, *args],
+        env=env, capture_output=True, text=True, timeout=timeout, cwd=str(ROOT),
+    )  # fmt: skip
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"Airflow subprocess failed ({proc.returncode}):\n{output[-6000:]}"
+    return output
+
+
+# -- parse-time checks -------------------------------------------------------------------------
+
+
+def test_every_dag_imports_without_io(airflow_env: dict[str, str]) -> None:
+    (result,) = _results(_run_airflow(airflow_env, IMPORT_CHECK, str(ROOT / "dags")))
+    assert result["violations"] == [], result
+    assert result["errors"] == {} and result["bag_errors"] == {}, result
+    assert set(result["bag_dags"]) == DAG_IDS
+    assert {name: len(ids) for name, ids in result["found"].items()} == {
+        f"{d}.py": 1 for d in DAG_IDS
+    }, result["found"]  # one DAG per file, named like the file
+    assert result["tasks"]["finsentry_model_eval"] == ["check_accuracy", "evaluate"]
+    assert result["tasks"]["finsentry_ingest"] == ["pull_feeds"]
+    assert result["schedules"]["finsentry_daily_report"] == "0 0 * * *"
+
+
+def test_the_import_check_catches_io(airflow_env: dict[str, str], tmp_path: Path) -> None:
+    """The guard itself: a DAG file that writes a file or opens a socket at parse time is caught."""
+    (tmp_path / "bad_dag.py").write_text(
+        "from airflow.sdk import dag\n"
+        "import socket\n"
+        "open('/tmp/finsentry-parse-time-write', 'w').write('x')\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "bad_net_dag.py").write_text(
+        "import socket\nsocket.create_connection(('127.0.0.1', 9))\n", encoding="utf-8"
+    )
+    (result,) = _results(_run_airflow(airflow_env, IMPORT_CHECK, str(tmp_path)))
+    assert any("open for writing" in v for v in result["violations"]), result
+    assert any("create_connection" in v for v in result["violations"]), result
+    assert set(result["errors"]) == {"bad_dag.py", "bad_net_dag.py"}
+
+
+# -- end-to-end runs ---------------------------------------------------------------------------
+
+HOUR = START + timedelta(hours=9)  # the ingest run for 10:00 covers [09:00, 10:00)
+
+
+def _feed_items() -> list[tuple[str, datetime, str]]:
+    rows = [
+        ("Apple beats estimates as iPhone revenue surges", timedelta(minutes=15)),
+        ("Microsoft shares tumble after SEC probe into cloud deals", timedelta(minutes=20)),
+        ("Nvidia wins approval for new Shanghai research campus", timedelta(minutes=41)),
+        ("Tesla recall widens to forty thousand vehicles", timedelta(minutes=-30)),  # 08:30
+        ("JPMorgan raises dividend after record quarter", timedelta(minutes=-10)),  # 08:50
+        ("Amazon opens three fulfilment centres in Texas", timedelta(minutes=80)),  # 10:20
+    ]
+    return [(f"rss-{i}", HOUR + delta, title) for i, (title, delta) in enumerate(rows)]
+
+
+def _json_items() -> list[dict[str, Any]]:
+    return [
+        {"guid": "api-1", "title": "Visa misses earnings as fraud losses mount",
+         "published": (HOUR + timedelta(minutes=33)).isoformat(), "tickers": ["V"]},
+        {"guid": "api-2", "title": "Mastercard upgrades guidance on travel growth",
+         "published": int((HOUR - timedelta(minutes=5)).timestamp())},
+    ]  # fmt: skip
+
+
+def _rss() -> bytes:
+    entries = "".join(
+        f"<item><guid>{gid}</guid><title>{title}</title><link>https://news.example/{gid}</link>"
+        f"<pubDate>{at.strftime('%a, %d %b %Y %H:%M:%S +0000')}</pubDate></item>"
+        for gid, at, title in _feed_items()
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Test Wire</title><link>https://news.example</link>{entries}</channel></rss>"
+    ).encode()
+
+
+class _FeedHandler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.server.hits.append(self.path)  # type: ignore[attr-defined]
+        if self.path == "/feed.xml":
+            body, kind = _rss(), "application/rss+xml"
+        elif self.path == "/news.json":
+            body, kind = json.dumps({"items": _json_items()}).encode(), "application/json"
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope="module")
+def feed_server() -> Iterator[tuple[str, list[str]]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FeedHandler)
+    server.hits = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", server.hits  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def smtp_inbox() -> Iterator[tuple[int, list[Message]]]:
+    from aiosmtpd.controller import Controller
+
+    received: list[Message] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            received.append(message_from_bytes(envelope.content))
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, received
+    finally:
+        controller.stop()
+
+
+LABELLED = [
+    ("Company shares plunge after profit warning and fraud probe", "negative"),
+    ("Stock tumbles as quarterly loss widens and guidance is cut", "negative"),
+    ("Bankruptcy filing wipes out shareholders", "negative"),
+    ("Profit soars to a record as revenue beats forecasts", "positive"),
+    ("Shares rally after strong earnings and raised outlook", "positive"),
+    ("Company raises dividend after record sales growth", "positive"),
+    ("Company to hold annual general meeting on May 5", "neutral"),
+    ("Board appoints new company secretary", "neutral"),
+]
+FLIPPED = {"negative": "positive", "positive": "negative", "neutral": "negative"}
+
+
+def _labelled_csv(flip: bool = False) -> str:
+    rows = [(text, FLIPPED[label] if flip else label) for text, label in LABELLED]
+    return "text,label\n" + "".join(f'"{text}",{label}\n' for text, label in rows)
+
+
+@pytest.fixture(scope="module")
+def dag_runs(
+    airflow_env: dict[str, str],
+    feed_server: tuple[str, list[str]],
+    smtp_inbox: tuple[int, list[Message]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
+    """Run every DAG with ``dag.test()``, in order, in one Airflow process, on one store.
+
+    The store starts with two simulated days (``before.db`` keeps a copy); the runs: the daily
+    report, the ingest of [09:00, 10:00), the same interval again, the backfill of [08:00, 09:00),
+    a model evaluation, a second one after the labelled file changed, and retention.
+    """
+    work = tmp_path_factory.mktemp("dag-runs")
+    base_url, _ = feed_server
+    smtp_port, _ = smtp_inbox
+    store_db = work / "store.db"
+    settings = Settings(db=str(store_db))
+    pipe = Pipeline.from_settings(settings, store=open_store(settings.db), scorer=LexiconScorer())
+    try:
+        run_files([simulated_days(work / "news.jsonl")], settings, pipeline=pipe)
+    finally:
+        pipe.close()
+    shutil.copy(store_db, work / "before.db")
+    labelled = work / "labelled.csv"
+    labelled.write_text(_labelled_csv(), encoding="utf-8")
+    variables = {
+        "finsentry_python": sys.executable,
+        "finsentry_db": str(store_db),
+        "finsentry_feeds": f"{base_url}/feed.xml",
+        "finsentry_json_urls": json.dumps([f"{base_url}/news.json"]),
+        "finsentry_ingest_lookback_h": "0",
+        "finsentry_report_dir": str(work / "reports"),
+        "finsentry_report_to": "desk@example.com",
+        "finsentry_eval_data": str(labelled),
+        "finsentry_eval_dir": str(work / "eval"),
+        "finsentry_retention_days": "1",
+    }
+    var_file = work / "variables.json"
+    var_file.write_text(json.dumps(variables), encoding="utf-8")
+    after_hour = (HOUR + timedelta(hours=1)).isoformat()
+    next_day = (START + timedelta(days=1)).isoformat()
+    plan = [
+        {"name": "report", "dag_id": "finsentry_daily_report", "logical_date": next_day},
+        {"name": "ingest", "dag_id": "finsentry_ingest", "logical_date": after_hour},
+        {"name": "ingest_again", "dag_id": "finsentry_ingest", "logical_date": after_hour},
+        {"name": "ingest_backfill", "dag_id": "finsentry_ingest", "logical_date": HOUR.isoformat()},
+        {"name": "eval", "dag_id": "finsentry_model_eval", "logical_date": "2026-03-09T03:00:00+00:00"},
+        {"name": "eval_drop", "dag_id": "finsentry_model_eval",
+         "logical_date": "2026-03-16T03:00:00+00:00",
+         "write": {str(labelled): _labelled_csv(flip=True)}},
+        {"name": "retention", "dag_id": "finsentry_retention", "logical_date": next_day},
+    ]  # fmt: skip
+    for run in plan:
+        run["variables"] = str(var_file)
+    (work / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
+    env = {
+        **airflow_env,
+        "FINSENTRY_SMTP_HOST": "127.0.0.1",
+        "FINSENTRY_SMTP_PORT": str(smtp_port),
+        "FINSENTRY_SMTP_SECURITY": "none",
+        "FINSENTRY_MAIL_TO": "models@example.com",
+    }
+    started = datetime.now(UTC)
+    output = _run_airflow(env, DAG_TEST, str(ROOT / "dags"), str(work / "plan.json"))
+    results = {r["name"]: r for r in _results(output)}
+    assert set(results) == {r["name"] for r in plan}, output[-6000:]
+    return {
+        "results": results,
+        "work": work,
+        "store_db": store_db,
+        "before_db": work / "before.db",
+        "seconds": (datetime.now(UTC) - started).total_seconds(),
+        "output": output,
+    }
+
+
+def _items(db: Path, start: datetime, end: datetime) -> dict[str, bool]:
+    """Item id -> novel, for items published in [start, end)."""
+    store = open_store(str(db))
+    try:
+        return {i.id: i.novel for i in store.items_between(start, end, limit=100_000)}
+    finally:
+        store.close()
+
+
+def _hour_count(db: Path, hour: datetime) -> int:
+    store = open_store(str(db))
+    try:
+        return sum(
+            w.count
+            for w in store.window_stats(3600, hour, hour + timedelta(hours=1), ScopeKind.ALL)
+        )
+    finally:
+        store.close()
+
+
+FEED_IDS = {"rss-0", "rss-1", "rss-2", "api-1", "rss-3", "rss-4", "api-2"}
+
+
+def test_ingest_pulls_feeds_idempotently_per_interval(
+    dag_runs: dict[str, Any], feed_server
+) -> None:
+    results = dag_runs["results"]
+    for name in ("ingest", "ingest_again", "ingest_backfill"):
+        assert results[name]["state"] == "success", (results[name], dag_runs["output"][-4000:])
+    assert results["ingest"]["interval"][0].startswith(HOUR.isoformat()[:19])
+    _, hits = feed_server
+    assert hits.count("/feed.xml") == 3 and hits.count("/news.json") == 3
+    wide = (START - timedelta(days=2), START + timedelta(days=2))
+    fed = {
+        k: v
+        for k, v in _items(dag_runs["store_db"], *wide).items()
+        if k.startswith(("rss-", "api-"))
+    }
+    # [09:00, 10:00): rss-0, rss-1, rss-2 and api-1; the backfill of [08:00, 09:00) adds
+    # rss-3, rss-4 and api-2; rss-5 (10:20) belongs to an interval that never ran
+    assert set(fed) == FEED_IDS
+    # the repeated run of [09:00, 10:00) counted nothing twice: each hour's window grew by
+    # exactly the novel feed items published in it
+    for hour, ids in ((HOUR, {"rss-0", "rss-1", "rss-2", "api-1"}),
+                      (HOUR - timedelta(hours=1), {"rss-3", "rss-4", "api-2"})):  # fmt: skip
+        grown = _hour_count(dag_runs["store_db"], hour) - _hour_count(dag_runs["before_db"], hour)
+        assert grown == sum(fed[i] for i in ids) >= 3
+    store = open_store(str(dag_runs["store_db"]))
+    try:
+        (msft,) = [
+            i for i in store.items_between(HOUR, HOUR + timedelta(hours=1)) if i.id == "rss-1"
+        ]
+    finally:
+        store.close()
+    assert msft.scores.sentiment == "negative" and "MSFT" in msft.tickers  # the real model
+    assert msft.model.startswith("finsentry")
+
+
+def test_daily_report_is_written_and_mailed(dag_runs: dict[str, Any], smtp_inbox) -> None:
+    from finsentry.reports import build_report
+
+    result = dag_runs["results"]["report"]
+    assert result["state"] == "success", dag_runs["output"][-4000:]
+    day = START.date().isoformat()
+    html_path = dag_runs["work"] / "reports" / f"finsentry-report-{day}.html"
+    assert html_path.exists()
+    assert len(list((dag_runs["work"] / "reports").glob(f"finsentry-report-{day}.*.png"))) == 3
+    text = html_path.read_text(encoding="utf-8")
+    assert f"finsentry daily report: {day}" in text and 'id="movers"' in text
+    store = open_store(str(dag_runs["before_db"]))  # the report ran before the ingest runs
+    try:
+        expected = build_report(store, START.date(), (3600,))
+    finally:
+        store.close()
+    assert expected.total.items > 100
+    assert f">{expected.total.items:,}</td>" in text
+    _, inbox = smtp_inbox
+    mails = [m for m in inbox if m["To"] == "desk@example.com"]
+    assert len(mails) == 1 and day in mails[0]["Subject"]
+
+
+def test_model_eval_stores_metrics_and_fails_on_a_drop(
+    dag_runs: dict[str, Any], smtp_inbox
+) -> None:
+    ok, drop = dag_runs["results"]["eval"], dag_runs["results"]["eval_drop"]
+    assert ok["state"] == "success" and ok["tasks"] == {
+        "evaluate": "success", "check_accuracy": "success"
+    }, dag_runs["output"][-4000:]  # fmt: skip
+    assert drop["state"] == "failed" and drop["tasks"]["evaluate"] == "success"
+    assert drop["tasks"]["check_accuracy"] == "failed"
+    store = open_store(str(dag_runs["store_db"]))
+    try:
+        history = store.get_state("model_eval")
+    finally:
+        store.close()
+    assert [e["date"] for e in history] == ["2026-03-09", "2026-03-16"]
+    first, second = (e["accuracy"]["sentiment"] for e in history)
+    assert first - second > 0.02 and all(e["examples"] == len(LABELLED) for e in history)
+    assert (dag_runs["work"] / "eval" / "model-eval-2026-03-09.json").exists()
+    _, inbox = smtp_inbox
+    alerts = [m for m in inbox if m["To"] == "models@example.com"]
+    assert len(alerts) == 1 and "accuracy dropped" in alerts[0]["Subject"]
+
+
+def test_retention_deletes_old_raw_items_only(dag_runs: dict[str, Any]) -> None:
+    result = dag_runs["results"]["retention"]
+    assert result["state"] == "success", dag_runs["output"][-4000:]
+    cutoff = datetime.fromisoformat(result["interval"][1]) - timedelta(days=1)
+    wide = (START - timedelta(days=2), START + timedelta(days=2))
+    before = set(_items(dag_runs["before_db"], *wide))
+    old = set(_items(dag_runs["before_db"], wide[0], cutoff))
+    after = set(_items(dag_runs["store_db"], *wide))
+    assert old and after == (before - old) | FEED_IDS
+    day_before = START - timedelta(days=1)
+    assert (
+        _hour_count(dag_runs["store_db"], day_before)
+        == _hour_count(dag_runs["before_db"], day_before)
+        > 0
+    )
+    print(f"all DAG runs took {dag_runs['seconds']:.0f}s")
