@@ -111,3 +111,31 @@ def test_bad_token_is_refused_with_a_hint(fake_grafana) -> None:
 def test_unreachable_grafana_says_what_to_check() -> None:
     with pytest.raises(ProvisionError, match="FINSENTRY_GRAFANA_URL"):
         connect("http://admin:pw@127.0.0.1:9", timeout=2)
+
+
+def test_cli_provision_twice_changes_nothing(fake_grafana, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from finsentry.cli.grafana import grafana
+    from finsentry.store import open_store
+
+    db = str(tmp_path / "alerts.db")
+    store = open_store(db)
+    try:
+        store.insert_alerts([_alert(0), _alert(1)])
+    finally:
+        store.close()
+    args = ["provision", "--url", fake_grafana.url, "--db", db, "--datasource-dsn", DSN,
+            "--alerts-days", "100000"]  # fmt: skip
+    env = {"FINSENTRY_GRAFANA_TOKEN": fake_grafana.token}
+    first = CliRunner().invoke(grafana, args, env=env)
+    assert first.exit_code == 0, first.output
+    assert "data source created" in first.output and "2 created" in first.output
+    assert fake_grafana.token not in first.output
+    second = CliRunner().invoke(grafana, args, env=env)
+    assert second.exit_code == 0 and "nothing to change" in second.output
+    assert len(fake_grafana.state.annotations) == 2
+    missing = CliRunner().invoke(
+        grafana, ["provision", "--db", db], env={"FINSENTRY_GRAFANA_URL": ""}
+    )
+    assert missing.exit_code != 0 and "FINSENTRY_GRAFANA_URL" in missing.output

@@ -118,10 +118,13 @@ def provision(
     from finsentry.schema import utc_now
     from finsentry.store import open_store
 
-    settings = settings_from(ctx, db=db, grafana_url=grafana_url, grafana_token=grafana_token)
+    settings = settings_from(ctx, db=db, grafana_url=grafana_url)
     if not settings.grafana_url:
         raise click.UsageError("give the Grafana URL: --url or FINSENTRY_GRAFANA_URL")
-    token = settings.grafana_token.get_secret_value() if settings.grafana_token else None
+    # the token stays out of Settings overrides (they are not re-validated into a SecretStr)
+    token = grafana_token or (
+        settings.grafana_token.get_secret_value() if settings.grafana_token else None
+    )
     alerts = []
     if alerts_days > 0:
         store = open_store(settings.db)
