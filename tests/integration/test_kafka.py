@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -131,6 +132,7 @@ def test_publish_and_consume_with_the_default_model(
         [sys.executable, "-m", "finsentry", "consume", *env_args, "--group", "e2e",
          "--db", str(db), "--max-messages", "42", "--quiet", "--session-timeout-ms", "6000"],
         capture_output=True, text=True, timeout=600, check=False,
+        env=dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"),
     )
     assert consumed.returncode == 0, consumed.stderr[-3000:]
     assert "consumed 42 = processed 40 + dead-lettered 2" in consumed.stdout
