@@ -249,11 +249,18 @@ class KafkaNewsConsumer:
             raise
 
     def close(self) -> None:
+        """Close the producer and leave the group; errors here are logged, never raised."""
         if self._producer is not None:
-            self._producer.close(timeout=10)
+            try:
+                self._producer.close(timeout=10)
+            except Exception as exc:  # noqa: BLE001 - shutting down: report, go on
+                log.warning("closing the Kafka producer failed: %s", exc)
             self._producer = None
         if self._consumer is not None:
-            self._consumer.close(autocommit=False)
+            try:  # the revoke callback still runs here, so self._consumer stays set meanwhile
+                self._consumer.close(autocommit=False)
+            except Exception as exc:  # noqa: BLE001 - shutting down: report, go on
+                log.warning("closing the Kafka consumer failed: %s", exc)
             self._consumer = None
 
     def run(self) -> RunTotals:
@@ -442,7 +449,7 @@ class KafkaNewsConsumer:
                 return
             for tp, off in snapshot.items():
                 if self._pending.get(tp) == off:
-                    del self._pending[tp]
+                    self._pending.pop(tp, None)
 
         try:
             self._consumer.commit_async(offsets, callback=done)
@@ -464,9 +471,14 @@ class KafkaNewsConsumer:
         if pending:
             from kafka import OffsetAndMetadata
 
-            self._consumer.commit_async({tp: OffsetAndMetadata(o, "", -1) for tp, o in pending.items()})
             for tp in pending:
-                del self._pending[tp]
+                self._pending.pop(tp, None)
+            try:  # the flushed offsets of what we are losing; best effort, never blocking
+                self._consumer.commit_async(
+                    {tp: OffsetAndMetadata(o, "", -1) for tp, o in pending.items()}
+                )
+            except Exception as exc:  # noqa: BLE001 - the new owner re-reads: nothing is lost
+                log.warning("commit of revoked partitions not sent (%s)", exc)
         for tp in revoked:
             self._next.pop(tp, None)
 
