@@ -91,10 +91,12 @@ def run_phase(settings: Settings, pipeline: Pipeline, count: int) -> Probe:
     return probe
 
 
-def produce(settings: Settings, topic: str, count: int, seed: int, rate: float | None) -> None:
+def produce(
+    settings: Settings, topic: str, count: int, seed: int, rate: float | None, step_s: float = 1.0
+) -> None:
     publisher = NewsPublisher(settings, topic)
     try:
-        publisher.publish(news_stream(count, seed=seed), rate=rate)
+        publisher.publish(news_stream(count, seed=seed, step_s=step_s), rate=rate)
     finally:
         publisher.close()
 
@@ -125,6 +127,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--baseline-texts", type=int, default=1_000)
     parser.add_argument("--scorer", choices=("model", "constant"), default="model")
+    parser.add_argument(
+        "--step-s", type=float, default=1.0,
+        help="event-time spacing of the phase-1 stream (dedup remembers 2 x 24 h of it)",
+    )
     args = parser.parse_args()
 
     with broker(args.bootstrap) as bootstrap, tempfile.TemporaryDirectory() as tmp:
@@ -145,7 +151,7 @@ def main() -> None:
 
         topic = f"bench-e2e-{run}"
         ensure_topic(settings, topic, args.partitions)
-        produce(settings, topic, args.messages, seed=1, rate=None)
+        produce(settings, topic, args.messages, seed=1, rate=None, step_s=args.step_s)
         rss_start = rss_mib()
         probe = run_phase(settings.with_overrides(kafka_topic=topic, kafka_group=topic), pipeline,
                           args.messages)
@@ -153,7 +159,8 @@ def main() -> None:
         rate = args.messages / (probe.last - probe.first)
         print(f"phase 1: {args.messages} messages topic -> store at {rate:,.1f} headlines/s "
               f"(ratio to the scorer alone {rate / baseline:.2f})")
-        marks = [probe.rss[int(len(probe.rss) * q)] for q in (0.1, 0.25, 0.5, 0.75)] + [probe.rss[-1]]
+        marks = [probe.rss[int(len(probe.rss) * q)] for q in (0.1, 0.25, 0.5, 0.6, 0.75, 0.9)]
+        marks.append(probe.rss[-1])
         print("RSS over the run (messages done: MiB): "
               + ", ".join(f"{done}: {mib:.0f}" for done, mib in marks)
               + f"; at start {rss_start:.0f} MiB")

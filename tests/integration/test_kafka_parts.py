@@ -123,3 +123,19 @@ def test_the_first_signal_asks_to_stop() -> None:
     assert not stop.requested
     stop._handle(signal.SIGTERM, None)
     assert stop.requested
+
+
+def test_metrics_are_served_over_http() -> None:
+    import socket
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    metrics = ConsumerMetrics()
+    metrics.observe_batch(3, 3, [], 0.1, 0.2)
+    metrics.serve(port, addr="127.0.0.1")
+    body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    assert "finsentry_messages_processed_total 3.0" in body
+    assert "finsentry_batch_size_bucket" in body
