@@ -404,6 +404,8 @@ def smtp_send(settings: Settings, msg: EmailMessage) -> None:
     if not settings.smtp_host:
         raise ValueError("no SMTP server configured: set FINSENTRY_SMTP_HOST (and _PORT, _USER ...)")
     security = settings.smtp_security.lower()
+    if security not in ("starttls", "ssl", "none"):
+        raise ValueError("FINSENTRY_SMTP_SECURITY must be starttls, ssl or none")
     context = ssl.create_default_context()
     smtp: smtplib.SMTP
     if security == "ssl":

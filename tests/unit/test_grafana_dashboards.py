@@ -76,6 +76,11 @@ def test_dashboard_model_is_well_formed(dashboard) -> None:
         assert target["format"] in {"time_series", "table"}
         if target["format"] == "time_series":
             assert "$__timeGroupAlias(" in target["rawSql"]
+        known = {"unit", "decimals", "min", "max", "color", "links", "displayName", "thresholds"}
+        for override in panel["fieldConfig"]["overrides"]:
+            assert override["matcher"]["id"] == "byName"
+            for prop in override["properties"]:  # Grafana's property ids: known or custom.<x>
+                assert prop["id"] in known or prop["id"].startswith("custom."), prop
     for note in model["annotations"]["list"][1:]:
         assert note["datasource"]["uid"] == DATASOURCE_UID
     sql_panels = {

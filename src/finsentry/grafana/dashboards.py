@@ -81,9 +81,13 @@ def _ticker_link(title: str) -> dict[str, Any]:
 
 
 def _by_name(column: str, **properties: Any) -> dict[str, Any]:
+    """A field override for one column; ``custom_x=...`` sets the property ``custom.x``."""
     return {
         "matcher": {"id": "byName", "options": column},
-        "properties": [{"id": key, "value": value} for key, value in properties.items()],
+        "properties": [
+            {"id": key.replace("custom_", "custom.", 1), "value": value}
+            for key, value in properties.items()
+        ],
     }
 
 
@@ -255,7 +259,7 @@ def overview(window_s: int = 300, top_tickers: int = 20) -> Dashboard:
                     color=TONE_COLORS,
                     min=-1,
                     max=1,
-                    custom={"cellOptions": {"type": "color-background"}},
+                    custom_cellOptions={"type": "color-background"},
                 ),
                 _by_name("items", decimals=0),
             ),
@@ -446,7 +450,7 @@ def ticker(window_s: int = 300) -> Dashboard:
                     color=TONE_COLORS,
                     min=-1,
                     max=1,
-                    custom={"cellOptions": {"type": "color-text"}},
+                    custom_cellOptions={"type": "color-text"},
                 ),
                 _by_name("url", links=[{"title": "Open", "url": "${__value.raw}"}]),
             ),
