@@ -122,7 +122,9 @@ class Settings(BaseSettings):
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given fields replaced (None values are ignored)."""
         values = {k: v for k, v in overrides.items() if v is not None}
-        return self.model_copy(update=values) if values else self
+        if not values:
+            return self
+        return type(self)(**{**self.model_dump(), **values})  # validated, unlike model_copy
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:

@@ -56,3 +56,10 @@ def test_every_command_has_help_with_env_vars(name: str) -> None:
     if any(opt in flat for opt in ("--db", "--model", "--bootstrap")):
         assert "env var: FINSENTRY_" in flat, result.output
     assert takes_options or name in {"db", "grafana"}
+
+
+def test_overrides_are_validated() -> None:
+    settings = Settings().with_overrides(grafana_token="tok", window_sizes_s="300,60")
+    assert settings.grafana_token is not None
+    assert settings.grafana_token.get_secret_value() == "tok"
+    assert settings.window_sizes_s == (60, 300)
