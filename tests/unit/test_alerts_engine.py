@@ -148,3 +148,24 @@ def test_mute_suppresses_and_alerts_resolve(tmp_path: Path) -> None:
     assert all(stored[a.id].status == AlertStatus.RESOLVED for a in t05)
     store.close()
     store2.close()
+
+
+def test_cooldown_keeps_one_alert_per_burst_and_restarts_after(tmp_path: Path) -> None:
+    from finsentry.alerts.rules import default_rules
+
+    s = settings(tmp_path, "c.db")
+    store = open_store(s.db)
+    start = T0 + timedelta(hours=6)
+    items = stream(9, 5, None)
+    for k in range(3):  # three separate bursts on T09: 0 h, +15 min, +2 h
+        offset = (timedelta(minutes=15), timedelta(hours=2), timedelta(0))[k]
+        for j in range(14):
+            at = start + offset + timedelta(seconds=20 * j)
+            items.append(item(200_000 + 100 * k + j, at, "T09", True))
+    load(store, items)
+    rules = [r for r in default_rules(s) if r.name == "volume_spike"]
+    new = AlertEngine(s, store, clock=clock, rules=rules).evaluate(T0 + timedelta(hours=9))
+    t09 = sorted(a.window_start for a in new if a.scope_value == "T09")
+    # the burst 15 minutes later falls in the 30-minute cooldown; the one 2 hours later fires
+    assert t09 == [start, start + timedelta(hours=2)], t09
+    store.close()

@@ -183,3 +183,23 @@ def test_scores_do_not_depend_on_input_order() -> None:
     for det in (VolumeSpikeDetector(cfg), NegativeSurgeDetector(cfg), LevelShiftDetector(cfg)):
         for i in range(50):
             assert det.score(a, _start(i)) == det.score(b, _start(i))
+
+
+def test_rule_for_windows_cooldown_and_severity() -> None:
+    from finsentry.alerts.rules import Rule
+
+    stats = [_stat(i, 5) for i in range(40)]
+    stats += [_stat(40, 40), _stat(41, 60), _stat(42, 5)]
+    series = _series(stats)
+    cfg = DetectorConfig()
+    once = Rule("volume_spike", VolumeSpikeDetector(cfg), cfg.volume_threshold)
+    twice = Rule("volume_spike", VolumeSpikeDetector(cfg), cfg.volume_threshold, for_windows=2)
+    assert once.holds(series, _start(40))[0]
+    assert not twice.holds(series, _start(40))[0]  # the condition has held one window only
+    assert twice.holds(series, _start(41))[0]
+    assert not once.holds(series, _start(42))[0]
+    held, score = once.holds(series, _start(41))
+    assert held and score is not None
+    assert once.severity(score) == "critical" and score.value >= 2 * cfg.volume_threshold
+    mild = Rule("volume_spike", VolumeSpikeDetector(cfg), cfg.volume_threshold, critical_factor=1e9)
+    assert mild.severity(score) == "warning"
