@@ -113,7 +113,9 @@ def test_query_returns_the_columns_its_panel_reads(
     dsn, ran_at, ticker = filled
     variables = {"ticker": ticker}
     # news panels look at event time; health panels at flush / receive (wall-clock) time
-    full = (ran_at - timedelta(hours=1), datetime.now(UTC)) if uid == "finsentry-health" else FULL
+    # (the macros render whole seconds: end the range a little after now)
+    now = datetime.now(UTC) + timedelta(seconds=5)
+    full = (ran_at - timedelta(hours=1), now) if uid == "finsentry-health" else FULL
     with psycopg.connect(dsn) as conn:
         for t0, t1 in (full, EMPTY):
             sql = expand_sql(query.sql, t0, t1, variables=variables, min_interval=min_interval)
