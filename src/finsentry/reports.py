@@ -18,8 +18,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import smtplib
-import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -401,23 +399,9 @@ def email_message(report: DayReport, sender: str, recipients: Sequence[str]) -> 
 
 def smtp_send(settings: Settings, msg: EmailMessage) -> None:
     """Send one message with the SMTP settings (``FINSENTRY_SMTP_*``: host, port, security, login)."""
-    if not settings.smtp_host:
-        raise ValueError("no SMTP server configured: set FINSENTRY_SMTP_HOST (and _PORT, _USER ...)")
-    security = settings.smtp_security.lower()
-    if security not in ("starttls", "ssl", "none"):
-        raise ValueError("FINSENTRY_SMTP_SECURITY must be starttls, ssl or none")
-    context = ssl.create_default_context()
-    smtp: smtplib.SMTP
-    if security == "ssl":
-        smtp = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, context=context, timeout=30)
-    else:
-        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30)
-    with smtp:
-        if security == "starttls":
-            smtp.starttls(context=context)
-        if settings.smtp_user and settings.smtp_password:
-            smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
-        smtp.send_message(msg)
+    from finsentry.alerts.email import EmailNotifier
+
+    EmailNotifier(settings, timeout_s=30.0).send_message(msg)
 
 
 def send_report(report: DayReport, settings: Settings, recipients: Sequence[str]) -> None:

@@ -125,10 +125,13 @@ class EmailNotifier:
         return smtp
 
     def send(self, notification: Notification) -> None:
-        s = self.settings
-        if not s.mail_to:
+        if not self.settings.mail_to:
             raise DeliveryError("no recipients: set FINSENTRY_MAIL_TO", permanent=True)
-        message = build_message(s, notification)
+        self.send_message(build_message(self.settings, notification))
+
+    def send_message(self, message: EmailMessage) -> None:
+        """Send a ready message (to its own To: addresses) with the SMTP settings."""
+        s = self.settings
         try:
             with self._connect() as smtp:
                 if s.smtp_user:
