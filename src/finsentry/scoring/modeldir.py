@@ -96,7 +96,9 @@ class ModelSpec:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise ModelNotFoundError(f"{directory} is not a finsentry model: no {SPEC_FILE}") from exc
+            raise ModelNotFoundError(
+                f"{directory} is not a finsentry model: no {SPEC_FILE}"
+            ) from exc
         if data.get("format", 0) > FORMAT_VERSION:
             raise ValueError(
                 f"{path} has format {data['format']}; this finsentry reads format "

@@ -8,7 +8,7 @@ weights at load time (``merge_and_unload``): inference pays nothing for them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -43,12 +43,12 @@ def load_backbone(
     location = resolve_backbone(str(reference), relative_to)
     local = isinstance(location, Path)
     bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         return _load_backbone(location, local, from_config)
     finally:
         if bars:
-            hf_logging.enable_progress_bar()
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def _load_backbone(
@@ -59,14 +59,14 @@ def _load_backbone(
     try:
         if from_config:
             config = AutoConfig.from_pretrained(str(location), local_files_only=local)
-            model = AutoModel.from_config(config, attn_implementation="sdpa")
+            model = AutoModel.from_config(config, attn_implementation="sdpa")  # type: ignore[no-untyped-call]
         else:
             model = AutoModel.from_pretrained(
                 str(location), local_files_only=local, attn_implementation="sdpa"
             )
     except (ValueError, ImportError):  # architectures without SDPA support
         if config is not None:
-            model = AutoModel.from_config(config)
+            model = AutoModel.from_config(config)  # type: ignore[no-untyped-call]
         else:
             model = AutoModel.from_pretrained(str(location), local_files_only=local)
     return model, tokenizer
@@ -78,7 +78,7 @@ class MultiTaskNetwork(nn.Module):
     def __init__(self, backbone: nn.Module, heads: dict[str, list[str]], dropout: float = 0.1):
         super().__init__()
         self.backbone = backbone
-        hidden = int(backbone.config.hidden_size)
+        hidden = int(cast(Any, backbone).config.hidden_size)
         self.labels = {task: list(names) for task, names in heads.items()}
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict(
@@ -108,26 +108,22 @@ class MultiTaskNetwork(nn.Module):
     def load_heads(self, directory: Path) -> None:
         state = load_file(str(directory / HEADS_FILE))
         for task, head in self.heads.items():
-            head.load_state_dict(
-                {"weight": state[f"{task}.weight"], "bias": state[f"{task}.bias"]}
-            )
+            head.load_state_dict({"weight": state[f"{task}.weight"], "bias": state[f"{task}.bias"]})
 
 
 def load_network(
     directory: Path, spec: ModelSpec
 ) -> tuple[MultiTaskNetwork, PreTrainedTokenizerBase]:
     """Rebuild a finsentry model directory: backbone, full weights or merged adapter, heads."""
-    backbone, tokenizer = load_backbone(
-        spec.backbone, relative_to=directory, from_config=spec.backbone_weights is not None
-    )
+    backbone, tokenizer = load_backbone(spec.backbone, relative_to=directory)
     if spec.backbone_weights:
+        # fine-tuned tensors (all of the backbone's, or those of the layers that were trained)
         state = load_file(str(directory / spec.backbone_weights))
         result = backbone.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
-        missing = [k for k in result.missing_keys if not k.endswith("position_ids")]
-        if missing or result.unexpected_keys:
+        if result.unexpected_keys:
             raise ValueError(
                 f"{directory / spec.backbone_weights} does not fit backbone {spec.backbone}: "
-                f"missing {missing[:3]}, unexpected {result.unexpected_keys[:3]}"
+                f"unexpected tensors {result.unexpected_keys[:3]}"
             )
     if spec.adapter:
         from peft import PeftModel

@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -36,7 +36,9 @@ class _Embedder(torch.nn.Module):
         super().__init__()
         self.backbone = backbone
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return {"embedding": mean_pool(hidden, attention_mask)}
 
@@ -45,10 +47,14 @@ def embed(texts: list[str], max_length: int) -> np.ndarray:
     backbone, tokenizer = load_backbone(DEFAULT_BACKBONE)
     # The Scorer is used for its tokenizing and padding only; the embeddings come straight out.
     scorer = Scorer(
-        _Embedder(backbone), tokenizer, {"topic": ["unused"]}, model_id="baseline",
-        device=torch.device("cpu"), max_length=max_length,
+        _Embedder(backbone),
+        tokenizer,
+        {"topic": ["unused"]},
+        model_id="baseline",
+        device=torch.device("cpu"),
+        max_length=max_length,
     )
-    out = np.zeros((len(texts), int(backbone.config.hidden_size)), dtype=np.float32)
+    out = np.zeros((len(texts), int(cast(Any, backbone).config.hidden_size)), dtype=np.float32)
     step = 2048
     for start in range(0, len(texts), step):
         with torch.inference_mode():
@@ -104,7 +110,9 @@ def run(data_dir: Path, cache: Path | None, max_length: int) -> dict[str, TaskMe
         predicted = model.predict(features["valid"]).tolist()
         truth = [index[e.label] for e in split["valid"]]
         results[task] = classification_metrics(task, labels, truth, predicted)
-        print(f"{task}: accuracy {results[task].accuracy:.4f} macro-F1 {results[task].macro_f1:.4f}")
+        print(
+            f"{task}: accuracy {results[task].accuracy:.4f} macro-F1 {results[task].macro_f1:.4f}"
+        )
     return results
 
 

@@ -8,15 +8,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from finsentry.scoring.modeldir import CARD_FILE, ModelSpec
-from finsentry.training.metrics import TaskMetrics
+from finsentry.training.metrics import TaskMetrics, md_cell
 
 if TYPE_CHECKING:
     from finsentry.training.train import TrainConfig
 
 HYPER_PARAMETERS = (
-    "base", "lora_r", "lora_alpha", "lora_dropout", "lora_targets", "epochs", "learning_rate",
-    "head_lr", "batch_size", "max_length", "warmup", "weight_decay", "dropout", "patience",
-    "eval_every", "seed",
+    "base",
+    "train_layers",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_targets",
+    "epochs",
+    "learning_rate",
+    "head_lr",
+    "batch_size",
+    "max_length",
+    "warmup",
+    "weight_decay",
+    "dropout",
+    "patience",
+    "eval_every",
+    "seed",
 )
 
 
@@ -48,10 +62,14 @@ def model_card(
         "| --- | --- | ---: |",
     ]
     for task, by_class in counts.items():
-        lines += [f"| {task} | {label} | {n} |" for label, n in by_class.items()]
+        lines += [f"| {task} | {md_cell(label)} | {n} |" for label, n in by_class.items()]
     lines += ["", "## Hyper-parameters", "", "| name | value |", "| --- | --- |"]
     for name in HYPER_PARAMETERS:
         value = config.learning_rate if name == "learning_rate" else getattr(config, name)
+        if name == "lora_alpha" and value is None:
+            value = 2 * config.lora_r
+        if name == "lora_targets" and config.train_layers:
+            value = f"every linear layer of the top {config.train_layers} layers"
         lines.append(f"| {name} | {value} |")
     lines += ["", "## Validation metrics", ""]
     lines += [m.to_markdown() for m in metrics.values()]

@@ -58,16 +58,23 @@ class TaskMetrics:
             "| --- | ---: | ---: | ---: | ---: |",
         ]
         lines += [
-            f"| {c.label} | {c.precision:.3f} | {c.recall:.3f} | {c.f1:.3f} | {c.support} |"
+            f"| {md_cell(c.label)} | {c.precision:.3f} | {c.recall:.3f} | {c.f1:.3f} | {c.support} |"
             for c in self.per_class
         ]
         lines += ["", "Confusion matrix (rows: true class, columns: predicted, same order):", ""]
-        lines.append("| true \\ predicted | " + " | ".join(str(i) for i in range(len(self.labels))) + " |")
+        lines.append(
+            "| true \\ predicted | " + " | ".join(str(i) for i in range(len(self.labels))) + " |"
+        )
         lines.append("| --- |" + " ---: |" * len(self.labels))
         for i, row in enumerate(self.confusion):
-            name = f"{i} {self.labels[i]}"
+            name = f"{i} {md_cell(self.labels[i])}"
             lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
         return "\n".join(lines) + "\n"
+
+
+def md_cell(text: str) -> str:
+    """Text safe inside a markdown table cell (topic names contain '|')."""
+    return text.replace("|", "\\|")
 
 
 def classification_metrics(
@@ -78,7 +85,9 @@ def classification_metrics(
         raise ValueError("truth and predictions differ in length")
     k = len(labels)
     confusion = np.zeros((k, k), dtype=np.int64)
-    np.add.at(confusion, (np.asarray(truth, dtype=np.int64), np.asarray(predicted, dtype=np.int64)), 1)
+    np.add.at(
+        confusion, (np.asarray(truth, dtype=np.int64), np.asarray(predicted, dtype=np.int64)), 1
+    )
     true_pos = np.diag(confusion).astype(np.float64)
     predicted_n = confusion.sum(axis=0).astype(np.float64)
     support = confusion.sum(axis=1).astype(np.float64)
@@ -94,7 +103,9 @@ def classification_metrics(
         accuracy=float(true_pos.sum() / total) if total else 0.0,
         macro_f1=float(f1[present].mean()) if present.any() else 0.0,
         per_class=tuple(
-            ClassMetrics(labels[i], float(precision[i]), float(recall[i]), float(f1[i]), int(support[i]))
+            ClassMetrics(
+                labels[i], float(precision[i]), float(recall[i]), float(f1[i]), int(support[i])
+            )
             for i in range(k)
         ),
         confusion=tuple(tuple(int(v) for v in row) for row in confusion),

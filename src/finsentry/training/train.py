@@ -25,6 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from finsentry.scoring.batching import plan_batches
 from finsentry.scoring.device import autocast_dtype, configure_cpu_threads, select_device
 from finsentry.scoring.engine import Scorer
 from finsentry.scoring.modeldir import (
@@ -35,8 +36,17 @@ from finsentry.scoring.modeldir import (
 )
 from finsentry.scoring.network import MultiTaskNetwork, load_backbone
 from finsentry.training.data import Example, describe, label_sets
-from finsentry.training.metrics import TaskMetrics
+from finsentry.training.metrics import TaskMetrics, classification_metrics
 from finsentry.training.report import evaluate_with_scorer
+from finsentry.training.toplayers import (
+    TopNetwork,
+    build_top_model,
+    cache_lower_states,
+    collate_states,
+    encoder_layers,
+    freeze_below,
+    top_linear_names,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +61,7 @@ class TrainConfig:
     lora_alpha: int | None = None  # default 2 x r
     lora_dropout: float = 0.1
     lora_targets: str = "all-linear"
+    train_layers: int = 0  # train only the top K layers, lower ones cached once (0 = all)
     epochs: int = 3
     lr: float | None = None  # default 5e-4 with LoRA, 5e-5 for a full fine-tune
     head_lr: float = 2e-3
@@ -62,6 +73,7 @@ class TrainConfig:
     patience: int = 2
     eval_every: int = 0  # optimiser steps between evaluations; 0 = once per epoch
     max_steps: int = 0  # stop after this many steps (0 = no limit; for smoke runs)
+    max_minutes: float = 0.0  # stop (evaluate, keep the best) after this long (0 = no limit)
     seed: int = 13
     device: str = "auto"
     cpu_threads: int = 0
@@ -108,11 +120,13 @@ def bucketed_batches(
     return batches
 
 
-def _attach_lora(network: MultiTaskNetwork, config: TrainConfig) -> None:
+def _attach_lora(
+    network: MultiTaskNetwork, config: TrainConfig, names: list[str] | None = None
+) -> None:
     from peft import LoraConfig, get_peft_model
 
-    targets: str | list[str] = config.lora_targets
-    if "," in targets:
+    targets: str | list[str] = names or config.lora_targets
+    if isinstance(targets, str) and "," in targets:
         targets = [t.strip() for t in targets.split(",") if t.strip()]
     lora = LoraConfig(
         r=config.lora_r,
@@ -130,7 +144,11 @@ def _optimizer(network: MultiTaskNetwork, config: TrainConfig) -> torch.optim.Op
         if not param.requires_grad:
             continue
         lr = config.head_lr if name.startswith("heads.") else config.learning_rate
-        decay = 0.0 if (name.endswith("bias") or "LayerNorm" in name or "norm" in name) else config.weight_decay
+        decay = (
+            0.0
+            if (name.endswith("bias") or "LayerNorm" in name or "norm" in name)
+            else config.weight_decay
+        )
         groups.setdefault((lr, decay), []).append(param)
     return torch.optim.AdamW(
         [{"params": p, "lr": lr, "weight_decay": wd} for (lr, wd), p in groups.items()]
@@ -164,48 +182,82 @@ def train(
     labels = label_sets([*train_examples, *valid_examples], config.label_names)
     backbone, tokenizer = load_backbone(_backbone_reference(config.base))
     network = MultiTaskNetwork(backbone, labels, dropout=config.dropout)
+    k = config.train_layers
     if config.lora_r > 0:
-        _attach_lora(network, config)
+        _attach_lora(network, config, top_linear_names(network.backbone, k) if k else None)
+    elif k:
+        freeze_below(network.backbone, k)
     network.to(device)
 
     task_index = {task: {name: i for i, name in enumerate(names)} for task, names in labels.items()}
-    encoded = tokenizer(
-        [e.text for e in train_examples], truncation=True, max_length=config.max_length
-    )["input_ids"]
-    rows = [list(ids) for ids in encoded]
+    rows = _tokenize(tokenizer, train_examples, config.max_length)
     targets = {
         task: torch.tensor(
             [task_index[task][e.label] if e.task == task else -100 for e in train_examples]
         )
         for task in labels
     }
+    evaluator = Scorer(
+        network,
+        tokenizer,
+        labels,
+        model_id="training",
+        device=device,
+        token_budget=8192,
+        max_length=config.max_length,
+    )
+    runner: nn.Module = network
+    if k:
+        pad = int(tokenizer.pad_token_id or 0)
+        log.info(
+            "caching the output of the %d frozen lower layers", len(encoder_layers(backbone)) - k
+        )
+        train_states = cache_lower_states(network.backbone, rows, k, pad, device)
+        valid_rows = _tokenize(tokenizer, valid_examples, config.max_length)
+        valid_states = cache_lower_states(network.backbone, valid_rows, k, pad, device)
+        runner = TopNetwork(build_top_model(network.backbone, k), network.heads, network.dropout)
+
+        def forward(batch: list[int]) -> dict[str, torch.Tensor]:
+            hidden, mask = collate_states([train_states[i] for i in batch], device)
+            return dict(runner(hidden, mask))
+
+        def evaluate() -> dict[str, TaskMetrics]:
+            return _evaluate_cached(runner, valid_states, valid_examples, labels, device)
+
+    else:
+
+        def forward(batch: list[int]) -> dict[str, torch.Tensor]:
+            ids, mask = evaluator.collate([rows[i] for i in batch])
+            return dict(network(input_ids=ids, attention_mask=mask))
+
+        def evaluate() -> dict[str, TaskMetrics]:
+            return evaluate_with_scorer(evaluator, valid_examples)
+
     rng = random.Random(config.seed)
     steps_per_epoch = -(-len(rows) // config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
     optimizer = _optimizer(network, config)
-    schedule = get_linear_schedule_with_warmup(
+    schedule = get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
         optimizer, int(config.warmup * total_steps), max(total_steps, 1)
     )
     amp = autocast_dtype(device)
-    evaluator = Scorer(
-        network, tokenizer, labels, model_id="training", device=device,
-        token_budget=8192, max_length=config.max_length,
-    )
     eval_every = config.eval_every or steps_per_epoch
     history: list[dict[str, float]] = []
     best_score, best_state, stale, step = -1.0, _trainable_state(network), 0, 0
+    best_metrics: dict[str, TaskMetrics] = {}
+    deadline = started + 60.0 * config.max_minutes if config.max_minutes > 0 else float("inf")
     bar = tqdm(total=total_steps, desc="training", unit="step", disable=not progress)
     loss_fn = nn.CrossEntropyLoss(ignore_index=-100)
     done = False
     for epoch in range(config.epochs):
         for batch in bucketed_batches([len(r) for r in rows], config.batch_size, rng):
             network.train()
-            ids, mask = evaluator.collate([rows[i] for i in batch])
+            runner.train()
             index = torch.tensor(batch)
             with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-                logits = network(input_ids=ids, attention_mask=mask)
+                logits = forward(batch)
             loss = torch.zeros((), device=device)
             for task, task_logits in logits.items():
                 y = targets[task][index].to(device)
@@ -219,12 +271,18 @@ def train(
             step += 1
             bar.update(1)
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
-            last = step >= total_steps
+            last = step >= total_steps or time.perf_counter() >= deadline
             if step % eval_every == 0 or last:
                 network.eval()
-                metrics = evaluate_with_scorer(evaluator, valid_examples)
+                runner.eval()
+                metrics = evaluate()
                 score = float(np.mean([m.accuracy for m in metrics.values()]))
-                record = {"step": float(step), "epoch": step / steps_per_epoch, "loss": loss.item(), "score": score}
+                record = {
+                    "step": float(step),
+                    "epoch": step / steps_per_epoch,
+                    "loss": loss.item(),
+                    "score": score,
+                }
                 record.update({f"{t}_accuracy": m.accuracy for t, m in metrics.items()})
                 history.append(record)
                 if on_eval is not None:
@@ -232,6 +290,7 @@ def train(
                 bar.write(" ".join(f"{k}={v:.4f}" for k, v in record.items()))
                 if score > best_score:
                     best_score, best_state, stale = score, _trainable_state(network), 0
+                    best_metrics = metrics
                 else:
                     stale += 1
                     if stale >= config.patience:
@@ -244,9 +303,42 @@ def train(
     bar.close()
     network.load_state_dict(best_state, strict=False)
     network.eval()
-    metrics = evaluate_with_scorer(evaluator, valid_examples)
+    runner.eval()
+    metrics = best_metrics or evaluate()
     spec = save_model(network, labels, config, out, metrics, history, train_examples)
     return TrainResult(out, spec, metrics, history, time.perf_counter() - started)
+
+
+def _tokenize(tokenizer: Any, examples: Sequence[Example], max_length: int) -> list[list[int]]:
+    encoded = tokenizer([e.text for e in examples], truncation=True, max_length=max_length)
+    return [list(ids) for ids in encoded["input_ids"]]
+
+
+@torch.inference_mode()
+def _evaluate_cached(
+    runner: nn.Module,
+    states: Sequence[torch.Tensor],
+    examples: Sequence[Example],
+    labels: dict[str, list[str]],
+    device: torch.device,
+) -> dict[str, TaskMetrics]:
+    predicted: dict[str, list[int]] = {task: [0] * len(examples) for task in labels}
+    for batch in plan_batches([s.shape[0] for s in states], 8192):
+        hidden, mask = collate_states([states[i] for i in batch], device)
+        logits = runner(hidden, mask)
+        for task in labels:
+            for row, value in zip(batch, logits[task].argmax(dim=-1).tolist(), strict=True):
+                predicted[task][row] = int(value)
+    metrics = {}
+    for task, names in labels.items():
+        index = {name: i for i, name in enumerate(names)}
+        rows = [i for i, e in enumerate(examples) if e.task == task]
+        if rows:
+            truth = [index[examples[i].label] for i in rows]
+            metrics[task] = classification_metrics(
+                task, names, truth, [predicted[task][i] for i in rows]
+            )
+    return metrics
 
 
 def save_model(
@@ -270,7 +362,12 @@ def save_model(
         _portable_adapter(out / ADAPTER_DIR, _backbone_reference(config.base))
         adapter = ADAPTER_DIR
     else:
-        state = {k: v.detach().to(torch.float16).cpu().contiguous() for k, v in backbone.state_dict().items()}
+        trained = {n for n, p in backbone.named_parameters() if p.requires_grad}
+        state = {
+            k: v.detach().to(torch.float16).cpu().contiguous()
+            for k, v in backbone.state_dict().items()
+            if k in trained
+        }
         save_file(state, str(out / BACKBONE_WEIGHTS_FILE))
         weights = BACKBONE_WEIGHTS_FILE
     network.save_heads(out)
@@ -286,7 +383,10 @@ def save_model(
         backbone_weights=weights,
         extra={
             "training": cfg,
-            "valid_metrics": {t: {"accuracy": round(m.accuracy, 4), "macro_f1": round(m.macro_f1, 4)} for t, m in metrics.items()},
+            "valid_metrics": {
+                t: {"accuracy": round(m.accuracy, 4), "macro_f1": round(m.macro_f1, 4)}
+                for t, m in metrics.items()
+            },
             "train_counts": describe(train_examples),
         },
     )
