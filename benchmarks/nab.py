@@ -1,6 +1,7 @@
 """Numenta Anomaly Benchmark: run a detector over the NAB corpus and score it with the NAB rules.
 
-    nice python benchmarks/nab.py --nab-dir ../shared/data/nab [--detector finsentry] [--json]
+    nice python benchmarks/nab.py --nab-dir ../shared/data/nab [--detector univariate]
+        [--baseline finsentry --baseline random] [--two-fold] [--json]
 
 The scoring follows NAB's published description (Lavin & Ahmad 2015 and the NAB README):
 
@@ -20,7 +21,9 @@ The scoring follows NAB's published description (Lavin & Ahmad 2015 and the NAB 
 - the result is normalised: 100 * (raw - null) / (perfect - null), where the null detector never
   fires and the perfect one fires on the first row of every window.
 
-Detectors: ``finsentry`` (robust value, jump and new-extreme novelty, rank-calibrated, fires once
+Detectors: ``univariate`` (:class:`finsentry.anomaly_univariate.UnivariateDetector`: value, jump,
+anomaly-likelihood and new-extreme views, rank-calibrated, gated and suppressed; see
+:func:`univariate_scores`), ``finsentry`` (robust value, jump and new-extreme novelty, rank-calibrated, fires once
 per anomaly; see :func:`finsentry_scores`),
 ``random`` (uniform scores, seeded; NAB publishes a mean of about 11 on the standard profile),
 ``null`` and ``perfect`` (for checking the scorer).
@@ -43,6 +46,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
+
+from finsentry.anomaly_univariate import UnivariateConfig, UnivariateDetector, gate, suppress
 
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
 PROBATION_SHARE = 0.15
@@ -267,6 +272,59 @@ def candidate_thresholds(detections: dict[str, np.ndarray], count: int = 400) ->
     return np.unique(np.concatenate([quantiles, grid, top, [1.01]]))
 
 
+def folds(corpus: Sequence[Series], k: int = 2) -> list[list[str]]:
+    """Files split into ``k`` folds, alternating by name within each category."""
+    out: list[list[str]] = [[] for _ in range(k)]
+    for category in sorted({s.category for s in corpus}):
+        names = sorted(s.name for s in corpus if s.category == category)
+        for i, name in enumerate(names):
+            out[i % k].append(name)
+    return out
+
+
+@dataclass
+class FoldResult:
+    profile: str
+    score: float  # held-out: each half scored with what was chosen on the other half
+    chosen: list[str]  # per fold: parameters and threshold chosen on the training half
+
+
+def two_fold(
+    corpus: Sequence[Series],
+    candidates: dict[str, dict[str, np.ndarray]],
+    profiles: dict[str, dict[str, float]],
+) -> dict[str, FoldResult]:
+    """Honest score: per fold, choose the parameter set (a key of ``candidates``) and threshold
+    that maximise the raw score on the other fold's files, then score this fold's files with them;
+    the held-out raw scores of both folds are summed and normalised together."""
+    tables = {s.name: file_table(s) for s in corpus}
+    null_det = {s.name: null_scores(s) for s in corpus}
+    perfect_det = {s.name: perfect_scores(s) for s in corpus}
+    half = np.array([0.5])
+    parts = folds(corpus)
+    results = {}
+    for profile, cost in profiles.items():
+        raw = null = perfect = 0.0
+        chosen = []
+        for k, test in enumerate(parts):
+            train = [n for j, p in enumerate(parts) if j != k for n in p]
+            best: tuple[float, str, float] | None = None
+            for label, det in candidates.items():
+                thresholds = candidate_thresholds({n: det[n] for n in train})
+                totals = _raw_total(tables, det, train, thresholds, cost)
+                i = int(np.argmax(totals))
+                if best is None or totals[i] > best[0]:
+                    best = (float(totals[i]), label, float(thresholds[i]))
+            assert best is not None
+            _, label, theta = best
+            raw += float(_raw_total(tables, candidates[label], test, np.array([theta]), cost)[0])
+            null += float(_raw_total(tables, null_det, test, half, cost)[0])
+            perfect += float(_raw_total(tables, perfect_det, test, half, cost)[0])
+            chosen.append(f"fold {k}: {label}, threshold {theta:.4f}")
+        results[profile] = FoldResult(profile, normalise(raw, null, perfect), chosen)
+    return results
+
+
 # --- detectors -------------------------------------------------------------------------------
 
 Detector = Callable[[Series], np.ndarray]
@@ -344,7 +402,57 @@ def finsentry_scores(series: Series) -> np.ndarray:
     return score
 
 
+def learning_rows(series: Series) -> int:
+    """History rows for a series: its probationary period, kept within 50-750 rows."""
+    return max(min(max(series.probation, 20), 750), 50)
+
+
+# The univariate detector's global parameters (threshold, gate and suppression as shares of the
+# history rows). Chosen on this corpus from the grid below; the two-fold run re-chooses them on
+# half of the files and scores the other half.
+UNIVARIATE_DEFAULT = (0.8, 1.0, 0.1)
+UNIVARIATE_GRID = tuple(
+    (theta, g, sup)
+    for theta in (0.75, 0.8, 0.85, 0.9)
+    for g in (0.5, 1.0)
+    for sup in (0.05, 0.1, 0.2)
+)
+
+
+def univariate_config(series: Series, params: tuple[float, float, float]) -> UnivariateConfig:
+    theta, gate_share, suppress_share = params
+    rows = learning_rows(series)
+    return UnivariateConfig(
+        history=rows,
+        threshold=theta,
+        gate=max(1, int(gate_share * rows)),
+        suppress=int(suppress_share * rows),
+    )
+
+
+def univariate_scores(series: Series) -> np.ndarray:
+    """The :mod:`finsentry.anomaly_univariate` detector with the default global parameters."""
+    detector = UnivariateDetector(univariate_config(series, UNIVARIATE_DEFAULT))
+    return detector.decision_score(series.values, series.timestamps)
+
+
+def univariate_grid(corpus: Sequence[Series]) -> dict[str, dict[str, np.ndarray]]:
+    """Detections of every parameter set of :data:`UNIVARIATE_GRID` (the views once per file)."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for s in tqdm(corpus, desc="univariate grid", unit="file"):
+        base = UnivariateDetector(univariate_config(s, UNIVARIATE_DEFAULT))
+        score = base.score(s.values, s.timestamps)
+        for params in UNIVARIATE_GRID:
+            cfg = univariate_config(s, params)
+            label = "threshold {} gate {} suppress {}".format(*params)
+            out.setdefault(label, {})[s.name] = suppress(
+                gate(score, cfg.gate_rows), cfg.threshold, cfg.suppress_rows
+            )
+    return out
+
+
 DETECTORS: dict[str, Callable[[int], Detector]] = {
+    "univariate": lambda seed: univariate_scores,
     "finsentry": lambda seed: finsentry_scores,
     "random": random_detector,
     "null": lambda seed: null_scores,
@@ -376,12 +484,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--nab-dir", type=Path, default=Path(os.environ.get("NAB_DIR", "../shared/data/nab"))
     )
-    parser.add_argument("--detector", choices=sorted(DETECTORS), default="finsentry")
+    parser.add_argument("--detector", choices=sorted(DETECTORS), default="univariate")
     parser.add_argument(
         "--baseline",
         choices=sorted(DETECTORS),
-        default="random",
-        help="Detector measured in the same run for the ratio (default: random).",
+        action="append",
+        help="Detector(s) measured in the same run for the ratio (repeatable; default: "
+        "finsentry and random).",
+    )
+    parser.add_argument(
+        "--two-fold",
+        action="store_true",
+        help="Also score with a 2-fold split: parameters and threshold chosen on half of the "
+        "files, scored on the other half (univariate: its parameter grid; others: threshold).",
     )
     parser.add_argument(
         "--profile",
@@ -399,12 +514,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     profiles = load_profiles(args.nab_dir)
     if args.profile:
         profiles = {k: v for k, v in profiles.items() if k in args.profile}
+    baselines = args.baseline or ["finsentry", "random"]
     out: dict[str, dict[str, ProfileResult]] = {}
+    held_out: dict[str, dict[str, FoldResult]] = {}
     timings = {}
-    for label in dict.fromkeys([args.detector, args.baseline]):
+    for label in dict.fromkeys([args.detector, *baselines]):
         t0 = time.perf_counter()
         detections = run_detector(corpus, DETECTORS[label](args.seed), label)
         out[label] = score_corpus(corpus, detections, profiles)
+        if args.two_fold and label not in ("null", "perfect"):
+            grid = univariate_grid(corpus) if label == "univariate" else {"-": detections}
+            held_out[label] = two_fold(corpus, grid, profiles)
         timings[label] = time.perf_counter() - t0
     elapsed = time.perf_counter() - started
     if args.json:
@@ -418,6 +538,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                       for p, r in res.items()}
                 for det, res in out.items()
             },
+            "two_fold": {
+                det: {p: {"score": round(r.score, 2), "chosen": r.chosen} for p, r in res.items()}
+                for det, res in held_out.items()
+            },
         }))  # fmt: skip
         return 0
     print(f"NAB corpus: {len(corpus)} files, {sum(len(s.windows) for s in corpus)} windows, "
@@ -426,11 +550,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n{det} ({timings[det]:.1f}s)")
         for line in report_rows(res):
             print("  " + line)
-    if args.baseline != args.detector and "standard" in profiles:
-        ours, base = out[args.detector]["standard"].score, out[args.baseline]["standard"].score
-        ratio = ours / base if base else float("inf")
-        print(f"\nstandard: {args.detector} {ours:.1f} vs {args.baseline} {base:.1f} (x{ratio:.2f}); "
-              "published: " + ", ".join(f"{k} {v}" for k, v in PUBLISHED_STANDARD.items()))  # fmt: skip
+        for profile, fold in held_out.get(det, {}).items():
+            print(
+                f"  two-fold held-out {profile:<20} {fold.score:>6.1f}   ({'; '.join(fold.chosen)})"
+            )
+    if "standard" in profiles:
+        ours = out[args.detector]["standard"].score
+        for baseline in baselines:
+            if baseline == args.detector:
+                continue
+            base = out[baseline]["standard"].score
+            ratio = ours / base if base else float("inf")
+            print(f"standard: {args.detector} {ours:.1f} vs {baseline} {base:.1f} (x{ratio:.2f})")
+        print("published: " + ", ".join(f"{k} {v}" for k, v in PUBLISHED_STANDARD.items()))
     print(f"elapsed {elapsed:.1f}s")
     return 0
 
