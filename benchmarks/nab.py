@@ -47,7 +47,13 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from finsentry.anomaly_univariate import UnivariateConfig, UnivariateDetector, gate, suppress
+from finsentry.anomaly_univariate import (
+    UnivariateConfig,
+    UnivariateDetector,
+    gate,
+    magnitude_z,
+    suppress,
+)
 
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
 PROBATION_SHARE = 0.15
@@ -407,26 +413,30 @@ def learning_rows(series: Series) -> int:
     return max(min(max(series.probation, 20), 750), 50)
 
 
-# The univariate detector's global parameters (threshold, gate and suppression as shares of the
-# history rows). Chosen on this corpus from the grid below; the two-fold run re-chooses them on
-# half of the files and scores the other half.
-UNIVARIATE_DEFAULT = (0.8, 1.0, 0.1)
+# The univariate detector's global parameters: threshold, gate and suppression (as shares of the
+# history rows) and the magnitude floor min_z. Chosen on this corpus from the grid below; the
+# two-fold run re-chooses them on half of the files and scores the other half.
+UNIVARIATE_DEFAULT = (0.8, 1.0, 0.1, 2.0)
 UNIVARIATE_GRID = tuple(
-    (theta, g, sup)
+    (theta, g, sup, min_z)
     for theta in (0.75, 0.8, 0.85, 0.9)
     for g in (0.5, 1.0)
     for sup in (0.05, 0.1, 0.2)
+    for min_z in (0.0, 2.0, 4.0)
 )
 
 
-def univariate_config(series: Series, params: tuple[float, float, float]) -> UnivariateConfig:
-    theta, gate_share, suppress_share = params
+def univariate_config(
+    series: Series, params: tuple[float, float, float, float]
+) -> UnivariateConfig:
+    theta, gate_share, suppress_share, min_z = params
     rows = learning_rows(series)
     return UnivariateConfig(
         history=rows,
         threshold=theta,
         gate=max(1, int(gate_share * rows)),
         suppress=int(suppress_share * rows),
+        min_z=min_z,
     )
 
 
@@ -440,13 +450,15 @@ def univariate_grid(corpus: Sequence[Series]) -> dict[str, dict[str, np.ndarray]
     """Detections of every parameter set of :data:`UNIVARIATE_GRID` (the views once per file)."""
     out: dict[str, dict[str, np.ndarray]] = {}
     for s in tqdm(corpus, desc="univariate grid", unit="file"):
-        base = UnivariateDetector(univariate_config(s, UNIVARIATE_DEFAULT))
-        score = base.score(s.values, s.timestamps)
+        unfloored = univariate_config(s, (*UNIVARIATE_DEFAULT[:3], 0.0))
+        score = UnivariateDetector(unfloored).score(s.values, s.timestamps)
+        magnitude = magnitude_z(s.values, unfloored.history)
         for params in UNIVARIATE_GRID:
             cfg = univariate_config(s, params)
-            label = "threshold {} gate {} suppress {}".format(*params)
+            floored = np.where(magnitude >= cfg.min_z, score, 0.0)
+            label = "threshold {} gate {} suppress {} min_z {}".format(*params)
             out.setdefault(label, {})[s.name] = suppress(
-                gate(score, cfg.gate_rows), cfg.threshold, cfg.suppress_rows
+                gate(floored, cfg.gate_rows), cfg.threshold, cfg.suppress_rows
             )
     return out
 

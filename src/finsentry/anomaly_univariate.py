@@ -53,6 +53,9 @@ class UnivariateConfig:
     ``history``); ``suppress``: rows kept silent after a detection (``None``: ``history // 10``);
     ``warmup``: rows before anything scores; ``season_days``: previous days compared by the
     season view; ``memory``: rank the views against only this many past rows (``None``: all);
+    ``min_z``: a row scores only if the robust z of its value or of its jump reaches this
+    (a magnitude floor under the rank calibration, so a barely new extreme of plain noise
+    does not fire; 2 suits NAB, 4-5 suits an alert desk);
     ``views``: the views combined (the season view is available but off by default: it did not
     add to the NAB score, see docs/benchmarks.md).
     """
@@ -65,6 +68,7 @@ class UnivariateConfig:
     warmup: int = 20
     season_days: int = 7
     memory: int | None = None
+    min_z: float = 4.0
     views: tuple[str, ...] = DEFAULT_VIEWS
 
     def __post_init__(self) -> None:
@@ -139,6 +143,14 @@ def seasonal_z(values: np.ndarray, period: int, days: int, history: int) -> np.n
     return z
 
 
+def magnitude_z(values: Sequence[float] | np.ndarray, history: int) -> np.ndarray:
+    """The larger of the trailing robust z of the value and of its first difference."""
+    x = np.asarray(values, dtype=float)
+    jump = trailing_robust_z(np.diff(x, prepend=x[:1]), history)
+    out: np.ndarray = np.maximum(trailing_robust_z(x, history), jump)
+    return out
+
+
 def rank_strength(raw: np.ndarray, warmup: int, memory: int | None = None) -> np.ndarray:
     """Each raw score as a rank tail probability against earlier ones, on a 0-1 scale.
 
@@ -204,9 +216,12 @@ class UnivariateDetector:
     def score(
         self, values: Sequence[float] | np.ndarray, timestamps: np.ndarray | None = None
     ) -> np.ndarray:
-        """The strongest view per row, 0-1 (0 during warm-up)."""
+        """The strongest view per row, 0-1 (0 during warm-up and below ``min_z``)."""
         views = self.views(values, timestamps)
         score: np.ndarray = np.max(np.vstack(list(views.values())), axis=0)
+        if self.config.min_z > 0:
+            big = magnitude_z(values, self.config.history) >= self.config.min_z
+            score = np.where(big, score, 0.0)
         score[: self.config.warmup] = 0.0
         return score
 
