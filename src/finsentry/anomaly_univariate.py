@@ -137,9 +137,9 @@ def seasonal_z(values: np.ndarray, period: int, days: int, history: int) -> np.n
     x = pd.Series(values, dtype=float)
     lagged = pd.concat([x.shift(period * k) for k in range(1, days + 1)], axis=1)
     expected = lagged.median(axis=1, skipna=True)
-    residual = (x - expected).fillna(0.0).to_numpy()
+    residual = (x - expected).to_numpy()  # NaN on the first day: skipped by the baseline
     z = trailing_robust_z(residual, history)
-    z[: period + 10] = 0.0
+    z[: 2 * period] = 0.0  # a day of residuals before the view speaks
     return z
 
 
