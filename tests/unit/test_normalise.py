@@ -86,3 +86,29 @@ def test_normalised_text_is_stable_and_clean(raw: str) -> None:
     assert "  " not in out
     assert not any(unicodedata.category(c) in ("Cc", "Cf") for c in out)
     assert unicodedata.normalize("NFC", out) == out
+
+
+def test_printable_fast_path_matches_the_character_loop() -> None:
+    import unicodedata
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from finsentry.sources.normalise import _drop_control
+
+    def slow(text: str) -> str:
+        out = []
+        for ch in text:
+            category = unicodedata.category(ch)
+            if category == "Cc":
+                out.append(" ")
+            elif category not in ("Cf", "Cs", "Co", "Cn"):
+                out.append(ch)
+        return "".join(out)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text())
+    def check(text: str) -> None:
+        assert _drop_control(text) == slow(text)
+
+    check()

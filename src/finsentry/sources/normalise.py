@@ -54,6 +54,8 @@ def _strip_markup(text: str) -> str:
 def _drop_control(text: str) -> str:
     """Control characters become spaces (they often stand for line breaks); format characters
     (zero-width space, BOM, soft hyphen, bidi marks) are removed."""
+    if text.isprintable():  # no Cc/Cf/Cs/Co/Cn character at all: the common case, done in C
+        return text
     out: list[str] = []
     for ch in text:
         category = unicodedata.category(ch)
