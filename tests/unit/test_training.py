@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from finsentry.training.data import (
@@ -228,7 +229,7 @@ def test_train_score_evaluate_workflow(tmp_path: Path, tiny_backbone_dir: Path) 
 
 
 @pytest.mark.slow
-def test_full_fine_tune_writes_fp16_backbone_that_reloads(
+def test_full_fine_tune_of_the_top_layer_writes_fp16_weights_that_reload(
     tmp_path: Path, tiny_backbone_dir: Path
 ) -> None:
     from finsentry.config import Settings
@@ -243,6 +244,7 @@ def test_full_fine_tune_writes_fp16_backbone_that_reloads(
         task="sentiment",
         base=str(tiny_backbone_dir),
         lora_r=0,
+        train_layers=1,
         epochs=1,
         max_steps=3,
         batch_size=8,
@@ -252,6 +254,12 @@ def test_full_fine_tune_writes_fp16_backbone_that_reloads(
     )
     result = train(examples, examples[:9], config, tmp_path / "m", progress=False)
     assert result.spec.backbone_weights == "backbone.safetensors" and result.spec.adapter is None
+    from safetensors.torch import load_file
+
+    saved = load_file(str(tmp_path / "m" / "backbone.safetensors"))
+    # only the trained top layer is stored, in fp16; the rest comes from the backbone reference
+    assert saved and all(k.startswith("encoder.layer.1.") for k in saved)
+    assert {v.dtype for v in saved.values()} == {torch.float16}
     scorer = load_scorer(Settings(model=str(tmp_path / "m"), device="cpu", max_length=16))
     probs = scorer.probabilities([e.text for e in examples[:9]])["sentiment"]
     predicted = probs.argmax(axis=1).tolist()
@@ -259,3 +267,37 @@ def test_full_fine_tune_writes_fp16_backbone_that_reloads(
     accuracy = sum(p == index[e.label] for p, e in zip(predicted, examples[:9], strict=True)) / 9
     # the reloaded (fp16-stored) model agrees with what training measured on the same data
     assert accuracy == pytest.approx(result.metrics["sentiment"].accuracy, abs=1 / 9 + 1e-9)
+
+
+def test_model_commands_show_their_environment_variables() -> None:
+    from finsentry.cli.models import evaluate, score, train
+
+    runner = CliRunner()
+    for command, names in (
+        (
+            train,
+            [
+                "FINSENTRY_TRAIN_DATA",
+                "FINSENTRY_TRAIN_LORA_R",
+                "FINSENTRY_TRAIN_LAYERS",
+                "FINSENTRY_DEVICE",
+            ],
+        ),
+        (evaluate, ["FINSENTRY_EVAL_DATA", "FINSENTRY_MODEL"]),
+        (score, ["FINSENTRY_MODEL", "FINSENTRY_TOKEN_BUDGET"]),
+    ):
+        result = runner.invoke(command, ["--help"], terminal_width=200)
+        assert result.exit_code == 0
+        for name in names:
+            assert name in result.output, (command.name, name)
+
+
+def test_train_rejects_unusable_data_with_a_usage_error(tmp_path: Path) -> None:
+    from finsentry.cli.models import train
+
+    data = write_csv(tmp_path / "s.csv", [("text", 0)])
+    result = CliRunner().invoke(
+        train, ["--data", str(data), "--task", "sentiment", "--out", str(tmp_path / "m")]
+    )
+    assert result.exit_code == 2
+    assert "--label-names" in result.output
