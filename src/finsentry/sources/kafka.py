@@ -292,7 +292,7 @@ class KafkaNewsConsumer:
             timeout_s = wait_s
             if self._batch_started is not None:
                 timeout_s = max(0.0, self._batch_started + wait_s - time.monotonic())
-            polled = self._consumer.poll(timeout_ms=int(min(timeout_s, 1.0) * 1000), max_records=want)
+            polled = self._poll(timeout_s, want)
             now = time.monotonic()
             for tp, records in polled.items():
                 self._buffer.extend(records)
@@ -316,6 +316,20 @@ class KafkaNewsConsumer:
                 if opts.idle_exit_s is not None and now - last_data >= opts.idle_exit_s:
                     log.info("nothing consumed for %.1fs: stopping", opts.idle_exit_s)
                     break
+
+    def _poll(self, timeout_s: float, want: int) -> dict[Any, list[Any]]:
+        """One poll; a retriable error (broker away, coordinator moving) waits and yields nothing."""
+        try:
+            polled: dict[Any, list[Any]] = self._consumer.poll(
+                timeout_ms=int(min(timeout_s, 1.0) * 1000), max_records=want
+            )
+        except Exception as exc:
+            if not getattr(exc, "retriable", False):
+                raise
+            log.warning("Kafka unavailable (%s); retrying", exc)
+            time.sleep(1.0)
+            return {}
+        return polled
 
     def _flush(self) -> None:
         """Process the buffered records, dead-letter the bad ones, commit their offsets."""
@@ -393,7 +407,10 @@ class KafkaNewsConsumer:
                     sent.append(((key, value, headers), None))
                     continue
                 sent.append(((key, value, headers), future))
-            self._producer.flush(timeout=30)
+            try:
+                self._producer.flush(timeout=30)
+            except Exception as exc:  # noqa: BLE001 - unacknowledged ones are retried below
+                log.warning("dead-letter flush incomplete (%s)", exc)
             messages = [m for m, f in sent if f is None or not f.succeeded()]
             if messages:
                 log.warning(
