@@ -5,7 +5,8 @@ A finsentry model directory holds::
     finsentry_model.json   name, version, backbone reference, pooling, max length, head label maps
     heads.safetensors      one linear layer per task: ``<task>.weight`` and ``<task>.bias``
     adapter/               optional LoRA adapter (peft format), merged into the backbone at load time
-    backbone.safetensors   optional full fine-tuned backbone weights (fp16), instead of an adapter
+    backbone.safetensors   optional fine-tuned backbone tensors (fp16), all of them or only those of
+                           the layers that were trained; they replace the pretrained ones at load
     model_card.md          training data and licence, hyper-parameters, measured metrics
 
 It never holds the pretrained backbone itself, only a reference to it:

@@ -8,7 +8,6 @@ is kept; training stops early after ``patience`` evaluations without improvement
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import random
@@ -402,10 +401,3 @@ def _portable_adapter(directory: Path, backbone: str) -> None:
     data["base_model_name_or_path"] = backbone
     config_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (directory / "README.md").unlink(missing_ok=True)
-
-
-def copy_config(config: TrainConfig, **changes: Any) -> TrainConfig:
-    new = copy.deepcopy(config)
-    for key, value in changes.items():
-        setattr(new, key, value)
-    return new
