@@ -4,7 +4,7 @@
 demo: setup-demo
 	.venv/bin/finsentry demo
 
-test: setup-test
+test: setup-test lint
 	.venv/bin/python -m pytest
 
 lint:
