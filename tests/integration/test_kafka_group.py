@@ -16,6 +16,7 @@ from finsentry.store import open_store
 from tests.fixtures.kafka import (
     ConsumerProcess,
     KafkaBroker,
+    keyed,
     malformed_messages,
     news_lines,
     store_counts,
@@ -26,14 +27,6 @@ pytestmark = pytest.mark.kafka
 
 PARTITIONS = [f"group/{p}" for p in range(4)]
 
-
-def keyed(lines: list[bytes], field: str = "tickers") -> list[tuple[bytes | None, bytes | None]]:
-    """Key by first ticker (as ``finsentry publish`` does) or by id (spreads over partitions)."""
-    keys = [json.loads(line)[field] for line in lines]
-    return [
-        ((k[0] if isinstance(k, list) else k).encode(), line)
-        for k, line in zip(keys, lines, strict=True)
-    ]
 
 
 def test_two_consumers_share_partitions_and_hand_over(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from finsentry.store import open_store
 from tests.fixtures.kafka import (
     ConsumerProcess,
     KafkaBroker,
+    keyed,
     malformed_messages,
     news_lines,
     store_counts,
@@ -30,9 +30,6 @@ pytestmark = pytest.mark.kafka
 
 SIZES = Settings().window_sizes_s
 
-
-def keyed(lines: list[bytes]) -> list[tuple[bytes | None, bytes | None]]:
-    return [(json.loads(line)["tickers"][0].encode(), line) for line in lines]
 
 
 def test_sigkill_mid_run_then_restart_equals_a_run_without_crash(
