@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "finsentry.cli.simulate:simulate",
     "score": "finsentry.cli.models:score",
     "train": "finsentry.cli.models:train",
+    "train-lexical": "finsentry.cli.models:train_lexical",
     "evaluate": "finsentry.cli.models:evaluate",
     "alerts": "finsentry.cli.alerts:alerts",
     "mute": "finsentry.cli.alerts:mute",
@@ -55,6 +56,14 @@ class LazyGroup(click.Group):
         command = getattr(module, attr)
         assert isinstance(command, click.Command)
         return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        from finsentry.scoring.modeldir import ModelNotFoundError
+
+        try:
+            return super().invoke(ctx)
+        except ModelNotFoundError as exc:  # a model or backbone path a user mistyped
+            raise click.ClickException(str(exc)) from exc
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
