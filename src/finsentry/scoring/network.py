@@ -16,6 +16,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
+from finsentry.scoring.lexical import LexicalHead
 from finsentry.scoring.modeldir import (
     ADAPTER_DIR,
     BACKBONE_WEIGHTS_FILE,
@@ -114,7 +115,10 @@ class MultiTaskNetwork(nn.Module):
 def load_network(
     directory: Path, spec: ModelSpec
 ) -> tuple[MultiTaskNetwork, PreTrainedTokenizerBase]:
-    """Rebuild a finsentry model directory: backbone, full weights or merged adapter, heads."""
+    """Rebuild a finsentry model directory: backbone, full weights or merged adapter, heads.
+
+    The lexical head, when the directory has one, is loaded separately (:func:`load_lexical`).
+    """
     backbone, tokenizer = load_backbone(spec.backbone, relative_to=directory)
     if spec.backbone_weights:
         # fine-tuned tensors (all of the backbone's, or those of the layers that were trained)
@@ -136,11 +140,26 @@ def load_network(
     return network, tokenizer
 
 
+def load_lexical(directory: Path, spec: ModelSpec) -> LexicalHead | None:
+    """The model's lexical head, or None when it has none."""
+    if not spec.lexical:
+        return None
+    head = LexicalHead.load(directory, spec.lexical)
+    for task, names in head.labels.items():
+        if spec.heads.get(task) != names:
+            raise ValueError(
+                f"{directory}: the lexical head's {task} classes differ from the network's; "
+                "refit it with `finsentry train-lexical`"
+            )
+    return head
+
+
 __all__ = [
     "ADAPTER_DIR",
     "BACKBONE_WEIGHTS_FILE",
     "MultiTaskNetwork",
     "load_backbone",
+    "load_lexical",
     "load_network",
     "mean_pool",
 ]

@@ -28,6 +28,8 @@ HYPER_PARAMETERS = (
     "warmup",
     "weight_decay",
     "dropout",
+    "lexical_weight",
+    "lexical_c",
     "patience",
     "eval_every",
     "seed",
@@ -51,6 +53,15 @@ def model_card(
         "",
         f"Multi-task text classifier for finsentry: backbone `{spec.backbone}`, mean pooling, "
         f"one linear head per task ({', '.join(spec.heads)}); {variant}.",
+        *(
+            [
+                f"A lexical head (word 1-{spec.lexical.get('max_n', 2)}-gram TF-IDF, logistic "
+                f"regression, C={spec.lexical.get('c')}) is mixed in: probabilities are the "
+                f"weighted geometric mean, lexical weight {spec.lexical.get('weight')}."
+            ]
+            if spec.lexical
+            else []
+        ),
         f"Written by `finsentry train` on {datetime.now(UTC).date().isoformat()}.",
         "",
         "## Training data",
@@ -72,6 +83,18 @@ def model_card(
             value = f"every linear layer of the top {config.train_layers} layers"
         lines.append(f"| {name} | {value} |")
     lines += ["", "## Validation metrics", ""]
+    network_only = spec.extra.get("network_valid_metrics")
+    if network_only:
+        lines += [
+            "| task | network alone: accuracy | with the lexical head: accuracy |",
+            "| --- | ---: | ---: |",
+        ]
+        lines += [
+            f"| {task} | {network_only[task]['accuracy']:.4f} | {m.accuracy:.4f} |"
+            for task, m in metrics.items()
+            if task in network_only
+        ]
+        lines.append("")
     lines += [m.to_markdown() for m in metrics.values()]
     if history:
         keys = [k for k in history[0] if k != "step"]

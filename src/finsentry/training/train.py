@@ -27,13 +27,15 @@ from transformers import get_linear_schedule_with_warmup
 from finsentry.scoring.batching import plan_batches
 from finsentry.scoring.device import autocast_dtype, configure_cpu_threads, select_device
 from finsentry.scoring.engine import Scorer
+from finsentry.scoring.lexical import LexicalHead, fit_lexical
 from finsentry.scoring.modeldir import (
     ADAPTER_DIR,
     BACKBONE_ALIASES,
     BACKBONE_WEIGHTS_FILE,
     ModelSpec,
+    is_finsentry_model,
 )
-from finsentry.scoring.network import MultiTaskNetwork, load_backbone
+from finsentry.scoring.network import MultiTaskNetwork, load_backbone, load_network
 from finsentry.training.data import Example, describe, label_sets
 from finsentry.training.metrics import TaskMetrics, classification_metrics
 from finsentry.training.report import evaluate_with_scorer
@@ -69,6 +71,8 @@ class TrainConfig:
     warmup: float = 0.06
     weight_decay: float = 0.01
     dropout: float = 0.1
+    lexical_weight: float = 0.5  # share of the lexical head in the mix (0 = no lexical head)
+    lexical_c: float = 10.0  # inverse L2 strength of the lexical head's logistic regression
     patience: int = 2
     eval_every: int = 0  # optimiser steps between evaluations; 0 = once per epoch
     max_steps: int = 0  # stop after this many steps (0 = no limit; for smoke runs)
@@ -163,6 +167,63 @@ def _backbone_reference(base: str) -> str:
     return BACKBONE_ALIASES.get(base.lower(), base)
 
 
+@dataclass
+class Start:
+    """Where training starts: a pretrained backbone, or a finsentry model (warm start)."""
+
+    network: MultiTaskNetwork
+    tokenizer: Any
+    backbone: str  # the pretrained backbone reference recorded in the new model
+    changed: set[str] = field(default_factory=set)  # backbone tensors the start model changed
+    from_model: str | None = None  # model id of the finsentry model started from
+    reused_heads: list[str] = field(default_factory=list)
+
+
+def start_network(base: str, labels: dict[str, list[str]], dropout: float) -> Start:
+    """Build the network to train from ``base``.
+
+    ``base`` is a backbone (``minilm``, a HF directory or hub id) or a finsentry model directory.
+    From a finsentry model, its fine-tuned backbone is the starting point and each task's head
+    is reused when the task has the same classes (rows reordered to the new label order);
+    otherwise that head starts fresh. The backbone tensors that model changed are remembered so
+    the new model directory carries them even where this run does not train them.
+    """
+    path = Path(base).expanduser()
+    if not is_finsentry_model(path):
+        backbone, tokenizer = load_backbone(_backbone_reference(base))
+        network = MultiTaskNetwork(backbone, labels, dropout=dropout)
+        return Start(network, tokenizer, _backbone_reference(base))
+    spec = ModelSpec.read(path)
+    loaded, tokenizer = load_network(path, spec)
+    network = MultiTaskNetwork(loaded.backbone, labels, dropout=dropout)
+    reused = []
+    for task, names in labels.items():
+        old = spec.heads.get(task)
+        if old is None or set(old) != set(names):
+            continue
+        rows = torch.tensor([old.index(name) for name in names])
+        source, target = loaded.heads[task], network.heads[task]
+        assert isinstance(source, nn.Linear) and isinstance(target, nn.Linear)
+        with torch.no_grad():
+            target.weight.copy_(source.weight[rows])
+            target.bias.copy_(source.bias[rows])
+        reused.append(task)
+    pretrained, _ = load_backbone(spec.backbone, relative_to=path)
+    reference = pretrained.state_dict()
+    changed = {
+        name
+        for name, tensor in network.backbone.state_dict().items()
+        if name not in reference or not torch.equal(tensor, reference[name])
+    }
+    log.info(
+        "starting from %s: %d changed backbone tensors, heads reused for %s",
+        spec.model_id,
+        len(changed),
+        ", ".join(reused) or "no task",
+    )
+    return Start(network, tokenizer, spec.backbone, changed, spec.model_id, reused)
+
+
 def train(
     train_examples: Sequence[Example],
     valid_examples: Sequence[Example],
@@ -179,8 +240,9 @@ def train(
     if device.type == "cpu":
         configure_cpu_threads(config.cpu_threads)
     labels = label_sets([*train_examples, *valid_examples], config.label_names)
-    backbone, tokenizer = load_backbone(_backbone_reference(config.base))
-    network = MultiTaskNetwork(backbone, labels, dropout=config.dropout)
+    start = start_network(config.base, labels, config.dropout)
+    network, tokenizer = start.network, start.tokenizer
+    backbone = network.backbone
     k = config.train_layers
     if config.lora_r > 0:
         _attach_lora(network, config, top_linear_names(network.backbone, k) if k else None)
@@ -304,8 +366,65 @@ def train(
     network.eval()
     runner.eval()
     metrics = best_metrics or evaluate()
-    spec = save_model(network, labels, config, out, metrics, history, train_examples)
+    lexical = None
+    if config.lexical_weight > 0:
+        log.info("fitting the lexical head (weight %.2f)", config.lexical_weight)
+        lexical = fit_lexical_head(train_examples, labels, config.lexical_weight, config.lexical_c)
+        evaluator.lexical = lexical
+        network_metrics = metrics
+        metrics = evaluate_with_scorer(evaluator, valid_examples)
+        for task, m in metrics.items():
+            log.info(
+                "%s accuracy: network %.4f, with the lexical head %.4f",
+                task,
+                network_metrics[task].accuracy,
+                m.accuracy,
+            )
+        if _mean_accuracy(metrics) < _mean_accuracy(network_metrics):
+            log.warning(
+                "the lexical head lowers validation accuracy (too little data?): not kept; "
+                "see --lexical-weight"
+            )
+            lexical, metrics = None, network_metrics
+            evaluator.lexical = None
+    spec = save_model(
+        network,
+        labels,
+        config,
+        out,
+        metrics,
+        history,
+        train_examples,
+        start=start,
+        lexical=lexical,
+        network_metrics=network_metrics if lexical else None,
+    )
     return TrainResult(out, spec, metrics, history, time.perf_counter() - started)
+
+
+def fit_lexical_head(
+    examples: Sequence[Example], labels: dict[str, list[str]], weight: float, c: float
+) -> LexicalHead:
+    """The lexical head of :mod:`finsentry.scoring.lexical`, fitted on ``examples``."""
+    return fit_lexical(
+        [e.text for e in examples],
+        [e.task for e in examples],
+        [e.label for e in examples],
+        {task: names for task, names in labels.items() if any(e.task == task for e in examples)},
+        weight=weight,
+        c=c,
+    )
+
+
+def _mean_accuracy(metrics: dict[str, TaskMetrics]) -> float:
+    return float(np.mean([m.accuracy for m in metrics.values()]))
+
+
+def _rounded(metrics: dict[str, TaskMetrics]) -> dict[str, dict[str, float]]:
+    return {
+        t: {"accuracy": round(m.accuracy, 4), "macro_f1": round(m.macro_f1, 4)}
+        for t, m in metrics.items()
+    }
 
 
 def _tokenize(tokenizer: Any, examples: Sequence[Example], max_length: int) -> list[list[int]]:
@@ -348,25 +467,32 @@ def save_model(
     metrics: dict[str, TaskMetrics],
     history: list[dict[str, float]],
     train_examples: Sequence[Example],
+    *,
+    start: Start | None = None,
+    lexical: LexicalHead | None = None,
+    network_metrics: dict[str, TaskMetrics] | None = None,
 ) -> ModelSpec:
     """Write adapter (or fp16 backbone), heads, spec and model card to ``out``."""
     from finsentry.training.card import write_model_card
 
     out.mkdir(parents=True, exist_ok=True)
+    reference = start.backbone if start else _backbone_reference(config.base)
+    inherited = start.changed if start else set()
     adapter: str | None = None
     weights: str | None = None
     backbone: Any = network.backbone
     if config.lora_r > 0:
         backbone.save_pretrained(str(out / ADAPTER_DIR))
-        _portable_adapter(out / ADAPTER_DIR, _backbone_reference(config.base))
+        _portable_adapter(out / ADAPTER_DIR, reference)
         adapter = ADAPTER_DIR
+        # a warm start's own fine-tuned tensors sit under the adapter (frozen, unchanged)
+        base_state = backbone.get_base_model().state_dict() if inherited else {}
+        keep = {k: v for k, v in base_state.items() if k in inherited}
     else:
         trained = {n for n, p in backbone.named_parameters() if p.requires_grad}
-        state = {
-            k: v.detach().to(torch.float16).cpu().contiguous()
-            for k, v in backbone.state_dict().items()
-            if k in trained
-        }
+        keep = {k: v for k, v in backbone.state_dict().items() if k in trained | inherited}
+    if keep:
+        state = {k: v.detach().to(torch.float16).cpu().contiguous() for k, v in keep.items()}
         save_file(state, str(out / BACKBONE_WEIGHTS_FILE))
         weights = BACKBONE_WEIGHTS_FILE
     network.save_heads(out)
@@ -375,18 +501,18 @@ def save_model(
     spec = ModelSpec(
         name=config.name,
         version=config.version,
-        backbone=_backbone_reference(config.base),
+        backbone=reference,
         heads=labels,
         max_length=config.max_length,
         adapter=adapter,
         backbone_weights=weights,
+        lexical=lexical.save(out) if lexical else None,
         extra={
             "training": cfg,
-            "valid_metrics": {
-                t: {"accuracy": round(m.accuracy, 4), "macro_f1": round(m.macro_f1, 4)}
-                for t, m in metrics.items()
-            },
+            "valid_metrics": _rounded(metrics),
             "train_counts": describe(train_examples),
+            **({"started_from": start.from_model} if start and start.from_model else {}),
+            **({"network_valid_metrics": _rounded(network_metrics)} if network_metrics else {}),
         },
     )
     spec.write(out)

@@ -1,0 +1,233 @@
+"""The lexical head: word n-gram TF-IDF features and a linear classifier per task.
+
+A transformer sees sub-word pieces through a handful of layers; short finance headlines are often
+decided by a few exact words or pairs of words ("cuts guidance", "price target", "rate hike").
+The lexical head scores those directly, and the model's probabilities are the weighted geometric
+mean of the two::
+
+    p(class | text) ~ p_network(class | text) ** (1 - w)  *  p_lexical(class | text) ** w
+
+The head is fitted after the network, on the same training examples, by multinomial logistic
+regression with an L2 penalty (convex; full-batch L-BFGS in torch, so no extra dependency). It is
+stored in the model directory as ``lexical.safetensors`` (idf and per-task weights) and
+``lexical_vocab.json`` (the n-grams, in feature order). It looks at each text alone, so scores stay
+independent of batching.
+
+Features follow the usual TF-IDF recipe: lower-cased words of two or more word characters,
+n-grams of 1..``max_n`` words, n-grams seen in fewer than ``min_df`` training texts dropped,
+``1 + ln(count)`` term frequency, smoothed idf ``ln((1 + N) / (1 + df)) + 1``, rows L2-normalised.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+LEXICAL_FILE = "lexical.safetensors"
+VOCAB_FILE = "lexical_vocab.json"
+_WORD = re.compile(r"\b\w\w+\b")
+
+
+def ngrams(text: str, max_n: int) -> list[str]:
+    """Lower-cased words (two or more word characters) and their n-grams up to ``max_n``."""
+    words = _WORD.findall(text.lower())
+    out = list(words)
+    for n in range(2, max_n + 1):
+        out += [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return out
+
+
+@dataclass
+class LexicalHead:
+    """Vocabulary, idf and one linear layer per task; see the module docstring."""
+
+    vocab: dict[str, int]
+    idf: torch.Tensor  # (V,)
+    weights: dict[str, torch.Tensor]  # task -> (V, classes)
+    biases: dict[str, torch.Tensor]  # task -> (classes,)
+    labels: dict[str, list[str]]
+    weight: float = 0.5  # share of the lexical head in the log-linear mix
+    max_n: int = 2
+    min_df: int = 2
+    c: float = 10.0
+    _idf: list[float] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._idf = self.idf.tolist()
+
+    # -- features --------------------------------------------------------------------------------
+    def features(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Flat feature ids, their TF-IDF values and per-text offsets (``embedding_bag`` input)."""
+        ids: list[int] = []
+        values: list[float] = []
+        offsets: list[int] = []
+        idf = self._idf
+        for text in texts:
+            offsets.append(len(ids))
+            counts = Counter(self.vocab[g] for g in ngrams(text, self.max_n) if g in self.vocab)
+            row = [(i, (1.0 + math.log(n)) * idf[i]) for i, n in sorted(counts.items())]
+            norm = math.sqrt(sum(v * v for _, v in row)) or 1.0
+            ids += [i for i, _ in row]
+            values += [v / norm for _, v in row]
+        return (
+            torch.tensor(ids, dtype=torch.long),
+            torch.tensor(values, dtype=torch.float32),
+            torch.tensor(offsets, dtype=torch.long),
+        )
+
+    def log_probs(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """``{task: (len(texts), classes)}`` log-probabilities of the lexical head alone."""
+        ids, values, offsets = self.features(texts)
+        out = {}
+        for task, weight in self.weights.items():
+            logits = torch.nn.functional.embedding_bag(
+                ids, weight, offsets, mode="sum", per_sample_weights=values
+            )
+            out[task] = torch.log_softmax(logits + self.biases[task], dim=-1).numpy()
+        return out
+
+    # -- files -----------------------------------------------------------------------------------
+    def spec(self) -> dict[str, Any]:
+        return {
+            "weights": LEXICAL_FILE,
+            "vocab": VOCAB_FILE,
+            "weight": self.weight,
+            "max_n": self.max_n,
+            "min_df": self.min_df,
+            "c": self.c,
+            "labels": self.labels,
+        }
+
+    def save(self, directory: Path) -> dict[str, Any]:
+        """Write the head's two files into ``directory``; returns the spec entry to record."""
+        tensors = {"idf": self.idf.contiguous()}
+        for task in self.weights:
+            tensors[f"{task}.weight"] = self.weights[task].contiguous()
+            tensors[f"{task}.bias"] = self.biases[task].contiguous()
+        save_file(tensors, str(directory / LEXICAL_FILE))
+        terms = sorted(self.vocab, key=self.vocab.__getitem__)
+        (directory / VOCAB_FILE).write_text(
+            json.dumps(terms, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8"
+        )
+        return self.spec()
+
+    @classmethod
+    def load(cls, directory: Path, spec: dict[str, Any]) -> LexicalHead:
+        tensors = load_file(str(directory / spec.get("weights", LEXICAL_FILE)))
+        terms = json.loads((directory / spec.get("vocab", VOCAB_FILE)).read_text(encoding="utf-8"))
+        labels = {task: list(names) for task, names in spec["labels"].items()}
+        if len(terms) != tensors["idf"].shape[0]:
+            raise ValueError(
+                f"{directory}: lexical vocabulary has {len(terms)} terms but the weights "
+                f"{tensors['idf'].shape[0]}: the model directory is damaged, re-run training"
+            )
+        return cls(
+            vocab={term: i for i, term in enumerate(terms)},
+            idf=tensors["idf"].float(),
+            weights={t: tensors[f"{t}.weight"].float() for t in labels},
+            biases={t: tensors[f"{t}.bias"].float() for t in labels},
+            labels=labels,
+            weight=float(spec.get("weight", 0.5)),
+            max_n=int(spec.get("max_n", 2)),
+            min_df=int(spec.get("min_df", 2)),
+            c=float(spec.get("c", 10.0)),
+        )
+
+
+def fit_lexical(
+    texts: Sequence[str],
+    tasks: Sequence[str],
+    labels: Sequence[str],
+    label_names: dict[str, list[str]],
+    *,
+    weight: float = 0.5,
+    max_n: int = 2,
+    min_df: int = 2,
+    c: float = 10.0,
+    max_iter: int = 300,
+) -> LexicalHead:
+    """Fit the head on labelled texts (``tasks[i]`` says which head ``labels[i]`` belongs to).
+
+    The vocabulary and idf come from all the texts; each task's classifier from its own rows.
+    ``c`` is the inverse L2 strength (per example, as in the usual logistic-regression convention).
+    """
+    if not 0.0 < weight < 1.0:
+        raise ValueError("the lexical weight must be between 0 and 1 (exclusive)")
+    grams = [set(ngrams(t, max_n)) for t in texts]
+    df = Counter(g for row in grams for g in row)
+    terms = sorted(g for g, n in df.items() if n >= min_df)
+    if not terms:
+        raise ValueError(f"no word n-gram occurs in {min_df} or more training texts")
+    vocab = {g: i for i, g in enumerate(terms)}
+    n_docs = len(texts)
+    idf = torch.tensor(
+        [math.log((1 + n_docs) / (1 + df[g])) + 1.0 for g in terms], dtype=torch.float32
+    )
+    head = LexicalHead(vocab, idf, {}, {}, {}, weight, max_n, min_df, c)
+    for task, names in label_names.items():
+        rows = [i for i, t in enumerate(tasks) if t == task]
+        if not rows:
+            continue
+        index = {name: k for k, name in enumerate(names)}
+        y = torch.tensor([index[labels[i]] for i in rows])
+        w, b = _logistic_regression(head, [texts[i] for i in rows], y, len(names), c, max_iter)
+        head.weights[task], head.biases[task], head.labels[task] = w, b, list(names)
+    return head
+
+
+def _logistic_regression(
+    head: LexicalHead,
+    texts: Sequence[str],
+    y: torch.Tensor,
+    classes: int,
+    c: float,
+    max_iter: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Multinomial logistic regression, loss = mean cross-entropy + ||W||^2 / (2 c n)."""
+    ids, values, offsets = head.features(texts)
+    lengths = torch.diff(offsets, append=torch.tensor([len(ids)]))
+    rows = torch.repeat_interleave(torch.arange(len(texts)), lengths)
+    x = torch.sparse_coo_tensor(
+        torch.stack([rows, ids]), values, (len(texts), len(head.vocab)), check_invariants=True
+    ).coalesce()
+    weight = torch.zeros((len(head.vocab), classes), requires_grad=True)
+    bias = torch.zeros(classes, requires_grad=True)
+    penalty = 1.0 / (2.0 * c * len(texts))
+    optimizer = torch.optim.LBFGS(
+        [weight, bias],
+        lr=1.0,
+        max_iter=max_iter,
+        tolerance_grad=1e-6,
+        tolerance_change=1e-10,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        logits = torch.sparse.mm(x, weight) + bias
+        loss = torch.nn.functional.cross_entropy(logits, y) + penalty * (weight * weight).sum()
+        loss.backward()  # type: ignore[no-untyped-call]
+        return loss
+
+    with torch.enable_grad():
+        optimizer.step(closure)  # type: ignore[no-untyped-call]
+    return weight.detach().clone(), bias.detach().clone()
+
+
+def mix(
+    network_logits: torch.Tensor, lexical_log_probs: torch.Tensor, weight: float
+) -> torch.Tensor:
+    """Probabilities of the weighted geometric mean of the network's and the lexical head's."""
+    mixed = (1.0 - weight) * torch.log_softmax(network_logits, dim=-1) + weight * lexical_log_probs
+    return torch.softmax(mixed, dim=-1)
