@@ -42,7 +42,9 @@ def ngrams(text: str, max_n: int) -> list[str]:
     """Lower-cased words (two or more word characters) and their n-grams up to ``max_n``."""
     words = _WORD.findall(text.lower())
     out = list(words)
-    for n in range(2, max_n + 1):
+    if max_n >= 2:
+        out += map(" ".join, zip(words, words[1:], strict=False))
+    for n in range(3, max_n + 1):
         out += [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
     return out
 
@@ -60,29 +62,39 @@ class LexicalHead:
     max_n: int = 2
     min_df: int = 2
     c: float = 10.0
-    _idf: list[float] = field(init=False, repr=False)
+    _idf: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._idf = self.idf.tolist()
+        self._idf = self.idf.double().numpy()
 
     # -- features --------------------------------------------------------------------------------
     def features(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Flat feature ids, their TF-IDF values and per-text offsets (``embedding_bag`` input)."""
+        lookup = self.vocab.get
         ids: list[int] = []
-        values: list[float] = []
+        counts: list[int] = []
         offsets: list[int] = []
-        idf = self._idf
         for text in texts:
             offsets.append(len(ids))
-            counts = Counter(self.vocab[g] for g in ngrams(text, self.max_n) if g in self.vocab)
-            row = [(i, (1.0 + math.log(n)) * idf[i]) for i, n in sorted(counts.items())]
-            norm = math.sqrt(sum(v * v for _, v in row)) or 1.0
-            ids += [i for i, _ in row]
-            values += [v / norm for _, v in row]
+            found: dict[int, int] = {}
+            for gram in ngrams(text, self.max_n):
+                i = lookup(gram)
+                if i is not None:
+                    found[i] = found.get(i, 0) + 1
+            ids += found.keys()
+            counts += found.values()
+        index = np.asarray(ids, dtype=np.int64)
+        values = (1.0 + np.log(np.asarray(counts, dtype=np.float64))) * self._idf[index]
+        starts = np.asarray(offsets, dtype=np.int64)
+        squares = np.zeros(len(texts))
+        if len(index):
+            rows = np.repeat(np.arange(len(texts)), np.diff(np.append(starts, len(index))))
+            np.add.at(squares, rows, values * values)
+            values /= np.sqrt(np.where(squares > 0, squares, 1.0))[rows]
         return (
-            torch.tensor(ids, dtype=torch.long),
-            torch.tensor(values, dtype=torch.float32),
-            torch.tensor(offsets, dtype=torch.long),
+            torch.from_numpy(index),
+            torch.from_numpy(values.astype(np.float32)),
+            torch.from_numpy(starts),
         )
 
     def log_probs(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
