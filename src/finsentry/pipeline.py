@@ -70,6 +70,16 @@ class RunTotals:
     dead_lettered: int = 0
     alerts: list[Alert] = field(default_factory=list)
     dead_reasons: dict[str, int] = field(default_factory=dict)
+    alert_count: int = 0
+    # None keeps every alert (bounded runs print them all); a long-running consumer keeps only
+    # the last N in memory (every alert is in the store anyway)
+    keep_alerts: int | None = None
+
+    def add_alerts(self, alerts: list[Alert]) -> None:
+        self.alerts.extend(alerts)
+        self.alert_count += len(alerts)
+        if self.keep_alerts is not None and len(self.alerts) > self.keep_alerts:
+            del self.alerts[: len(self.alerts) - self.keep_alerts]
 
     def add(self, report: BatchReport) -> None:
         self.consumed += report.consumed
@@ -78,7 +88,7 @@ class RunTotals:
         self.duplicates += report.duplicates
         self.late += report.late
         self.dead_lettered += report.dead_lettered
-        self.alerts.extend(report.alerts)
+        self.add_alerts(report.alerts)
         for dead in report.dead_letters:
             self.dead_reasons[dead.reason_code] = self.dead_reasons.get(dead.reason_code, 0) + 1
 
@@ -306,9 +316,9 @@ def run_files(
             batch_bytes = sum(len(r.data) + 1 for r in batch)
             done_bytes += batch_bytes
             bar.update(batch_bytes)
-            bar.set_postfix(items=totals.processed, dead=totals.dead_lettered, alerts=len(totals.alerts))
+            bar.set_postfix(items=totals.processed, dead=totals.dead_lettered, alerts=totals.alert_count)
         for name in names:
-            totals.alerts.extend(pipe.close_input(name))
+            totals.add_alerts(pipe.close_input(name))
     finally:
         bar.close()
         if owned:

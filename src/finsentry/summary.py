@@ -56,7 +56,7 @@ def format_totals(totals: RunTotals) -> str:
     if totals.dead_reasons:
         reasons = ", ".join(f"{code} {n}" for code, n in sorted(totals.dead_reasons.items()))
         lines.append(f"dead letters by reason: {reasons}")
-    lines.append(f"new alerts: {len(totals.alerts)}")
+    lines.append(f"new alerts: {totals.alert_count}")
     return "\n".join(lines)
 
 

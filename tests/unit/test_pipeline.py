@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,3 +124,16 @@ def test_watermark_survives_restart(tmp_path: Path) -> None:
     assert again.watermark.value == before
     report = again.process([rec(2, 0)])  # 60 minutes behind the max with 10 minutes lateness
     assert report.late == 1
+
+
+def test_run_totals_count_every_alert_but_a_consumer_keeps_only_the_last() -> None:
+    from finsentry.pipeline import RunTotals
+
+    batches: list[list[Any]] = [[object(), object()] for _ in range(4)]
+    bounded, unbounded = RunTotals(keep_alerts=3), RunTotals()
+    for batch in batches:
+        bounded.add_alerts(batch)
+        unbounded.add_alerts(batch)
+    flat = [a for batch in batches for a in batch]
+    assert bounded.alert_count == unbounded.alert_count == 8
+    assert bounded.alerts == flat[-3:] and unbounded.alerts == flat

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 SOURCE = "kafka"
 FETCH_MAX_BYTES = 16 * 1024 * 1024
 PARTITION_FETCH_BYTES = 1024 * 1024
+KEEP_ALERTS = 1000  # alerts a long-running consumer keeps in memory for its summary
 
 
 def client_config(settings: Settings) -> dict[str, Any]:
@@ -193,7 +194,7 @@ class KafkaNewsConsumer:
         if not isinstance(pipeline.watermark, PartitionWatermark):
             pipeline.watermark = PartitionWatermark(pipeline.watermark)
         self.watermark: PartitionWatermark = pipeline.watermark
-        self.totals = RunTotals()
+        self.totals = RunTotals(keep_alerts=KEEP_ALERTS)
         self._consumer: Any = None
         self._producer: Any = None
         self._buffer: list[Any] = []  # ConsumerRecord
@@ -541,7 +542,7 @@ class KafkaNewsConsumer:
                 continue
             self._idle_closed.add(tp)
             alerts = self.pipeline.close_input(partition_input(tp.topic, tp.partition))
-            self.totals.alerts.extend(alerts)
+            self.totals.add_alerts(alerts)
             if self.metrics is not None and alerts:
                 self.metrics.alerts.inc(len(alerts))
 
@@ -587,7 +588,7 @@ def consume(
 
     def show(batch: FlushedBatch) -> None:
         bar.update(batch.report.consumed)
-        bar.set_postfix(dead=consumer.totals.dead_lettered, alerts=len(consumer.totals.alerts))
+        bar.set_postfix(dead=consumer.totals.dead_lettered, alerts=consumer.totals.alert_count)
 
     consumer = KafkaNewsConsumer(
         settings, pipe, options=options, metrics=metrics, stop=stop, on_batch=show
