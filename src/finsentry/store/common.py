@@ -175,9 +175,12 @@ def window_from_row(row: Sequence[Any]) -> WindowStat:
     """From ``WINDOW_COLUMNS`` minus ``window_end`` (start already a datetime)."""
     size, start, kind, value, count, neg, neu, pos, ssum, dup, late = row
     return WindowStat(
-        int(size), start, ScopeKind(kind), value, int(count), int(neg), int(neu), int(pos),
+        int(size), start, _SCOPE_KINDS[kind], value, int(count), int(neg), int(neu), int(pos),
         float(ssum), int(dup), int(late),
     )  # fmt: skip
+
+
+_SCOPE_KINDS = {str(kind): kind for kind in ScopeKind}  # a dict lookup: cheaper than ScopeKind(s)
 
 
 WINDOW_SELECT = ", ".join(c for c in WINDOW_COLUMNS if c != "window_end")

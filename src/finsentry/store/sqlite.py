@@ -7,6 +7,7 @@ order is time order; lists and JSON are stored as JSON text.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -32,7 +33,15 @@ def ts(value: datetime | None) -> str | None:
 
 
 def parse_ts(value: str | None) -> datetime | None:
-    return None if value is None else as_utc(datetime.fromisoformat(value))
+    return None if value is None else _parse_ts(value)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parse_ts(value: str) -> datetime:
+    # Window starts repeat across every scope of a window: the detectors read tens of thousands
+    # of rows per evaluation with a few thousand distinct starts, so parsing is cached
+    # (datetimes are immutable).
+    return as_utc(datetime.fromisoformat(value))
 
 
 def _must_ts(value: datetime) -> str:

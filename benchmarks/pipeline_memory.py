@@ -1,0 +1,109 @@
+"""Memory of the pipeline over a long stream, without Kafka and without the model.
+
+The same synthetic stream as ``kafka_e2e.py`` goes through ``Pipeline.process`` in micro-batches
+(SQLite store in a temporary directory, detectors on, a constant scorer), so what is measured is
+everything around the model. RSS is printed every ``--every`` records; with ``--trace`` the
+allocations that grew most between the last two thirds of the run are listed (tracemalloc, by
+source line; it slows the run several times).
+
+    .venv/bin/python benchmarks/pipeline_memory.py --records 200000 --step-s 5
+    .venv/bin/python benchmarks/pipeline_memory.py --records 200000 --step-s 5 --trace
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import pstats
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from kafka_common import news_stream, rss_mib  # noqa: E402
+
+from finsentry.config import Settings  # noqa: E402
+from finsentry.pipeline import Pipeline  # noqa: E402
+from finsentry.schema import RawRecord, TextScore  # noqa: E402
+
+
+class ConstantScorer:
+    """Not a model: the same scores for every text."""
+
+    model_id = "constant-bench@0"
+
+    def score(self, texts: list[str]) -> list[TextScore]:
+        return [TextScore(0.2, 0.6, 0.2, "General News | Opinion", 0.5) for _ in texts]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--step-s", type=float, default=5.0, help="event-time spacing")
+    parser.add_argument("--batch", type=int, default=0, help="records per batch (0 = settings)")
+    parser.add_argument("--every", type=int, default=10_000, help="print RSS this often")
+    parser.add_argument("--trace", action="store_true", help="tracemalloc: what grew most")
+    parser.add_argument("--top", type=int, default=12)
+    parser.add_argument(
+        "--profile-at",
+        type=int,
+        default=-1,
+        help="cProfile the batches from this record on, for --every records (where time goes)",
+    )
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(db=str(Path(tmp) / "memory.db"))
+        pipeline = Pipeline.from_settings(settings, scorer=ConstantScorer())  # type: ignore[arg-type]
+        size = args.batch or settings.batch_max_items
+        if args.trace:
+            tracemalloc.start(1)
+        snapshots: list[tuple[int, tracemalloc.Snapshot]] = []
+        marks = {args.records // 3, 2 * args.records // 3, args.records}
+        batch: list[RawRecord] = []
+        done, started = 0, time.perf_counter()
+        profiler = cProfile.Profile()
+        print(f"batch {size}; RSS at start {rss_mib():.0f} MiB")
+        for i, data in enumerate(news_stream(args.records, seed=1, step_s=args.step_s)):
+            batch.append(RawRecord(data, "bench", "bench/0", i))
+            if len(batch) < size and i + 1 < args.records:
+                continue
+            profiling = 0 <= args.profile_at <= done < args.profile_at + args.every
+            if profiling:
+                profiler.enable()
+            pipeline.process(batch, "bench")
+            if profiling:
+                profiler.disable()
+            done += len(batch)
+            batch = []
+            if done // args.every != (done - size) // args.every or done == args.records:
+                print(
+                    f"{done:>8} records  RSS {rss_mib():6.0f} MiB  "
+                    f"{done / (time.perf_counter() - started):7.0f} records/s",
+                    flush=True,
+                )
+            if args.trace and any(done - size < m <= done for m in marks):
+                gc.collect()
+                snapshots.append((done, tracemalloc.take_snapshot()))
+        pipeline.close()
+        if args.profile_at >= 0:
+            print(f"\nprofile of records {args.profile_at}-{args.profile_at + args.every}:")
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top * 2)
+        if args.trace and len(snapshots) >= 2:
+            (a, first), (b, last) = snapshots[-2], snapshots[-1]
+            print(f"\ngrowth between {a} and {b} records (traced Python allocations):")
+            for stat in last.compare_to(first, "lineno")[: args.top]:
+                print(
+                    f"  {stat.size_diff / 2**20:+8.2f} MiB  {stat.count_diff:+9d} blocks  "
+                    f"{stat.traceback}"
+                )
+            current, peak = tracemalloc.get_traced_memory()
+            print(f"traced now {current / 2**20:.0f} MiB, peak {peak / 2**20:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
