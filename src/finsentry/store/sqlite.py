@@ -36,7 +36,7 @@ def parse_ts(value: str | None) -> datetime | None:
     return None if value is None else _parse_ts(value)
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=8192)
 def _parse_ts(value: str) -> datetime:
     # Window starts repeat across every scope of a window: the detectors read tens of thousands
     # of rows per evaluation with a few thousand distinct starts, so parsing is cached
