@@ -174,3 +174,41 @@ class Watermark:
             "closed": sorted(self._closed),
             "value": None if self.value is None else self.value.isoformat(),
         }
+
+
+class PartitionWatermark(Watermark):
+    """The pipeline's watermark, also held back by assigned partitions that have not spoken yet.
+
+    Right after an assignment, a partition that has delivered nothing is unknown, and the minimum
+    over the others could run ahead of it: its on-time items would then count as late. Such a
+    partition holds the watermark (no value) until it delivers or is released as idle.
+    """
+
+    def __init__(self, base: Watermark) -> None:
+        super().__init__(int(base.allowed_lateness.total_seconds()), base.to_state())
+        self._unheard: set[str] = set()
+
+    def expect(self, inputs: Sequence[str]) -> None:
+        known = self.inputs
+        self._unheard.update(name for name in inputs if name not in known)
+
+    def observe(self, items: Sequence[NewsItem]) -> list[bool]:
+        flags = super().observe(items)
+        self._unheard.difference_update(item.input for item in items)
+        return flags
+
+    def close_input(self, input: str) -> None:
+        self._unheard.discard(input)
+        super().close_input(input)
+
+    def remove_input(self, input: str) -> None:
+        self._unheard.discard(input)
+        super().remove_input(input)
+
+    @property
+    def unheard(self) -> set[str]:
+        return set(self._unheard)
+
+    @property
+    def value(self) -> datetime | None:
+        return None if self._unheard else super().value

@@ -107,7 +107,8 @@ def consume(
     FINSENTRY_KAFKA_SSL_CAFILE) come from the environment or the config file.
     """
     from finsentry.pipeline import Pipeline
-    from finsentry.sources.kafka import ConsumeOptions, GracefulStop
+    from finsentry.shutdown import GracefulStop
+    from finsentry.sources.kafka import ConsumeOptions
     from finsentry.sources.kafka import consume as run_consumer
     from finsentry.summary import format_totals
 

@@ -26,19 +26,17 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from finsentry.aggregate import Watermark
+from finsentry.aggregate import PartitionWatermark
 from finsentry.config import Settings
 from finsentry.pipeline import BatchReport, Pipeline, RunTotals
-from finsentry.schema import DeadLetter, NewsItem, RawRecord, utc_now
+from finsentry.schema import DeadLetter, RawRecord, utc_now
+from finsentry.shutdown import GracefulStop
+from finsentry.sources.kafka_client import client_config, dead_letter_headers, partition_input
 
 if TYPE_CHECKING:
     from finsentry.metrics import ConsumerMetrics
@@ -51,79 +49,6 @@ PARTITION_FETCH_BYTES = 1024 * 1024
 KEEP_ALERTS = 1000  # alerts a long-running consumer keeps in memory for its summary
 
 
-def client_config(settings: Settings) -> dict[str, Any]:
-    """kafka-python connection settings (bootstrap servers, SSL, SASL) from Settings."""
-    config: dict[str, Any] = {
-        "bootstrap_servers": [s.strip() for s in settings.kafka_bootstrap.split(",") if s.strip()],
-        "security_protocol": settings.kafka_security_protocol,
-    }
-    if settings.kafka_sasl_mechanism:
-        config["sasl_mechanism"] = settings.kafka_sasl_mechanism
-    if settings.kafka_sasl_username:
-        config["sasl_plain_username"] = settings.kafka_sasl_username
-    if settings.kafka_sasl_password is not None:
-        config["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
-    if settings.kafka_ssl_cafile:
-        config["ssl_cafile"] = settings.kafka_ssl_cafile
-    return config
-
-
-def partition_input(topic: str, partition: int) -> str:
-    """The pipeline ``input`` name of a partition (the watermark is kept per input)."""
-    return f"{topic}/{partition}"
-
-
-def dead_letter_headers(dead: DeadLetter, topic: str, partition: int, offset: int) -> list[
-    tuple[str, bytes]
-]:
-    """Headers of a dead-letter message: why it failed and where it came from."""
-    return [
-        ("reason_code", dead.reason_code.encode()),
-        ("reason", dead.reason.encode()),
-        ("source_topic", topic.encode()),
-        ("source_partition", str(partition).encode()),
-        ("source_offset", str(offset).encode()),
-    ]
-
-
-class PartitionWatermark(Watermark):
-    """The pipeline's watermark, also held back by assigned partitions that have not spoken yet.
-
-    Right after an assignment, a partition that has delivered nothing is unknown, and the minimum
-    over the others could run ahead of it: its on-time items would then count as late. Such a
-    partition holds the watermark (no value) until it delivers or is released as idle.
-    """
-
-    def __init__(self, base: Watermark) -> None:
-        super().__init__(int(base.allowed_lateness.total_seconds()), base.to_state())
-        self._unheard: set[str] = set()
-
-    def expect(self, inputs: Sequence[str]) -> None:
-        known = self.inputs
-        self._unheard.update(name for name in inputs if name not in known)
-
-    def observe(self, items: Sequence[NewsItem]) -> list[bool]:
-        flags = super().observe(items)
-        self._unheard.difference_update(item.input for item in items)
-        return flags
-
-    def close_input(self, input: str) -> None:
-        self._unheard.discard(input)
-        super().close_input(input)
-
-    def remove_input(self, input: str) -> None:
-        self._unheard.discard(input)
-        super().remove_input(input)
-
-    @property
-    def unheard(self) -> set[str]:
-        return set(self._unheard)
-
-    @property
-    def value(self) -> datetime | None:
-        return None if self._unheard else super().value
-
-
 @dataclass(frozen=True, slots=True)
 class ConsumeOptions:
     """How long to run and how patient to be; the rest comes from :class:`Settings`."""
@@ -133,33 +58,6 @@ class ConsumeOptions:
     partition_idle_s: float = 30.0  # a caught-up, silent partition stops holding the watermark
     session_timeout_ms: int = 45_000  # how soon the group notices a crashed consumer
     auto_offset_reset: str = "earliest"  # where a new group starts
-
-
-class GracefulStop:
-    """SIGTERM/SIGINT: finish the batch in hand, flush, commit, close. A second signal exits now."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._signals = 0
-
-    def request(self) -> None:
-        self.requested = True
-
-    def install(self) -> None:
-        """Install the handlers (call from the main thread of an entry point)."""
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._handle)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self._signals += 1
-        if self._signals > 1:
-            sys.stderr.write("finsentry: second signal, exiting at once\n")
-            os._exit(128 + signum)
-        self.requested = True
-        sys.stderr.write(
-            f"finsentry: {signal.Signals(signum).name} received: finishing the current batch "
-            "(send it again to exit at once)\n"
-        )
 
 
 @dataclass(frozen=True, slots=True)
