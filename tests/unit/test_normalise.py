@@ -112,3 +112,32 @@ def test_printable_fast_path_matches_the_character_loop() -> None:
         assert _drop_control(text) == slow(text)
 
     check()
+
+
+def _every_step(text: str) -> str:
+    """normalise_text without its fast paths: every step applied to every text."""
+    import html
+    import re
+
+    from finsentry.sources.normalise import _URLS, _drop_control, _strip_markup
+
+    if not text:
+        return ""
+    text = _strip_markup(text)
+    text = html.unescape(text)
+    text = _strip_markup(text)
+    text = _URLS.sub(" ", text)
+    text = unicodedata.normalize("NFC", text)
+    text = _drop_control(text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+_PIECES = st.sampled_from(
+    ["<p>", "</b>", "&amp;", "&lt;i&gt;", "http://x.io/a", "WWW.example.com", " ", "\t", "\n",
+     "\u00a0", "\u200b", "e\u0301", "Apple", "beats", "<", ">", "&", "://", "www", "\x00", "é"]
+)  # fmt: skip
+
+
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=5)), max_size=20).map("".join))
+def test_fast_paths_give_what_every_step_gives(raw: str) -> None:
+    assert normalise_text(raw) == _every_step(raw)

@@ -18,7 +18,6 @@ _COMMENTS = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
 # become a space, so "<p>a</p><p>b</p>" does not glue words together.
 _TAGS = re.compile(r"</?[A-Za-z][^<>]*>|<![^<>]*>")
 _URLS = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>\"']+", re.IGNORECASE)
-_WHITESPACE = re.compile(r"\s+")
 
 
 def _drop_invisible(text: str) -> str:
@@ -78,15 +77,21 @@ def normalise_text(text: str) -> str:
     if not text:
         return ""
     # Markup, then entities, then the markup that only appears after decoding: RSS descriptions
-    # are often escaped HTML ("&lt;p&gt;Shares rose&lt;/p&gt;").
-    text = _strip_markup(text)
-    text = html.unescape(text)
+    # are often escaped HTML ("&lt;p&gt;Shares rose&lt;/p&gt;"). Each step is skipped when the
+    # characters it looks for are absent: most headlines are plain text.
     if "<" in text:
         text = _strip_markup(text)
-    text = _URLS.sub(" ", text)
-    text = unicodedata.normalize("NFC", text)
+    if "&" in text:
+        text = html.unescape(text)
+        if "<" in text:
+            text = _strip_markup(text)
+    if "://" in text or "www." in text.lower():
+        text = _URLS.sub(" ", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
     text = _drop_control(text)
-    return _WHITESPACE.sub(" ", text).strip()
+    # str.split() splits on exactly the characters that \s matches in a str pattern
+    return " ".join(text.split())
 
 
 # A ticker: 1-6 letters, optionally a one- or two-letter class or venue suffix (BRK.B, NOVO.B,
