@@ -270,7 +270,7 @@ def test_full_fine_tune_of_the_top_layer_writes_fp16_weights_that_reload(
 
 
 def test_model_commands_show_their_environment_variables() -> None:
-    from finsentry.cli.models import evaluate, score, train
+    from finsentry.cli.models import evaluate, score, train, train_lexical
 
     runner = CliRunner()
     for command, names in (
@@ -280,9 +280,11 @@ def test_model_commands_show_their_environment_variables() -> None:
                 "FINSENTRY_TRAIN_DATA",
                 "FINSENTRY_TRAIN_LORA_R",
                 "FINSENTRY_TRAIN_LAYERS",
+                "FINSENTRY_TRAIN_LEXICAL_WEIGHT",
                 "FINSENTRY_DEVICE",
             ],
         ),
+        (train_lexical, ["FINSENTRY_LEXICAL_MODEL", "FINSENTRY_LEXICAL_WEIGHT"]),
         (evaluate, ["FINSENTRY_EVAL_DATA", "FINSENTRY_MODEL"]),
         (score, ["FINSENTRY_MODEL", "FINSENTRY_TOKEN_BUDGET"]),
     ):
