@@ -309,7 +309,9 @@ def train(ctx: click.Context, /, **opts: Any) -> None:
 
     The result scores with `finsentry score --model DIR` and in the pipeline
     (FINSENTRY_MODEL=DIR). The best validation state is kept (early stopping); mixed precision
-    runs on a GPU. Example, the bundled default model:
+    runs on a GPU. A lexical head is then fitted and kept if it raises validation accuracy
+    (--lexical-weight). Example, multi-task (the default model's exact recipe is in
+    models/finsentry-minilm/model_card.md):
 
     \b
       finsentry train --task both --out models/my-model \\
