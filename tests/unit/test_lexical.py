@@ -64,7 +64,7 @@ def test_fit_keeps_frequent_ngrams_with_smoothed_idf_and_learns_the_cue_words() 
     head = fitted(train)
     texts = [e.text for e in train]
     df = sum("plunge" in ngrams(t, 2) for t in texts)
-    assert head.idf[head.vocab["plunge"]].item() == pytest.approx(
+    assert head.idf[head.index("plunge")].item() == pytest.approx(
         math.log((1 + len(texts)) / (1 + df)) + 1.0, rel=1e-6
     )
     # a pair seen once is below min_df=2 and is not a feature
@@ -73,7 +73,7 @@ def test_fit_keeps_frequent_ngrams_with_smoothed_idf_and_learns_the_cue_words() 
         for g in {g for t in texts for g in ngrams(t, 2)}
         if sum(g in ngrams(t, 2) for t in texts) == 1
     ]
-    assert once and not any(g in head.vocab for g in once)
+    assert once and not any(head.contains(g) for g in once)
 
     test = labelled(200, seed=2)
     log_probs = head.log_probs([e.text for e in test])["sentiment"]
@@ -111,9 +111,10 @@ def test_save_and_load_give_the_same_scores(tmp_path: Path) -> None:
     texts = [e.text for e in labelled(20, seed=5)]
     assert again.weight == 0.3 and again.vocab == head.vocab
     assert np.allclose(again.log_probs(texts)["sentiment"], head.log_probs(texts)["sentiment"])
-    (tmp_path / "lexical_vocab.json").write_text('["only"]\n')
-    with pytest.raises(ValueError, match="damaged"):
-        LexicalHead.load(tmp_path, spec)
+    # the file holds keys of the n-grams, not their text
+    assert b"plunge" not in (tmp_path / "lexical.safetensors").read_bytes()
+    with pytest.raises(ValueError, match="upgrade finsentry"):
+        LexicalHead.load(tmp_path, {**spec, "keys": "other"})
 
 
 def test_mix_is_the_weighted_geometric_mean() -> None:

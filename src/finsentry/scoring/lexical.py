@@ -9,8 +9,9 @@ mean of the two::
 
 The head is fitted after the network, on the same training examples, by multinomial logistic
 regression with an L2 penalty (convex; full-batch L-BFGS in torch, so no extra dependency). It is
-stored in the model directory as ``lexical.safetensors`` (idf and per-task weights) and
-``lexical_vocab.json`` (the n-grams, in feature order). It looks at each text alone, so scores stay
+stored in the model directory as ``lexical.safetensors``: idf, per-task weights and, for the
+vocabulary, a 64-bit key per n-gram (two CRC-32s of its UTF-8 bytes) instead of the n-gram itself,
+so no text of the training data is stored. It looks at each text alone, so scores stay
 independent of batching.
 
 Features follow the usual TF-IDF recipe: lower-cased words of two or more word characters,
@@ -20,9 +21,9 @@ n-grams of 1..``max_n`` words, n-grams seen in fewer than ``min_df`` training te
 
 from __future__ import annotations
 
-import json
 import math
 import re
+import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,8 +35,19 @@ import torch
 from safetensors.torch import load_file, save_file
 
 LEXICAL_FILE = "lexical.safetensors"
-VOCAB_FILE = "lexical_vocab.json"
+KEYS = "crc32x2"  # how n-grams are keyed (recorded in the model spec)
 _WORD = re.compile(r"\b\w\w+\b")
+_SECOND_SEED = 0x9E3779B9
+
+
+def ngram_key(gram: str) -> int:
+    """A stable 64-bit key of an n-gram: two CRC-32s (different seeds) of its UTF-8 bytes.
+
+    Stable across processes and platforms (Python's ``hash`` is salted per process); with tens of
+    thousands of n-grams in a vocabulary a collision is very unlikely (``fit_lexical`` checks).
+    """
+    data = gram.encode("utf-8")
+    return (zlib.crc32(data) << 32) | zlib.crc32(data, _SECOND_SEED)
 
 
 def ngrams(text: str, max_n: int) -> list[str]:
@@ -53,7 +65,7 @@ def ngrams(text: str, max_n: int) -> list[str]:
 class LexicalHead:
     """Vocabulary, idf and one linear layer per task; see the module docstring."""
 
-    vocab: dict[str, int]
+    vocab: dict[int, int]  # ngram_key(n-gram) -> feature index
     idf: torch.Tensor  # (V,)
     weights: dict[str, torch.Tensor]  # task -> (V, classes)
     biases: dict[str, torch.Tensor]  # task -> (classes,)
@@ -78,7 +90,7 @@ class LexicalHead:
             offsets.append(len(ids))
             found: dict[int, int] = {}
             for gram in ngrams(text, self.max_n):
-                i = lookup(gram)
+                i = lookup(ngram_key(gram))
                 if i is not None:
                     found[i] = found.get(i, 0) + 1
             ids += found.keys()
@@ -112,7 +124,7 @@ class LexicalHead:
     def spec(self) -> dict[str, Any]:
         return {
             "weights": LEXICAL_FILE,
-            "vocab": VOCAB_FILE,
+            "keys": KEYS,
             "weight": self.weight,
             "max_n": self.max_n,
             "min_df": self.min_df,
@@ -120,31 +132,40 @@ class LexicalHead:
             "labels": self.labels,
         }
 
+    def contains(self, gram: str) -> bool:
+        return ngram_key(gram) in self.vocab
+
+    def index(self, gram: str) -> int:
+        return self.vocab[ngram_key(gram)]
+
     def save(self, directory: Path) -> dict[str, Any]:
-        """Write the head's two files into ``directory``; returns the spec entry to record."""
-        tensors = {"idf": self.idf.contiguous()}
+        """Write ``lexical.safetensors`` into ``directory``; returns the spec entry to record."""
+        keys = np.zeros(len(self.vocab), dtype=np.uint64)
+        keys[list(self.vocab.values())] = list(self.vocab.keys())
+        tensors = {"idf": self.idf.contiguous(), "keys": torch.from_numpy(keys.view(np.int64))}
         for task in self.weights:
             tensors[f"{task}.weight"] = self.weights[task].contiguous()
             tensors[f"{task}.bias"] = self.biases[task].contiguous()
         save_file(tensors, str(directory / LEXICAL_FILE))
-        terms = sorted(self.vocab, key=self.vocab.__getitem__)
-        (directory / VOCAB_FILE).write_text(
-            json.dumps(terms, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8"
-        )
         return self.spec()
 
     @classmethod
     def load(cls, directory: Path, spec: dict[str, Any]) -> LexicalHead:
-        tensors = load_file(str(directory / spec.get("weights", LEXICAL_FILE)))
-        terms = json.loads((directory / spec.get("vocab", VOCAB_FILE)).read_text(encoding="utf-8"))
-        labels = {task: list(names) for task, names in spec["labels"].items()}
-        if len(terms) != tensors["idf"].shape[0]:
+        if spec.get("keys", KEYS) != KEYS:
             raise ValueError(
-                f"{directory}: lexical vocabulary has {len(terms)} terms but the weights "
-                f"{tensors['idf'].shape[0]}: the model directory is damaged, re-run training"
+                f"{directory}: lexical head keyed by {spec.get('keys')!r}; this finsentry knows "
+                f"{KEYS!r}: upgrade finsentry"
+            )
+        tensors = load_file(str(directory / spec.get("weights", LEXICAL_FILE)))
+        labels = {task: list(names) for task, names in spec["labels"].items()}
+        keys = tensors["keys"].numpy().view(np.uint64).tolist()
+        if len(keys) != tensors["idf"].shape[0] or len(set(keys)) != len(keys):
+            raise ValueError(
+                f"{directory}: the lexical head's keys do not match its weights: the model "
+                "directory is damaged; refit it with `finsentry train-lexical`"
             )
         return cls(
-            vocab={term: i for i, term in enumerate(terms)},
+            vocab={key: i for i, key in enumerate(keys)},
             idf=tensors["idf"].float(),
             weights={t: tensors[f"{t}.weight"].float() for t in labels},
             biases={t: tensors[f"{t}.bias"].float() for t in labels},
@@ -180,7 +201,9 @@ def fit_lexical(
     terms = sorted(g for g, n in df.items() if n >= min_df)
     if not terms:
         raise ValueError(f"no word n-gram occurs in {min_df} or more training texts")
-    vocab = {g: i for i, g in enumerate(terms)}
+    vocab = {ngram_key(g): i for i, g in enumerate(terms)}
+    if len(vocab) != len(terms):  # two n-grams with one key: astronomically rare, never silent
+        raise ValueError("two n-grams share a key; report this with the training data")
     n_docs = len(texts)
     idf = torch.tensor(
         [math.log((1 + n_docs) / (1 + df[g])) + 1.0 for g in terms], dtype=torch.float32

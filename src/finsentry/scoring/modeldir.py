@@ -5,8 +5,8 @@ A finsentry model directory holds::
     finsentry_model.json   name, version, backbone reference, pooling, max length, head label maps
     heads.safetensors      one linear layer per task: ``<task>.weight`` and ``<task>.bias``
     adapter/               optional LoRA adapter (peft format), merged into the backbone at load time
-    lexical.safetensors    optional lexical head (word n-gram TF-IDF, a linear layer per task) and
-    lexical_vocab.json     its n-grams; mixed with the network's probabilities (format 2)
+    lexical.safetensors    optional lexical head (word n-gram TF-IDF, a linear layer per task, the
+                           n-grams as 64-bit keys); mixed with the network's probabilities (format 2)
     backbone.safetensors   optional fine-tuned backbone tensors (fp16), all of them or only those of
                            the layers that were trained; they replace the pretrained ones at load
     model_card.md          training data and licence, hyper-parameters, measured metrics
