@@ -274,3 +274,38 @@ def test_a_newer_model_format_is_refused_with_advice(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="upgrade finsentry"):
         ModelSpec.read(tmp_path)
+
+
+def test_lora_from_a_finsentry_model_keeps_that_models_weights(
+    tmp_path: Path, tiny_backbone_dir: Path
+) -> None:
+    from safetensors.torch import load_file
+
+    from finsentry.config import Settings
+    from finsentry.scoring import load_scorer
+    from finsentry.training.train import train
+
+    examples = labelled(48, seed=13)
+    train(
+        examples,
+        examples[:12],
+        _config(tiny_backbone_dir, name="a"),
+        tmp_path / "a",
+        progress=False,
+    )  # type: ignore[arg-type]
+    adapted = train(
+        examples,
+        examples[:12],
+        _config(tmp_path / "a", name="b", lora_r=2, lr=0.0, head_lr=0.0),  # type: ignore[arg-type]
+        tmp_path / "b",
+        progress=False,
+    )
+    assert adapted.spec.adapter == "adapter" and adapted.spec.backbone_weights
+    saved = load_file(str(tmp_path / "b" / "backbone.safetensors"))
+    assert "encoder.layer.0.attention.self.query.weight" in saved  # plain names, not peft's
+    texts = [e.text for e in labelled(8, seed=14)]
+    a = load_scorer(Settings(model=str(tmp_path / "a"), device="cpu", max_length=16))
+    b = load_scorer(Settings(model=str(tmp_path / "b"), device="cpu", max_length=16))
+    assert np.allclose(
+        a.probabilities(texts)["sentiment"], b.probabilities(texts)["sentiment"], atol=1e-3
+    )

@@ -174,9 +174,9 @@ class Start:
     network: MultiTaskNetwork
     tokenizer: Any
     backbone: str  # the pretrained backbone reference recorded in the new model
-    changed: set[str] = field(default_factory=set)  # backbone tensors the start model changed
+    # the backbone tensors the start model changed (name -> copy), under their plain names
+    changed: dict[str, torch.Tensor] = field(default_factory=dict)
     from_model: str | None = None  # model id of the finsentry model started from
-    reused_heads: list[str] = field(default_factory=list)
 
 
 def start_network(base: str, labels: dict[str, list[str]], dropout: float) -> Start:
@@ -211,7 +211,7 @@ def start_network(base: str, labels: dict[str, list[str]], dropout: float) -> St
     pretrained, _ = load_backbone(spec.backbone, relative_to=path)
     reference = pretrained.state_dict()
     changed = {
-        name
+        name: tensor.detach().clone()
         for name, tensor in network.backbone.state_dict().items()
         if name not in reference or not torch.equal(tensor, reference[name])
     }
@@ -221,7 +221,7 @@ def start_network(base: str, labels: dict[str, list[str]], dropout: float) -> St
         len(changed),
         ", ".join(reused) or "no task",
     )
-    return Start(network, tokenizer, spec.backbone, changed, spec.model_id, reused)
+    return Start(network, tokenizer, spec.backbone, changed, spec.model_id)
 
 
 def train(
@@ -477,7 +477,7 @@ def save_model(
 
     out.mkdir(parents=True, exist_ok=True)
     reference = start.backbone if start else _backbone_reference(config.base)
-    inherited = start.changed if start else set()
+    inherited = start.changed if start else {}
     adapter: str | None = None
     weights: str | None = None
     backbone: Any = network.backbone
@@ -485,12 +485,11 @@ def save_model(
         backbone.save_pretrained(str(out / ADAPTER_DIR))
         _portable_adapter(out / ADAPTER_DIR, reference)
         adapter = ADAPTER_DIR
-        # a warm start's own fine-tuned tensors sit under the adapter (frozen, unchanged)
-        base_state = backbone.get_base_model().state_dict() if inherited else {}
-        keep = {k: v for k, v in base_state.items() if k in inherited}
+        # a warm start's own fine-tuned tensors sit under the adapter, frozen: as they were
+        keep = dict(inherited)
     else:
         trained = {n for n, p in backbone.named_parameters() if p.requires_grad}
-        keep = {k: v for k, v in backbone.state_dict().items() if k in trained | inherited}
+        keep = {k: v for k, v in backbone.state_dict().items() if k in trained or k in inherited}
     if keep:
         state = {k: v.detach().to(torch.float16).cpu().contiguous() for k, v in keep.items()}
         save_file(state, str(out / BACKBONE_WEIGHTS_FILE))
