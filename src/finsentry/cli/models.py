@@ -373,6 +373,42 @@ def train(ctx: click.Context, /, **opts: Any) -> None:
     click.echo(f"wrote {result.out} ({result.spec.model_id}) in {result.seconds:.0f}s")
 
 
+def _labelled_data(env: str, data_help: str) -> Callable[[F], F]:
+    """The --data, --task and --label-names options of a command that reads labelled data."""
+
+    def decorate(command: F) -> F:
+        for option in reversed(
+            [
+                _opt(
+                    "--data",
+                    env=f"{env}_DATA",
+                    multiple=True,
+                    required=True,
+                    metavar="[TASK=]FILE",
+                    help=data_help,
+                ),
+                _opt(
+                    "--task",
+                    env=f"{env}_TASK",
+                    type=click.Choice(["sentiment", "topic", "both"]),
+                    required=True,
+                    help=TASK_HELP,
+                ),
+                _opt(
+                    "--label-names",
+                    env=f"{env}_LABEL_NAMES",
+                    multiple=True,
+                    metavar="TASK=NAMES",
+                    help="Names of integer label ids, as for train.",
+                ),
+            ]
+        ):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 def _examples(
     values: tuple[str, ...], task: str, label_names: tuple[str, ...]
 ) -> tuple[list[Any], dict[str, list[str]]]:
@@ -394,28 +430,7 @@ def _examples(
     required=True,
     help="finsentry model directory to add the lexical head to (written in place).",
 )
-@_opt(
-    "--data",
-    env="LEXICAL_DATA",
-    multiple=True,
-    required=True,
-    metavar="[TASK=]FILE",
-    help="Training data, as for train (use the data the network was trained on).",
-)
-@_opt(
-    "--task",
-    env="LEXICAL_TASK",
-    type=click.Choice(["sentiment", "topic", "both"]),
-    required=True,
-    help=TASK_HELP,
-)
-@_opt(
-    "--label-names",
-    env="LEXICAL_LABEL_NAMES",
-    multiple=True,
-    metavar="TASK=NAMES",
-    help="Names of integer label ids, as for train.",
-)
+@_labelled_data("LEXICAL", "Training data, as for train (use the data the network was trained on).")
 @_opt(
     "--weight",
     env="LEXICAL_WEIGHT",
@@ -475,28 +490,7 @@ def train_lexical(
 # ------------------------------------------------------------------------------------ evaluate
 @click.command()
 @model_option
-@_opt(
-    "--data",
-    env="EVAL_DATA",
-    multiple=True,
-    required=True,
-    metavar="[TASK=]FILE",
-    help="Labelled data, as for train.",
-)
-@_opt(
-    "--task",
-    env="EVAL_TASK",
-    type=click.Choice(["sentiment", "topic", "both"]),
-    required=True,
-    help=TASK_HELP,
-)
-@_opt(
-    "--label-names",
-    env="EVAL_LABEL_NAMES",
-    multiple=True,
-    metavar="TASK=NAMES",
-    help="Names of integer label ids, as for train.",
-)
+@_labelled_data("EVAL", "Labelled data, as for train.")
 @_opt(
     "--report",
     env="EVAL_REPORT",
@@ -534,13 +528,12 @@ def evaluate(
                 --data sentiment_valid.csv --label-names sentiment=bearish,bullish,neutral
     """
     from finsentry.scoring import load_scorer
-    from finsentry.training.data import DataError, load_examples, parse_label_names
+    from finsentry.training.data import DataError
     from finsentry.training.report import evaluate_with_scorer, report_json, write_reports
 
     settings = settings_from(ctx, model=model, device=device, max_length=max_length)
+    examples, _ = _examples(data, task, label_names)
     try:
-        names = parse_label_names(label_names)
-        examples = [e for value in data for e in load_examples(value, task, names)]
         scorer = load_scorer(settings)
         metrics = evaluate_with_scorer(scorer, examples)
     except DataError as exc:
