@@ -6,6 +6,7 @@ import json
 import math
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -173,42 +174,48 @@ def _config(base: Path, **overrides: object) -> object:
     return TrainConfig(**values)  # type: ignore[arg-type]
 
 
+def _a_then_b(tmp_path: Path, backbone: Path, n: int, seed: int, **b: object) -> tuple[Any, Any]:
+    """Train model a from ``backbone``, then model b from a with nothing moving (rate 0)."""
+    from finsentry.training.train import train
+
+    examples = labelled(n, seed=seed)
+    valid = examples[: n // 4]
+    first = train(examples, valid, _config(backbone, name="a"), tmp_path / "a", progress=False)  # type: ignore[arg-type]
+    b_config = _config(tmp_path / "a", name="b", lr=0.0, head_lr=0.0, **b)
+    second = train(examples, valid, b_config, tmp_path / "b", progress=False)  # type: ignore[arg-type]
+    return first, second
+
+
+def _same_scores(tmp_path: Path, seed: int, atol: float) -> bool:
+    """Models a and b (of :func:`_a_then_b`) give the same sentiment probabilities."""
+    from finsentry.config import Settings
+    from finsentry.scoring import load_scorer
+
+    texts = [e.text for e in labelled(10, seed=seed)]
+    a, b = (
+        load_scorer(Settings(model=str(tmp_path / name), device="cpu", max_length=16))
+        for name in ("a", "b")
+    )
+    return bool(
+        np.allclose(
+            a.probabilities(texts)["sentiment"], b.probabilities(texts)["sentiment"], atol=atol
+        )
+    )
+
+
 def test_training_continues_from_a_finsentry_model(tmp_path: Path, tiny_backbone_dir: Path) -> None:
     from safetensors.torch import load_file
 
-    from finsentry.config import Settings
-    from finsentry.scoring import load_scorer
-    from finsentry.training.train import train
-
-    examples = labelled(64, seed=9)
-    first = train(
-        examples,
-        examples[:16],
-        _config(tiny_backbone_dir, name="a"),
-        tmp_path / "a",
-        progress=False,
-    )  # type: ignore[arg-type]
+    # from model a only the top layer of b trains, and nothing moves: b must still carry a's
+    # embeddings and lower layer, and its reused head
+    first, second = _a_then_b(tmp_path, tiny_backbone_dir, 64, seed=9, train_layers=1)
     assert first.spec.backbone_weights == "backbone.safetensors"
-    # from model a, only the top layer trains and nothing moves (learning rate 0): the new model
-    # must still carry a's embeddings and lower layer, and its reused head
-    second = train(
-        examples,
-        examples[:16],
-        _config(tmp_path / "a", name="b", train_layers=1, lr=0.0, head_lr=0.0),  # type: ignore[arg-type]
-        tmp_path / "b",
-        progress=False,
-    )
     assert second.spec.backbone == str(tiny_backbone_dir)
     assert second.spec.extra["started_from"] == "a@0.1.0"
     saved = load_file(str(tmp_path / "b" / "backbone.safetensors"))
     assert any(k.startswith("embeddings.") for k in saved)
     assert any(k.startswith("encoder.layer.0.") for k in saved)
-    texts = [e.text for e in labelled(10, seed=10)]
-    a = load_scorer(Settings(model=str(tmp_path / "a"), device="cpu", max_length=16))
-    b = load_scorer(Settings(model=str(tmp_path / "b"), device="cpu", max_length=16))
-    assert np.allclose(
-        a.probabilities(texts)["sentiment"], b.probabilities(texts)["sentiment"], atol=1e-5
-    )
+    assert _same_scores(tmp_path, seed=10, atol=1e-5)
 
 
 def test_train_lexical_adds_a_head_to_a_model_directory(
@@ -281,31 +288,8 @@ def test_lora_from_a_finsentry_model_keeps_that_models_weights(
 ) -> None:
     from safetensors.torch import load_file
 
-    from finsentry.config import Settings
-    from finsentry.scoring import load_scorer
-    from finsentry.training.train import train
-
-    examples = labelled(48, seed=13)
-    train(
-        examples,
-        examples[:12],
-        _config(tiny_backbone_dir, name="a"),
-        tmp_path / "a",
-        progress=False,
-    )  # type: ignore[arg-type]
-    adapted = train(
-        examples,
-        examples[:12],
-        _config(tmp_path / "a", name="b", lora_r=2, lr=0.0, head_lr=0.0),  # type: ignore[arg-type]
-        tmp_path / "b",
-        progress=False,
-    )
+    _, adapted = _a_then_b(tmp_path, tiny_backbone_dir, 48, seed=13, lora_r=2)
     assert adapted.spec.adapter == "adapter" and adapted.spec.backbone_weights
     saved = load_file(str(tmp_path / "b" / "backbone.safetensors"))
     assert "encoder.layer.0.attention.self.query.weight" in saved  # plain names, not peft's
-    texts = [e.text for e in labelled(8, seed=14)]
-    a = load_scorer(Settings(model=str(tmp_path / "a"), device="cpu", max_length=16))
-    b = load_scorer(Settings(model=str(tmp_path / "b"), device="cpu", max_length=16))
-    assert np.allclose(
-        a.probabilities(texts)["sentiment"], b.probabilities(texts)["sentiment"], atol=1e-3
-    )
+    assert _same_scores(tmp_path, seed=14, atol=1e-3)
