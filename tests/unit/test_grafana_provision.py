@@ -131,6 +131,7 @@ def test_cli_provision_twice_changes_nothing(fake_grafana, tmp_path) -> None:
     first = CliRunner().invoke(grafana, args, env=env)
     assert first.exit_code == 0, first.output
     assert "data source created" in first.output and "2 created" in first.output
+    assert "alert rules created" in first.output and "contact point skipped" in first.output
     assert fake_grafana.token not in first.output
     second = CliRunner().invoke(grafana, args, env=env)
     assert second.exit_code == 0 and "nothing to change" in second.output
@@ -139,3 +140,46 @@ def test_cli_provision_twice_changes_nothing(fake_grafana, tmp_path) -> None:
         grafana, ["provision", "--db", db], env={"FINSENTRY_GRAFANA_URL": ""}
     )
     assert missing.exit_code != 0 and "FINSENTRY_GRAFANA_URL" in missing.output
+
+
+def test_alert_rules_and_contact_point_are_provisioned_once(fake_grafana) -> None:
+    from finsentry.grafana.alerting import CONTACT_POINT, RULE_GROUP, health_rules
+
+    api = connect(fake_grafana.url, fake_grafana.token)
+    emails = ["ops@example.com", "desk@example.com"]
+    first = provision(api, datasource_dsn=DSN, dashboards=all_dashboards(), alert_emails=emails)
+    assert (first.contact_point, first.alert_rules) == ("created", "created")
+    state = fake_grafana.state
+    (contact,) = state.contact_points.values()
+    assert contact["name"] == CONTACT_POINT and contact["type"] == "email"
+    assert contact["settings"]["addresses"] == "ops@example.com;desk@example.com"
+    group = state.rule_groups[("finsentry", RULE_GROUP)]
+    assert [r["uid"] for r in group["rules"]] == [r.uid for r in health_rules()]
+    health_ids = next(d for d in all_dashboards() if d.uid == "finsentry-health").panel_ids()
+    for rule in group["rules"]:
+        assert rule["notification_settings"] == {"receiver": CONTACT_POINT}
+        assert rule["data"][0]["datasourceUid"] == DATASOURCE_UID
+        assert int(rule["annotations"]["__panelId__"]) in health_ids.values()
+
+    writes = len(state.writes)
+    again = provision(api, datasource_dsn=DSN, dashboards=all_dashboards(), alert_emails=emails)
+    assert not again.changed and len(state.writes) == writes, again.summary()
+    assert (again.contact_point, again.alert_rules) == ("unchanged", "unchanged")
+
+    # new recipients: only the contact point is rewritten
+    changed = provision(
+        api, datasource_dsn=DSN, dashboards=all_dashboards(), alert_emails=["ops@example.com"]
+    )
+    assert (changed.contact_point, changed.alert_rules) == ("updated", "unchanged")
+    assert state.writes[writes:] == [("PUT", "/api/v1/provisioning/contact-points/finsentry-email")]
+
+
+def test_alert_rules_without_recipients_use_the_notification_policies(fake_grafana) -> None:
+    api = connect(fake_grafana.url, fake_grafana.token)
+    result = provision(api, datasource_dsn=DSN, dashboards=[])
+    assert (result.contact_point, result.alert_rules) == ("skipped", "created")
+    assert fake_grafana.state.contact_points == {}
+    (group,) = fake_grafana.state.rule_groups.values()
+    assert all("notification_settings" not in r for r in group["rules"])
+    skipped = provision(api, datasource_dsn=DSN, dashboards=[], alert_rules=False)
+    assert skipped.alert_rules == "skipped" and not skipped.changed

@@ -32,6 +32,15 @@ def grafana() -> None:
     help="Window size (seconds) of window_stats the panels read [default: 300].",
 )
 @click.option(
+    "--alerting-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("infra/grafana/provisioning/alerting/finsentry.yaml"),
+    show_default=True,
+    envvar="FINSENTRY_GRAFANA_ALERTING_FILE",
+    show_envvar=True,
+    help="File-provisioning YAML of the pipeline-health alert rules and contact point.",
+)
+@click.option(
     "--check",
     is_flag=True,
     envvar="FINSENTRY_GRAFANA_CHECK",
@@ -39,26 +48,41 @@ def grafana() -> None:
     help="Write nothing; exit 1 if the files differ from what would be generated.",
 )
 @click.pass_context
-def generate(ctx: click.Context, out: Path, detect_window_s: int | None, check: bool) -> None:
-    """Write the dashboards as JSON (Grafana's dashboard model, PostgreSQL data source by uid)."""
+def generate(
+    ctx: click.Context, out: Path, detect_window_s: int | None, alerting_file: Path, check: bool
+) -> None:
+    """Write the dashboards as JSON (Grafana's dashboard model): <name>.json for file and API
+    provisioning (data source uid finsentry-postgres), import/<name>.json for the UI's import
+    (asks for the data source), and the alert rules' provisioning YAML."""
+    from finsentry.grafana.alerting import provisioning_yaml
     from finsentry.grafana.dashboards import all_dashboards, file_name, render, write_dashboards
+    from finsentry.grafana.health import health
 
     window_s = settings_from(ctx, detect_window_s=detect_window_s).detect_window_s
+    alerting_text = provisioning_yaml(panel_ids=health().panel_ids())
     if check:
-        stale = [
-            file_name(d)
+        wanted = {
+            out / file_name(d, for_import): render(d, for_import)
             for d in all_dashboards(window_s)
-            if not (out / file_name(d)).exists()
-            or (out / file_name(d)).read_text(encoding="utf-8") != render(d)
+            for for_import in (False, True)
+        }
+        wanted[alerting_file] = alerting_text
+        stale = [
+            str(path)
+            for path, content in wanted.items()
+            if not path.exists() or path.read_text(encoding="utf-8") != content
         ]
         if stale:
             raise click.ClickException(
-                f"stale dashboards in {out}: {', '.join(stale)}; run: finsentry grafana generate"
+                f"stale files: {', '.join(stale)}; run: finsentry grafana generate"
             )
-        click.echo(f"dashboards in {out} are up to date")
+        click.echo(f"dashboards in {out} and {alerting_file} are up to date")
         return
     for path in write_dashboards(out, window_s):
         click.echo(f"wrote {path}")
+    alerting_file.parent.mkdir(parents=True, exist_ok=True)
+    alerting_file.write_text(alerting_text, encoding="utf-8")
+    click.echo(f"wrote {alerting_file}")
 
 
 @grafana.command()
@@ -90,6 +114,22 @@ def generate(ctx: click.Context, out: Path, detect_window_s: int | None, check: 
     help="Post the alerts of the last N days as annotations (0: none).",
 )
 @click.option(
+    "--alert-emails",
+    envvar="FINSENTRY_GRAFANA_ALERT_EMAILS",
+    show_envvar=True,
+    metavar="ADDRESSES",
+    help="Recipients of the pipeline-health alerts, comma separated: the 'finsentry' contact"
+    " point [default: FINSENTRY_MAIL_TO; none: the organisation's notification policies].",
+)
+@click.option(
+    "--alert-rules/--no-alert-rules",
+    default=True,
+    show_default=True,
+    envvar="FINSENTRY_GRAFANA_ALERT_RULES",
+    show_envvar=True,
+    help="Provision the pipeline-health alert rules.",
+)
+@click.option(
     "--force",
     is_flag=True,
     envvar="FINSENTRY_GRAFANA_FORCE",
@@ -105,9 +145,12 @@ def provision(
     datasource_dsn: str | None,
     folder: str,
     alerts_days: float,
+    alert_emails: str | None,
+    alert_rules: bool,
     force: bool,
 ) -> None:
-    """Create or update the data source, folder, dashboards and alert annotations in Grafana.
+    """Create or update the data source, folder, dashboards, pipeline-health alert rules and
+    their contact point, and the alert annotations in Grafana.
 
     Re-running changes nothing. The token is a Grafana service-account token with the Admin role
     (or put user:password into the URL).
@@ -142,6 +185,10 @@ def provision(
             folder_uid=folder,
             folder_title=folder,
             force=force,
+            alert_emails=[a.strip() for a in alert_emails.split(",") if a.strip()]
+            if alert_emails is not None
+            else list(settings.mail_to),
+            alert_rules=alert_rules,
         )
     except ProvisionError as exc:
         raise click.ClickException(str(exc)) from exc

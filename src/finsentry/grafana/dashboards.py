@@ -4,145 +4,127 @@ Every query is SQL for Grafana's PostgreSQL data source and uses its macros (``$
 ``$__timeGroupAlias``, ``$__timeFrom()`` ...) over the tables described in
 :mod:`finsentry.store.base`. Tone and volume come from ``window_stats`` at one window size (the
 detectors' window by default): sums and counts there merge additively, so grouping windows into
-Grafana's ``$__interval`` gives exact means. ``finsentry grafana generate`` writes the JSON files
-under ``dashboards/``; a test fails when the checked-in files differ from this module's output.
+Grafana's ``$__interval`` gives exact means. Template variables (``$topic``, ``$source``,
+``$ticker``: multi-select with "All") enter SQL only through Grafana's ``sqlstring`` escaping
+(:func:`finsentry.grafana.panels.any_of`). ``finsentry grafana generate`` writes the JSON files
+under ``dashboards/`` (and the UI-import flavour under ``dashboards/import/``); a test fails when
+the checked-in files differ from this module's output.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-from finsentry.grafana.model import (
-    Annotation,
-    Dashboard,
-    Panel,
-    Query,
-    QueryVariable,
-    Row,
-    flag,
-    num,
-    text,
-    time_col,
+from finsentry.grafana.health import health
+from finsentry.grafana.model import Dashboard, Panel, Query, Row, flag, num, text, time_col
+from finsentry.grafana.panels import (
+    ALERT_LINK,
+    ALERT_LINK_COLUMNS,
+    HEALTH_UID,
+    OVERVIEW_UID,
+    SHARE_RANGE,
+    TABLE_OPTIONS,
+    TICKER_UID,
+    TIMESERIES_OPTIONS,
+    TONE_COLORS,
+    TONE_RANGE,
+    alert_scope_filter,
+    alerts_annotation,
+    any_of,
+    by_name,
+    dash_link,
+    grafana_interval,
+    scope_variable,
+    stat,
+    ticker_link,
+    tone,
 )
 
-OVERVIEW_UID = "finsentry-overview"
-TICKER_UID = "finsentry-ticker"
-HEALTH_UID = "finsentry-health"
+__all__ = [
+    "HEALTH_UID", "OVERVIEW_UID", "TICKER_UID", "all_dashboards", "file_name", "health",
+    "overview", "render", "ticker", "write_dashboards",
+]  # fmt: skip
 
-TONE_COLORS = {"mode": "continuous-RdYlGr"}
-TONE_RANGE: dict[str, Any] = {"unit": "none", "min": -1.0, "max": 1.0, "decimals": 2}
-TABLE_OPTIONS: dict[str, Any] = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False}}
-STAT_OPTIONS: dict[str, Any] = {
-    "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-    "colorMode": "value",
-    "graphMode": "none",
-    "textMode": "auto",
-    "justifyMode": "auto",
-    "orientation": "auto",
-}
-TIMESERIES_OPTIONS: dict[str, Any] = {
-    "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-    "tooltip": {"mode": "multi", "sort": "desc"},
-}
+IMPORT_DIR = "import"
 
 
-def grafana_interval(seconds: int) -> str:
-    """A Grafana interval string for a number of seconds: 300 -> '5m', 3600 -> '1h'."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def _tone(alias: str = "tone", prefix: str = "") -> str:
-    return f"SUM({prefix}score_sum) / NULLIF(SUM({prefix}count), 0) AS {alias}"
-
-
-def _stat(title: str, sql: str, column: str, description: str, **kw: Any) -> Panel:
+def _alerts_table(title: str, where: str, description: str, width: int = 12) -> Panel:
     return Panel(
-        "stat",
+        "table",
         title,
-        Query(sql, "table", (num(column),)),
+        Query(
+            "SELECT window_start AS time, severity, rule, scope_kind, scope_value, metric,\n"
+            "  observed, expected, status, id,\n"
+            f"{ALERT_LINK_COLUMNS}\n"
+            f"FROM alerts\nWHERE $__timeFilter(window_start) AND {where}\n"
+            "ORDER BY window_start DESC, id\nLIMIT 500",
+            "table",
+            (
+                time_col(),
+                text("severity"),
+                text("rule"),
+                text("scope_kind"),
+                text("scope_value"),
+                text("metric"),
+                num("observed"),
+                num("expected"),
+                text("status"),
+                text("id"),
+                text("dashboard"),
+                text("scope_param"),
+            ),
+        ),
         description=description,
-        width=6,
-        height=4,
-        options=STAT_OPTIONS,
-        **kw,
-    )
-
-
-def _ticker_link(title: str) -> dict[str, Any]:
-    return {
-        "title": title,
-        "url": f"/d/{TICKER_UID}?var-ticker=${{__value.raw}}&${{__url_time_range}}",
-    }
-
-
-def _by_name(column: str, **properties: Any) -> dict[str, Any]:
-    """A field override for one column; ``custom_x=...`` sets the property ``custom.x``."""
-    return {
-        "matcher": {"id": "byName", "options": column},
-        "properties": [
-            {"id": key.replace("custom_", "custom.", 1), "value": value}
-            for key, value in properties.items()
-        ],
-    }
-
-
-def _alerts_annotation(scope_filter: str = "") -> Annotation:
-    sql = (
-        "SELECT window_start AS time, window_end AS timeend,\n"
-        "  severity || ' ' || rule || ' on ' || scope_kind || ' ' || scope_value\n"
-        "    || ': observed ' || round(observed::numeric, 3)\n"
-        "    || ', expected ' || round(expected::numeric, 3) AS text,\n"
-        "  'finsentry,' || rule || ',' || severity AS tags\n"
-        "FROM alerts\n"
-        f"WHERE $__timeFilter(window_start){scope_filter}\n"
-        "ORDER BY window_start"
-    )
-    return Annotation(
-        "finsentry alerts",
-        Query(sql, "table", (time_col(), time_col("timeend"), text("text"), text("tags"))),
+        width=width,
+        height=10,
+        decimals=3,
+        options=TABLE_OPTIONS,
+        overrides=(
+            by_name("scope_value", links=[ALERT_LINK]),
+            by_name("dashboard", custom_hidden=True),
+            by_name("scope_param", custom_hidden=True),
+        ),
     )
 
 
 def overview(window_s: int = 300, top_tickers: int = 20) -> Dashboard:
-    """News volume and tone for everything, per topic and per ticker, plus the alerts."""
+    """News volume and tone for everything, per topic, source and ticker, plus the alerts."""
     ws = f"window_size_s = {window_s}"
-    scope_all = f"{ws} AND scope_kind = 'all' AND $__timeFilter(window_start)"
+    topics = f"{ws} AND scope_kind = 'topic' AND {any_of('scope_value', 'topic')}"
+    topics += " AND $__timeFilter(window_start)"
     per = grafana_interval(window_s)
     items: list[Panel | Row] = [
-        _stat(
+        stat(
             "Items",
-            f"SELECT COALESCE(SUM(count), 0) AS items\nFROM window_stats\nWHERE {scope_all}",
+            f"SELECT COALESCE(SUM(count), 0) AS items\nFROM window_stats\nWHERE {topics}",
             "items",
-            "Novel news items in the time range (duplicates excluded).",
+            "Novel news items in the time range about the topics in $topic (duplicates excluded).",
             unit="short",
         ),
-        _stat(
+        stat(
             "Mean tone",
-            f"SELECT {_tone()}\nFROM window_stats\nWHERE {scope_all}",
+            f"SELECT {tone()}\nFROM window_stats\nWHERE {topics}",
             "tone",
-            "Mean of P(positive) - P(negative) over novel items, in [-1, 1].",
+            "Mean of P(positive) - P(negative) over novel items of $topic, in [-1, 1].",
             color=TONE_COLORS,
             **TONE_RANGE,
         ),
-        _stat(
+        stat(
             "Negative share",
             "SELECT SUM(negative)::float8 / NULLIF(SUM(count), 0) AS negative_share\n"
-            f"FROM window_stats\nWHERE {scope_all}",
+            f"FROM window_stats\nWHERE {topics}",
             "negative_share",
-            "Share of novel items the model labels negative.",
-            unit="percentunit",
-            decimals=1,
+            "Share of novel items of $topic the model labels negative.",
+            **SHARE_RANGE,
         ),
-        _stat(
+        stat(
             "Alerts fired",
-            "SELECT COUNT(*) AS alerts\nFROM alerts\nWHERE $__timeFilter(window_start)",
+            "SELECT COUNT(*) AS alerts\nFROM alerts\n"
+            f"WHERE $__timeFilter(window_start) AND {alert_scope_filter()}",
             "alerts",
-            "Alerts whose window starts in the time range.",
+            "Alerts whose window starts in the time range: market-wide, or about a topic,"
+            " ticker or source selected above.",
             unit="short",
         ),
         Panel(
@@ -151,11 +133,11 @@ def overview(window_s: int = 300, top_tickers: int = 20) -> Dashboard:
             Query(
                 "SELECT $__timeGroupAlias(window_start, $__interval),\n"
                 "  SUM(count) AS novel, SUM(duplicates) AS duplicates, SUM(late) AS late\n"
-                f"FROM window_stats\nWHERE {scope_all}\nGROUP BY 1\nORDER BY 1",
+                f"FROM window_stats\nWHERE {topics}\nGROUP BY 1\nORDER BY 1",
                 "time_series",
                 (time_col(), num("novel"), num("duplicates"), num("late")),
             ),
-            description=f"Items per interval ({per} windows grouped to the panel interval).",
+            description=f"Items of $topic per interval ({per} windows grouped to the interval).",
             unit="short",
             min_interval=per,
             options=TIMESERIES_OPTIONS,
@@ -166,13 +148,48 @@ def overview(window_s: int = 300, top_tickers: int = 20) -> Dashboard:
             "Tone per topic",
             Query(
                 "SELECT $__timeGroupAlias(window_start, $__interval),\n"
-                f"  scope_value AS metric,\n  {_tone()}\n"
-                f"FROM window_stats\nWHERE {ws} AND scope_kind = 'topic'"
-                " AND $__timeFilter(window_start)\nGROUP BY 1, 2\nORDER BY 1, 2",
+                f"  scope_value AS metric,\n  {tone()}\n"
+                f"FROM window_stats\nWHERE {topics}\nGROUP BY 1, 2\nORDER BY 1, 2",
                 "time_series",
                 (time_col(), text("metric"), num("tone")),
             ),
             description="Mean tone of each topic's novel items.",
+            min_interval=per,
+            options=TIMESERIES_OPTIONS,
+            custom={"lineWidth": 1, "spanNulls": True},
+            **TONE_RANGE,
+        ),
+        Panel(
+            "timeseries",
+            "Volume per source",
+            Query(
+                "SELECT $__timeGroupAlias(window_start, $__interval),\n"
+                "  scope_value AS metric, SUM(count) AS items\n"
+                f"FROM window_stats\nWHERE {ws} AND scope_kind = 'source'"
+                f" AND {any_of('scope_value', 'source')}"
+                " AND $__timeFilter(window_start)\nGROUP BY 1, 2\nORDER BY 1, 2",
+                "time_series",
+                (time_col(), text("metric"), num("items")),
+            ),
+            description="Novel items per interval from each news source in $source.",
+            unit="short",
+            min_interval=per,
+            options=TIMESERIES_OPTIONS,
+            custom={"drawStyle": "bars", "fillOpacity": 60, "stacking": {"mode": "normal"}},
+        ),
+        Panel(
+            "timeseries",
+            "Tone per source",
+            Query(
+                "SELECT $__timeGroupAlias(window_start, $__interval),\n"
+                f"  scope_value AS metric,\n  {tone()}\n"
+                f"FROM window_stats\nWHERE {ws} AND scope_kind = 'source'"
+                f" AND {any_of('scope_value', 'source')}"
+                " AND $__timeFilter(window_start)\nGROUP BY 1, 2\nORDER BY 1, 2",
+                "time_series",
+                (time_col(), text("metric"), num("tone")),
+            ),
+            description="Mean tone of each news source's novel items.",
             min_interval=per,
             options=TIMESERIES_OPTIONS,
             custom={"lineWidth": 1, "spanNulls": True},
@@ -184,11 +201,12 @@ def overview(window_s: int = 300, top_tickers: int = 20) -> Dashboard:
             Query(
                 "WITH top AS (\n"
                 "  SELECT scope_value\n  FROM window_stats\n"
-                f"  WHERE {ws} AND scope_kind = 'ticker' AND $__timeFilter(window_start)\n"
+                f"  WHERE {ws} AND scope_kind = 'ticker' AND {any_of('scope_value', 'ticker')}\n"
+                "    AND $__timeFilter(window_start)\n"
                 f"  GROUP BY scope_value\n  ORDER BY SUM(count) DESC, scope_value\n"
                 f"  LIMIT {top_tickers}\n)\n"
                 "SELECT $__timeGroupAlias(w.window_start, $__interval),\n"
-                f"  w.scope_value AS metric,\n  {_tone(prefix='w.')}\n"
+                f"  w.scope_value AS metric,\n  {tone(prefix='w.')}\n"
                 "FROM window_stats w JOIN top ON top.scope_value = w.scope_value\n"
                 f"WHERE w.{ws} AND w.scope_kind = 'ticker'"
                 " AND $__timeFilter(w.window_start)\n"
@@ -197,8 +215,9 @@ def overview(window_s: int = 300, top_tickers: int = 20) -> Dashboard:
                 (time_col(), text("metric"), num("tone")),
             ),
             description=(
-                f"One row per ticker (the {top_tickers} busiest), colour = mean tone per interval"
-                " (red negative, green positive); empty cells had no news."
+                f"One row per ticker (the {top_tickers} busiest of $ticker), colour = mean tone"
+                " per interval (red negative, green positive); empty cells had no news."
+                " Click a row to open that ticker."
             ),
             width=24,
             height=12,
@@ -211,7 +230,13 @@ def overview(window_s: int = 300, top_tickers: int = 20) -> Dashboard:
                 "legend": {"showLegend": True, "displayMode": "list", "placement": "bottom"},
                 "tooltip": {"mode": "single"},
             },
-            links=(_ticker_link("Drill down: ${__field.displayName}"),),
+            # each row is one field named after its ticker: link the field's name, not the
+            # cell's value (that is the tone)
+            links=(
+                ticker_link(
+                    "Drill down: ${__field.displayName}", "${__field.displayName:percentencode}"
+                ),
+            ),
             **TONE_RANGE,
         ),
         Panel(
@@ -220,12 +245,13 @@ def overview(window_s: int = 300, top_tickers: int = 20) -> Dashboard:
             Query(
                 "WITH cur AS (\n"
                 "  SELECT scope_value AS ticker, SUM(count) AS items,\n"
-                f"    {_tone()}\n  FROM window_stats\n"
-                f"  WHERE {ws} AND scope_kind = 'ticker' AND $__timeFilter(window_start)\n"
+                f"    {tone()}\n  FROM window_stats\n"
+                f"  WHERE {ws} AND scope_kind = 'ticker' AND {any_of('scope_value', 'ticker')}\n"
+                "    AND $__timeFilter(window_start)\n"
                 "  GROUP BY scope_value\n"
                 "), prev AS (\n"
-                f"  SELECT scope_value AS ticker, {_tone()}\n  FROM window_stats\n"
-                f"  WHERE {ws} AND scope_kind = 'ticker'\n"
+                f"  SELECT scope_value AS ticker, {tone()}\n  FROM window_stats\n"
+                f"  WHERE {ws} AND scope_kind = 'ticker' AND {any_of('scope_value', 'ticker')}\n"
                 "    AND window_start >= $__timeFrom()::timestamptz"
                 " - ($__timeTo()::timestamptz - $__timeFrom()::timestamptz)\n"
                 "    AND window_start < $__timeFrom()::timestamptz\n"
@@ -246,129 +272,128 @@ def overview(window_s: int = 300, top_tickers: int = 20) -> Dashboard:
                 ),
             ),
             description=(
-                "Tickers whose mean tone moved most against the same length of time just before"
-                " the range (at least 3 items)."
+                "Tickers of $ticker whose mean tone moved most against the same length of time"
+                " just before the range (at least 3 items)."
             ),
             height=10,
             decimals=3,
             options=TABLE_OPTIONS,
             overrides=(
-                _by_name("ticker", links=[_ticker_link("Drill down")]),
-                _by_name(
+                by_name(
+                    "ticker",
+                    links=[ticker_link("Drill down", "${__value.raw:percentencode}")],
+                ),
+                by_name(
                     "change",
                     color=TONE_COLORS,
                     min=-1,
                     max=1,
                     custom_cellOptions={"type": "color-background"},
                 ),
-                _by_name("items", decimals=0),
+                by_name("items", decimals=0),
             ),
+        ),
+        _alerts_table(
+            "Alerts",
+            alert_scope_filter(),
+            "Alerts in the time range, newest first: market-wide, and about the topics,"
+            " tickers and sources selected above. Click a scope to open it.",
         ),
         Panel(
             "table",
-            "Alerts",
+            "Headlines",
             Query(
-                "SELECT window_start AS time, severity, rule, scope_kind, scope_value, metric,\n"
-                "  observed, expected, status, id\n"
-                "FROM alerts\nWHERE $__timeFilter(window_start)\n"
-                "ORDER BY window_start DESC, id\nLIMIT 500",
+                "SELECT published_at AS time, headline, sentiment, score, topic, source,\n"
+                "  array_to_string(tickers, ' ') AS tickers, novel, url\n"
+                "FROM items\n"
+                f"WHERE $__timeFilter(published_at) AND {any_of('topic', 'topic')}\n"
+                f"  AND {any_of('source', 'source')}\n"
+                "ORDER BY published_at DESC, id\nLIMIT 200",
                 "table",
                 (
                     time_col(),
-                    text("severity"),
-                    text("rule"),
-                    text("scope_kind"),
-                    text("scope_value"),
-                    text("metric"),
-                    num("observed"),
-                    num("expected"),
-                    text("status"),
-                    text("id"),
+                    text("headline"),
+                    text("sentiment"),
+                    num("score"),
+                    text("topic"),
+                    text("source"),
+                    text("tickers"),
+                    flag("novel"),
+                    text("url"),
                 ),
             ),
-            description="Alerts in the time range, newest first. Click a ticker to drill down.",
+            description="The newest headlines of the topics in $topic from the sources in $source.",
+            width=24,
             height=10,
             decimals=3,
             options=TABLE_OPTIONS,
-            overrides=(_by_name("scope_value", links=[_ticker_link("Drill down")]),),
+            overrides=(
+                by_name(
+                    "score",
+                    color=TONE_COLORS,
+                    min=-1,
+                    max=1,
+                    custom_cellOptions={"type": "color-text"},
+                ),  # fmt: skip
+                by_name("url", links=[{"title": "Open", "url": "${__value.raw}"}]),
+            ),
         ),
     ]
     return Dashboard(
         OVERVIEW_UID,
         "finsentry: overview",
-        "News volume and tone over time, per topic and ticker, with the alerts.",
+        "News volume and tone over time, per topic, source and ticker, with the alerts.",
         tuple(items),
-        annotations=(_alerts_annotation(),),
-        links=(_dash_link(TICKER_UID, "Ticker"), _dash_link(HEALTH_UID, "Pipeline health")),
+        variables=(
+            scope_variable("topic", "Topic", "topic", window_s),
+            scope_variable("source", "Source", "source", window_s),
+            scope_variable("ticker", "Ticker", "ticker", window_s),
+        ),
+        annotations=(alerts_annotation(" AND " + alert_scope_filter()),),
+        links=(dash_link(TICKER_UID, "Ticker"), dash_link(HEALTH_UID, "Pipeline health")),
     )
-
-
-def _dash_link(uid: str, title: str) -> dict[str, Any]:
-    return {
-        "type": "link",
-        "title": title,
-        "url": f"/d/{uid}",
-        "keepTime": True,
-        "includeVars": False,
-        "targetBlank": False,
-        "icon": "dashboard",
-        "asDropdown": False,
-        "tags": [],
-    }
 
 
 def ticker(window_s: int = 300) -> Dashboard:
-    """One ticker: its tone and volume, its headlines with their scores, its alerts."""
+    """The tickers chosen: their tone and volume, their headlines with scores, their alerts."""
+    tickers = any_of("scope_value", "ticker")
     scope = (
-        f"window_size_s = {window_s} AND scope_kind = 'ticker' AND scope_value = '$ticker'"
+        f"window_size_s = {window_s} AND scope_kind = 'ticker' AND {tickers}"
         " AND $__timeFilter(window_start)"
     )
+    alert_scope = f"scope_kind = 'ticker' AND {tickers}"
     per = grafana_interval(window_s)
-    variable = QueryVariable(
-        "ticker",
-        "Ticker",
-        Query(
-            "SELECT scope_value\nFROM window_stats\n"
-            f"WHERE window_size_s = {window_s} AND scope_kind = 'ticker'"
-            " AND $__timeFilter(window_start)\n"
-            "GROUP BY scope_value\nORDER BY SUM(count) DESC, scope_value",
-            "table",
-            (text("scope_value"),),
-        ),
-        description="Tickers with news in the time range, busiest first.",
-    )
     items: list[Panel | Row] = [
-        _stat(
-            "Items",
+        stat(
+            "Mentions",
             f"SELECT COALESCE(SUM(count), 0) AS items\nFROM window_stats\nWHERE {scope}",
             "items",
-            "Novel items about $ticker in the time range.",
+            "Novel items about each ticker in $ticker, summed (an item about two of them"
+            " counts twice).",
             unit="short",
         ),
-        _stat(
+        stat(
             "Mean tone",
-            f"SELECT {_tone()}\nFROM window_stats\nWHERE {scope}",
+            f"SELECT {tone()}\nFROM window_stats\nWHERE {scope}",
             "tone",
-            "Mean tone of $ticker's novel items.",
+            "Mean tone towards the tickers in $ticker over their novel items.",
             color=TONE_COLORS,
             **TONE_RANGE,
         ),
-        _stat(
+        stat(
             "Negative share",
             "SELECT SUM(negative)::float8 / NULLIF(SUM(count), 0) AS negative_share\n"
             f"FROM window_stats\nWHERE {scope}",
             "negative_share",
-            "Share of $ticker's novel items labelled negative.",
-            unit="percentunit",
-            decimals=1,
+            "Share of the mentions labelled negative.",
+            **SHARE_RANGE,
         ),
-        _stat(
+        stat(
             "Alerts fired",
             "SELECT COUNT(*) AS alerts\nFROM alerts\n"
-            "WHERE scope_kind = 'ticker' AND scope_value = '$ticker'"
-            " AND $__timeFilter(window_start)",
+            f"WHERE {alert_scope} AND $__timeFilter(window_start)",
             "alerts",
-            "Alerts about $ticker in the time range.",
+            "Alerts about the tickers in $ticker in the time range.",
             unit="short",
         ),
         Panel(
@@ -376,17 +401,33 @@ def ticker(window_s: int = 300) -> Dashboard:
             "Tone: $ticker",
             Query(
                 "SELECT $__timeGroupAlias(window_start, $__interval),\n"
-                f"  {_tone()},\n"
-                "  SUM(negative)::float8 / NULLIF(SUM(count), 0) AS negative_share\n"
-                f"FROM window_stats\nWHERE {scope}\nGROUP BY 1\nORDER BY 1",
+                f"  scope_value AS metric,\n  {tone()}\n"
+                f"FROM window_stats\nWHERE {scope}\nGROUP BY 1, 2\nORDER BY 1, 2",
                 "time_series",
-                (time_col(), num("tone"), num("negative_share")),
+                (time_col(), text("metric"), num("tone")),
             ),
-            description="Mean tone and negative share per interval.",
+            description="Mean tone per interval, one line per ticker, in [-1, 1].",
             min_interval=per,
             options=TIMESERIES_OPTIONS,
             custom={"spanNulls": True},
             **TONE_RANGE,
+        ),
+        Panel(
+            "timeseries",
+            "Negative share: $ticker",
+            Query(
+                "SELECT $__timeGroupAlias(window_start, $__interval),\n"
+                "  scope_value AS metric,\n"
+                "  SUM(negative)::float8 / NULLIF(SUM(count), 0) AS negative_share\n"
+                f"FROM window_stats\nWHERE {scope}\nGROUP BY 1, 2\nORDER BY 1, 2",
+                "time_series",
+                (time_col(), text("metric"), num("negative_share")),
+            ),
+            description="Share of each ticker's novel items labelled negative, per interval.",
+            min_interval=per,
+            options=TIMESERIES_OPTIONS,
+            custom={"spanNulls": True},
+            **SHARE_RANGE,
         ),
         Panel(
             "timeseries",
@@ -405,271 +446,80 @@ def ticker(window_s: int = 300) -> Dashboard:
                     num("duplicates"),
                 ),
             ),
-            description="Novel items per interval by sentiment, and duplicates.",
+            description="Mentions per interval by sentiment, and duplicates.",
             unit="short",
+            width=24,
             min_interval=per,
             options=TIMESERIES_OPTIONS,
             custom={"drawStyle": "bars", "fillOpacity": 70, "stacking": {"mode": "normal"}},
             overrides=(
-                _by_name("negative", color={"mode": "fixed", "fixedColor": "red"}),
-                _by_name("neutral", color={"mode": "fixed", "fixedColor": "gray"}),
-                _by_name("positive", color={"mode": "fixed", "fixedColor": "green"}),
+                by_name("negative", color={"mode": "fixed", "fixedColor": "red"}),
+                by_name("neutral", color={"mode": "fixed", "fixedColor": "gray"}),
+                by_name("positive", color={"mode": "fixed", "fixedColor": "green"}),
             ),
         ),
         Panel(
             "table",
             "Headlines: $ticker",
             Query(
-                "SELECT i.published_at AS time, i.headline, i.sentiment, i.score,\n"
-                "  i.p_negative, i.p_positive, i.topic, i.source, i.novel, i.url\n"
+                "SELECT t.published_at AS time, t.ticker, i.headline, t.sentiment, t.score,\n"
+                "  i.score AS headline_score, i.topic, i.source, i.novel, i.url\n"
                 "FROM item_tickers t JOIN items i ON i.id = t.item_id\n"
-                "WHERE t.ticker = '$ticker' AND $__timeFilter(t.published_at)\n"
-                "ORDER BY t.published_at DESC, i.id\nLIMIT 500",
+                f"WHERE {any_of('t.ticker', 'ticker')} AND $__timeFilter(t.published_at)\n"
+                f"  AND {any_of('i.topic', 'topic')} AND {any_of('i.source', 'source')}\n"
+                "ORDER BY t.published_at DESC, i.id, t.ticker\nLIMIT 500",
                 "table",
                 (
                     time_col(),
+                    text("ticker"),
                     text("headline"),
                     text("sentiment"),
                     num("score"),
-                    num("p_negative"),
-                    num("p_positive"),
+                    num("headline_score"),
                     text("topic"),
                     text("source"),
                     flag("novel"),
                     text("url"),
                 ),
             ),
-            description="The ticker's headlines, newest first, with the model's scores.",
+            description=(
+                "Headlines about the tickers, newest first: sentiment and score towards the"
+                " ticker, and the headline's overall score; filtered by $topic and $source."
+            ),
             width=24,
             height=12,
             decimals=3,
             options=TABLE_OPTIONS,
             overrides=(
-                _by_name(
+                by_name(
                     "score",
                     color=TONE_COLORS,
                     min=-1,
                     max=1,
                     custom_cellOptions={"type": "color-text"},
-                ),
-                _by_name("url", links=[{"title": "Open", "url": "${__value.raw}"}]),
+                ),  # fmt: skip
+                by_name("url", links=[{"title": "Open", "url": "${__value.raw}"}]),
             ),
         ),
-        Panel(
-            "table",
+        _alerts_table(
             "Alerts: $ticker",
-            Query(
-                "SELECT window_start AS time, severity, rule, metric, observed, expected,"
-                " status,\n  jsonb_array_length(evidence::jsonb) AS evidence_items, id\n"
-                "FROM alerts\n"
-                "WHERE scope_kind = 'ticker' AND scope_value = '$ticker'"
-                " AND $__timeFilter(window_start)\n"
-                "ORDER BY window_start DESC, id",
-                "table",
-                (
-                    time_col(),
-                    text("severity"),
-                    text("rule"),
-                    text("metric"),
-                    num("observed"),
-                    num("expected"),
-                    text("status"),
-                    num("evidence_items"),
-                    text("id"),
-                ),
-            ),
-            description="Alerts about the ticker in the time range.",
+            alert_scope,
+            "Alerts about the tickers in the time range.",
             width=24,
-            decimals=3,
-            options=TABLE_OPTIONS,
         ),
     ]
     return Dashboard(
         TICKER_UID,
         "finsentry: ticker",
-        "One ticker's tone, volume, headlines and alerts.",
+        "Tickers' tone, volume, headlines and alerts.",
         tuple(items),
-        variables=(variable,),
-        annotations=(_alerts_annotation(" AND scope_kind = 'ticker' AND scope_value = '$ticker'"),),
-        links=(_dash_link(OVERVIEW_UID, "Overview"), _dash_link(HEALTH_UID, "Pipeline health")),
-    )
-
-
-def health() -> Dashboard:
-    """Pipeline health: throughput, end-to-end lag, scoring time, dead letters, late items."""
-    batches = "FROM batches\nWHERE $__timeFilter(flushed_at)"
-    items: list[Panel | Row] = [
-        _stat(
-            "Processed",
-            f"SELECT COALESCE(SUM(processed), 0) AS processed\n{batches}",
-            "processed",
-            "Records scored and stored in the time range.",
-            unit="short",
+        variables=(
+            scope_variable("ticker", "Ticker", "ticker", window_s),
+            scope_variable("topic", "Topic", "topic", window_s),
+            scope_variable("source", "Source", "source", window_s),
         ),
-        _stat(
-            "Dead letters",
-            "SELECT COUNT(*) AS dead_letters\nFROM dead_letters\nWHERE $__timeFilter(received_at)",
-            "dead_letters",
-            "Records that failed validation in the time range.",
-            unit="short",
-        ),
-        _stat(
-            "Mean end-to-end lag",
-            "SELECT SUM(lag_ms_mean * processed) / NULLIF(SUM(processed), 0) / 1000.0"
-            f" AS lag_s\n{batches}",
-            "lag_s",
-            "Mean time from an item's publication to its durable write.",
-            unit="s",
-        ),
-        _stat(
-            "Late share",
-            "SELECT SUM(late)::float8 / NULLIF(SUM(processed), 0) AS late_share\n" + batches,
-            "late_share",
-            "Share of items that arrived behind the watermark.",
-            unit="percentunit",
-            decimals=2,
-        ),
-        Panel(
-            "timeseries",
-            "Throughput",
-            Query(
-                "SELECT $__timeGroupAlias(flushed_at, $__interval),\n"
-                "  SUM(consumed) / ($__interval_ms / 1000.0) AS consumed_per_s,\n"
-                "  SUM(processed) / ($__interval_ms / 1000.0) AS processed_per_s,\n"
-                "  SUM(dead_lettered) / ($__interval_ms / 1000.0) AS dead_lettered_per_s\n"
-                f"{batches}\nGROUP BY 1\nORDER BY 1",
-                "time_series",
-                (
-                    time_col(),
-                    num("consumed_per_s"),
-                    num("processed_per_s"),
-                    num("dead_lettered_per_s"),
-                ),
-            ),
-            description="Records per second through the pipeline, by flush time.",
-            unit="reqps",
-            min_interval="1m",
-            options=TIMESERIES_OPTIONS,
-        ),
-        Panel(
-            "timeseries",
-            "End-to-end lag",
-            Query(
-                "SELECT $__timeGroupAlias(flushed_at, $__interval),\n"
-                "  SUM(lag_ms_mean * processed) / NULLIF(SUM(processed), 0) / 1000.0"
-                " AS mean_lag_s,\n"
-                "  MAX(lag_ms_max) / 1000.0 AS max_lag_s\n"
-                f"{batches}\nGROUP BY 1\nORDER BY 1",
-                "time_series",
-                (time_col(), num("mean_lag_s"), num("max_lag_s")),
-            ),
-            description="Publication to durable write, mean and worst per interval.",
-            unit="s",
-            min_interval="1m",
-            options=TIMESERIES_OPTIONS,
-        ),
-        Panel(
-            "timeseries",
-            "Dead letters by reason",
-            Query(
-                "SELECT $__timeGroupAlias(received_at, $__interval),\n"
-                "  reason_code AS metric, COUNT(*) AS dead_letters\n"
-                "FROM dead_letters\nWHERE $__timeFilter(received_at)\n"
-                "GROUP BY 1, 2\nORDER BY 1, 2",
-                "time_series",
-                (time_col(), text("metric"), num("dead_letters")),
-            ),
-            description="Rejected records per interval, by stable reason code.",
-            unit="short",
-            min_interval="1m",
-            options=TIMESERIES_OPTIONS,
-            custom={"drawStyle": "bars", "fillOpacity": 70, "stacking": {"mode": "normal"}},
-        ),
-        Panel(
-            "timeseries",
-            "Late and duplicate items",
-            Query(
-                "SELECT $__timeGroupAlias(flushed_at, $__interval),\n"
-                "  SUM(late) AS late, SUM(duplicates) AS duplicates\n"
-                f"{batches}\nGROUP BY 1\nORDER BY 1",
-                "time_series",
-                (time_col(), num("late"), num("duplicates")),
-            ),
-            description=(
-                "Items behind the watermark (stored, counted, folded in by"
-                " `finsentry db reaggregate`) and near-duplicates, per interval."
-            ),
-            unit="short",
-            min_interval="1m",
-            options=TIMESERIES_OPTIONS,
-        ),
-        Panel(
-            "timeseries",
-            "Scoring time per item",
-            Query(
-                "SELECT $__timeGroupAlias(flushed_at, $__interval),\n"
-                "  SUM(scoring_ms) / NULLIF(SUM(processed), 0) AS scoring_ms_per_item\n"
-                f"{batches}\nGROUP BY 1\nORDER BY 1",
-                "time_series",
-                (time_col(), num("scoring_ms_per_item")),
-            ),
-            description="Model time per scored item.",
-            unit="ms",
-            min_interval="1m",
-            options=TIMESERIES_OPTIONS,
-        ),
-        Panel(
-            "table",
-            "Sources",
-            Query(
-                "SELECT source, COUNT(*) AS batches, SUM(consumed) AS consumed,\n"
-                "  SUM(processed) AS processed, SUM(dead_lettered) AS dead_lettered,\n"
-                "  MAX(flushed_at) AS last_flush\n"
-                f"{batches}\nGROUP BY source\nORDER BY source",
-                "table",
-                (
-                    text("source"),
-                    num("batches"),
-                    num("consumed"),
-                    num("processed"),
-                    num("dead_lettered"),
-                    time_col("last_flush"),
-                ),
-            ),
-            description="Per source: batches flushed and records read = processed + dead letters.",
-            options=TABLE_OPTIONS,
-        ),
-        Panel(
-            "table",
-            "Recent dead letters",
-            Query(
-                "SELECT received_at AS time, reason_code, reason, source, input, position\n"
-                "FROM dead_letters\nWHERE $__timeFilter(received_at)\n"
-                "ORDER BY received_at DESC, key\nLIMIT 200",
-                "table",
-                (
-                    time_col(),
-                    text("reason_code"),
-                    text("reason"),
-                    text("source"),
-                    text("input"),
-                    num("position"),
-                ),
-            ),
-            description="The newest rejected records and why (raw bytes stay in the store).",
-            width=24,
-            height=10,
-            options=TABLE_OPTIONS,
-        ),
-    ]
-    return Dashboard(
-        HEALTH_UID,
-        "finsentry: pipeline health",
-        "Throughput, end-to-end lag, dead letters and late items of the finsentry pipeline.",
-        tuple(items),
-        refresh="30s",
-        time_from="now-6h",
-        links=(_dash_link(OVERVIEW_UID, "Overview"), _dash_link(TICKER_UID, "Ticker")),
+        annotations=(alerts_annotation(" AND " + alert_scope),),
+        links=(dash_link(OVERVIEW_UID, "Overview"), dash_link(HEALTH_UID, "Pipeline health")),
     )
 
 
@@ -677,21 +527,25 @@ def all_dashboards(window_s: int = 300) -> list[Dashboard]:
     return [overview(window_s), ticker(window_s), health()]
 
 
-def render(dashboard: Dashboard) -> str:
+def render(dashboard: Dashboard, for_import: bool = False) -> str:
     """The dashboard's JSON text as written to disk (stable, so the staleness test can compare)."""
-    return json.dumps(dashboard.to_json(), indent=2, ensure_ascii=False) + "\n"
+    model = dashboard.to_json(for_import=for_import)
+    return json.dumps(model, indent=2, ensure_ascii=False) + "\n"
 
 
-def file_name(dashboard: Dashboard) -> str:
-    return dashboard.uid.removeprefix("finsentry-") + ".json"
+def file_name(dashboard: Dashboard, for_import: bool = False) -> str:
+    name = dashboard.uid.removeprefix("finsentry-") + ".json"
+    return f"{IMPORT_DIR}/{name}" if for_import else name
 
 
 def write_dashboards(out_dir: Path, window_s: int = 300) -> list[Path]:
-    """Write every dashboard as ``<name>.json`` into ``out_dir``; returns the paths written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write every dashboard as ``<name>.json`` (file and API provisioning) and
+    ``import/<name>.json`` (UI import, with ``__inputs``) into ``out_dir``."""
     paths = []
     for dashboard in all_dashboards(window_s):
-        path = out_dir / file_name(dashboard)
-        path.write_text(render(dashboard), encoding="utf-8")
-        paths.append(path)
+        for for_import in (False, True):
+            path = out_dir / file_name(dashboard, for_import)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render(dashboard, for_import), encoding="utf-8")
+            paths.append(path)
     return paths

@@ -16,20 +16,30 @@ PostgreSQL without Grafana:
 ``$__unixEpochFrom()`` / ``To()``     ``1767312000``
 ``$__unixEpochGroup(col, 5m)``        ``floor((col)/300)*300`` (``...Alias`` adds ``AS "time"``)
 ====================================  =========================================================
+
+Template variables are formatted the way Grafana formats them (its ``formatRegistry``):
+``${ticker:sqlstring}`` gives ``'MMM','BRK.B'`` with single quotes doubled, which is the only
+safe way to put a variable's value into SQL. A variable's value is a ``str`` (a single-valued
+variable) or a sequence of strings (a multi-value variable, or one with "All": "All" stands for
+every option). Without a format, the SQL data source's default applies: a multi-value variable is
+quoted as ``sqlstring`` does, a single value is pasted with its quotes doubled but not quoted.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from finsentry.schema import as_utc
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _INTERVAL = re.compile(r"^\s*'?(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)'?\s*$")
 _MACRO = re.compile(r"\$__(\w+)\(([^()]*)\)")
-_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\[\[(\w+)\]\]|\$(\w+)")
+# Grafana's variable syntaxes: $name, [[name]] / [[name:format]], ${name} / ${name:format}
+_VARIABLE = re.compile(r"\$(\w+)|\[\[(\w+?)(?::(\w+))?\]\]|\$\{(\w+)(?::([^}]+))?\}")
 # Grafana's rounding of the automatic interval (kbn.roundInterval), in seconds.
 _NICE_INTERVALS = (
     0.001,
@@ -150,26 +160,116 @@ def _expand_macro(name: str, args: list[str], start: datetime, end: datetime) ->
     raise MacroError(f"unknown Grafana PostgreSQL macro $__{name}")
 
 
+VariableValue = str | Sequence[str]
+_REGEX_SPECIAL = re.compile(r"[\\^$*+?.()|[\]{}/]")
+
+
+def _quote_each(value: VariableValue, quote_one: Callable[[str], str]) -> str:
+    if isinstance(value, str):
+        return quote_one(value)
+    return ",".join(quote_one(v) for v in value)
+
+
+def _sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _joined(value: VariableValue, sep: str) -> str:
+    return value if isinstance(value, str) else sep.join(value)
+
+
+def _regex(value: VariableValue) -> str:
+    escaped = [_REGEX_SPECIAL.sub(lambda m: "\\" + m.group(0), v) for v in _as_list(value)]
+    if isinstance(value, str) or len(escaped) == 1:
+        return escaped[0]
+    return "(" + "|".join(escaped) + ")"
+
+
+def _as_list(value: VariableValue) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _percent(value: str) -> str:
+    return quote(value, safe="-_.~")  # RFC 3986 unreserved, like encodeURIComponentStrict
+
+
+# Grafana's variable formats (public/app/features/templating/formatRegistry.ts), by name.
+FORMATS: dict[str, Callable[[str, VariableValue], str]] = {
+    "raw": lambda _, v: _joined(v, ","),
+    "csv": lambda _, v: _joined(v, ","),
+    "pipe": lambda _, v: _joined(v, "|"),
+    "text": lambda _, v: _joined(v, " + "),
+    "glob": lambda _, v: _joined(v, ",") if len(_as_list(v)) <= 1 else "{" + ",".join(v) + "}",
+    "json": lambda _, v: json.dumps(
+        v if isinstance(v, str) else list(v), separators=(",", ":"), ensure_ascii=False
+    ),
+    "regex": lambda _, v: _regex(v),
+    "distributed": lambda name, v: _joined(
+        [x if i == 0 else f"{name}={x}" for i, x in enumerate(_as_list(v))], ","
+    ),
+    "singlequote": lambda _, v: _quote_each(v, lambda x: "'" + x.replace("'", "\\'") + "'"),
+    "doublequote": lambda _, v: _quote_each(v, lambda x: '"' + x.replace('"', '\\"') + '"'),
+    "sqlstring": lambda _, v: _quote_each(v, _sql_literal),
+    "percentencode": lambda _, v: _percent(v if isinstance(v, str) else "{" + ",".join(v) + "}"),
+    "queryparam": lambda name, v: "&".join(f"var-{name}={_percent(x)}" for x in _as_list(v)),
+}
+
+
+def format_variable(name: str, value: VariableValue, fmt: str | None = None) -> str:
+    """A variable's value as Grafana interpolates it into a PostgreSQL query.
+
+    With a format (``sqlstring``, ``csv``, ``raw`` ...) Grafana's formatter of that name; without,
+    the SQL data source's default: each value of a multi-value variable quoted and joined with
+    commas (as ``sqlstring``), a single value with its single quotes doubled but unquoted.
+    """
+    if fmt is None:
+        if isinstance(value, str):
+            return value.replace("'", "''")
+        return FORMATS["sqlstring"](name, value)
+    formatter = FORMATS.get(fmt)
+    if formatter is None:
+        raise MacroError(f"unknown variable format ${{{name}:{fmt}}}; known: {', '.join(FORMATS)}")
+    return formatter(name, value)
+
+
+def variable_uses(sql: str) -> list[tuple[str, str | None]]:
+    """``(name, format)`` of every template variable in ``sql`` (``$__`` macros excluded)."""
+    uses: list[tuple[str, str | None]] = []
+    for match in _VARIABLE.finditer(sql):
+        name = match.group(1) or match.group(2) or match.group(4)
+        fmt = match.group(3) or match.group(5)
+        if match.group(1) is not None and name.startswith("__") and _is_macro_call(sql, match):
+            continue
+        uses.append((name, fmt))
+    return uses
+
+
+def _is_macro_call(sql: str, match: re.Match[str]) -> bool:
+    return sql[match.end() : match.end() + 1] == "("
+
+
 def expand_sql(
     sql: str,
     start: datetime,
     end: datetime,
     *,
-    variables: Mapping[str, str] | None = None,
+    variables: Mapping[str, VariableValue] | None = None,
     interval_s: float | None = None,
     min_interval: str | None = None,
     max_data_points: int = 1000,
 ) -> str:
     """The SQL Grafana would send to PostgreSQL for this time range and these variable values.
 
-    ``interval_s`` fixes ``$__interval``; by default it is derived as Grafana does from the range,
-    ``max_data_points`` and the panel's ``min_interval``. Unknown variables or macros raise
-    :class:`MacroError`, as a query that Grafana cannot expand would fail on the dashboard.
+    ``variables`` maps a name to a string (single-valued variable) or a list of strings (multi-value
+    variable; for "All" pass every option). ``interval_s`` fixes ``$__interval``; by default it is
+    derived as Grafana does from the range, ``max_data_points`` and the panel's ``min_interval``.
+    Unknown variables, formats or macros raise :class:`MacroError`, as a query that Grafana cannot
+    expand would fail on the dashboard.
     """
     if as_utc(end) <= as_utc(start):
         raise MacroError(f"empty time range: {start} .. {end}")
     interval = interval_s or auto_interval(start, end, max_data_points, min_interval)
-    values: dict[str, str] = {
+    values: dict[str, VariableValue] = {
         "__interval": format_interval(interval),
         "__interval_ms": str(round(interval * 1000)),
         "__range_s": str(int((as_utc(end) - as_utc(start)).total_seconds())),
@@ -179,18 +279,21 @@ def expand_sql(
     }
 
     def variable(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2) or match.group(3)
-        if name in values:
-            return values[name]
-        if match.group(3) is not None and name.startswith("__"):
+        name = match.group(1) or match.group(2) or match.group(4)
+        fmt = match.group(3) or match.group(5)
+        if match.group(1) is not None and name.startswith("__") and _is_macro_call(sql, match):
             return match.group(0)  # a macro: expanded below
+        if name in values:
+            if name.startswith("__") and fmt is None:
+                return str(values[name])  # built-ins are numbers and intervals
+            return format_variable(name, values[name], fmt)
         raise MacroError(f"template variable ${name} has no value")
 
     interpolated = _VARIABLE.sub(variable, sql)
     expanded = _MACRO.sub(
         lambda m: _expand_macro(m.group(1), _args(m.group(2)), start, end), interpolated
     )
-    leftover = re.search(r"\$__\w+", expanded)
+    leftover = re.search(r"\$__\w+\(", expanded)
     if leftover:
         raise MacroError(f"unexpanded macro {leftover.group(0)} (missing parentheses?)")
     return expanded

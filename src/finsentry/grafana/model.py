@@ -14,8 +14,14 @@ SCHEMA_VERSION = 39
 DATASOURCE_TYPE = "grafana-postgresql-datasource"
 DATASOURCE_UID = "finsentry-postgres"
 DATASOURCE_NAME = "finsentry PostgreSQL"
-DATASOURCE: dict[str, str] = {"type": DATASOURCE_TYPE, "uid": DATASOURCE_UID}
+# Panels, variables and annotations read the data source chosen by the ``$datasource`` variable;
+# the variable's default is the fixed uid that file and API provisioning create.
+DATASOURCE_VARIABLE = "datasource"
+DATASOURCE: dict[str, str] = {"type": DATASOURCE_TYPE, "uid": f"${{{DATASOURCE_VARIABLE}}}"}
+# The input that Grafana's dashboard import asks for (``__inputs``), in the import flavour.
+IMPORT_INPUT = "DS_FINSENTRY_POSTGRESQL"
 GRID_WIDTH = 24
+ALL_VALUE = "$__all"
 
 ColumnKind = Literal["time", "number", "text", "bool"]
 QueryFormat = Literal["time_series", "table"]
@@ -135,8 +141,13 @@ class QueryVariable:
     label: str
     query: Query
     description: str = ""
+    multi: bool = True
+    include_all: bool = True
 
     def to_json(self) -> dict[str, Any]:
+        current: dict[str, Any] = {}
+        if self.include_all:  # start on "All": every option, in the query's order
+            current = {"selected": True, "text": ["All"], "value": [ALL_VALUE]}
         return {
             "type": "query",
             "name": self.name,
@@ -146,13 +157,32 @@ class QueryVariable:
             "definition": self.query.sql,
             "query": self.query.sql,
             "refresh": 2,
-            "sort": 0,
-            "multi": False,
-            "includeAll": False,
-            "current": {},
+            "sort": 0,  # keep the query's order (busiest first)
+            "multi": self.multi,
+            "includeAll": self.include_all,
+            "allValue": None,  # "All" expands to every option, each escaped by the format
+            "current": current,
             "options": [],
             "hide": 0,
         }
+
+
+def datasource_variable(current_uid: str = DATASOURCE_UID) -> dict[str, Any]:
+    """The ``$datasource`` variable: any PostgreSQL data source, by default finsentry's."""
+    return {
+        "type": "datasource",
+        "name": DATASOURCE_VARIABLE,
+        "label": "Data source",
+        "description": "The finsentry PostgreSQL store to read.",
+        "query": DATASOURCE_TYPE,
+        "regex": "",
+        "refresh": 1,
+        "multi": False,
+        "includeAll": False,
+        "current": {"selected": True, "text": DATASOURCE_NAME, "value": current_uid},
+        "options": [],
+        "hide": 0,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +233,14 @@ class Dashboard:
     def panels(self) -> list[Panel]:
         return [item for item in self.items if isinstance(item, Panel)]
 
+    def panel_ids(self) -> dict[str, int]:
+        """Panel title -> the id it gets in the JSON (alert rules link to panels by id)."""
+        return {
+            item.title: panel_id
+            for panel_id, item in enumerate(self.items, start=1)
+            if isinstance(item, Panel)
+        }
+
     def queries(self) -> list[tuple[str, Query]]:
         """Every SQL query of the dashboard, named: panels, variables and annotations."""
         named = [(f"panel {p.title!r}", p.query) for p in self.panels]
@@ -210,7 +248,9 @@ class Dashboard:
         named += [(f"annotation {a.name!r}", a.query) for a in self.annotations]
         return named
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, for_import: bool = False) -> dict[str, Any]:
+        """The dashboard model. ``for_import``: the flavour for Grafana's UI import, whose
+        ``__inputs`` asks for the PostgreSQL data source and makes it the variable's default."""
         panels: list[dict[str, Any]] = []
         x = y = row_height = 0
         for panel_id, item in enumerate(self.items, start=1):
@@ -234,7 +274,8 @@ class Dashboard:
             panels.append(item.to_json(panel_id, x, y))
             x += item.width
             row_height = max(row_height, item.height)
-        return {
+        ds_default = f"${{{IMPORT_INPUT}}}" if for_import else DATASOURCE_UID
+        model: dict[str, Any] = {
             "uid": self.uid,
             "title": self.title,
             "description": self.description,
@@ -252,6 +293,32 @@ class Dashboard:
             "weekStart": "",
             "links": list(self.links),
             "annotations": {"list": [BUILTIN_ANNOTATION, *(a.to_json() for a in self.annotations)]},
-            "templating": {"list": [v.to_json() for v in self.variables]},
+            "templating": {
+                "list": [datasource_variable(ds_default), *(v.to_json() for v in self.variables)]
+            },
             "panels": panels,
+        }
+        if not for_import:
+            return model
+        return {
+            "__inputs": [
+                {
+                    "name": IMPORT_INPUT,
+                    "label": DATASOURCE_NAME,
+                    "description": "finsentry's PostgreSQL store (the read-only role)",
+                    "type": "datasource",
+                    "pluginId": DATASOURCE_TYPE,
+                    "pluginName": "PostgreSQL",
+                }
+            ],
+            "__requires": [
+                {"type": "grafana", "id": "grafana", "name": "Grafana", "version": "10.2.0"},
+                {
+                    "type": "datasource",
+                    "id": DATASOURCE_TYPE,
+                    "name": "PostgreSQL",
+                    "version": "1.0.0",
+                },
+            ],
+            **model,
         }

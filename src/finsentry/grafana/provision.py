@@ -9,6 +9,9 @@ Every step reads first and writes only what differs, so re-running changes nothi
 - folder: ``GET /api/folders/<uid>``, then ``POST /api/folders`` or ``PUT /api/folders/<uid>``.
 - dashboards: ``GET /api/search`` (tag ``finsentry``) and ``GET /api/dashboards/uid/<uid>``; then
   ``POST /api/dashboards/db`` with ``overwrite`` when the model or the folder differs.
+- alert rules for the pipeline's health and their e-mail contact point (:mod:`.alerting`):
+  ``GET``/``PUT /api/v1/provisioning/folder/<uid>/rule-groups/finsentry-health`` and
+  ``GET``/``POST``/``PUT /api/v1/provisioning/contact-points``.
 - alerts: organisation-wide annotations tagged ``finsentry``, ``alert``, the rule, the severity and
   ``finsentry-alert:<alert id>``; existing ones are found with ``GET /api/annotations?tags=...`` and
   only missing (``POST /api/annotations``) or changed (``PUT /api/annotations/<id>``) ones are written.
@@ -53,6 +56,8 @@ class ProvisionResult:
     datasource: str = "unchanged"
     folder: str = "unchanged"
     dashboards: dict[str, str] = field(default_factory=dict)
+    contact_point: str = "skipped"
+    alert_rules: str = "unchanged"
     annotations: dict[str, int] = field(
         default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0}
     )
@@ -63,6 +68,8 @@ class ProvisionResult:
             self.datasource != "unchanged"
             or self.folder != "unchanged"
             or any(action != "unchanged" for action in self.dashboards.values())
+            or self.contact_point not in {"unchanged", "skipped"}
+            or self.alert_rules not in {"unchanged", "skipped"}
             or self.annotations["created"] > 0
             or self.annotations["updated"] > 0
         )
@@ -72,6 +79,7 @@ class ProvisionResult:
         notes = self.annotations
         return (
             f"data source {self.datasource}; folder {self.folder}; dashboards: {dashboards}; "
+            f"contact point {self.contact_point}; alert rules {self.alert_rules}; "
             f"alert annotations: {notes['created']} created, {notes['updated']} updated, "
             f"{notes['unchanged']} unchanged"
         )
@@ -115,7 +123,7 @@ def _status(exc: GrafanaClientError) -> int:
     return int(getattr(exc, "status_code", 0) or 0)
 
 
-def _get_or_none(call: Any, *args: Any) -> Any:
+def get_or_none(call: Any, *args: Any) -> Any:
     try:
         return call(*args)
     except GrafanaClientError as exc:
@@ -137,7 +145,7 @@ def _datasource_differs(current: dict[str, Any], wanted: dict[str, Any]) -> bool
 
 def ensure_datasource(api: Grafana, dsn: str, force: bool = False) -> str:
     wanted = datasource_payload(dsn)
-    current = _get_or_none(api.datasource.get_datasource_by_uid, DATASOURCE_UID)
+    current = get_or_none(api.datasource.get_datasource_by_uid, DATASOURCE_UID)
     if current is None:
         api.datasource.create_datasource(wanted)
         return "created"
@@ -148,7 +156,7 @@ def ensure_datasource(api: Grafana, dsn: str, force: bool = False) -> str:
 
 
 def ensure_folder(api: Grafana, uid: str = FOLDER_UID, title: str = FOLDER_TITLE) -> str:
-    current = _get_or_none(api.folder.get_folder, uid)
+    current = get_or_none(api.folder.get_folder, uid)
     if current is None:
         api.folder.create_folder(title, uid=uid)
         return "created"
@@ -172,7 +180,7 @@ def ensure_dashboards(
         model = dashboard.to_json()
         action = "created"
         if dashboard.uid in existing:
-            current = _get_or_none(api.dashboard.get_dashboard, dashboard.uid)
+            current = get_or_none(api.dashboard.get_dashboard, dashboard.uid)
             if current is not None:
                 same_model = _comparable(current.get("dashboard", {})) == _comparable(model)
                 same_folder = (current.get("meta") or {}).get("folderUid") == folder_uid
@@ -295,13 +303,33 @@ def provision(
     folder_uid: str = FOLDER_UID,
     folder_title: str = FOLDER_TITLE,
     force: bool = False,
+    alert_emails: Sequence[str] = (),
+    alert_rules: bool = True,
 ) -> ProvisionResult:
-    """Create or update everything finsentry needs in Grafana; a second run changes nothing."""
+    """Create or update everything finsentry needs in Grafana; a second run changes nothing.
+
+    ``alert_emails``: recipients of the pipeline-health alerts (the ``finsentry`` contact point);
+    with none, the rules go through the organisation's notification policies.
+    """
+    from finsentry.grafana.alerting import CONTACT_POINT, ensure_contact_point, ensure_rule_group
+
     try:
         result = ProvisionResult()
         result.datasource = ensure_datasource(api, datasource_dsn, force=force)
         result.folder = ensure_folder(api, folder_uid, folder_title)
         result.dashboards = ensure_dashboards(api, dashboards, folder_uid)
+        if alert_emails:
+            result.contact_point = ensure_contact_point(api, alert_emails)
+        if alert_rules:
+            health = next((d for d in dashboards if d.uid == "finsentry-health"), None)
+            result.alert_rules = ensure_rule_group(
+                api,
+                folder_uid,
+                health.panel_ids() if health else None,
+                CONTACT_POINT if alert_emails else None,
+            )
+        else:
+            result.alert_rules = "skipped"
         result.annotations = ensure_alert_annotations(api, alerts)
         return result
     except GrafanaClientError as exc:
