@@ -12,13 +12,15 @@ import psycopg
 import pytest
 
 from finsentry.config import Settings
+from finsentry.grafana.alerting import health_rules
 from finsentry.grafana.dashboards import all_dashboards, render
-from finsentry.grafana.macros import expand_sql
-from finsentry.grafana.model import Query
+from finsentry.grafana.macros import VariableValue, expand_sql
+from finsentry.grafana.model import Dashboard, Query
 from finsentry.pipeline import Pipeline, run_files
 from finsentry.schema import Alert, Evidence, ScopeKind
 from finsentry.simulate import simulate
 from finsentry.store import open_store
+from finsentry.store.base import Notification
 from tests.fixtures.scorers import LexiconScorer
 
 pytestmark = pytest.mark.postgres
@@ -57,8 +59,9 @@ def filled(postgres_server, tmp_path_factory: pytest.TempPathFactory) -> tuple[s
         store.insert_alerts([  # so that the ticker's alert panels have a row whatever fired
             Alert("test_rule", ScopeKind.TICKER, ticker, "negative_share",
                   START + timedelta(hours=9), START + timedelta(hours=9, minutes=5),
-                  START + timedelta(hours=9, minutes=6), "high", 0.8, 0.2, evidence)
+                  ran_at, "high", 0.8, 0.2, evidence)
         ])  # fmt: skip
+        store.enqueue_notifications([Notification("a1", "email", {"subject": "x"})])
         counts = store.counts()
     finally:
         pipe.close()
@@ -83,6 +86,18 @@ def _queries() -> list[tuple[str, str, Query, str | None]]:
 
 
 QUERIES = _queries()
+DASHBOARDS = {d.uid: d for d in all_dashboards()}
+HOSTILE = "MMM' OR ''='"
+
+
+def _all_of(conn: psycopg.Connection, dashboard: Dashboard, t0: datetime, t1: datetime
+            ) -> dict[str, VariableValue]:  # fmt: skip
+    """Each variable at "All": every value its own query lists, as Grafana expands it."""
+    values: dict[str, VariableValue] = {}
+    for variable in dashboard.variables:
+        rows = conn.execute(expand_sql(variable.query.sql, t0, t1)).fetchall()  # type: ignore[arg-type]
+        values[variable.name] = [r[0] for r in rows]
+    return values
 
 
 def _check_value(kind: str, value: object, t0: datetime, t1: datetime, slack: float) -> None:
@@ -111,12 +126,15 @@ def test_query_returns_the_columns_its_panel_reads(
     filled: tuple[str, datetime, str], uid: str, name: str, query: Query, min_interval: str | None
 ) -> None:
     dsn, ran_at, ticker = filled
-    variables = {"ticker": ticker}
     # news panels look at event time; health panels at flush / receive (wall-clock) time
     # (the macros render whole seconds: end the range a little after now)
     now = datetime.now(UTC) + timedelta(seconds=5)
     full = (ran_at - timedelta(hours=1), now) if uid == "finsentry-health" else FULL
     with psycopg.connect(dsn) as conn:
+        variables = _all_of(conn, DASHBOARDS[uid], *full)
+        assert all(variables.values()), variables  # every variable lists values
+        if "ticker" in variables:
+            variables["ticker"] = [ticker]
         for t0, t1 in (full, EMPTY):
             sql = expand_sql(query.sql, t0, t1, variables=variables, min_interval=min_interval)
             cur = conn.execute(sql)  # type: ignore[arg-type]
@@ -144,7 +162,10 @@ def test_panel_numbers_agree_with_the_store(filled: tuple[str, datetime, str]) -
     overview = next(d for d in all_dashboards() if d.uid == "finsentry-overview")
     items_panel = next(p for p in overview.panels if p.title == "Items")
     with psycopg.connect(filled_dsn) as conn:
-        (shown,) = conn.execute(expand_sql(items_panel.query.sql, *FULL)).fetchone()  # type: ignore[arg-type,misc]
+        every_topic = _all_of(conn, overview, *FULL)
+        (shown,) = conn.execute(
+            expand_sql(items_panel.query.sql, *FULL, variables=every_topic)
+        ).fetchone()  # type: ignore[arg-type,misc]
         (truth,) = conn.execute(  # type: ignore[misc]
             "SELECT count(*) FROM items WHERE novel AND published_at >= %s AND published_at < %s",
             FULL,
@@ -152,7 +173,7 @@ def test_panel_numbers_agree_with_the_store(filled: tuple[str, datetime, str]) -
         assert int(shown) == truth > 500
         drill_down = next(d for d in all_dashboards() if d.uid == "finsentry-ticker")
         volume = next(p for p in drill_down.panels if p.title == "Volume: $ticker")
-        sql = expand_sql(volume.query.sql, *FULL, variables={"ticker": ticker}, interval_s=86400)
+        sql = expand_sql(volume.query.sql, *FULL, variables={"ticker": [ticker]}, interval_s=86400)
         per_day = conn.execute(sql).fetchall()  # type: ignore[arg-type]
         novel = sum(int(r[1]) + int(r[2]) + int(r[3]) for r in per_day)
         (about_ticker,) = conn.execute(  # type: ignore[misc]
@@ -173,3 +194,121 @@ def test_dashboard_files_reference_only_existing_tables(filled_dsn: str) -> None
         for table in ("window_stats", "alerts", "items", "item_tickers", "batches", "dead_letters"):
             if f"FROM {table}" in text or f"JOIN {table}" in text:
                 assert table in tables, f"{path} reads {table}, which the store lacks"
+
+
+def test_hostile_variable_values_match_only_their_own_rows(
+    filled: tuple[str, datetime, str],
+) -> None:
+    """A value like ``MMM' OR ''='`` is one literal: it selects exactly the rows that carry it."""
+    dsn, ran_at, ticker = filled
+    ticker_dash = DASHBOARDS["finsentry-ticker"]
+    mentions = next(p for p in ticker_dash.panels if p.title == "Mentions").query.sql
+    with psycopg.connect(dsn) as conn, conn.transaction(force_rollback=True):
+        conn.execute(
+            "INSERT INTO window_stats (window_size_s, window_start, window_end, scope_kind,"
+            " scope_value, count, negative, neutral, positive, score_sum)"
+            " VALUES (300, %s, %s, 'ticker', %s, 7, 7, 0, 0, -7)",
+            (START + timedelta(hours=1), START + timedelta(hours=1, minutes=5), HOSTILE),
+        )
+
+        def shown(sql: str, values: dict[str, VariableValue], t0: datetime = FULL[0],
+                  t1: datetime = FULL[1]) -> list[tuple[object, ...]]:  # fmt: skip
+            return conn.execute(expand_sql(sql, t0, t1, variables=values)).fetchall()  # type: ignore[arg-type]
+
+        (only,) = shown(mentions, {"ticker": [HOSTILE]})
+        (real,) = shown(mentions, {"ticker": [ticker]})
+        (both,) = shown(mentions, {"ticker": [HOSTILE, ticker]})
+        (total,) = conn.execute(
+            "SELECT SUM(count) FROM window_stats WHERE window_size_s = 300"
+            " AND scope_kind = 'ticker'"
+        ).fetchone()  # type: ignore[misc]
+        assert only == (7,) and both[0] == 7 + real[0] and 7 < both[0] < total
+        # the same value pasted raw inside quotes (what '$ticker' did) matches every ticker
+        raw = "SELECT SUM(count) FROM window_stats WHERE window_size_s = 300 AND scope_kind ="
+        raw += " 'ticker' AND scope_value = '${ticker:raw}' AND $__timeFilter(window_start)"
+        (injected,) = shown(raw, {"ticker": HOSTILE})
+        assert injected[0] > total > 7  # every ticker, and every other scope too
+
+        # every query of every dashboard: hostile values select nothing that a value matching
+        # nothing would not (the dashboards' results are the same with and without them)
+        now = datetime.now(UTC) + timedelta(seconds=5)
+        checked = 0
+        for uid, dashboard in DASHBOARDS.items():
+            rng = (ran_at - timedelta(hours=1), now) if uid == "finsentry-health" else FULL
+            names = [v.name for v in dashboard.variables]
+            for name, query in dashboard.queries():
+                if not any(f"${{{n}:" in query.sql for n in names):
+                    continue
+                nothing = shown(query.sql, dict.fromkeys(names, ["no such value"]), *rng)
+                hostile = shown(query.sql, dict.fromkeys(
+                    names, ["no such value", "x' OR ''='", "x' OR 1=1 --", "x''); --"]
+                ), *rng)  # fmt: skip
+                assert hostile == nothing, f"{uid} {name}"
+                checked += 1
+        assert checked >= 20
+
+
+def _rule_value(conn: psycopg.Connection, uid: str) -> float:
+    rule = next(r for r in health_rules() if r.uid == uid)
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    sql = expand_sql(rule.sql, now - timedelta(seconds=rule.lookback_s), now)
+    cur = conn.execute(sql)  # type: ignore[arg-type]
+    assert [d.name for d in cur.description or []] == [rule.column], sql
+    (row,) = cur.fetchall()
+    assert isinstance(row[0], int | float | Decimal), row
+    return float(row[0])
+
+
+def test_health_alert_rules_on_a_real_store(postgres_server) -> None:
+    """Each rule's SQL, as Grafana runs it over its look-back, on PostgreSQL: quiet when healthy,
+    firing when the pipeline stops, lags, dead-letters or cannot deliver."""
+    dsn = postgres_server.create_database()
+    open_store(dsn).close()  # the schema
+    rules = {r.uid: r for r in health_rules()}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        # an empty store: nothing ever flushed is "no data"; the rest is quiet
+        assert rules["finsentry-no-data"].fires(_rule_value(conn, "finsentry-no-data"))
+        for uid in ("finsentry-consumer-lag", "finsentry-dead-letter-rate",
+                    "finsentry-outbox-failures"):  # fmt: skip
+            assert _rule_value(conn, uid) == 0 and not rules[uid].fires(0)
+
+        def batch(ago_min: float, consumed: int, dead: int, lag_s: float) -> None:
+            conn.execute(
+                "INSERT INTO batches (flushed_at, source, consumed, processed, dead_lettered,"
+                " duplicates, late, lag_ms_mean, lag_ms_max, scoring_ms)"
+                " VALUES (now() - %s * interval '1 minute', 'kafka', %s, %s, %s, 0, 0, %s, %s, 5)",
+                (ago_min, consumed, consumed - dead, dead, lag_s * 1000, lag_s * 2000),
+            )
+
+        batch(2, 100, 0, 20)  # healthy, two minutes ago
+        batch(40, 1000, 900, 99_999)  # outside every look-back but the outbox's
+        assert not rules["finsentry-no-data"].fires(_rule_value(conn, "finsentry-no-data"))
+        assert _rule_value(conn, "finsentry-consumer-lag") == pytest.approx(20)
+        assert _rule_value(conn, "finsentry-dead-letter-rate") == 0
+        batch(1, 100, 10, 900)  # lagging and dead-lettering
+        lag = _rule_value(conn, "finsentry-consumer-lag")
+        assert lag == pytest.approx((100 * 20 + 90 * 900) / 190)
+        assert rules["finsentry-consumer-lag"].fires(lag)
+        share = _rule_value(conn, "finsentry-dead-letter-rate")
+        assert share == pytest.approx(10 / 200) and not rules["finsentry-dead-letter-rate"].fires(
+            share
+        )
+        batch(0.5, 100, 30, 10)
+        assert rules["finsentry-dead-letter-rate"].fires(
+            _rule_value(conn, "finsentry-dead-letter-rate")
+        )
+        conn.execute("UPDATE batches SET flushed_at = now() - interval '20 minutes'")
+        assert rules["finsentry-no-data"].fires(_rule_value(conn, "finsentry-no-data"))
+
+        for key, status, attempts, age_h in (
+            ("a:email", "failed", 5, 1), ("b:email", "pending", 3, 2), ("c:email", "pending", 1, 1),
+            ("d:email", "delivered", 1, 1), ("e:email", "failed", 5, 48),
+        ):  # fmt: skip
+            conn.execute(
+                "INSERT INTO notifications (key, alert_id, channel, payload, status, attempts,"
+                " created_at) VALUES (%s, %s, 'email', '{}', %s, %s,"
+                " now() - %s * interval '1 hour')",
+                (key, key[0], status, attempts, age_h),
+            )
+        failing = _rule_value(conn, "finsentry-outbox-failures")
+        assert failing == 2 and rules["finsentry-outbox-failures"].fires(failing)

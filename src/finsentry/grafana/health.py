@@ -292,14 +292,14 @@ def health() -> Dashboard:
             "table",
             "Model versions",
             Query(
-                "SELECT model, COUNT(*) AS items, MIN(published_at) AS first_item,\n"
-                "  MAX(published_at) AS last_item\n"
-                "FROM items\nWHERE $__timeFilter(published_at)\n"
-                "GROUP BY model\nORDER BY MAX(published_at) DESC, model",
+                "SELECT model, COUNT(*) AS items, MIN(ingested_at) AS first_scored,\n"
+                "  MAX(ingested_at) AS last_scored\n"
+                "FROM items\nWHERE $__timeFilter(ingested_at)\n"
+                "GROUP BY model\nORDER BY MAX(ingested_at) DESC, model",
                 "table",
-                (text("model"), num("items"), time_col("first_item"), time_col("last_item")),
+                (text("model"), num("items"), time_col("first_scored"), time_col("last_scored")),
             ),
-            description="The model name and version that scored the items published in the range.",
+            description="The model name and version that scored the items stored in the range.",
             width=8,
             options=TABLE_OPTIONS,
         ),
@@ -347,7 +347,7 @@ def health() -> Dashboard:
         "Throughput, end-to-end lag, dead letters, late items, alert delivery and the model.",
         tuple(items),
         variables=(source,),
-        annotations=(alerts_annotation(),),
+        annotations=(alerts_annotation(fired=True),),
         refresh="30s",
         time_from="now-6h",
         links=(dash_link(OVERVIEW_UID, "Overview"), dash_link(TICKER_UID, "Ticker")),

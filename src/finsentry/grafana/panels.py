@@ -126,20 +126,28 @@ def dash_link(uid: str, title: str) -> dict[str, Any]:
     }
 
 
-def alerts_annotation(scope_filter: str = "", name: str = "finsentry alerts") -> Annotation:
-    """finsentry's alerts as annotations (every time series panel of the dashboard shows them)."""
+def alerts_annotation(scope_filter: str = "", fired: bool = False) -> Annotation:
+    """finsentry's alerts as annotations (every time series panel of the dashboard shows them):
+    over the window they are about, or (``fired``, for wall-clock dashboards) when they fired."""
+    at = "fired_at" if fired else "window_start"
+    span = (
+        "fired_at AS time, fired_at AS timeend"
+        if fired
+        else ("window_start AS time, window_end AS timeend")
+    )
     sql = (
-        "SELECT window_start AS time, window_end AS timeend,\n"
+        f"SELECT {span},\n"
         "  severity || ' ' || rule || ' on ' || scope_kind || ' ' || scope_value\n"
         "    || ': observed ' || round(observed::numeric, 3)\n"
         "    || ', expected ' || round(expected::numeric, 3) AS text,\n"
         "  'finsentry,' || rule || ',' || severity AS tags\n"
         "FROM alerts\n"
-        f"WHERE $__timeFilter(window_start){scope_filter}\n"
-        "ORDER BY window_start"
+        f"WHERE $__timeFilter({at}){scope_filter}\n"
+        f"ORDER BY {at}"
     )
     return Annotation(
-        name, Query(sql, "table", (time_col(), time_col("timeend"), text("text"), text("tags")))
+        "finsentry alerts",
+        Query(sql, "table", (time_col(), time_col("timeend"), text("text"), text("tags"))),
     )
 
 
