@@ -5,14 +5,19 @@ Each run keeps the items published in its data interval (plus a look-back for it
 late in a feed); items are upserted by id, so retries and backfills never count anything twice.
 
 Variables: ``finsentry_feeds`` and ``finsentry_json_urls`` (JSON list, or comma/space separated),
-``finsentry_ingest_lookback_h`` (default 24), plus the common ones below.
+``finsentry_ingest_lookback_h`` (default 24), plus the common ones (docs/operations.md). A manual
+run's form takes other feeds and a dry run (fetch, store nothing). The pull has 45 minutes (one
+hung feed must not block the next hour: max_active_runs=1) and runs in the ``finsentry_models``
+pool, which caps concurrent model loads.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from datetime import timedelta
 
-from finsentry.dagwiring import variable, wiring
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+
+from finsentry.dagwiring import MODEL_POOL, variable, wiring
 
 W = wiring(__file__)
 
@@ -26,12 +31,29 @@ W = wiring(__file__)
     default_args=W.default_args,
     tags=list(W.tags),
     doc_md=__doc__,
+    params={
+        "feeds": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Feeds",
+            description="RSS/Atom URLs for this run (empty: the finsentry_feeds Variable).",
+        ),
+        "dry_run": Param(False, type="boolean", title="Dry run", description="Store nothing."),
+    },
 )
 def finsentry_ingest() -> None:
-    @task.external_python(python=W.python, expect_airflow=False)
+    @task.external_python(
+        python=W.python,
+        expect_airflow=False,
+        pool=MODEL_POOL,
+        execution_timeout=timedelta(minutes=45),
+        retries=2,
+    )
     def pull_feeds(
-        db: str, config: str, feeds: str, json_urls: str, start: str, end: str, lookback_h: str
-    ) -> dict:
+        db: str, config: str, feeds: str, json_urls: str, start: str, end: str, lookback_h: str,
+        dry_run: str,
+    ) -> dict:  # fmt: skip
         from datetime import datetime, timedelta
 
         from finsentry import jobs
@@ -43,16 +65,18 @@ def finsentry_ingest() -> None:
             datetime.fromisoformat(start),
             datetime.fromisoformat(end),
             lookback=timedelta(hours=float(lookback_h or 24)),
+            dry_run=dry_run == "True",
         )
 
     pull_feeds(
         db=W.db,
         config=W.config,
-        feeds=variable("finsentry_feeds"),
+        feeds="{{ params.feeds | tojson if params.feeds else var.value.get('finsentry_feeds', '') }}",
         json_urls=variable("finsentry_json_urls"),
         start="{{ data_interval_start.isoformat() }}",
         end="{{ data_interval_end.isoformat() }}",
         lookback_h=variable("finsentry_ingest_lookback_h", "24"),
+        dry_run="{{ params.dry_run }}",
     )
 
 

@@ -7,13 +7,19 @@ Variables: ``finsentry_eval_data`` (labelled CSV/JSONL, required), ``finsentry_e
 ``sentiment=bearish,bullish,neutral``), ``finsentry_eval_tolerance`` (default 0.02),
 ``finsentry_eval_baseline`` (JSON, e.g. ``{"sentiment": 0.88}``; default: the previous run),
 ``finsentry_eval_dir`` (reports). The model is FINSENTRY_MODEL (default: the bundled one).
+
+A missing or empty labelled file is a data error: ``check_accuracy`` fails the run at once, with no
+retry (retrying cannot create the file); the store and the model load are retried. The evaluation
+runs in the ``finsentry_models`` pool and has two hours.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from finsentry.dagwiring import variable, wiring
+from finsentry.dagwiring import MODEL_POOL, variable, wiring
 
 W = wiring(__file__)
 
@@ -28,7 +34,13 @@ W = wiring(__file__)
     doc_md=__doc__,
 )
 def finsentry_model_eval() -> None:
-    @task.external_python(python=W.python, expect_airflow=False)
+    @task.external_python(
+        python=W.python,
+        expect_airflow=False,
+        pool=MODEL_POOL,
+        execution_timeout=timedelta(hours=2),
+        retries=2,
+    )
     def evaluate(
         db: str, config: str, data: str, task_name: str, label_names: str, tolerance: str,
         baseline: str, out_dir: str, day: str,
@@ -40,22 +52,30 @@ def finsentry_model_eval() -> None:
         from finsentry import jobs
 
         if not data:
-            raise ValueError("set the Airflow Variable finsentry_eval_data to a labelled file")
-        return jobs.evaluate_model(
-            jobs.job_settings(db, config),
-            data,
-            task_name or "sentiment",
-            Path(out_dir) if out_dir else Path.home() / "finsentry-evaluations",
-            date.fromisoformat(day),
-            label_names=[part for part in label_names.split(";") if part.strip()],
-            tolerance=float(tolerance or 0.02),
-            baseline=json.loads(baseline) if baseline else None,
-        )
+            return {"data_error": "set the Airflow Variable finsentry_eval_data to a labelled file"}
+        if not Path(data).is_file():
+            return {"data_error": f"labelled file {data} not found (finsentry_eval_data)"}
+        settings = jobs.job_settings(db, config)
+        try:
+            return jobs.evaluate_model(
+                settings,
+                data,
+                task_name or "sentiment",
+                Path(out_dir) if out_dir else Path.home() / "finsentry-evaluations",
+                date.fromisoformat(day),
+                label_names=[part for part in label_names.split(";") if part.strip()],
+                tolerance=float(tolerance or 0.02),
+                baseline=json.loads(baseline) if baseline else None,
+            )
+        except jobs.EvalDataError as exc:
+            return {"data_error": str(exc)}
 
-    @task
+    @task(retries=0, execution_timeout=timedelta(minutes=5))
     def check_accuracy(result: dict) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
+        if "data_error" in result:  # AirflowFailException: no retry
+            raise AirflowFailException(f"model evaluation has no data: {result['data_error']}")
         if result["drops"]:
             drops = ", ".join(
                 f"{name} {d['accuracy']:.4f} < {d['reference']:.4f} - {result['tolerance']}"

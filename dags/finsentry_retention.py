@@ -6,6 +6,8 @@ The cut-off is measured from the run's data interval end, so re-running a date d
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from finsentry.dagwiring import variable, wiring
@@ -23,7 +25,9 @@ W = wiring(__file__)
     doc_md=__doc__,
 )
 def finsentry_retention() -> None:
-    @task.external_python(python=W.python, expect_airflow=False)
+    @task.external_python(
+        python=W.python, expect_airflow=False, execution_timeout=timedelta(hours=1), retries=2
+    )
     def apply_retention(db: str, config: str, keep_days: str, now: str) -> dict:
         from datetime import datetime
 

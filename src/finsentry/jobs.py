@@ -26,6 +26,10 @@ EVAL_STATE_KEY = "model_eval"
 EVAL_HISTORY = 200
 
 
+class EvalDataError(ValueError):
+    """The labelled evaluation data is missing or unusable: a retry cannot help."""
+
+
 def job_settings(db: str = "", config: str = "") -> Settings:
     """Settings for a job: the TOML file and environment, with the store URL given by the DAG."""
     return load_settings(config or None, db=db or None)
@@ -63,6 +67,7 @@ def ingest_feeds(
     *,
     lookback: timedelta = timedelta(hours=24),
     timeout_s: float = 30.0,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Pull RSS/Atom feeds and HTTP JSON endpoints, keep the items published in
     ``[start - lookback, end)`` and run them through the pipeline.
@@ -70,7 +75,7 @@ def ingest_feeds(
     Items are upserted by id, so re-running an interval (a retry or a backfill) adds nothing twice;
     the lookback picks up items that appeared in a feed after their interval's run. Every URL is
     tried; if any failed, the rest is ingested and then an error names the failed ones (the task
-    fails and Airflow retries it).
+    fails and Airflow retries it). ``dry_run``: fetch and select, but store nothing.
     """
     import httpx
 
@@ -99,8 +104,9 @@ def ingest_feeds(
         "new_items": 0,
         "alerts": 0,
         "failed_urls": sorted(failed),
+        "dry_run": dry_run,
     }
-    if selected:
+    if selected and not dry_run:
         pipeline = Pipeline.from_settings(settings)
         try:
             size = max(settings.batch_max_items, 1)
@@ -176,9 +182,12 @@ def evaluate_model(
     from finsentry.training.data import load_examples, parse_label_names
     from finsentry.training.report import evaluate_with_scorer, write_reports
 
-    examples = load_examples(data, task, parse_label_names(label_names))
+    try:
+        examples = load_examples(data, task, parse_label_names(label_names))
+    except (OSError, ValueError, KeyError) as exc:
+        raise EvalDataError(f"cannot read labelled examples from {data}: {exc}") from exc
     if not examples:
-        raise ValueError(f"no labelled examples for task {task!r} in {data}")
+        raise EvalDataError(f"no labelled examples for task {task!r} in {data}")
     scorer = load_scorer(settings)
     metrics = evaluate_with_scorer(scorer, examples)
     prefix = Path(out_dir) / f"model-eval-{evaluated_for.isoformat()}"

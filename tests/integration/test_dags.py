@@ -115,6 +115,16 @@ print("FINSENTRY_RESULT " + json.dumps({
     "bag_dags": sorted(bag.dag_ids),
     "tasks": {d: sorted(t.task_id for t in bag.dags[d].tasks) for d in bag.dag_ids},
     "schedules": {d: str(getattr(bag.dags[d].timetable, "expression", "")) for d in bag.dag_ids},
+    "catchup": {d: bag.dags[d].catchup for d in bag.dag_ids},
+    "params": {d: sorted(bag.dags[d].params.keys()) for d in bag.dag_ids},
+    "task_settings": {
+        f"{d}.{t.task_id}": {
+            "timeout_s": t.execution_timeout.total_seconds() if t.execution_timeout else None,
+            "retries": t.retries,
+            "pool": t.pool,
+        }
+        for d in bag.dag_ids for t in bag.dags[d].tasks
+    },
 }))
 """
 
@@ -138,6 +148,7 @@ for run in json.loads(open(plan_file).read()):
         "state": str(getattr(dr.state, "value", dr.state)),
         "tasks": {ti.task_id: str(getattr(ti.state, "value", ti.state))
                   for ti in dr.get_task_instances()},
+        "tries": {ti.task_id: ti.try_number for ti in dr.get_task_instances()},
         "interval": [dr.data_interval_start.isoformat(), dr.data_interval_end.isoformat()],
     }), flush=True)
 """
@@ -178,6 +189,12 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     assert proc.returncode == 0, (
         f"airflow db migrate failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     )
+    pool = subprocess.run(
+        [str(AIRFLOW_PYTHON), "-m", "airflow", "pools", "set", "finsentry_models", "1",
+         "finsentry: concurrent model loads"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert pool.returncode == 0, pool.stdout[-2000:] + pool.stderr[-2000:]
     return env
 
 
@@ -205,6 +222,16 @@ def test_every_dag_imports_without_io(airflow_env: dict[str, str]) -> None:
     assert result["tasks"]["finsentry_model_eval"] == ["check_accuracy", "evaluate"]
     assert result["tasks"]["finsentry_ingest"] == ["pull_feeds"]
     assert result["schedules"]["finsentry_daily_report"] == "0 0 * * *"
+    assert result["catchup"]["finsentry_daily_report"] is True  # missed days get reported
+    assert result["params"]["finsentry_daily_report"] == ["dry_run", "report_date"]
+    assert result["params"]["finsentry_ingest"] == ["dry_run", "feeds"]
+    settings = result["task_settings"]
+    for name, task in settings.items():  # nothing can hang forever
+        assert task["timeout_s"] and task["timeout_s"] <= 2 * 3600, (name, task)
+    assert settings["finsentry_ingest.pull_feeds"]["timeout_s"] < 3600  # the next hour runs
+    assert settings["finsentry_ingest.pull_feeds"]["pool"] == "finsentry_models"
+    assert settings["finsentry_model_eval.evaluate"]["pool"] == "finsentry_models"
+    assert settings["finsentry_model_eval.check_accuracy"]["retries"] == 0
 
 
 def test_the_import_check_catches_io(airflow_env: dict[str, str], tmp_path: Path) -> None:
@@ -386,6 +413,8 @@ def dag_runs(
         {"name": "eval_drop", "dag_id": "finsentry_model_eval",
          "logical_date": "2026-03-16T03:00:00+00:00",
          "write": {str(labelled): _labelled_csv(flip=True)}},
+        {"name": "eval_nodata", "dag_id": "finsentry_model_eval",
+         "logical_date": "2026-03-23T03:00:00+00:00", "write": {str(labelled): "text,label\n"}},
         {"name": "retention", "dag_id": "finsentry_retention", "logical_date": next_day},
     ]  # fmt: skip
     for run in plan:
@@ -508,6 +537,9 @@ def test_model_eval_stores_metrics_and_fails_on_a_drop(
     finally:
         store.close()
     assert [e["date"] for e in history] == ["2026-03-09", "2026-03-16"]
+    nodata = dag_runs["results"]["eval_nodata"]  # a data error fails at once, no retry
+    assert nodata["state"] == "failed" and nodata["tasks"]["check_accuracy"] == "failed"
+    assert nodata["tries"]["check_accuracy"] == 1, nodata
     first, second = (e["accuracy"]["sentiment"] for e in history)
     assert first - second > 0.02 and all(e["examples"] == len(LABELLED) for e in history)
     assert (dag_runs["work"] / "eval" / "model-eval-2026-03-09.json").exists()
