@@ -99,15 +99,78 @@ class DeadLetter:
         return f"{self.source}|{self.input}|{self.position}|{digest}"
 
 
+Span = tuple[int, int]  # character offsets [start, end) in a text
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Something to score a text's sentiment towards: a name (a ticker, a company) and where the
+    text mentions it (character spans). No spans: the text does not name it, and the text's own
+    sentiment applies."""
+
+    name: str
+    spans: tuple[Span, ...] = ()
+
+
+class SentimentBasis(StrEnum):
+    """Where a target's sentiment comes from."""
+
+    ENTITY = "entity"  # scored towards the target's mention in the text
+    HEADLINE = "headline"  # the text names no mention to score towards: the text's sentiment
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSentiment:
+    """The sentiment of a text towards one target (a ticker or an entity name)."""
+
+    target: str
+    negative: float
+    neutral: float
+    positive: float
+    basis: SentimentBasis = SentimentBasis.ENTITY
+
+    @property
+    def sentiment(self) -> str:
+        probs = (self.negative, self.neutral, self.positive)
+        return SENTIMENT_LABELS[max(range(3), key=probs.__getitem__)]
+
+    @property
+    def score(self) -> float:
+        """P(positive) - P(negative), in [-1, 1]."""
+        return self.positive - self.negative
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.sentiment,
+            "probs": {
+                "negative": round(self.negative, 6),
+                "neutral": round(self.neutral, 6),
+                "positive": round(self.positive, 6),
+            },
+            "score": round(self.score, 6),
+            "basis": str(self.basis),
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class TextScore:
-    """What a model says about one text."""
+    """What a model says about one text (and, when asked, towards each of its targets)."""
 
     negative: float
     neutral: float
     positive: float
     topic: str
     topic_prob: float
+    targets: tuple[TargetSentiment, ...] = ()
+
+    def towards(self, target: str) -> TargetSentiment:
+        """The sentiment towards ``target``; the text's own when it was not scored towards it."""
+        for found in self.targets:
+            if found.target == target:
+                return found
+        return TargetSentiment(
+            target, self.negative, self.neutral, self.positive, SentimentBasis.HEADLINE
+        )
 
     @property
     def sentiment(self) -> str:
@@ -140,6 +203,10 @@ class ScoredItem:
     @property
     def published_at(self) -> datetime:
         return self.item.published_at
+
+    def towards(self, ticker: str) -> TargetSentiment:
+        """The item's sentiment towards one of its tickers (the headline's where none was scored)."""
+        return self.scores.towards(ticker)
 
 
 @dataclass(frozen=True, slots=True)

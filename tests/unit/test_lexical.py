@@ -277,7 +277,7 @@ def test_a_newer_model_format_is_refused_with_advice(tmp_path: Path) -> None:
     from finsentry.scoring.modeldir import ModelSpec
 
     (tmp_path / "finsentry_model.json").write_text(
-        json.dumps({"name": "x", "version": "1", "backbone": "b", "heads": {}, "format": 3})
+        json.dumps({"name": "x", "version": "1", "backbone": "b", "heads": {}, "format": 4})
     )
     with pytest.raises(ValueError, match="upgrade finsentry"):
         ModelSpec.read(tmp_path)

@@ -130,7 +130,8 @@ def test_metrics_on_a_known_confusion() -> None:
 
 @pytest.mark.slow
 def test_train_score_evaluate_workflow(tmp_path: Path, tiny_backbone_dir: Path) -> None:
-    from finsentry.cli.models import evaluate, score, train
+    from finsentry.cli.models import evaluate, train
+    from finsentry.cli.score import score
     from finsentry.scoring.modeldir import ModelSpec
 
     train_csv = write_csv(tmp_path / "train.csv", sentiment_rows(20, seed=1))
@@ -270,7 +271,8 @@ def test_full_fine_tune_of_the_top_layer_writes_fp16_weights_that_reload(
 
 
 def test_model_commands_show_their_environment_variables() -> None:
-    from finsentry.cli.models import evaluate, score, train, train_lexical
+    from finsentry.cli.models import evaluate, train, train_lexical
+    from finsentry.cli.score import score
 
     runner = CliRunner()
     for command, names in (
@@ -303,3 +305,99 @@ def test_train_rejects_unusable_data_with_a_usage_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "--label-names" in result.output
+
+
+UP = ["climbs", "jumps", "wins contract", "beats forecasts"]
+DOWN = ["slides", "slumps", "loses contract", "misses forecasts"]
+FIRMS = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Soylent", "Tyrell"]
+
+
+def entity_rows(n: int, seed: int) -> list[tuple[str, str, str]]:
+    """SEntFiN-shaped rows: two companies of opposite fortune per headline."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        a, b = rng.sample(FIRMS, 2)
+        up, down = rng.choice(UP), rng.choice(DOWN)
+        if i % 2:
+            title, labels = f"{a} {up} as {b} {down}", {a: "positive", b: "negative"}
+        else:
+            title, labels = f"{a} {down} as {b} {up}", {a: "negative", b: "positive"}
+        rows.append((f"e{i}", title, json.dumps(labels)))
+    return rows
+
+
+def write_entity_csv(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "title", "entities"])
+        writer.writerows(rows)
+    return path
+
+
+def test_entity_files_give_entity_and_agreed_headline_examples(tmp_path: Path) -> None:
+    path = write_entity_csv(
+        tmp_path / "e.csv",
+        [
+            ("1", "Acme climbs as Globex slides", '{"Acme": "positive", "Globex": "negative"}'),
+            ("2", "Acme and Hooli win contract", '{"Acme": "positive", "hooli": "positive"}'),
+            ("3", "Tyrell flat", '{"Tyrall": "neutral"}'),  # a typo: not found in the title
+        ],
+    )
+    entity = load_examples(path, "entity")
+    assert [(e.target, e.label) for e in entity] == [
+        ("Acme", "positive"), ("Globex", "negative"), ("Acme", "positive"), ("hooli", "positive"),
+        ("Tyrall", "neutral"),
+    ]  # fmt: skip
+    assert entity[1].text[slice(*entity[1].spans[0])] == "Globex"
+    assert entity[3].text[slice(*entity[3].spans[0])] == "Hooli"
+    assert entity[4].spans == ()
+    headline = load_examples(path, "sentiment")
+    assert [(e.text, e.label) for e in headline] == [
+        ("Acme and Hooli win contract", "positive"),
+        ("Tyrell flat", "neutral"),
+    ]
+    assert {e.task for e in load_examples(path, "all")} == {"entity", "sentiment"}
+    train, valid = split_validation(entity, 0.5, seed=3)
+    by_text = {e.text: e in valid for e in entity}
+    assert all((e in valid) == by_text[e.text] for e in entity)  # a headline stays whole
+
+
+def test_the_entity_head_learns_opposite_fortunes(tmp_path: Path, tiny_backbone_dir: Path) -> None:
+    from finsentry.cli.models import evaluate, train
+    from finsentry.cli.score import score
+    from finsentry.scoring.modeldir import ModelSpec
+
+    train_csv = write_entity_csv(tmp_path / "train.csv", entity_rows(240, seed=1))
+    valid_csv = write_entity_csv(tmp_path / "valid.csv", entity_rows(60, seed=2))
+    out = tmp_path / "model"
+    runner = CliRunner()
+    args = ["--data", str(train_csv), "--valid", str(valid_csv), "--task", "entity"]
+    args += ["--base", str(tiny_backbone_dir), "--lora-r", "0", "--epochs", "20", "--lr", "1e-3"]
+    args += ["--head-lr", "5e-3", "--batch-size", "16", "--max-length", "24", "--out", str(out)]
+    args += ["--quiet", "--device", "cpu", "--lexical-weight", "0", "--patience", "20"]
+    result = runner.invoke(train, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    spec = ModelSpec.read(out)
+    assert spec.heads["entity"] == ["negative", "neutral", "positive"]
+    assert json.loads((out / "finsentry_model.json").read_text())["format"] == 3
+    evaluated = runner.invoke(
+        evaluate,
+        ["--model", str(out), "--task", "entity", "--data", str(valid_csv), "--json",
+         "--report", str(tmp_path / "ev")],  # fmt: skip
+        catch_exceptions=False,
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    accuracy = json.loads(evaluated.output)["tasks"]["entity"]["accuracy"]
+    assert accuracy >= 0.8  # half the labels of every headline are each class: chance is 0.5
+    scored = runner.invoke(
+        score,
+        ["Hooli slumps as Tyrell jumps", "--entity", "Hooli", "--entity", "Tyrell",
+         "--entity", "Nobody", "--model", str(out), "--json"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert scored.exit_code == 0, scored.output
+    record = json.loads(scored.output.splitlines()[0])
+    assert [e["entity"] for e in record["entities"]] == ["Hooli", "Tyrell", "Nobody"]
+    assert [e["basis"] for e in record["entities"]] == ["entity", "entity", "headline"]
+    assert record["entities"][2]["sentiment"]["label"] == record["sentiment"]["label"]

@@ -16,7 +16,7 @@ COMMANDS: dict[str, str] = {
     "demo": "finsentry.cli.pipeline:demo",
     "ingest": "finsentry.cli.pipeline:ingest",
     "simulate": "finsentry.cli.simulate:simulate",
-    "score": "finsentry.cli.models:score",
+    "score": "finsentry.cli.score:score",
     "train": "finsentry.cli.models:train",
     "train-lexical": "finsentry.cli.models:train_lexical",
     "evaluate": "finsentry.cli.models:evaluate",

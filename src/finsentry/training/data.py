@@ -7,6 +7,10 @@
   neutral (neu), positive (bullish, pos).
 * A file may hold several tasks in a ``task`` column (``sentiment`` / ``topic``); otherwise a file
   is tagged with its task as ``TASK=PATH`` (``sentiment=train.csv``), or takes the one task given.
+* Entity-level files are shaped like SEntFiN (``title`` and ``entities`` columns, ``entities`` a
+  JSON object ``{"name as written in the title": "positive|negative|neutral"}``). They give
+  ``entity`` examples (one per name, with the character spans where the title names it) and, for
+  the ``sentiment`` task, the titles whose names all share one label (headline-level examples).
 
 Texts go through :func:`finsentry.sources.normalise.normalise_text`, exactly as the pipeline does
 before scoring, so the model trains on what it will see.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import json
 import random
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,18 +28,57 @@ from pathlib import Path
 
 import pandas as pd
 
-from finsentry.schema import SENTIMENT_LABELS
+from finsentry.entities import name_spans
+from finsentry.schema import SENTIMENT_LABELS, Span
 from finsentry.scoring.modeldir import SENTIMENT_SYNONYMS
 from finsentry.sources.normalise import normalise_text
 
-TASKS = ("sentiment", "topic")
+TASKS = ("sentiment", "topic", "entity")
+# what --task accepts beyond one task: "both" (sentiment and topic, as before) and "all"
+TASK_GROUPS = {"both": ("sentiment", "topic"), "all": TASKS}
 
 
 @dataclass(frozen=True, slots=True)
 class Example:
+    """A labelled text; for the ``entity`` task also the target's name and where the text names it
+    (no spans: the name was not found in the text, and the text's own sentiment stands for it)."""
+
     text: str
     task: str
     label: str
+    target: str = ""
+    spans: tuple[Span, ...] = ()
+
+
+def wanted_tasks(task: str) -> tuple[str, ...]:
+    return TASK_GROUPS.get(task, (task,))
+
+
+def entity_examples(frame: pd.DataFrame, path: Path, wanted: Sequence[str]) -> list[Example]:
+    """Entity (and agreed headline sentiment) examples from a SEntFiN-shaped table."""
+    examples: list[Example] = []
+    for row, (title, raw) in enumerate(zip(frame["title"], frame["entities"], strict=True), 2):
+        text = normalise_text(str(title)) if isinstance(title, str) else ""
+        if not text:
+            continue
+        try:
+            entities = json.loads(str(raw))
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path} row {row}: entities is not JSON ({exc.msg})") from None
+        if not isinstance(entities, dict) or not entities:
+            raise DataError(f"{path} row {row}: entities must be a JSON object name -> label")
+        labels = {
+            normalise_text(str(name)): canonical_label("sentiment", label, None)
+            for name, label in entities.items()
+        }
+        if "entity" in wanted:
+            examples += [
+                Example(text, "entity", label, name, name_spans(text, name))
+                for name, label in labels.items()
+            ]
+        if "sentiment" in wanted and len(set(labels.values())) == 1:
+            examples.append(Example(text, "sentiment", next(iter(labels.values()))))
+    return examples
 
 
 class DataError(ValueError):
@@ -81,6 +125,8 @@ def _read_table(path: Path) -> pd.DataFrame:
     else:
         raise DataError(f"{path}: use a .csv, .tsv or .jsonl file with text and label columns")
     missing = {"text", "label"} - set(frame.columns)
+    if missing and {"title", "entities"} <= set(frame.columns):
+        return frame
     if missing:
         raise DataError(f"{path} lacks column(s) {sorted(missing)}; it has {list(frame.columns)}")
     return frame
@@ -94,7 +140,7 @@ def canonical_label(task: str, raw: object, names: Sequence[str] | None) -> str:
         if not 0 <= index < len(names):
             raise DataError(f"{task} label id {index} is outside the {len(names)} label names")
         text = names[index]
-    if task == "sentiment":
+    if task in ("sentiment", "entity"):
         name = SENTIMENT_SYNONYMS.get(text.lower())
         if name is None:
             hint = (
@@ -112,10 +158,19 @@ def load_examples(
     task: str,
     label_names: dict[str, list[str]] | None = None,
 ) -> list[Example]:
-    """Read one data argument (``[TASK=]PATH``) for ``task`` (sentiment, topic or both)."""
+    """Read one data argument (``[TASK=]PATH``) for ``task`` (sentiment, topic, entity, both or
+    all)."""
     tagged, path = parse_task_path(str(value))
     frame = _read_table(path)
     label_names = label_names or {}
+    if "text" not in frame.columns:  # entity-level (SEntFiN-shaped) file
+        wanted = [t for t in wanted_tasks(task) if t in ("entity", "sentiment")]
+        if tagged is not None:
+            wanted = [t for t in wanted if t == tagged]
+        found = entity_examples(frame, path, wanted)
+        if not found:
+            raise DataError(f"{path} holds no usable {task} examples")
+        return found
     if "task" in frame.columns:
         tasks = frame["task"].astype(str).str.strip().tolist()
     elif tagged is not None:
@@ -124,15 +179,18 @@ def load_examples(
         tasks = [task] * len(frame)
     else:
         raise DataError(
-            f"{path}: with --task both, tag each file (sentiment=FILE, topic=FILE) "
+            f"{path}: with --task {task}, tag each file (sentiment=FILE, topic=FILE) "
             "or give it a task column"
         )
-    wanted = TASKS if task == "both" else (task,)
+    text_tasks = wanted_tasks(task)
     examples = []
     for row_text, raw, row_task in zip(frame["text"], frame["label"], tasks, strict=True):
-        if row_task not in TASKS:
-            raise DataError(f"{path}: unknown task {row_task!r} (use sentiment or topic)")
-        if row_task not in wanted:
+        if row_task not in TASKS or row_task == "entity":
+            raise DataError(
+                f"{path}: unknown task {row_task!r} (use sentiment or topic; entity-level data "
+                "comes in files with title and entities columns)"
+            )
+        if row_task not in text_tasks:
             continue
         text = normalise_text(str(row_text)) if isinstance(row_text, str) else ""
         if not text:
@@ -153,7 +211,7 @@ def label_sets(examples: Sequence[Example], known: dict[str, list[str]]) -> dict
         seen = {e.label for e in examples if e.task == task}
         if not seen:
             continue
-        if task == "sentiment":
+        if task in ("sentiment", "entity"):
             out[task] = list(SENTIMENT_LABELS)
         elif task in known:
             unknown = seen - set(known[task])
@@ -172,11 +230,18 @@ def split_validation(
     if not 0.0 < fraction < 1.0:
         raise DataError("the validation fraction must be between 0 and 1")
     groups: dict[tuple[str, str], list[Example]] = defaultdict(list)
-    for example in examples:
-        groups[(example.task, example.label)].append(example)
-    rng = random.Random(seed)
     train: list[Example] = []
     valid: list[Example] = []
+    # a headline with entity labels goes to one side whole (its entities and its headline label),
+    # chosen by a stable hash of its text
+    grouped = {e.text for e in examples if e.task == "entity"}
+    for example in examples:
+        if example.text in grouped:
+            draw = zlib.crc32(f"{seed}|{example.text}".encode()) / 2**32
+            (valid if draw < fraction else train).append(example)
+        else:
+            groups[(example.task, example.label)].append(example)
+    rng = random.Random(seed)
     for key in sorted(groups):
         group = groups[key][:]
         rng.shuffle(group)

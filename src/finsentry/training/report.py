@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from finsentry.schema import SENTIMENT_LABELS, Target
 from finsentry.scoring.engine import Scorer
+from finsentry.scoring.network import ENTITY_TASK
 from finsentry.training.data import DataError, Example
 from finsentry.training.metrics import TaskMetrics, classification_metrics
 
@@ -17,6 +19,9 @@ def evaluate_with_scorer(scorer: Scorer, examples: Sequence[Example]) -> dict[st
     """Metrics per task for the examples, through the same code path as production scoring."""
     results: dict[str, TaskMetrics] = {}
     for task in sorted({e.task for e in examples}):
+        if task == ENTITY_TASK:
+            results[task] = _evaluate_targets(scorer, [e for e in examples if e.task == task])
+            continue
         if task not in scorer.labels:
             raise DataError(f"model {scorer.model_id} has no {task} head")
         names = scorer.labels[task]
@@ -30,6 +35,28 @@ def evaluate_with_scorer(scorer: Scorer, examples: Sequence[Example]) -> dict[st
         truth = [index[e.label] for e in subset]
         results[task] = classification_metrics(task, names, truth, predicted)
     return results
+
+
+def _evaluate_targets(scorer: Scorer, examples: Sequence[Example]) -> TaskMetrics:
+    """Entity-level metrics: each text scored once, towards all of its targets.
+
+    A model without an entity head is measured with its headline sentiment for every target (the
+    pipeline's fallback), which makes the figure comparable across models.
+    """
+    names = list(SENTIMENT_LABELS)
+    index = {name: i for i, name in enumerate(names)}
+    by_text: dict[str, list[Example]] = {}
+    for example in examples:
+        by_text.setdefault(example.text, []).append(example)
+    texts = list(by_text)
+    targets = [[Target(e.target, e.spans) for e in by_text[t]] for t in texts]
+    truth: list[int] = []
+    predicted: list[int] = []
+    for text, score in zip(texts, scorer.score(texts, targets), strict=True):
+        for example, towards in zip(by_text[text], score.targets, strict=True):
+            truth.append(index[example.label])
+            predicted.append(index[towards.sentiment])
+    return classification_metrics(ENTITY_TASK, names, truth, predicted)
 
 
 def report_json(model_id: str, data: str, metrics: dict[str, TaskMetrics]) -> dict[str, Any]:

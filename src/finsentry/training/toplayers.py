@@ -19,7 +19,7 @@ from torch import nn
 from transformers import AutoModel
 
 from finsentry.scoring.batching import plan_batches
-from finsentry.scoring.network import mean_pool
+from finsentry.scoring.network import ENTITY_TASK, mean_pool, target_features
 
 
 class _Passthrough(nn.Module):
@@ -134,8 +134,20 @@ class TopNetwork(nn.Module):
         self.dropout = dropout
 
     def forward(
-        self, hidden: torch.Tensor, attention_mask: torch.Tensor
+        self,
+        hidden: torch.Tensor,
+        attention_mask: torch.Tensor,
+        target_rows: torch.Tensor | None = None,
+        target_mask: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         out = self.top(inputs_embeds=hidden, attention_mask=attention_mask).last_hidden_state
-        pooled = self.dropout(mean_pool(out, attention_mask))
-        return {task: head(pooled) for task, head in self.heads.items()}
+        pooled = mean_pool(out, attention_mask)
+        logits = {
+            task: head(self.dropout(pooled))
+            for task, head in self.heads.items()
+            if task != ENTITY_TASK
+        }
+        if ENTITY_TASK in self.heads and target_rows is not None and target_mask is not None:
+            features = target_features(out, pooled, target_rows, target_mask)
+            logits[ENTITY_TASK] = self.heads[ENTITY_TASK](self.dropout(features))
+        return logits

@@ -35,10 +35,11 @@ from finsentry.scoring.modeldir import (
     ModelSpec,
     is_finsentry_model,
 )
-from finsentry.scoring.network import MultiTaskNetwork, load_backbone, load_network
-from finsentry.training.data import Example, describe, label_sets
+from finsentry.scoring.network import ENTITY_TASK, MultiTaskNetwork, load_backbone, load_network
+from finsentry.training.data import DataError, Example, describe, label_sets
 from finsentry.training.metrics import TaskMetrics, classification_metrics
 from finsentry.training.report import evaluate_with_scorer
+from finsentry.training.rows import batch_targets, pack, task_targets, tokenize_rows
 from finsentry.training.toplayers import (
     TopNetwork,
     build_top_model,
@@ -250,14 +251,12 @@ def train(
         freeze_below(network.backbone, k)
     network.to(device)
 
-    task_index = {task: {name: i for i, name in enumerate(names)} for task, names in labels.items()}
-    rows = _tokenize(tokenizer, train_examples, config.max_length)
-    targets = {
-        task: torch.tensor(
-            [task_index[task][e.label] if e.task == task else -100 for e in train_examples]
-        )
-        for task in labels
-    }
+    packed = pack(train_examples, labels)
+    tokenize_rows(tokenizer, packed, config.max_length)
+    rows = [row.ids for row in packed]
+    targets = task_targets(packed, list(labels))
+    if k and ENTITY_TASK in labels:
+        raise DataError("the entity head trains with all layers: pass --train-layers 0")
     evaluator = Scorer(
         network,
         tokenizer,
@@ -278,18 +277,24 @@ def train(
         valid_states = cache_lower_states(network.backbone, valid_rows, k, pad, device)
         runner = TopNetwork(build_top_model(network.backbone, k), network.heads, network.dropout)
 
-        def forward(batch: list[int]) -> dict[str, torch.Tensor]:
+        def forward(batch: list[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
             hidden, mask = collate_states([train_states[i] for i in batch], device)
-            return dict(runner(hidden, mask))
+            return dict(runner(hidden, mask)), None
 
         def evaluate() -> dict[str, TaskMetrics]:
             return _evaluate_cached(runner, valid_states, valid_examples, labels, device)
 
     else:
 
-        def forward(batch: list[int]) -> dict[str, torch.Tensor]:
+        def forward(batch: list[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
             ids, mask = evaluator.collate([rows[i] for i in batch])
-            return dict(network(input_ids=ids, attention_mask=mask))
+            entity = batch_targets(packed, batch, ids.shape[1], device)
+            if entity is None:
+                return dict(network(input_ids=ids, attention_mask=mask)), None
+            logits = network(
+                input_ids=ids, attention_mask=mask, target_rows=entity[0], target_mask=entity[1]
+            )
+            return dict(logits), entity[2]
 
         def evaluate() -> dict[str, TaskMetrics]:
             return evaluate_with_scorer(evaluator, valid_examples)
@@ -318,11 +323,11 @@ def train(
             runner.train()
             index = torch.tensor(batch)
             with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-                logits = forward(batch)
+                logits, entity_y = forward(batch)
             loss = torch.zeros((), device=device)
             for task, task_logits in logits.items():
-                y = targets[task][index].to(device)
-                if bool((y >= 0).any()):
+                y = entity_y if task == ENTITY_TASK else targets[task][index].to(device)
+                if y is not None and bool((y >= 0).any()):
                     loss = loss + loss_fn(task_logits.float(), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
@@ -405,7 +410,12 @@ def train(
 def fit_lexical_head(
     examples: Sequence[Example], labels: dict[str, list[str]], weight: float, c: float
 ) -> LexicalHead:
-    """The lexical head of :mod:`finsentry.scoring.lexical`, fitted on ``examples``."""
+    """The lexical head of :mod:`finsentry.scoring.lexical`, fitted on ``examples``.
+
+    Only text-level tasks: the entity head's sentiment depends on where the company is named,
+    which word counts cannot see."""
+    examples = [e for e in examples if e.task != ENTITY_TASK]
+    labels = {task: names for task, names in labels.items() if task != ENTITY_TASK}
     return fit_lexical(
         [e.text for e in examples],
         [e.task for e in examples],

@@ -1,0 +1,221 @@
+"""Synthetic training headlines: adverse corporate events told without market words.
+
+The labelled news finsentry trains on (twitter-financial-news, SEntFiN) labels *market tone*:
+"plant explosion" with no word about the share price is mostly labelled neutral there. A desk reads
+an explosion, a data breach or an arrest as bad news for the company it hits, and finsentry's
+alerts count negative items per ticker, so the model must too. This module writes such headlines,
+and neutral look-alikes in the same vocabulary (a plant opening, a fire drill, a security product),
+from templates written for finsentry, as an entity-level CSV (SEntFiN's shape: ``id,title,entities``)
+that ``finsentry train`` reads like any other::
+
+    python -m finsentry.training.synthetic --out events.csv --n 2400 --seed 7
+
+Company names come from the bundled watchlist and a list of invented names. The evaluation set in
+``benchmarks/data/adverse_events.csv`` was written separately, by hand, and is never read here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+from finsentry.entities import load_watchlist
+
+# {co} is the company hit (negative); {other} a bystander (neutral); the rest are fillers.
+ADVERSE = (
+    "{co} {site} blast kills {n} workers",
+    "Explosion rips through {co} {site} in {place}",
+    "{n} injured as blast hits {co} {site}",
+    "Fire guts {co} {site}; output halted",
+    "Blaze at {co} {site} forces evacuation of nearby homes",
+    "{co} halts production after fire at {place} {site}",
+    "Ransomware attack cripples {co} systems",
+    "Hackers shut {co} {service} for a {dur}",
+    "{co} says cyber intrusion disrupted {service}",
+    "{co} discloses breach exposing data of {n} million customers",
+    "Personal records of {n} million {co} users leaked online",
+    "{co} recalls {n}00,000 {product} over {defect}",
+    "{regulator} orders {co} to recall {product} after {defect} reports",
+    "{co} {product} pulled from shelves over {defect}",
+    "{regulator} fines {co} {amount} for {misconduct}",
+    "{co} hit with {amount} penalty over {misconduct}",
+    "{co} sued by {plaintiffs} over {misconduct}",
+    "{plaintiffs} file class action against {co} alleging {misconduct}",
+    "{regulator} opens fraud probe into {co} accounts",
+    "{co} under investigation for {misconduct}",
+    "{co} auditor resigns citing accounting irregularities",
+    "Auditor raises going-concern doubt over {co}",
+    "{co} warns it may not survive without new funding",
+    "{co} files for bankruptcy protection",
+    "{co} enters administration after lenders pull support",
+    "{co} defaults on bond payment",
+    "{agency} cuts {co} credit rating to junk",
+    "{agency} downgrades {co} debt on weak cash flow",
+    "{co} chief executive arrested in {place}",
+    "Police detain {co} finance chief over {misconduct}",
+    "{co} founder charged with {misconduct}",
+    "{n},000 {co} workers walk out in pay dispute",
+    "Strike shuts {co} {site}s across {place}",
+    "Unions at {co} call indefinite stoppage",
+    "{co} {service} down for hours in nationwide outage",
+    "Outage leaves {co} customers without {service}",
+    "{regulator} bans {co} from {activity}",
+    "{regulator} revokes {co} licence",
+    "{co} barred from government contracts over {misconduct}",
+    "{co} {site} shut by {regulator} after safety lapses",
+    "Toxic leak at {co} {site} prompts {regulator} inquiry",
+    "{co} {product} linked to {n} deaths, {regulator} says",
+    "Whistleblower accuses {co} of {misconduct}",
+    "{co} admits {misconduct} at {place} unit",
+    "{co} hit by export ban to {place}",
+    "Sanctions cut {co} off from key suppliers",
+    "{co} loses its biggest customer",
+    "{co} scraps flagship {product} after failed trials",
+    "{regulator} rejects {co} {product} application",
+    "{co} {product} trial halted after patient deaths",
+    "Train derailment blamed on {co} signalling fault",
+    "{co} jet grounded after engine failure",
+    "Court orders {co} to pay {amount} in damages",
+    "{co} faces criminal charges over {place} disaster",
+    "{co} delays {product} launch again amid quality problems",
+    "{co} to cut {n},000 jobs and close {site}s",
+)
+LOOKALIKE = (
+    "{co} opens new {site} in {place}",
+    "{co} holds annual fire drill at {place} {site}",
+    "{co} launches {security} for business customers",
+    "{co} hosts cybersecurity summit in {place}",
+    "{co} appoints new chief information security officer",
+    "{co} names {place} head of compliance",
+    "{co} completes scheduled safety inspection at {site}",
+    "{co} to publish annual report on {date}",
+    "{co} sponsors local fire brigade training centre",
+    "{co} expands data centre capacity in {place}",
+    "{co} updates privacy policy for {service}",
+    "{co} files routine annual return with {regulator}",
+    "{co} schedules maintenance window for {service}",
+    "{co} unveils redesigned {product}",
+    "{co} signs supply agreement with {other}",
+    "{co} and {other} to co-host industry conference",
+    "{co} moves {place} office to new building",
+    "{co} board to meet on {date}",
+    "{co} to present at investor day on {date}",
+    "{co} tests emergency response plan at {site}",
+    "{co} trains staff on data protection rules",
+    "{co} recalls former executive as adviser",
+    "{co} renames {service} unit",
+    "{regulator} publishes guidance that {co} helped draft",
+    "{co} releases {product} software update",
+    "{co} completes audit of {site} energy use",
+)
+# two companies: the first is hit (negative), the second is mentioned neutrally
+PAIRED = (
+    "Fire at {co} {site} that supplies {other}",
+    "{co} recalls {product} made for {other} over {defect}",
+    "{co} data breach exposes records; partner {other} says its systems are unaffected",
+    "{regulator} fines {co} {amount}; {other} not involved",
+    "{co} files for bankruptcy owing money to {other}",
+    "Strike at {co} {site}; {other} plant runs as normal",
+)
+
+FILLERS: dict[str, Sequence[str]] = {
+    "site": ("plant", "refinery", "factory", "warehouse", "mine", "smelter", "depot", "facility"),
+    "place": ("Texas", "Gujarat", "Bavaria", "Ohio", "Lyon", "Chennai", "Osaka", "Rotterdam",
+              "Ontario", "Sao Paulo", "Seoul", "Milan", "Queensland", "Pune", "Wales"),
+    "n": ("2", "3", "4", "5", "6", "8", "12", "15", "20", "40"),
+    "service": ("online banking", "mobile network", "payment app", "cloud service", "booking system",
+                "email service", "streaming platform", "card payments"),
+    "dur": ("day", "week", "weekend", "second day"),
+    "product": ("cars", "laptops", "baby formula", "insulin pens", "airbags", "heart monitors",
+                "phones", "washing machines", "pet food", "e-bikes", "blood thinner", "tyres"),
+    "defect": ("fire risk", "brake faults", "contamination", "battery overheating",
+               "faulty wiring", "choking hazard", "software glitch"),
+    "regulator": ("SEC", "FDA", "EPA", "FCA", "SEBI", "BaFin", "the EU Commission",
+                  "the CMA", "the DOJ", "the FTC", "RBI", "the NHTSA"),
+    "amount": ("$40 million", "$1.2 billion", "EUR 300 million", "Rs 500 crore", "GBP 90 million",
+               "$7 billion", "$15 million"),
+    "misconduct": ("bribery", "price fixing", "misleading customers", "money laundering",
+                   "insider dealing", "emissions cheating", "safety violations",
+                   "hiding defects", "wage theft", "tax evasion"),
+    "plaintiffs": ("Shareholders", "Customers", "Pension funds", "Patients", "Former employees",
+                   "Dealers"),
+    "agency": ("Moody's", "S&P", "Fitch", "CRISIL", "ICRA"),
+    "activity": ("selling new policies", "taking deposits", "lending", "opening accounts",
+                 "issuing cards"),
+    "security": ("threat detection service", "firewall suite", "password manager",
+                 "fraud monitoring tool", "encryption service"),
+    "date": ("March 3", "May 12", "June 30", "September 9", "November 18"),
+}
+INVENTED = ("Norvex Industries", "Calder Foods", "Brightline Telecom", "Halvorsen Chemicals",
+            "Meridian Pharma", "Quayside Logistics", "Orbis Motors", "Tallis Bank",
+            "Kestrel Airways", "Sundara Textiles", "Veltro Energy", "Ashgrove Mining")
+
+
+_SUFFIXES = (" Inc.", " Inc", " Corp.", " Corp", " plc", " PLC", " AG", " SE", " SA", " S.A.",
+             " SpA", " NV", " N.V.", " Ltd.", " Ltd", " AB", " ASA", " A/S", " Co.", " Oyj")
+
+
+def companies() -> list[str]:
+    """The watchlist's companies as headlines name them (short names, aliases), and invented ones."""
+    names: set[str] = set()
+    for entry in load_watchlist():
+        for surface in entry.surfaces:
+            for suffix in _SUFFIXES:
+                surface = surface.removesuffix(suffix)
+            if len(surface) > 2 and not surface.isupper():
+                names.add(surface.strip().rstrip(" &,"))
+    return sorted(names) + list(INVENTED)
+
+
+def generate(n: int, seed: int) -> list[tuple[str, dict[str, str]]]:
+    """``n`` distinct (title, {company: label}) pairs: about 60 % adverse, 30 % look-alikes,
+    10 % two-company headlines."""
+    rng = random.Random(seed)
+    names = companies()
+    out: dict[str, dict[str, str]] = {}
+    attempts = 0
+    while len(out) < n and attempts < 50 * n:
+        attempts += 1
+        draw = rng.random()
+        kind = ADVERSE if draw < 0.6 else LOOKALIKE if draw < 0.9 else PAIRED
+        template = rng.choice(kind)
+        company, other = rng.sample(names, 2)
+        values = {key: rng.choice(choices) for key, choices in FILLERS.items()}
+        title = template.format(co=company, other=other, **values)
+        if kind is LOOKALIKE:
+            labels = {company: "neutral"}
+            if "{other}" in template:
+                labels[other] = "neutral"
+        else:
+            labels = {company: "negative"}
+            if "{other}" in template:
+                labels[other] = "neutral"
+        out.setdefault(title[0].upper() + title[1:], labels)
+    return list(out.items())
+
+
+def write_csv(path: Path, rows: Sequence[tuple[str, dict[str, str]]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "title", "entities"])
+        for i, (title, labels) in enumerate(rows, 1):
+            writer.writerow([f"syn-{i:05d}", title, json.dumps(labels)])
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="CSV file to write.")
+    parser.add_argument("--n", type=int, default=2400, help="How many headlines.")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    rows = generate(args.n, args.seed)
+    write_csv(args.out, rows)
+    print(f"wrote {len(rows)} headlines to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
