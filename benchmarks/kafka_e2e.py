@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from kafka_common import broker, news_stream, percentile, rss_mib  # noqa: E402
 
 from finsentry.config import Settings  # noqa: E402
 from finsentry.pipeline import Pipeline  # noqa: E402
-from finsentry.schema import TextScore  # noqa: E402
+from finsentry.schema import Target, TextScore  # noqa: E402
 from finsentry.sources.kafka import ConsumeOptions, FlushedBatch, KafkaNewsConsumer  # noqa: E402
 from finsentry.sources.publish import NewsPublisher, ensure_topic  # noqa: E402
 
@@ -45,7 +46,9 @@ class ConstantScorer:
 
     model_id = "constant-bench@0"
 
-    def score(self, texts: list[str]) -> list[TextScore]:
+    def score(
+        self, texts: list[str], targets: Sequence[Sequence[Target]] | None = None
+    ) -> list[TextScore]:
         return [TextScore(0.2, 0.6, 0.2, "General News | Opinion", 0.5) for _ in texts]
 
 

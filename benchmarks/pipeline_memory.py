@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,7 +29,7 @@ from kafka_common import news_stream, rss_mib  # noqa: E402
 
 from finsentry.config import Settings  # noqa: E402
 from finsentry.pipeline import Pipeline  # noqa: E402
-from finsentry.schema import RawRecord, TextScore  # noqa: E402
+from finsentry.schema import RawRecord, Target, TextScore  # noqa: E402
 
 
 class ConstantScorer:
@@ -36,7 +37,9 @@ class ConstantScorer:
 
     model_id = "constant-bench@0"
 
-    def score(self, texts: list[str]) -> list[TextScore]:
+    def score(
+        self, texts: list[str], targets: Sequence[Sequence[Target]] | None = None
+    ) -> list[TextScore]:
         return [TextScore(0.2, 0.6, 0.2, "General News | Opinion", 0.5) for _ in texts]
 
 

@@ -63,7 +63,8 @@ def window_deltas(items: Sequence[ScoredItem], sizes_s: Sequence[int]) -> list[W
     """The window statistics these items add, one per (size, start, scope), in key order.
 
     Novel items add to ``count``, the sentiment counts and ``score_sum``; duplicates add to
-    ``duplicates``; late items additionally add to ``late``.
+    ``duplicates``; late items additionally add to ``late``. Ticker scopes count the sentiment
+    towards that ticker (:meth:`ScoredItem.towards`); the other scopes the headline's.
     """
     sizes = sorted(set(sizes_s))
     if any(size <= 0 for size in sizes):
@@ -72,13 +73,15 @@ def window_deltas(items: Sequence[ScoredItem], sizes_s: Sequence[int]) -> list[W
     acc: dict[tuple[int, int, ScopeKind, str], list[Any]] = {}
     for item in items:
         epoch = _epoch_seconds(item.published_at)
-        scopes = item_scopes(item)
         novel, late = item.novel, int(item.late)
-        slot = _SENTIMENT_SLOT[item.scores.sentiment] if novel else 0
-        score = quantize_score(item.scores.score) if novel else 0.0
+        headline = (_SENTIMENT_SLOT[item.scores.sentiment], quantize_score(item.scores.score))
+        scopes = [
+            (kind, value, _ticker_sentiment(item, value) if kind is ScopeKind.TICKER else headline)
+            for kind, value in item_scopes(item)
+        ]
         for size in sizes:
             start = epoch - epoch % size
-            for kind, value in scopes:
+            for kind, value, (slot, score) in scopes:
                 key = (size, start, kind, value)
                 bucket = acc.get(key)
                 if bucket is None:
@@ -100,6 +103,11 @@ def window_deltas(items: Sequence[ScoredItem], sizes_s: Sequence[int]) -> list[W
         b = acc[key]
         out.append(WindowStat(size, when, kind, value, b[0], b[1], b[2], b[3], b[4], b[5], b[6]))
     return out
+
+
+def _ticker_sentiment(item: ScoredItem, ticker: str) -> tuple[int, float]:
+    towards = item.towards(ticker)
+    return _SENTIMENT_SLOT[towards.sentiment], quantize_score(towards.score)
 
 
 def merge_stats(stats: Iterable[WindowStat]) -> dict[WindowKey, WindowStat]:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from finsentry.config import Settings
-from finsentry.schema import NewsItem
+from finsentry.schema import NewsItem, Span, Target
 from finsentry.sources.normalise import TICKER_PATTERN, normalise_ticker
 
 _CASHTAG = re.compile(rf"(?<![\w$])\$({TICKER_PATTERN})(?!\w)", re.IGNORECASE)
@@ -124,8 +124,12 @@ class _NameMatcher:
             self._automaton.make_automaton()
 
     def find(self, text: str) -> set[str]:
+        return {ticker for _, _, ticker in self.spans(text)}
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        """``(start, end, ticker)`` of each accepted match (``end`` exclusive)."""
         if not self.size or not text:
-            return set()
+            return []
         spans: list[tuple[int, int, str]] = []
         last = len(text) - 1
         for end, (length, ticker) in self._automaton.iter(text):
@@ -136,17 +140,29 @@ class _NameMatcher:
                 continue
             spans.append((start, end, ticker))
         if not spans:
-            return set()
+            return []
         # Longest first; a shorter match inside an accepted longer one is dropped.
         spans.sort(key=lambda s: (s[0] - s[1], s[0]))
-        taken: list[tuple[int, int]] = []
-        found: set[str] = set()
+        taken: list[tuple[int, int, str]] = []
         for start, end, ticker in spans:
-            if any(start <= t_end and end >= t_start for t_start, t_end in taken):
+            if any(start <= t_end and end >= t_start for t_start, t_end, _ in taken):
                 continue
-            taken.append((start, end))
-            found.add(ticker)
-        return found
+            taken.append((start, end, ticker))
+        return sorted((start, end + 1, ticker) for start, end, ticker in taken)
+
+
+def name_spans(text: str, name: str) -> tuple[Span, ...]:
+    """Where ``text`` names ``name`` (any name, not only the watchlist's): case-insensitive, on
+    word boundaries where it occurs so, else anywhere; ``()`` when it does not occur."""
+    name = name.strip()
+    if not name:
+        return ()
+    escaped = re.escape(name)
+    for pattern in (rf"(?<!\w){escaped}(?!\w)", escaped):
+        found = tuple(m.span() for m in re.finditer(pattern, text, re.IGNORECASE))
+        if found:
+            return found
+    return ()
 
 
 def _is_word_char(ch: str) -> bool:
@@ -187,21 +203,52 @@ class EntityTagger:
 
     def tickers_in(self, text: str) -> set[str]:
         """Tickers named in a text by cashtag, exchange prefix or watchlist name."""
-        found = {m.upper() for m in _CASHTAG.findall(text)} - _NOT_CASHTAGS
-        found.update(m.upper() for m in _EXCHANGE_SYMBOL.findall(text))
+        return {ticker for _, _, ticker in self.mentions_in(text)}
+
+    def mentions_in(self, text: str) -> list[tuple[int, int, str]]:
+        """``(start, end, ticker)`` of every cashtag, exchange symbol and watchlist name."""
+        found = [
+            (m.start(), m.end(), m.group(1).upper())
+            for m in _CASHTAG.finditer(text)
+            if m.group(1).upper() not in _NOT_CASHTAGS
+        ]
+        found += [(m.start(), m.end(), m.group(1).upper()) for m in _EXCHANGE_SYMBOL.finditer(text)]
         exact, upper = self._matchers()
-        found |= exact.find(text)
+        found += exact.spans(text)
         if _is_shouting(text):
-            found |= upper.find(text.upper())
+            shouted = text.upper()
+            same = len(shouted) == len(text)  # else offsets would not map back: no span, tag only
+            found += [(a, b, t) if same else (0, 0, t) for a, b, t in upper.spans(shouted)]
         return found
 
     def tag_item(self, item: NewsItem) -> tuple[str, ...]:
-        found = {t for t in (normalise_ticker(x) for x in item.tickers) if t}
-        found |= self.tickers_in(item.headline)
+        return tuple(target.name for target in self.targets(item))
+
+    def targets(self, item: NewsItem) -> tuple[Target, ...]:
+        """The item's tickers, sorted, each with where :attr:`NewsItem.text` names it.
+
+        Tickers given in the input that the text never names have no spans: the headline's
+        sentiment stands for them.
+        """
+        spans: dict[str, set[Span]] = {}
+        for t in (normalise_ticker(x) for x in item.tickers):
+            if t:
+                spans.setdefault(t, set())
+        for start, end, ticker in self.mentions_in(item.headline):
+            spans.setdefault(ticker, set()).add((start, end))
         if item.body:
-            found |= self.tickers_in(item.body)
-        return tuple(sorted(found))
+            offset = len(item.headline) + 2  # NewsItem.text joins them with ". "
+            for start, end, ticker in self.mentions_in(item.body):
+                spans.setdefault(ticker, set()).add((start + offset, end + offset))
+        return tuple(
+            Target(ticker, tuple(sorted(s for s in spans[ticker] if s[1] > s[0])))
+            for ticker in sorted(spans)
+        )
 
     def tag(self, items: Sequence[NewsItem]) -> list[tuple[str, ...]]:
         """Sorted unique tickers per item, in item order."""
         return [self.tag_item(item) for item in items]
+
+    def tag_targets(self, items: Sequence[NewsItem]) -> list[tuple[Target, ...]]:
+        """:meth:`targets` of each item, in item order."""
+        return [self.targets(item) for item in items]

@@ -1,6 +1,7 @@
 """The one pipeline core: every source feeds batches of raw records to :meth:`Pipeline.process`.
 
-validate -> normalise -> entities -> dedup -> score -> watermark -> store (one transaction) -> detect
+validate -> normalise -> entities -> score (the text, and towards each ticker) -> dedup ->
+watermark -> store (one transaction) -> detect
 
 ``process`` returns only after the store has made the batch durable, so a source may commit the
 positions of the records it passed in as soon as it returns.
@@ -19,7 +20,15 @@ from typing import TYPE_CHECKING, Protocol
 
 from finsentry.aggregate import Watermark
 from finsentry.config import Settings
-from finsentry.schema import Alert, DeadLetter, RawRecord, ScoredItem, TextScore, utc_now
+from finsentry.schema import (
+    Alert,
+    DeadLetter,
+    RawRecord,
+    ScoredItem,
+    Target,
+    TextScore,
+    utc_now,
+)
 from finsentry.store.base import BatchHealth, BatchWrite, Store
 
 if TYPE_CHECKING:
@@ -33,11 +42,17 @@ WATERMARK_STATE_KEY = "watermark"
 
 
 class Scorer(Protocol):
-    """What the pipeline needs of a model: see :mod:`finsentry.scoring`."""
+    """What the pipeline needs of a model: see :mod:`finsentry.scoring`.
+
+    ``targets`` holds, per text, the tickers to score its sentiment towards and where the text
+    names them; each result's ``targets`` answers them in order.
+    """
 
     model_id: str
 
-    def score(self, texts: Sequence[str]) -> list[TextScore]: ...
+    def score(
+        self, texts: Sequence[str], targets: Sequence[Sequence[Target]] | None = None
+    ) -> list[TextScore]: ...
 
 
 @dataclass(slots=True)
@@ -212,10 +227,11 @@ class Pipeline:
 
         scored: list[ScoredItem] = []
         if items:
+            targets = self.tagger.tag_targets(items)
+            tickers = [tuple(t.name for t in found) for found in targets]
             started = time.perf_counter()
-            scores = self.scorer.score([item.text for item in items])
+            scores = self.scorer.score([item.text for item in items], targets)
             report.scoring_s = time.perf_counter() - started
-            tickers = self.tagger.tag(items)
             marks = self.dedup.mark(items, tickers)
             late_flags = self.watermark.observe(items)
             for item, score, found, mark, late in zip(

@@ -57,6 +57,14 @@ def test_round_trips(pg: PostgresStore) -> None:
     contract.test_round_trips(pg)  # type: ignore[arg-type]
 
 
+def test_sentiment_towards_each_ticker(pg: PostgresStore) -> None:
+    contract.test_sentiment_towards_each_ticker_is_stored_and_read_back(pg)  # type: ignore[arg-type]
+    rows = pg._all(  # the columns Grafana and the report read
+        "SELECT ticker, sentiment, basis FROM item_tickers WHERE item_id = 'id-7' ORDER BY ticker"
+    )
+    assert [tuple(r) for r in rows] == [("AAPL", "positive", "entity"), ("MSFT", "negative", "entity")]
+
+
 def test_items_between_scopes(pg: PostgresStore) -> None:
     contract.test_items_between_scopes(pg)  # type: ignore[arg-type]
 

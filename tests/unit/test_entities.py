@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from finsentry.config import Settings
-from finsentry.entities import EntityTagger, WatchlistEntry, load_watchlist, parse_watchlist
+from finsentry.entities import (
+    EntityTagger,
+    WatchlistEntry,
+    load_watchlist,
+    name_spans,
+    parse_watchlist,
+)
 from finsentry.schema import NewsItem
 
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
@@ -149,3 +155,25 @@ def test_thousands_of_names(tmp_path: Path) -> None:
         assert set(tickers) == {e.ticker, p.ticker}
     # An alias inside a longer word is no hit.
     assert tagger.tag([news(f"Mega{picks[0].aliases[0]}s rally")]) == [()]
+
+
+def test_targets_carry_where_the_text_names_each_ticker(tagger: EntityTagger) -> None:
+    item = news(
+        "Apple climbs as $MSFT slips",
+        body="NASDAQ:INTC was flat; Apple said more.",
+        tickers=("NVDA", "aapl"),
+    )
+    targets = {t.name: t.spans for t in tagger.targets(item)}
+    text = item.text
+    assert [text[a:b] for a, b in targets["AAPL"]] == ["Apple", "Apple"]
+    assert [text[a:b] for a, b in targets["MSFT"]] == ["$MSFT"]
+    assert [text[a:b] for a, b in targets["INTC"]] == ["NASDAQ:INTC"]
+    assert targets["NVDA"] == ()  # given in the input, never named: the headline's sentiment
+    assert tagger.tag_item(item) == tuple(sorted(targets))
+
+
+def test_name_spans_finds_any_name_case_insensitively() -> None:
+    text = "Tata Steel and TATA STEEL's rival JSW"
+    assert [text[a:b] for a, b in name_spans(text, "tata steel")] == ["Tata Steel", "TATA STEEL"]
+    assert name_spans(text, "Infosys") == ()
+    assert name_spans("AlphaBeta", "Beta") == ((5, 9),)  # not on a word boundary: still found

@@ -137,3 +137,29 @@ def test_run_totals_count_every_alert_but_a_consumer_keeps_only_the_last() -> No
     flat = [a for batch in batches for a in batch]
     assert bounded.alert_count == unbounded.alert_count == 8
     assert bounded.alerts == flat[-3:] and unbounded.alerts == flat
+
+
+def test_each_ticker_of_a_headline_gets_its_own_sentiment(tmp_path: Path) -> None:
+    """A story naming two companies of opposite fortune moves each ticker its own way; the
+    topic/all scopes keep the headline's sentiment, and a given ticker the text never names
+    takes the headline's."""
+    rows = [
+        news(1, 1, "Apple surges as Microsoft plunges", ["NVDA"]),
+        news(2, 2, "Microsoft gains, Apple slumps"),
+    ]
+    pipe = make_pipeline(tmp_path)
+    totals = run_files([write_jsonl(tmp_path / "in.jsonl", rows)], pipe.settings, pipeline=pipe)
+    assert totals.processed == 2
+    stored = {
+        i.id: i for i in pipe.store.items_between(T0, T0 + timedelta(hours=1))
+    }
+    first = stored["n1"]
+    assert first.tickers == ("AAPL", "MSFT", "NVDA")
+    assert first.towards("AAPL").sentiment == "positive"
+    assert first.towards("MSFT").sentiment == "negative"
+    assert first.towards("NVDA").basis == "headline"
+    assert stored["n2"].towards("AAPL").sentiment == "negative"
+    assert stored["n2"].towards("MSFT").sentiment == "positive"
+    hour = {(kind, value): (neg, pos) for _, kind, value, _, neg, _, pos, _, _ in window_table(pipe, 3600)}
+    assert hour[("ticker", "AAPL")] == (1, 1) and hour[("ticker", "MSFT")] == (1, 1)
+    pipe.close()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from finsentry.schema import (
     NewsItem,
     ScopeKind,
     ScoredItem,
+    TargetSentiment,
     TextScore,
 )
 from finsentry.store import open_store
@@ -225,3 +227,31 @@ def test_two_writers_same_file(tmp_path: Path) -> None:
     a.write_batch(BatchWrite(items[:12], [], SIZES))
     b.write_batch(BatchWrite(items[8:], [], SIZES))
     assert all_windows(a) == merge_stats(window_deltas(items, SIZES))
+
+
+def test_sentiment_towards_each_ticker_is_stored_and_read_back(store: Store) -> None:
+    """item_tickers and the ticker windows carry the sentiment towards each ticker; re-aggregation
+    rebuilds the same windows from the stored items."""
+    base = scored(7, minutes=1, neg=0.1)  # headline: positive
+    towards = (
+        TargetSentiment("AAPL", 0.05, 0.1, 0.85),
+        TargetSentiment("MSFT", 0.9, 0.07, 0.03),  # negative towards MSFT
+    )
+    item = replace(base, scores=replace(base.scores, targets=towards))
+    store.write_batch(BatchWrite([item], [], SIZES))
+    got = store.items_between(T0, T0 + timedelta(minutes=5), ScopeKind.TICKER, "MSFT")
+    assert got == [item]
+    assert got[0].towards("MSFT").sentiment == "negative"
+    assert got[0].towards("AAPL").sentiment == "positive"
+    windows = {
+        (w.scope_kind, w.scope_value): w
+        for w in store.window_stats(300, T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+    }
+    msft, aapl = windows[(ScopeKind.TICKER, "MSFT")], windows[(ScopeKind.TICKER, "AAPL")]
+    assert (msft.negative, msft.positive) == (1, 0)
+    assert (aapl.negative, aapl.positive) == (0, 1)
+    assert windows[(ScopeKind.ALL, "*")].positive == 1  # the headline's sentiment
+    assert msft.score_sum == pytest.approx(0.03 - 0.9, abs=1e-6)
+    before = all_windows(store)
+    store.reaggregate(T0 - timedelta(hours=2), SIZES)
+    assert all_windows(store) == before

@@ -46,25 +46,32 @@ def channels(settings: Settings) -> list[str]:
     return out
 
 
-def order_evidence(items: Sequence[ScoredItem], order: str) -> list[ScoredItem]:
-    """Novel items first; then the most negative (or most recent), then the most recent."""
+def order_evidence(
+    items: Sequence[ScoredItem], order: str, ticker: str | None = None
+) -> list[ScoredItem]:
+    """Novel items first; then the most negative (or most recent), then the most recent.
+
+    For a ticker's alert "most negative" means towards that ticker."""
 
     def key(item: ScoredItem) -> tuple[Any, ...]:
         recency = -item.published_at.timestamp()
+        score = item.towards(ticker).score if ticker else item.scores.score
         if order == "recent":
-            return (not item.novel, recency, item.scores.score, item.id)
-        return (not item.novel, item.scores.score, recency, item.id)
+            return (not item.novel, recency, score, item.id)
+        return (not item.novel, score, recency, item.id)
 
     return sorted(items, key=key)
 
 
-def to_evidence(item: ScoredItem) -> Evidence:
+def to_evidence(item: ScoredItem, ticker: str | None = None) -> Evidence:
+    """An alert's evidence item; for a ticker's alert, with the sentiment towards that ticker."""
+    towards = item.towards(ticker) if ticker else None
     return Evidence(
         id=item.id,
         headline=item.item.headline,
         published_at=item.published_at,
-        score=item.scores.score,
-        sentiment=item.scores.sentiment,
+        score=towards.score if towards else item.scores.score,
+        sentiment=towards.sentiment if towards else item.scores.sentiment,
         url=item.item.url,
         novel=item.novel,
     )
@@ -207,7 +214,10 @@ class AlertEngine:
         kind = ScopeKind(scope_key[0])
         span_start = start - (score.span - 1) * self.step
         items = self.store.items_between(span_start, start + self.step, kind, scope_key[1], 500)
-        evidence = tuple(to_evidence(i) for i in order_evidence(items, rule.evidence_order))
+        ticker = scope_key[1] if kind is ScopeKind.TICKER else None
+        evidence = tuple(
+            to_evidence(i, ticker) for i in order_evidence(items, rule.evidence_order, ticker)
+        )
         return Alert(
             rule=rule.name,
             scope_kind=kind,

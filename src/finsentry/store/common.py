@@ -24,6 +24,8 @@ from finsentry.schema import (
     NewsItem,
     ScopeKind,
     ScoredItem,
+    SentimentBasis,
+    TargetSentiment,
     TextScore,
     WindowKey,
     WindowStat,
@@ -43,6 +45,7 @@ ITEM_COLUMNS: tuple[str, ...] = (
     "id", "published_at", "ingested_at", "source", "headline", "body", "url", "lang", "tickers",
     "input_tickers", "sentiment", "p_negative", "p_neutral", "p_positive", "score", "topic",
     "topic_prob", "model", "novel", "duplicate_of", "late", "input", "position", "fingerprint",
+    "ticker_sentiment",
 )  # fmt: skip
 ITEM_TIME_COLUMNS = frozenset({"published_at", "ingested_at"})
 ITEM_LIST_COLUMNS = frozenset({"tickers", "input_tickers"})
@@ -120,7 +123,24 @@ def item_values(scored: ScoredItem, ingested_at: datetime) -> dict[str, Any]:
         "input": news.input,
         "position": news.position,
         "fingerprint": scored.fingerprint,
+        "ticker_sentiment": ticker_sentiment_json(scored),
     }
+
+
+def ticker_sentiment_json(scored: ScoredItem) -> str:
+    """The per-ticker sentiment as stored in ``items.ticker_sentiment`` (what the scorer said;
+    a ticker missing there takes the headline's sentiment, on reading as on writing)."""
+    rows = [
+        [t.target, t.negative, t.neutral, t.positive, str(t.basis)] for t in scored.scores.targets
+    ]
+    return json.dumps(rows, separators=(",", ":"))
+
+
+def targets_from_json(text: str | None) -> tuple[TargetSentiment, ...]:
+    return tuple(
+        TargetSentiment(str(r[0]), float(r[1]), float(r[2]), float(r[3]), SentimentBasis(r[4]))
+        for r in json.loads(text or "[]")
+    )
 
 
 def scored_from_row(row: Sequence[Any]) -> ScoredItem:
@@ -144,6 +164,7 @@ def scored_from_row(row: Sequence[Any]) -> ScoredItem:
         float(v["p_positive"]),
         v["topic"],
         float(v["topic_prob"]),
+        targets_from_json(v["ticker_sentiment"]),
     )
     return ScoredItem(
         item=news,
@@ -157,11 +178,19 @@ def scored_from_row(row: Sequence[Any]) -> ScoredItem:
     )
 
 
-def ticker_rows(scored: ScoredItem) -> list[tuple[str, str, datetime, float, str]]:
-    return [
-        (scored.id, t, scored.published_at, scored.scores.score, scored.scores.sentiment)
-        for t in dict.fromkeys(scored.tickers)
-    ]
+def ticker_rows(scored: ScoredItem) -> list[tuple[Any, ...]]:
+    """``item_tickers`` rows: the sentiment towards each ticker (the headline's where the text
+    names no mention of it), in the table's column order."""
+    rows = []
+    for ticker in dict.fromkeys(scored.tickers):
+        t = scored.towards(ticker)
+        rows.append(
+            (
+                scored.id, ticker, scored.published_at, t.score, t.sentiment,
+                t.negative, t.neutral, t.positive, str(t.basis),
+            )
+        )  # fmt: skip
+    return rows
 
 
 def window_values(stat: WindowStat) -> tuple[Any, ...]:

@@ -155,8 +155,8 @@ class SQLiteStore(SharedQueries):
                 [_item_row(i, now) for i in new],
             )
             conn.executemany(
-                "INSERT OR IGNORE INTO item_tickers VALUES (?, ?, ?, ?, ?)",
-                [(r[0], r[1], ts(r[2]), r[3], r[4]) for i in new for r in c.ticker_rows(i)],
+                "INSERT OR IGNORE INTO item_tickers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r[0], r[1], ts(r[2]), *r[3:]) for i in new for r in c.ticker_rows(i)],
             )
             deltas = window_deltas(new, batch.window_sizes_s)
             self._upsert_windows(conn, deltas)
