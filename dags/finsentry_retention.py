@@ -2,6 +2,7 @@
 (default 90) from the store, as ``finsentry db retention`` does; window statistics and alerts stay.
 
 The cut-off is measured from the run's data interval end, so re-running a date deletes nothing new.
+The store is the Connection ``finsentry_store`` (else the Variable ``finsentry_db``).
 """
 
 from __future__ import annotations
@@ -25,19 +26,16 @@ W = wiring(__file__)
     doc_md=__doc__,
 )
 def finsentry_retention() -> None:
-    @task.external_python(
-        python=W.python, expect_airflow=False, execution_timeout=timedelta(hours=1), retries=2
-    )
-    def apply_retention(db: str, config: str, keep_days: str, now: str) -> dict:
+    @task.external_python(**W.external(execution_timeout=timedelta(hours=1), retries=2))
+    def apply_retention(config: str, keep_days: str, now: str) -> dict:
         from datetime import datetime
 
         from finsentry import jobs
 
-        settings = jobs.job_settings(db, config)
+        settings = jobs.job_settings(config=config)
         return jobs.apply_retention(settings, float(keep_days), datetime.fromisoformat(now))
 
     apply_retention(
-        db=W.db,
         config=W.config,
         keep_days=variable("finsentry_retention_days", "90"),
         now="{{ data_interval_end.isoformat() }}",
