@@ -1,6 +1,12 @@
 """finsentry_model_eval: every week, evaluate the configured model on a labelled file, store the
 metrics (reports on disk and the store's ``model_eval`` history), and fail (so Airflow alerts) when
-accuracy dropped by more than the tolerance; the drop is also e-mailed when SMTP is configured.
+accuracy dropped by more than the tolerance; the drop is also e-mailed when SMTP is configured
+(the Connection ``finsentry_smtp``, else FINSENTRY_SMTP_* of the workers).
+
+Schedule: the asset ``finsentry://store/week-complete``, which finsentry_ingest updates when the
+store's watermark passes the end of a Sunday (UTC), so the week's evaluation runs once that week's
+news is in; the entry is dated by the run (its logical date, else when it was triggered). Keep
+finsentry_ingest unpaused even without feeds: it is what announces complete weeks.
 
 Variables: ``finsentry_eval_data`` (labelled CSV/JSONL, required), ``finsentry_eval_task``
 (sentiment, topic or both; default sentiment), ``finsentry_eval_label_names`` (e.g.
@@ -17,32 +23,28 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import Asset, dag, task
 
-from finsentry.dagwiring import MODEL_POOL, variable, wiring
+from finsentry.dagwiring import MODEL_POOL, WEEK_COMPLETE, variable, wiring
 
 W = wiring(__file__)
 
 
 @dag(
     dag_id="finsentry_model_eval",
-    schedule=CronDataIntervalTimetable("0 3 * * 1", timezone="UTC"),
+    schedule=[Asset(WEEK_COMPLETE)],
     start_date=W.start_date,
-    catchup=False,
+    max_active_runs=1,
     default_args=W.default_args,
     tags=list(W.tags),
     doc_md=__doc__,
 )
 def finsentry_model_eval() -> None:
     @task.external_python(
-        python=W.python,
-        expect_airflow=False,
-        pool=MODEL_POOL,
-        execution_timeout=timedelta(hours=2),
-        retries=2,
+        **W.external(pool=MODEL_POOL, execution_timeout=timedelta(hours=2), retries=2)
     )
     def evaluate(
-        db: str, config: str, data: str, task_name: str, label_names: str, tolerance: str,
+        config: str, data: str, task_name: str, label_names: str, tolerance: str,
         baseline: str, out_dir: str, day: str,
     ) -> dict:  # fmt: skip
         import json
@@ -55,7 +57,7 @@ def finsentry_model_eval() -> None:
             return {"data_error": "set the Airflow Variable finsentry_eval_data to a labelled file"}
         if not Path(data).is_file():
             return {"data_error": f"labelled file {data} not found (finsentry_eval_data)"}
-        settings = jobs.job_settings(db, config)
+        settings = jobs.job_settings(config=config)
         try:
             return jobs.evaluate_model(
                 settings,
@@ -86,7 +88,6 @@ def finsentry_model_eval() -> None:
 
     check_accuracy(
         evaluate(
-            db=W.db,
             config=W.config,
             data=variable("finsentry_eval_data"),
             task_name=variable("finsentry_eval_task", "sentiment"),
@@ -94,7 +95,7 @@ def finsentry_model_eval() -> None:
             tolerance=variable("finsentry_eval_tolerance", "0.02"),
             baseline=variable("finsentry_eval_baseline"),
             out_dir=variable("finsentry_eval_dir"),
-            day="{{ data_interval_end.strftime('%Y-%m-%d') }}",
+            day="{{ (dag_run.logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}",
         )
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,9 @@ from finsentry.schema import RawRecord, as_utc, iso
 log = logging.getLogger(__name__)
 EVAL_STATE_KEY = "model_eval"
 EVAL_HISTORY = 200
+ANNOUNCED_STATE_KEY = "airflow_days_announced"  # the last day announced as complete
+REPORTED_STATE_KEY = "airflow_days_reported"  # the last day the scheduled report covered
+REPORT_MAX_DAYS = 31  # days one report run catches up; the next run takes the rest
 
 
 class EvalDataError(ValueError):
@@ -128,6 +131,65 @@ def ingest_feeds(
     return summary
 
 
+# -- complete days ----------------------------------------------------------------------------
+
+
+def store_watermark(settings: Settings) -> datetime | None:
+    """The pipeline's watermark as the store keeps it (every source writes the same state)."""
+    from finsentry.aggregate import Watermark
+    from finsentry.pipeline import WATERMARK_STATE_KEY
+    from finsentry.store import open_store
+
+    store = open_store(settings.db)
+    try:
+        state = store.get_state(WATERMARK_STATE_KEY)
+    finally:
+        store.close()
+    return Watermark(settings.allowed_lateness_s, state).value if state else None
+
+
+def last_complete_day(watermark: datetime | None) -> date | None:
+    """The latest UTC day whose end the watermark has passed (reached)."""
+    if watermark is None:
+        return None
+    return as_utc(watermark).date() - timedelta(days=1)
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def announce_complete_days(settings: Settings) -> dict[str, Any]:
+    """The UTC days completed since the last announcement (for the ingest DAG's asset events).
+
+    The first announcement names only the latest complete day: the daily report keeps its own
+    progress and catches up from there. A week is complete with its Sunday. The announcement is
+    recorded in the store, so a re-run of the same hour announces nothing twice.
+    """
+    from finsentry.store import open_store
+
+    watermark = store_watermark(settings)
+    last = last_complete_day(watermark)
+    days: list[date] = []
+    if last is not None:
+        store = open_store(settings.db)
+        try:
+            previous = store.get_state(ANNOUNCED_STATE_KEY)
+            first = (
+                date.fromisoformat(previous["last_day"]) + timedelta(days=1) if previous else last
+            )
+            days = _days(first, last)[-REPORT_MAX_DAYS:]
+            if days:
+                store.set_state(ANNOUNCED_STATE_KEY, {"last_day": days[-1].isoformat()})
+        finally:
+            store.close()
+    return {
+        "days": [d.isoformat() for d in days],
+        "weeks": [d.isoformat() for d in days if d.weekday() == 6],  # Sundays end ISO weeks
+        "watermark": iso(watermark) if watermark else None,
+    }
+
+
 # -- daily report ------------------------------------------------------------------------------
 
 
@@ -153,6 +215,52 @@ def daily_report(
         "items": report.total.items,
         "alerts": len(report.alerts),
         "emailed": list(recipients),
+    }
+
+
+def report_complete_days(
+    settings: Settings,
+    out_dir: Path,
+    recipients: Sequence[str],
+    first_day: date,
+    *,
+    advance: bool = True,
+    max_days: int = REPORT_MAX_DAYS,
+) -> dict[str, Any]:
+    """Report every complete UTC day not reported yet, oldest first.
+
+    A day is complete when the store's watermark has passed its end. Progress (the last day
+    reported) is kept in the store and advanced after each day, so a failed or missed run leaves
+    its days to the next one; without progress the catch-up starts at ``first_day``. At most
+    ``max_days`` per run. ``advance=False`` (a dry run) keeps the progress where it is.
+    """
+    from finsentry.store import open_store
+
+    last = last_complete_day(store_watermark(settings))
+    store = open_store(settings.db)
+    try:
+        done = store.get_state(REPORTED_STATE_KEY)
+    finally:
+        store.close()
+    start = date.fromisoformat(done["last_day"]) + timedelta(days=1) if done else first_day
+    pending = _days(start, last) if last is not None and last >= start else []
+    reports = []
+    for day in pending[:max_days]:
+        reports.append(daily_report(settings, day, out_dir, recipients))
+        if advance:
+            store = open_store(settings.db)
+            try:
+                store.set_state(
+                    REPORTED_STATE_KEY,
+                    {"last_day": day.isoformat(), "at": iso(datetime.now(UTC))},
+                )
+            finally:
+                store.close()
+    return {
+        "days": [r["day"] for r in reports],
+        "reports": reports,
+        "left": max(len(pending) - max_days, 0),
+        "last_complete_day": last.isoformat() if last else None,
     }
 
 
