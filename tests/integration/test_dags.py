@@ -8,6 +8,7 @@ served from a local HTTP server on loopback and e-mail to a local SMTP server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -36,6 +38,8 @@ pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_PYTHON = ROOT / ".venv-airflow" / "bin" / "python"
+DAY_COMPLETE = "finsentry://store/day-complete"
+WEEK_COMPLETE = "finsentry://store/week-complete"
 DAG_IDS = {
     "finsentry_ingest",
     "finsentry_daily_report",
@@ -114,7 +118,19 @@ print("FINSENTRY_RESULT " + json.dumps({
     "bag_errors": {Path(k).name: str(v)[-500:] for k, v in bag.import_errors.items()},
     "bag_dags": sorted(bag.dag_ids),
     "tasks": {d: sorted(t.task_id for t in bag.dags[d].tasks) for d in bag.dag_ids},
-    "schedules": {d: str(getattr(bag.dags[d].timetable, "expression", "")) for d in bag.dag_ids},
+    "schedules": {
+        d: str(getattr(getattr(bag.dags[d].timetable, "timetable", bag.dags[d].timetable),
+                       "expression", ""))
+        for d in bag.dag_ids
+    },
+    "assets": {
+        d: sorted(a.uri for a in getattr(bag.dags[d].timetable.asset_condition, "objects", ()))
+        for d in bag.dag_ids if getattr(bag.dags[d].timetable, "asset_condition", None) is not None
+    },
+    "outlets": {
+        f"{d}.{t.task_id}": sorted(o.uri for o in t.outlets)
+        for d in bag.dag_ids for t in bag.dags[d].tasks if t.outlets
+    },
     "catchup": {d: bag.dags[d].catchup for d in bag.dag_ids},
     "params": {d: sorted(bag.dags[d].params.keys()) for d in bag.dag_ids},
     "task_settings": {
@@ -132,6 +148,8 @@ DAG_TEST = r"""
 import json, sys
 import pendulum
 from airflow.dag_processing.dagbag import DagBag
+from airflow.models.asset import AssetEvent
+from airflow.utils.session import create_session
 
 folder, plan_file = sys.argv[1:3]
 bag = DagBag(dag_folder=folder)
@@ -141,9 +159,16 @@ for run in json.loads(open(plan_file).read()):
         with open(path, "w") as fh:
             fh.write(content)
     dag = bag.get_dag(run["dag_id"])
-    dr = dag.test(logical_date=pendulum.parse(run["logical_date"]),
+    dr = dag.test(logical_date=pendulum.parse(run["logical_date"]), run_conf=run.get("conf"),
                   variable_file_path=run["variables"])
+    with create_session() as session:
+        events = [
+            {"uri": e.asset.uri, "extra": e.extra}
+            for e in session.query(AssetEvent).filter(AssetEvent.source_run_id == dr.run_id)
+        ]
     print("FINSENTRY_RESULT " + json.dumps({
+        "run_id": dr.run_id,
+        "asset_events": events,
         "name": run["name"],
         "state": str(getattr(dr.state, "value", dr.state)),
         "tasks": {ti.task_id: str(getattr(ti.state, "value", ti.state))
@@ -220,9 +245,21 @@ def test_every_dag_imports_without_io(airflow_env: dict[str, str]) -> None:
         f"{d}.py": 1 for d in DAG_IDS
     }, result["found"]  # one DAG per file, named like the file
     assert result["tasks"]["finsentry_model_eval"] == ["check_accuracy", "evaluate"]
-    assert result["tasks"]["finsentry_ingest"] == ["pull_feeds"]
-    assert result["schedules"]["finsentry_daily_report"] == "0 0 * * *"
-    assert result["catchup"]["finsentry_daily_report"] is True  # missed days get reported
+    assert result["tasks"]["finsentry_ingest"] == [
+        "announce_days", "announce_week", "find_complete_days", "pull_feeds"
+    ]  # fmt: skip
+    # the ingest announces complete days and weeks; the report and the evaluation follow them
+    assert result["outlets"] == {
+        "finsentry_ingest.announce_days": [DAY_COMPLETE],
+        "finsentry_ingest.announce_week": [WEEK_COMPLETE],
+    }
+    assert result["assets"] == {
+        "finsentry_daily_report": [DAY_COMPLETE],
+        "finsentry_model_eval": [WEEK_COMPLETE],
+    }
+    # ... or, for the report, a daily cron (its runs catch up every pending day themselves)
+    assert result["schedules"]["finsentry_daily_report"] == "0 6 * * *"
+    assert result["catchup"]["finsentry_daily_report"] is False
     assert result["params"]["finsentry_daily_report"] == ["dry_run", "report_date"]
     assert result["params"]["finsentry_ingest"] == ["dry_run", "feeds"]
     settings = result["task_settings"]
@@ -371,9 +408,12 @@ def dag_runs(
 ) -> dict[str, Any]:
     """Run every DAG with ``dag.test()``, in order, in one Airflow process, on one store.
 
-    The store starts with two simulated days (``before.db`` keeps a copy); the runs: the daily
-    report, the ingest of [09:00, 10:00), the same interval again, the backfill of [08:00, 09:00),
-    a model evaluation, a second one after the labelled file changed, and retention.
+    The store starts with two simulated days (``before.db`` keeps a copy), so its watermark has
+    passed the end of the first (03-02) and the report's catch-up starts a day earlier (03-01, a
+    day with no news); the runs: the scheduled daily report, the same again (nothing left), a
+    manual report of the incomplete day 03-03, the ingest of [09:00, 10:00), the same interval
+    again, the backfill of [08:00, 09:00), a model evaluation, a second one after the labelled file
+    changed, one with an empty labelled file, and retention.
     """
     work = tmp_path_factory.mktemp("dag-runs")
     base_url, _ = feed_server
@@ -406,6 +446,11 @@ def dag_runs(
     next_day = (START + timedelta(days=1)).isoformat()
     plan = [
         {"name": "report", "dag_id": "finsentry_daily_report", "logical_date": next_day},
+        {"name": "report_again", "dag_id": "finsentry_daily_report",
+         "logical_date": (START + timedelta(days=1, hours=6)).isoformat()},
+        {"name": "report_manual", "dag_id": "finsentry_daily_report",
+         "logical_date": (START + timedelta(days=1, hours=7)).isoformat(),
+         "conf": {"report_date": START.date().isoformat()}},
         {"name": "ingest", "dag_id": "finsentry_ingest", "logical_date": after_hour},
         {"name": "ingest_again", "dag_id": "finsentry_ingest", "logical_date": after_hour},
         {"name": "ingest_backfill", "dag_id": "finsentry_ingest", "logical_date": HOUR.isoformat()},
@@ -426,6 +471,7 @@ def dag_runs(
         "FINSENTRY_SMTP_PORT": str(smtp_port),
         "FINSENTRY_SMTP_SECURITY": "none",
         "FINSENTRY_MAIL_TO": "models@example.com",
+        "FINSENTRY_AIRFLOW_START_DATE": (START - timedelta(days=2)).date().isoformat(),
     }
     started = datetime.now(UTC)
     output = _run_airflow(env, DAG_TEST, str(ROOT / "dags"), str(work / "plan.json"))
@@ -499,27 +545,54 @@ def test_ingest_pulls_feeds_idempotently_per_interval(
     assert msft.model.startswith("finsentry")
 
 
-def test_daily_report_is_written_and_mailed(dag_runs: dict[str, Any], smtp_inbox) -> None:
+def test_daily_report_catches_up_complete_days_once(dag_runs: dict[str, Any], smtp_inbox) -> None:
     from finsentry.reports import build_report
 
-    result = dag_runs["results"]["report"]
-    assert result["state"] == "success", dag_runs["output"][-4000:]
-    day = START.date().isoformat()
-    html_path = dag_runs["work"] / "reports" / f"finsentry-report-{day}.html"
-    assert html_path.exists()
-    assert len(list((dag_runs["work"] / "reports").glob(f"finsentry-report-{day}.*.png"))) == 3
-    text = html_path.read_text(encoding="utf-8")
-    assert f"finsentry daily report: {day}" in text and 'id="movers"' in text
-    store = open_store(str(dag_runs["before_db"]))  # the report ran before the ingest runs
+    results = dag_runs["results"]
+    for name in ("report", "report_again", "report_manual"):
+        assert results[name]["state"] == "success", (name, dag_runs["output"][-4000:])
+    reports = dag_runs["work"] / "reports"
+    complete, start = (START - timedelta(days=1)).date(), (START - timedelta(days=2)).date()
+    # the scheduled run reported every complete day from the start date (03-01 had no news); the
+    # next one found nothing left; the manual run reported the day it was given (not complete)
+    for day in (start, complete, START.date()):
+        assert (reports / f"finsentry-report-{day.isoformat()}.html").exists(), day
+        charts = len(list(reports.glob(f"finsentry-report-{day.isoformat()}.*.png")))
+        assert charts == (1 if day == start else 3), (day, charts)  # no news: the volume chart
+    assert len(list(reports.glob("finsentry-report-*.html"))) == 3
+    _, inbox = smtp_inbox
+    subjects = sorted(m["Subject"] for m in inbox if m["To"] == "desk@example.com")
+    assert len(subjects) == 3  # each day once: the second scheduled run sent nothing
+    for day in (start, complete, START.date()):
+        assert sum(day.isoformat() in subject for subject in subjects) == 1, subjects
+    store = open_store(str(dag_runs["store_db"]))
+    try:
+        assert store.get_state("airflow_days_reported")["last_day"] == complete.isoformat()
+    finally:
+        store.close()
+    text = (reports / f"finsentry-report-{START.date().isoformat()}.html").read_text("utf-8")
+    assert f"finsentry daily report: {START.date().isoformat()}" in text and 'id="movers"' in text
+    store = open_store(str(dag_runs["before_db"]))  # the reports ran before the ingest runs
     try:
         expected = build_report(store, START.date(), (3600,))
     finally:
         store.close()
     assert expected.total.items > 100
     assert f">{expected.total.items:,}</td>" in text
-    _, inbox = smtp_inbox
-    mails = [m for m in inbox if m["To"] == "desk@example.com"]
-    assert len(mails) == 1 and day in mails[0]["Subject"]
+
+
+def test_ingest_announces_complete_days_as_asset_events(dag_runs: dict[str, Any]) -> None:
+    first, again = dag_runs["results"]["ingest"], dag_runs["results"]["ingest_again"]
+    complete = (START - timedelta(days=1)).date().isoformat()
+    assert first["tasks"]["find_complete_days"] == "success"
+    assert first["tasks"]["announce_days"] == "success", first
+    assert first["tasks"]["announce_week"] == "skipped"  # 03-02 is a Monday
+    (event,) = first["asset_events"]
+    assert event["uri"] == DAY_COMPLETE and event["extra"]["days"] == [complete]
+    assert event["extra"]["watermark"].startswith(START.date().isoformat())
+    # the same hour again: nothing new completed, so no event
+    assert again["tasks"]["announce_days"] == again["tasks"]["announce_week"] == "skipped"
+    assert again["asset_events"] == []
 
 
 def test_model_eval_stores_metrics_and_fails_on_a_drop(
@@ -564,3 +637,179 @@ def test_retention_deletes_old_raw_items_only(dag_runs: dict[str, Any]) -> None:
         > 0
     )
     print(f"all DAG runs took {dag_runs['seconds']:.0f}s")
+
+
+# -- the store and SMTP from Airflow Connections -----------------------------------------------
+
+# characters that must be URL-quoted in a DSN; the test cluster trusts loopback, so the password
+# is a marker here (login, host, port and database are what reach PostgreSQL)
+STORE_PASSWORD = "pg-S3cret/9f1c@x:y"
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def connection_runs(
+    airflow_env: dict[str, str],
+    feed_server: tuple[str, list[str]],
+    postgres_server: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Any]]:
+    """The ingest and the daily report under ``dag.test()`` with the store and SMTP given only as
+    Airflow Connections: ``AIRFLOW_CONN_FINSENTRY_STORE`` (JSON form) naming a PostgreSQL database
+    that starts with the two simulated days, ``AIRFLOW_CONN_FINSENTRY_SMTP`` (URI form) naming an
+    SMTP server that requires a login. Decoys show that the Connections win: the Variable
+    ``finsentry_db`` names a SQLite file, and the workers' FINSENTRY_SMTP_* a closed port. Then
+    ``airflow tasks render`` of both tasks, and the rendered fields Airflow stored for them."""
+    from urllib.parse import urlsplit
+
+    from tests.integration.test_email import PASSWORD, USER, Inbox, start
+
+    work = tmp_path_factory.mktemp("dag-connections")
+    base_url, _ = feed_server
+    dsn = postgres_server.create_database()
+    settings = Settings(db=dsn)
+    pipe = Pipeline.from_settings(settings, store=open_store(dsn), scorer=LexiconScorer())
+    try:
+        run_files([simulated_days(work / "news.jsonl")], settings, pipeline=pipe)
+    finally:
+        pipe.close()
+    before = {h: _hour_count_at(dsn, h) for h in (HOUR,)}
+    parts = urlsplit(dsn)
+    store_conn = {
+        "conn_type": "postgres", "host": parts.hostname, "port": parts.port,
+        "login": parts.username, "password": STORE_PASSWORD, "schema": parts.path.lstrip("/"),
+    }  # fmt: skip
+    variables = {
+        "finsentry_python": sys.executable,
+        "finsentry_db": str(work / "decoy.db"),
+        "finsentry_feeds": f"{base_url}/feed.xml",
+        "finsentry_json_urls": json.dumps([f"{base_url}/news.json"]),
+        "finsentry_ingest_lookback_h": "0",
+        "finsentry_report_dir": str(work / "reports"),
+        "finsentry_report_to": "desk@example.com",
+    }
+    (work / "variables.json").write_text(json.dumps(variables), encoding="utf-8")
+    plan = [
+        {"name": "ingest", "dag_id": "finsentry_ingest",
+         "logical_date": (HOUR + timedelta(hours=1)).isoformat()},
+        {"name": "report", "dag_id": "finsentry_daily_report",
+         "logical_date": (START + timedelta(days=1)).isoformat()},
+    ]  # fmt: skip
+    for run in plan:
+        run["variables"] = str(work / "variables.json")
+    (work / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
+    inbox = Inbox()
+    controller = start(inbox, auth_require_tls=False)
+    try:
+        env = {
+            **airflow_env,
+            "AIRFLOW_CONN_FINSENTRY_STORE": json.dumps(store_conn),
+            "AIRFLOW_CONN_FINSENTRY_SMTP": (
+                f"smtp://{USER}:{PASSWORD}@127.0.0.1:{controller.port}"
+                "?from_email=airflow%40finsentry.example&security=none"
+            ),
+            "FINSENTRY_SMTP_HOST": "127.0.0.1",
+            "FINSENTRY_SMTP_PORT": str(_closed_port()),
+            "FINSENTRY_SMTP_SECURITY": "none",
+            "FINSENTRY_MAIL_FROM": "worker@example.com",
+            "FINSENTRY_AIRFLOW_START_DATE": (START - timedelta(days=1)).date().isoformat(),
+        }
+        output = _run_airflow(env, DAG_TEST, str(ROOT / "dags"), str(work / "plan.json"))
+        results = {r["name"]: r for r in _results(output)}
+        assert set(results) == {"ingest", "report"}, output[-6000:]
+        # the render is a process of its own: the Variables come as AIRFLOW_VAR_* there
+        render_env = {**env, **{f"AIRFLOW_VAR_{k.upper()}": v for k, v in variables.items()}}
+        renders = {}
+        for name, task_id in (("ingest", "pull_feeds"), ("report", "build_and_send")):
+            run = results[name]
+            proc = subprocess.run(
+                [str(AIRFLOW_PYTHON), "-m", "airflow", "tasks", "render",
+                 plan[0 if name == "ingest" else 1]["dag_id"], task_id, run["run_id"]],
+                env=render_env, capture_output=True, text=True, timeout=600, cwd=str(ROOT),
+            )  # fmt: skip
+            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+            renders[task_id] = proc.stdout + proc.stderr
+    finally:
+        controller.stop()
+    import sqlite3
+
+    with contextlib.closing(
+        sqlite3.connect(Path(airflow_env["AIRFLOW_HOME"]) / "airflow.db")
+    ) as db:
+        rendered = {
+            f"{dag_id}.{task_id}": fields
+            for dag_id, task_id, fields in db.execute(
+                "SELECT dag_id, task_id, rendered_fields FROM rendered_task_instance_fields "
+                "WHERE run_id IN (?, ?)",
+                (results["ingest"]["run_id"], results["report"]["run_id"]),
+            )
+        }
+    yield {
+        "results": results, "output": output, "renders": renders, "rendered": rendered,
+        "dsn": dsn, "work": work, "inbox": inbox, "before": before,
+        "secrets": (STORE_PASSWORD, quote(STORE_PASSWORD, safe=""), PASSWORD),
+        "login": (USER.encode(), PASSWORD.encode()),
+    }  # fmt: skip
+
+
+def _hour_count_at(db: str, hour: datetime) -> int:
+    store = open_store(db)
+    try:
+        return sum(
+            w.count
+            for w in store.window_stats(3600, hour, hour + timedelta(hours=1), ScopeKind.ALL)
+        )
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_store_connection_is_used_and_its_password_never_shown(
+    connection_runs: dict[str, Any],
+) -> None:
+    runs = connection_runs
+    ingest = runs["results"]["ingest"]
+    assert ingest["state"] == "success", runs["output"][-4000:]
+    # the DAG wrote to the Connection's PostgreSQL database, not to the Variable's SQLite file
+    store = open_store(runs["dsn"])
+    try:
+        fed = {i.id for i in store.items_between(HOUR, HOUR + timedelta(hours=1))}
+    finally:
+        store.close()
+    assert {"rss-0", "rss-1", "rss-2", "api-1"} <= fed
+    assert _hour_count_at(runs["dsn"], HOUR) > runs["before"][HOUR]
+    assert not (runs["work"] / "decoy.db").exists()
+    # what Airflow shows of the tasks: the rendered templates are there, the secrets are not
+    assert "/feed.xml" in runs["renders"]["pull_feeds"], runs["renders"]["pull_feeds"]
+    assert HOUR.isoformat()[:19] in runs["renders"]["pull_feeds"]  # the interval's start
+    assert "desk@example.com" in runs["renders"]["build_and_send"], runs["renders"]
+    assert set(runs["rendered"]) >= {
+        "finsentry_ingest.pull_feeds", "finsentry_daily_report.build_and_send"
+    }  # fmt: skip
+    assert "/feed.xml" in runs["rendered"]["finsentry_ingest.pull_feeds"]
+    for secret in runs["secrets"]:
+        assert secret not in runs["output"], "a password is in the task logs"
+        for task_id, text in runs["renders"].items():
+            assert secret not in text, f"a password is in `airflow tasks render` of {task_id}"
+        for key, fields in runs["rendered"].items():
+            assert secret not in fields, f"a password is in the rendered fields of {key}"
+
+
+@pytest.mark.postgres
+def test_smtp_connection_sends_the_report(connection_runs: dict[str, Any]) -> None:
+    runs = connection_runs
+    report = runs["results"]["report"]
+    assert report["state"] == "success", runs["output"][-4000:]
+    complete = (START - timedelta(days=1)).date().isoformat()
+    # the Connection's server, login and sender; the workers' FINSENTRY_SMTP_PORT is closed
+    assert runs["inbox"].logins == [runs["login"]]
+    ((rcpts, raw),) = runs["inbox"].messages
+    mail = message_from_bytes(raw)
+    assert rcpts == ["desk@example.com"] and complete in mail["Subject"]
+    assert mail["From"] == "airflow@finsentry.example"
+    assert (runs["work"] / "reports" / f"finsentry-report-{complete}.html").exists()
