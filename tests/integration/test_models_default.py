@@ -7,7 +7,9 @@ card reports accuracy on the real validation data).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 
 from finsentry.scoring import Scorer
 
@@ -78,3 +80,43 @@ def test_default_model_beats_the_majority_class_on_topic(default_scorer: Scorer)
     majority = Counter(truth).most_common(1)[0][1] / len(truth)
     accuracy = _accuracy(predicted, list(truth))
     assert accuracy > majority + 0.25, (accuracy, list(zip(texts, predicted, strict=True)))
+
+
+# Our own two-company headlines: the first company's fortune is the first label.
+OPPOSITE = [
+    ("Apple shares jump on record iPhone sales while Amazon slumps", ("AAPL", "positive"), ("AMZN", "negative")),
+    ("Microsoft beats estimates, Intel shares sink after weak forecast", ("MSFT", "positive"), ("INTC", "negative")),
+    ("Pfizer tumbles on trial failure as Merck rallies on approval", ("PFE", "negative"), ("MRK", "positive")),
+    ("Shell profit slumps while BP lifts dividend to record", ("SHEL", "negative"), ("BP", "positive")),
+]  # fmt: skip
+
+
+def test_two_companies_of_opposite_fortune_are_stored_with_opposite_sentiment(
+    default_scorer: Scorer, tmp_path: Path
+) -> None:
+    """Through the whole pipeline with the default model: each ticker's own sentiment is stored."""
+    from finsentry.config import Settings
+    from finsentry.pipeline import Pipeline, run_files
+
+    rows = [
+        {"id": f"o{i}", "published_at": f"2026-03-02T10:0{i}:00+00:00", "source": "wire",
+         "headline": text}
+        for i, (text, _, _) in enumerate(OPPOSITE)
+    ]  # fmt: skip
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    settings = Settings(db=str(tmp_path / "o.db"))
+    pipe = Pipeline.from_settings(settings, scorer=default_scorer, deliver=False)
+    run_files([path], settings, pipeline=pipe)
+    stored = pipe.store._all(  # type: ignore[attr-defined]
+        "SELECT item_id, ticker, sentiment, basis FROM item_tickers ORDER BY item_id, ticker"
+    )
+    pipe.close()
+    got = {(r[0], r[1]): (r[2], r[3]) for r in stored}
+    right = 0
+    for i, (text, (a, a_label), (b, b_label)) in enumerate(OPPOSITE):
+        first, second = got.get((f"o{i}", a)), got.get((f"o{i}", b))
+        assert first is not None and second is not None, (text, got)
+        assert first[1] == "entity" and second[1] == "entity"
+        right += (first[0], second[0]) == (a_label, b_label)
+    assert right >= 3, got  # opposite sentiment towards the two companies, in most headlines

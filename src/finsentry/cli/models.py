@@ -98,6 +98,21 @@ TASK_CHOICES = ["sentiment", "topic", "entity", "both", "all"]
     help="Train only the top K layers; the frozen lower layers run once per example and are cached (much faster on a CPU). 0 = all layers.",
 )
 @_opt(
+    "--contrast-weight",
+    env="TRAIN_CONTRAST_WEIGHT",
+    default=1.0,
+    show_default=True,
+    help="Loss weight of the entity labels of headlines whose entities disagree (\"X gains as Y "
+    "slips\"), against 1 for the others.",
+)
+@_opt(
+    "--freeze-embeddings",
+    env="TRAIN_FREEZE_EMBEDDINGS",
+    is_flag=True,
+    help="Keep the backbone's pretrained token embeddings (they are then not stored in the "
+    "model: about 23 MB less for MiniLM).",
+)
+@_opt(
     "--lora-alpha",
     env="TRAIN_LORA_ALPHA",
     type=int,
@@ -266,6 +281,8 @@ def train(ctx: click.Context, /, **opts: Any) -> None:
         lora_r=opts["lora_r"],
         lora_alpha=opts["lora_alpha"],
         train_layers=opts["train_layers"],
+        freeze_embeddings=opts["freeze_embeddings"],
+        contrast_weight=opts["contrast_weight"],
         epochs=opts["epochs"],
         lr=opts["lr"],
         head_lr=opts["head_lr"],

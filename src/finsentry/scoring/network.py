@@ -1,10 +1,10 @@
 """The multi-task network: one transformer backbone, mean pooling, one linear head per task.
 
 The ``entity`` head (target-dependent sentiment) reads the same forward pass: for each target it
-takes the mean of the token vectors of the target's mention(s) in the text and the mean of the whole
-text, concatenated, so "Infosys gains as Wipro slips" gives each company its own sentiment from one
-forward of the headline, however many companies it names (cf. TD-BERT, Gao et al. 2019, which pools
-the target's positions).
+takes the mean and the maximum of the final token vectors of the target's mention(s) in the text,
+so "Infosys gains as Wipro slips" gives each company its own sentiment from one forward of the
+headline, however many companies it names (cf. TD-BERT, Gao et al. 2019, which pools the target's
+positions).
 
 Training and scoring build the same :class:`MultiTaskNetwork`, so a model directory written by
 ``finsentry train`` scores exactly as it was evaluated. LoRA adapters are merged into the backbone
@@ -85,14 +85,19 @@ ENTITY_TASK = "entity"
 def target_features(
     hidden: torch.Tensor, pooled: torch.Tensor, rows: torch.Tensor, token_mask: torch.Tensor
 ) -> torch.Tensor:
-    """Per target: [mean of its mention's token vectors ; the text's pooled vector].
+    """Per target: [mean ; max] of its mention's token vectors.
 
     ``rows[t]`` is the batch row of target ``t`` and ``token_mask[t]`` (targets x sequence) marks
-    its mention's tokens in that row.
+    its mention's tokens in that row. The text's pooled vector is deliberately left out: with it
+    the head learns the easy answer (the headline's tone) and misses "X gains as Y slips"; the
+    mention's own vectors, after six layers of attention, carry what is said about it.
     """
+    del pooled  # kept in the signature: the mention is read in the context of its text
     weights = token_mask.unsqueeze(-1).to(hidden.dtype)
-    mention = (hidden[rows] * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
-    return torch.cat([mention, pooled[rows]], dim=-1)
+    tokens = hidden[rows]
+    mean = (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+    peak = tokens.masked_fill(weights == 0, torch.finfo(hidden.dtype).min).amax(dim=1)
+    return torch.cat([mean, peak], dim=-1)
 
 
 class MultiTaskNetwork(nn.Module):

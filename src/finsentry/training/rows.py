@@ -102,25 +102,45 @@ def task_targets(rows: Sequence[Row], tasks: Sequence[str]) -> dict[str, torch.T
     }
 
 
+@dataclass
+class BatchTargets:
+    """A batch's targets: batch row of each, token masks (targets x width), classes, loss weights."""
+
+    rows: torch.Tensor
+    mask: torch.Tensor
+    classes: torch.Tensor
+    weights: torch.Tensor
+
+
 def batch_targets(
-    rows: Sequence[Row], batch: Sequence[int], width: int, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-    """The targets of a batch: batch row of each, token masks (targets x ``width``), classes."""
+    rows: Sequence[Row],
+    batch: Sequence[int],
+    width: int,
+    device: torch.device,
+    contrast_weight: float = 1.0,
+) -> BatchTargets | None:
+    """The targets of a batch. Targets of a text whose targets disagree ("X gains as Y slips")
+    weigh ``contrast_weight`` in the loss, the others 1: they are the few examples where the
+    headline's tone is the wrong answer."""
     positions: list[int] = []
     masks: list[list[int]] = []
     classes: list[int] = []
+    weights: list[float] = []
     for position, r in enumerate(batch):
+        contrast = len({label for _, label in rows[r].targets}) > 1
         for tokens, label in rows[r].targets:
             positions.append(position)
             masks.append(tokens)
             classes.append(label)
+            weights.append(contrast_weight if contrast else 1.0)
     if not positions:
         return None
     mask = torch.zeros((len(positions), width), dtype=torch.float32)
     for t, tokens in enumerate(masks):
         mask[t, tokens] = 1.0
-    return (
+    return BatchTargets(
         torch.tensor(positions, dtype=torch.long, device=device),
         mask.to(device),
         torch.tensor(classes, dtype=torch.long, device=device),
+        torch.tensor(weights, dtype=torch.float32, device=device),
     )

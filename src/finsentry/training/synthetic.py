@@ -9,6 +9,11 @@ from templates written for finsentry, as an entity-level CSV (SEntFiN's shape: `
 that ``finsentry train`` reads like any other::
 
     python -m finsentry.training.synthetic --out events.csv --n 2400 --seed 7
+    python -m finsentry.training.synthetic --out pairs.csv --n 1500 --seed 11 --contrast-share 1
+
+The second writes headlines naming two companies of opposite fortune ("A gains as B slips",
+"A misses estimates, whereas B raises its outlook"): the labels of a company depend on its own
+clause, which the market-tone data sets rarely show.
 
 Company names come from the bundled watchlist and a list of invented names. The evaluation set in
 ``benchmarks/data/adverse_events.csv`` was written separately, by hand, and is never read here.
@@ -122,6 +127,16 @@ PAIRED = (
     "Strike at {co} {site}; {other} plant runs as normal",
 )
 
+# Two companies of opposite fortune in one headline: each clause decides its own company's label.
+UP = ("gains", "rises", "climbs", "jumps", "advances", "rallies", "surges", "soars", "firms",
+      "beats estimates", "raises its outlook", "lifts guidance", "posts record profit",
+      "wins a major contract", "gets an upgrade", "hits a 52-week high", "adds 4%")
+DOWN = ("slips", "falls", "drops", "declines", "slides", "sinks", "tumbles", "plunges", "eases",
+        "misses estimates", "cuts its outlook", "lowers guidance", "swings to a loss",
+        "loses a key contract", "gets a downgrade", "hits a 52-week low", "sheds 3%")
+JOINS = ("{a} {x} as {b} {y}", "{a} {x} while {b} {y}", "{a} {x}, {b} {y}", "{a} {x}; {b} {y}",
+         "{a} {x} but {b} {y}", "{a} {x}, whereas {b} {y}", "{a} {x} and {b} {y}")
+
 FILLERS: dict[str, Sequence[str]] = {
     "site": ("plant", "refinery", "factory", "warehouse", "mine", "smelter", "depot", "facility"),
     "place": ("Texas", "Gujarat", "Bavaria", "Ohio", "Lyon", "Chennai", "Osaka", "Rotterdam",
@@ -171,15 +186,33 @@ def companies() -> list[str]:
     return sorted(names) + list(INVENTED)
 
 
-def generate(n: int, seed: int) -> list[tuple[str, dict[str, str]]]:
-    """``n`` distinct (title, {company: label}) pairs: about 60 % adverse, 30 % look-alikes,
-    10 % two-company headlines."""
+def contrast(rng: random.Random, names: Sequence[str]) -> tuple[str, dict[str, str]]:
+    """Two companies, one up and one down (or one moving and one flat), in either order."""
+    a, b = rng.sample(names, 2)
+    labels = ("positive", "negative") if rng.random() < 0.5 else ("negative", "positive")
+    pools = {"positive": UP, "negative": DOWN}
+    title = rng.choice(JOINS).format(
+        a=a, b=b, x=rng.choice(pools[labels[0]]), y=rng.choice(pools[labels[1]])
+    )
+    return title, {a: labels[0], b: labels[1]}
+
+
+def generate(
+    n: int, seed: int, contrast_share: float = 0.0
+) -> list[tuple[str, dict[str, str]]]:
+    """``n`` distinct (title, {company: label}) pairs: ``contrast_share`` of two-company headlines
+    of opposite fortune, and of the rest about 60 % adverse events, 30 % look-alikes, 10 %
+    two-company event headlines."""
     rng = random.Random(seed)
     names = companies()
     out: dict[str, dict[str, str]] = {}
     attempts = 0
     while len(out) < n and attempts < 50 * n:
         attempts += 1
+        if contrast_share > 0 and rng.random() < contrast_share:
+            title, pair = contrast(rng, names)
+            out.setdefault(title[0].upper() + title[1:], pair)
+            continue
         draw = rng.random()
         kind = ADVERSE if draw < 0.6 else LOOKALIKE if draw < 0.9 else PAIRED
         template = rng.choice(kind)
@@ -211,8 +244,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="CSV file to write.")
     parser.add_argument("--n", type=int, default=2400, help="How many headlines.")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--contrast-share", type=float, default=0.0, help="share of opposite-fortune pairs"
+    )
     args = parser.parse_args(argv)
-    rows = generate(args.n, args.seed)
+    rows = generate(args.n, args.seed, args.contrast_share)
     write_csv(args.out, rows)
     print(f"wrote {len(rows)} headlines to {args.out}")
 

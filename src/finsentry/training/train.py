@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -39,7 +39,13 @@ from finsentry.scoring.network import ENTITY_TASK, MultiTaskNetwork, load_backbo
 from finsentry.training.data import DataError, Example, describe, label_sets
 from finsentry.training.metrics import TaskMetrics, classification_metrics
 from finsentry.training.report import evaluate_with_scorer
-from finsentry.training.rows import batch_targets, pack, task_targets, tokenize_rows
+from finsentry.training.rows import (
+    BatchTargets,
+    batch_targets,
+    pack,
+    task_targets,
+    tokenize_rows,
+)
 from finsentry.training.toplayers import (
     TopNetwork,
     build_top_model,
@@ -64,6 +70,8 @@ class TrainConfig:
     lora_dropout: float = 0.1
     lora_targets: str = "all-linear"
     train_layers: int = 0  # train only the top K layers, lower ones cached once (0 = all)
+    freeze_embeddings: bool = False  # keep the pretrained token embeddings (not stored then)
+    contrast_weight: float = 1.0  # loss weight of entity targets in texts whose targets disagree
     epochs: int = 3
     lr: float | None = None  # default 5e-4 with LoRA, 5e-5 for a full fine-tune
     head_lr: float = 2e-3
@@ -245,6 +253,9 @@ def train(
     network, tokenizer = start.network, start.tokenizer
     backbone = network.backbone
     k = config.train_layers
+    if config.freeze_embeddings:
+        for param in cast(Any, network.backbone).get_input_embeddings().parameters():
+            param.requires_grad = False
     if config.lora_r > 0:
         _attach_lora(network, config, top_linear_names(network.backbone, k) if k else None)
     elif k:
@@ -277,7 +288,7 @@ def train(
         valid_states = cache_lower_states(network.backbone, valid_rows, k, pad, device)
         runner = TopNetwork(build_top_model(network.backbone, k), network.heads, network.dropout)
 
-        def forward(batch: list[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        def forward(batch: list[int]) -> tuple[dict[str, torch.Tensor], BatchTargets | None]:
             hidden, mask = collate_states([train_states[i] for i in batch], device)
             return dict(runner(hidden, mask)), None
 
@@ -286,15 +297,15 @@ def train(
 
     else:
 
-        def forward(batch: list[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        def forward(batch: list[int]) -> tuple[dict[str, torch.Tensor], BatchTargets | None]:
             ids, mask = evaluator.collate([rows[i] for i in batch])
-            entity = batch_targets(packed, batch, ids.shape[1], device)
+            entity = batch_targets(packed, batch, ids.shape[1], device, config.contrast_weight)
             if entity is None:
                 return dict(network(input_ids=ids, attention_mask=mask)), None
             logits = network(
-                input_ids=ids, attention_mask=mask, target_rows=entity[0], target_mask=entity[1]
+                input_ids=ids, attention_mask=mask, target_rows=entity.rows, target_mask=entity.mask
             )
-            return dict(logits), entity[2]
+            return dict(logits), entity
 
         def evaluate() -> dict[str, TaskMetrics]:
             return evaluate_with_scorer(evaluator, valid_examples)
@@ -323,11 +334,17 @@ def train(
             runner.train()
             index = torch.tensor(batch)
             with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-                logits, entity_y = forward(batch)
+                logits, entity = forward(batch)
             loss = torch.zeros((), device=device)
             for task, task_logits in logits.items():
-                y = entity_y if task == ENTITY_TASK else targets[task][index].to(device)
-                if y is not None and bool((y >= 0).any()):
+                if task == ENTITY_TASK and entity is not None:
+                    each = nn.functional.cross_entropy(
+                        task_logits.float(), entity.classes, reduction="none"
+                    )
+                    loss = loss + (each * entity.weights).sum() / entity.weights.sum()
+                    continue
+                y = targets[task][index].to(device)
+                if bool((y >= 0).any()):
                     loss = loss + loss_fn(task_logits.float(), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
