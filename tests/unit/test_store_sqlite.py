@@ -255,3 +255,48 @@ def test_sentiment_towards_each_ticker_is_stored_and_read_back(store: Store) -> 
     before = all_windows(store)
     store.reaggregate(T0 - timedelta(hours=2), SIZES)
     assert all_windows(store) == before
+
+
+def test_upgrading_a_store_backfills_ticker_rows_with_the_headline_sentiment(
+    tmp_path: Path,
+) -> None:
+    """A store written before per-ticker sentiment: migration 0002 gives its item_tickers rows the
+    headline's probabilities, marked basis 'headline'."""
+    from finsentry.store import common
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    first = common.migrations("sqlite")[0]
+    assert first.version == 1
+    conn.executescript(first.sql)
+    conn.execute(
+        "CREATE TABLE schema_version "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    conn.execute("INSERT INTO schema_version VALUES (1, ?, '2026-01-01T00:00:00+00:00')", (first.name,))
+    columns = [c for c in common.ITEM_COLUMNS if c != "ticker_sentiment"]
+    values = {c: 0 for c in columns} | {
+        "id": "old-1", "published_at": "2026-03-02T09:00:00+00:00",
+        "ingested_at": "2026-03-02T09:00:01+00:00", "source": "wire", "headline": "Old news",
+        "body": None, "url": None, "lang": "en", "tickers": '["AAPL"]', "input_tickers": "[]",
+        "sentiment": "negative", "p_negative": 0.7, "p_neutral": 0.2, "p_positive": 0.1,
+        "score": -0.6, "topic": "Earnings", "topic_prob": 0.9, "model": "old@1",
+        "duplicate_of": None, "input": "f", "fingerprint": "",
+    }  # fmt: skip
+    conn.execute(
+        f"INSERT INTO items ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [values[c] for c in columns],
+    )
+    conn.execute(
+        "INSERT INTO item_tickers VALUES ('old-1', 'AAPL', '2026-03-02T09:00:00+00:00', -0.6, "
+        "'negative')"
+    )
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(str(path))
+    assert store.migrate() >= 2
+    row = store._all("SELECT p_negative, p_neutral, p_positive, basis FROM item_tickers")[0]
+    assert tuple(row) == (0.7, 0.2, 0.1, "headline")
+    (item,) = store.items_between(T0 - timedelta(days=1), T0 + timedelta(days=1))
+    assert item.towards("AAPL").basis == "headline" and item.towards("AAPL").negative == 0.7
+    store.close()
