@@ -13,7 +13,7 @@ from finsentry.aggregate import (
     window_deltas,
     window_start,
 )
-from finsentry.schema import NewsItem, ScopeKind, ScoredItem, TextScore
+from finsentry.schema import NewsItem, ScopeKind, ScoredItem, TargetSentiment, TextScore
 
 T0 = datetime(2026, 3, 2, 9, 30, 17, tzinfo=UTC)
 
@@ -29,11 +29,16 @@ def make(
     novel: bool = True,
     late: bool = False,
     input: str = "f",
+    towards: float | None = None,
 ) -> ScoredItem:
+    """``towards``: P(negative) towards the first ticker, scored apart from the headline."""
     news = NewsItem(id=f"n{i}", published_at=at, source=source, headline=f"h{i}", input=input)
+    targets = ()
+    if towards is not None and tickers:
+        targets = (TargetSentiment(tickers[0], towards, 0.1, max(0.0, 0.9 - towards)),)
     return ScoredItem(
         item=news,
-        scores=TextScore(probs[0], probs[1], probs[2], topic, 0.9),
+        scores=TextScore(probs[0], probs[1], probs[2], topic, 0.9, targets),
         model="m",
         tickers=tickers,
         novel=novel,
@@ -95,13 +100,14 @@ def test_item_crossing_windows_and_repeated_ticker() -> None:
 
 
 scored = st.builds(
-    lambda i, off, neg, pos, novel, late, tick: make(
+    lambda i, off, neg, pos, novel, late, tick, towards: make(
         i,
         T0 + timedelta(seconds=off),
         probs=(neg, max(0.0, 1 - neg - pos), pos),
         novel=novel,
         late=late,
         tickers=tick,
+        towards=towards,
     ),
     st.integers(0, 10_000),
     st.integers(0, 7200),
@@ -110,6 +116,7 @@ scored = st.builds(
     st.booleans(),
     st.booleans(),
     st.lists(st.sampled_from(["AAPL", "MSFT", "SAP"]), max_size=2).map(tuple),
+    st.one_of(st.none(), st.floats(0, 0.9)),  # per-ticker sentiment, or the headline's
 )
 
 
@@ -172,3 +179,17 @@ def test_watermark_close_remove_and_state_round_trip() -> None:
     import json
 
     assert json.loads(json.dumps(wm.to_state())) == wm.to_state()
+
+
+def test_ticker_windows_count_the_sentiment_towards_the_ticker() -> None:
+    item = make(1, T0, tickers=("AAPL", "MSFT"), probs=(0.1, 0.2, 0.7), towards=0.8)
+    stats = {(d.scope_kind, d.scope_value): d for d in window_deltas([item], [300])}
+    aapl, msft, everything = (
+        stats[(ScopeKind.TICKER, "AAPL")],
+        stats[(ScopeKind.TICKER, "MSFT")],
+        stats[(ScopeKind.ALL, "*")],
+    )
+    assert (aapl.negative, aapl.positive) == (1, 0)  # scored towards AAPL: negative
+    assert aapl.score_sum == pytest.approx(0.1 - 0.8, abs=1e-6)
+    assert (msft.negative, msft.positive) == (0, 1)  # no target score: the headline's
+    assert (everything.negative, everything.positive) == (0, 1)
