@@ -66,3 +66,25 @@ def test_safe_url_hides_passwords() -> None:
     assert _safe_url("postgresql://u:s3cret@h:5432/d") == "postgresql://u:***@h:5432/d"
     assert "s3cret" not in _safe_url("host=h user=u password=s3cret")
     assert _safe_url("/tmp/x.db") == "/tmp/x.db"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["alerts"],
+        ["alerts", "--json"],
+        ["report", "--date", "2026-03-02"],
+        ["db", "stats"],
+        ["grafana", "provision", "--url", "http://127.0.0.1:9"],
+    ],
+)
+def test_read_only_commands_never_create_a_store(tmp_path: Path, args: list[str]) -> None:
+    """A typo in --db is a one-line error with exit status 2, not a new empty store."""
+    from finsentry.cli import main
+
+    missing = tmp_path / "no" / "such" / "dir" / "typo.db"
+    result = CliRunner().invoke(main, [*args, "--db", str(missing)], catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert f"no finsentry store at {missing}" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "no").exists()

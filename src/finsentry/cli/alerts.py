@@ -8,7 +8,13 @@ from datetime import datetime, timedelta
 
 import click
 
-from finsentry.cli.common import db_option, device_option, model_option, settings_from
+from finsentry.cli.common import (
+    db_option,
+    device_option,
+    model_option,
+    open_for_reading,
+    settings_from,
+)
 from finsentry.schema import ScopeKind, as_utc, iso, utc_now
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -66,11 +72,10 @@ def alerts(
     With --json each line is one alert in the documented, stable shape (timestamps ISO-8601 UTC).
     """
     from finsentry.alerts.engine import describe
-    from finsentry.store import open_store
 
     settings = settings_from(ctx, db=db)
     start = parse_since(since, utc_now()) if since else None
-    store = open_store(settings.db)
+    store = open_for_reading(settings.db)
     try:
         found = store.alerts(since=start, limit=limit)
     finally:

@@ -44,3 +44,19 @@ def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
         return load_settings(config, **overrides)
     except ValueError as exc:
         raise click.UsageError(f"invalid setting: {exc}") from exc
+
+
+class MissingStore(click.ClickException):
+    """A read-only command pointed at a store that does not exist: exit status 2."""
+
+    exit_code = 2
+
+
+def open_for_reading(url: str, *, migrate: bool = True) -> Any:
+    """The store at ``url`` for a command that only reads; never creates one."""
+    from finsentry.store import StoreNotFoundError, open_existing_store
+
+    try:
+        return open_existing_store(url, migrate=migrate)
+    except StoreNotFoundError as exc:
+        raise MissingStore(str(exc)) from None

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from finsentry.cli.common import db_option, setting_option, settings_from
+from finsentry.cli.common import db_option, open_for_reading, setting_option, settings_from
 from finsentry.schema import iso, utc_now
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
@@ -134,7 +134,7 @@ def reaggregate(ctx: click.Context, since: str, window_sizes_s: str | None, db: 
 @click.pass_context
 def stats(ctx: click.Context, db: str | None, as_json: bool) -> None:
     """Row counts, schema version and the time span of the stored items."""
-    store = _open(ctx, db, migrate=False)  # read-only: works with a read-only role too
+    store = open_for_reading(settings_from(ctx, db=db).db, migrate=False)  # read-only role too
     try:
         if store.schema_version() == 0:
             raise click.ClickException(

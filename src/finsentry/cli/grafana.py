@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from finsentry.cli.common import db_option, setting_option, settings_from
+from finsentry.cli.common import db_option, open_for_reading, setting_option, settings_from
 
 
 @click.group()
@@ -159,7 +159,6 @@ def provision(
     from finsentry.grafana.provision import ProvisionError, connect
     from finsentry.grafana.provision import provision as run_provision
     from finsentry.schema import utc_now
-    from finsentry.store import open_store
 
     settings = settings_from(ctx, db=db, grafana_url=grafana_url)
     if not settings.grafana_url:
@@ -170,7 +169,7 @@ def provision(
     )
     alerts = []
     if alerts_days > 0:
-        store = open_store(settings.db)
+        store = open_for_reading(settings.db)
         try:
             alerts = store.alerts(since=utc_now() - timedelta(days=alerts_days))
         finally:

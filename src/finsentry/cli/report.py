@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from finsentry.cli.common import db_option, settings_from
+from finsentry.cli.common import db_option, open_for_reading, settings_from
 
 
 def _yesterday() -> date:
@@ -66,12 +66,10 @@ def report(
     The HTML is self-contained (charts embedded), readable in an e-mail client.
     """
     from finsentry.reports import build_report, send_report, write_report
-    from finsentry.store import open_store
-
     settings = settings_from(ctx, db=db)
     the_day = day.date() if day else _yesterday()
     target = out or Path(f"report-{the_day.isoformat()}.html")
-    store = open_store(settings.db)
+    store = open_for_reading(settings.db)
     try:
         result = build_report(store, the_day, settings.window_sizes_s, top=top)
     except ValueError as exc:

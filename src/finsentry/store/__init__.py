@@ -40,14 +40,37 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     return store
 
 
+class StoreNotFoundError(FileNotFoundError):
+    """A command that only reads was pointed at a SQLite store that does not exist."""
+
+
+def open_existing_store(url: str, *, migrate: bool = True) -> Store:
+    """:func:`open_store` for commands that only read: a SQLite file that does not exist is an
+    error (a typo in ``--db`` must not create an empty store, nor its folders)."""
+    if not is_postgres_url(url):
+        from pathlib import Path
+
+        from finsentry.store.sqlite import sqlite_path
+
+        path = sqlite_path(url)
+        if path != ":memory:" and not Path(path).is_file():
+            raise StoreNotFoundError(
+                f"no finsentry store at {path}: check --db / FINSENTRY_DB "
+                "(finsentry ingest or finsentry db upgrade creates one)"
+            )
+    return open_store(url, migrate=migrate)
+
+
 __all__ = [
     "BatchHealth",
     "BatchWrite",
     "BatchWriteResult",
     "Notification",
     "Store",
+    "StoreNotFoundError",
     "StoreUnavailableError",
     "is_postgres_url",
+    "open_existing_store",
     "open_sql_store",
     "open_store",
 ]
