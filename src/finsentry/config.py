@@ -137,6 +137,13 @@ def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides
         except FileNotFoundError as exc:
             raise SystemExit(f"config file {path} not found: check FINSENTRY_CONFIG") from exc
         file_values = file_values.get("finsentry", file_values)
+        unknown = sorted(set(file_values) - set(Settings.model_fields))
+        if unknown:
+            raise SystemExit(
+                f"config file {path}: unknown key(s) {', '.join(unknown)}; the keys are the "
+                f"{ENV_PREFIX}* variable names without the prefix, in lower case "
+                "(see finsentry --help)"
+            )
     env_keys = {
         name for name in Settings.model_fields if f"{ENV_PREFIX}{name.upper()}" in os.environ
     }

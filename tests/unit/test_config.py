@@ -63,3 +63,12 @@ def test_overrides_are_validated() -> None:
     assert settings.grafana_token is not None
     assert settings.grafana_token.get_secret_value() == "tok"
     assert settings.window_sizes_s == (60, 300)
+
+
+def test_an_unknown_key_in_the_config_file_is_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "finsentry.toml"
+    config.write_text('db = "x.db"\nsmtp_hots = "mail.example"\n', encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"finsentry.toml: unknown key\(s\) smtp_hots"):
+        load_settings(config)
+    config.write_text('[finsentry]\nsmtp_host = "mail.example"\n', encoding="utf-8")
+    assert load_settings(config).smtp_host == "mail.example"
