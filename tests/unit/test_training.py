@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 from pathlib import Path
 
@@ -188,6 +189,10 @@ def test_train_score_evaluate_workflow(tmp_path: Path, tiny_backbone_dir: Path) 
         "base_model_name_or_path"
     ] == str(tiny_backbone_dir)
     card = (out / "model_card.md").read_text()
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.rglob("*") if p.is_file()}
+    assert modes and set(modes.values()) == {0o666 & ~umask}, modes  # safetensors alone: 0600
     assert "lora_r | 2" in card and "## Validation metrics" in card
 
     scored = runner.invoke(

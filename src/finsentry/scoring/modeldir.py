@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,9 +99,13 @@ class ModelSpec:
         return cls(**values)
 
     def write(self, directory: Path) -> None:
+        """Write the spec, last of the model's files; all of them then get the permissions the
+        process umask gives (safetensors writes 0600, which a worker running as another user
+        cannot read)."""
         directory.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.to_json(), indent=2, ensure_ascii=False)
         (directory / SPEC_FILE).write_text(text + "\n", encoding="utf-8")
+        follow_umask(directory)
 
     @classmethod
     def read(cls, directory: Path) -> ModelSpec:
@@ -117,6 +122,15 @@ class ModelSpec:
                 f"{FORMAT_VERSION}: upgrade finsentry"
             )
         return cls.from_json(data)
+
+
+def follow_umask(directory: Path) -> None:
+    """Give every file under ``directory`` the mode a plain ``open`` would: 0666 less the umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in directory.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o666 & ~mask)
 
 
 def is_finsentry_model(path: Path) -> bool:
