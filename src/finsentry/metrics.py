@@ -118,6 +118,10 @@ class ConsumerMetrics:
                 except KeyError:
                     pass
 
-    def serve(self, port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104 - a metrics endpoint
-        """Expose ``/metrics`` over HTTP on ``addr:port`` (a daemon thread)."""
-        start_http_server(port, addr=addr, registry=self.registry)
+    def serve(self, port: int, addr: str = "127.0.0.1") -> tuple[str, int]:
+        """Expose ``/metrics`` over HTTP on ``addr:port`` (a daemon thread); loopback unless
+        told otherwise (``--metrics-addr 0.0.0.0`` for a scraper on another host). Returns the
+        address bound."""
+        server, _ = start_http_server(port, addr=addr, registry=self.registry)
+        host, bound = server.server_address[:2]
+        return str(host), int(bound)

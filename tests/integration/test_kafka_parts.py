@@ -130,7 +130,7 @@ def test_metrics_are_served_over_http() -> None:
         port = sock.getsockname()[1]
     metrics = ConsumerMetrics()
     metrics.observe_batch(3, 3, [], 0.1, 0.2)
-    metrics.serve(port, addr="127.0.0.1")
+    assert metrics.serve(port) == ("127.0.0.1", port)  # loopback by default
     body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     assert "finsentry_messages_processed_total 3.0" in body
     assert "finsentry_batch_size_bucket" in body

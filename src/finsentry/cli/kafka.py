@@ -34,6 +34,14 @@ topic_option = setting_option("--topic", field="kafka_topic")
     help="Serve Prometheus metrics on this port (/metrics).",
 )
 @click.option(
+    "--metrics-addr",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="FINSENTRY_METRICS_ADDR",
+    show_envvar=True,
+    help="Address the metrics endpoint listens on (0.0.0.0: every interface).",
+)
+@click.option(
     "--max-messages",
     type=click.IntRange(min=1),
     envvar="FINSENTRY_MAX_MESSAGES",
@@ -87,6 +95,7 @@ def consume(
     batch_max_items: int | None,
     batch_max_wait_ms: int | None,
     metrics_port: int | None,
+    metrics_addr: str,
     max_messages: int | None,
     idle_exit_s: float | None,
     partition_idle_s: float,
@@ -140,6 +149,7 @@ def consume(
             pipeline=pipeline,
             options=options,
             metrics_port=metrics_port,
+            metrics_addr=metrics_addr,
             stop=stop,
             progress=not quiet,
         )

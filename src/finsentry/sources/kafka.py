@@ -469,6 +469,7 @@ def consume(
     pipeline: Pipeline | None = None,
     options: ConsumeOptions | None = None,
     metrics_port: int | None = None,
+    metrics_addr: str = "127.0.0.1",
     stop: GracefulStop | None = None,
     progress: bool = False,
 ) -> RunTotals:
@@ -479,7 +480,7 @@ def consume(
 
     metrics = ConsumerMetrics()
     if metrics_port is not None:
-        metrics.serve(metrics_port)
+        metrics.serve(metrics_port, metrics_addr)
     owned = pipeline is None
     pipe = pipeline or Pipeline.from_settings(settings)
     bar = tqdm(unit="msg", desc=f"consume {settings.kafka_topic}", disable=not progress)
