@@ -125,3 +125,40 @@ def test_dead_letters_keyed(pg: PostgresStore) -> None:
     assert pg.write_batch(BatchWrite([], dead, SIZES)).new_dead_letters == 3
     assert pg.write_batch(BatchWrite([], dead + dead, SIZES)).new_dead_letters == 0
     assert [d.raw for d in pg.dead_letters()] == [b"x0", b"x1", b"x2"]
+
+
+def test_a_missing_database_is_not_retried(postgres_dsn: str) -> None:
+    """"Database does not exist" is final: one attempt, a message that says so."""
+    import time
+
+    from finsentry.store import StoreUnavailableError
+
+    missing = postgres_dsn.rsplit("/", 1)[0] + "/no_such_database"
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableError, match="does not exist.*would not help"):
+        PostgresStore(missing, retries=8).migrate()
+    assert time.monotonic() - started < 5  # 8 retries with backoff would take half a minute
+
+
+@pytest.mark.parametrize("target", ["missing database", "closed port"])
+def test_read_only_commands_fail_fast_on_one_line(postgres_dsn: str, target: str) -> None:
+    import socket
+    import time
+
+    from click.testing import CliRunner
+
+    from finsentry.cli import main
+
+    if target == "closed port":
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        url = f"postgresql://finsentry@127.0.0.1:{port}/finsentry"
+    else:
+        url = postgres_dsn.rsplit("/", 1)[0] + "/no_such_database"
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["alerts", "--db", url])
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: PostgreSQL")
+    assert len(result.output.strip().splitlines()) == 1, result.output

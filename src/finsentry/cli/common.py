@@ -54,9 +54,11 @@ class MissingStore(click.ClickException):
 
 def open_for_reading(url: str, *, migrate: bool = True) -> Any:
     """The store at ``url`` for a command that only reads; never creates one."""
-    from finsentry.store import StoreNotFoundError, open_existing_store
+    from finsentry.store import StoreNotFoundError, StoreUnavailableError, open_existing_store
 
     try:
         return open_existing_store(url, migrate=migrate)
     except StoreNotFoundError as exc:
         raise MissingStore(str(exc)) from None
+    except StoreUnavailableError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -46,18 +46,25 @@ class StoreNotFoundError(FileNotFoundError):
 
 def open_existing_store(url: str, *, migrate: bool = True) -> Store:
     """:func:`open_store` for commands that only read: a SQLite file that does not exist is an
-    error (a typo in ``--db`` must not create an empty store, nor its folders)."""
-    if not is_postgres_url(url):
-        from pathlib import Path
+    error (a typo in ``--db`` must not create an empty store, nor its folders); PostgreSQL gets
+    one attempt within its connect timeout (10 s), not the pipeline's retries."""
+    if is_postgres_url(url):
+        from finsentry.store.postgres import PostgresStore
 
-        from finsentry.store.sqlite import sqlite_path
+        store = PostgresStore(url, retries=0)
+        if migrate:
+            store.migrate()
+        return store
+    from pathlib import Path
 
-        path = sqlite_path(url)
-        if path != ":memory:" and not Path(path).is_file():
-            raise StoreNotFoundError(
-                f"no finsentry store at {path}: check --db / FINSENTRY_DB "
-                "(finsentry ingest or finsentry db upgrade creates one)"
-            )
+    from finsentry.store.sqlite import sqlite_path
+
+    path = sqlite_path(url)
+    if path != ":memory:" and not Path(path).is_file():
+        raise StoreNotFoundError(
+            f"no finsentry store at {path}: check --db / FINSENTRY_DB "
+            "(finsentry ingest or finsentry db upgrade creates one)"
+        )
     return open_store(url, migrate=migrate)
 
 

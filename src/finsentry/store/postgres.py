@@ -37,6 +37,24 @@ TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
 MIGRATION_LOCK = 4_2017_5151  # pg_advisory_xact_lock key serialising concurrent migrations
 
 
+# Connection failures that no retry mends: no such database, bad password, no such role, not
+# allowed by pg_hba.conf (SQLSTATE 3D000, 28P01, 28000).
+PERMANENT_SQLSTATES = frozenset({"3D000", "28P01", "28000"})
+_PERMANENT_WORDS = ("does not exist", "password authentication failed", "no pg_hba.conf entry")
+
+
+def is_permanent(exc: psycopg.Error) -> bool:
+    if exc.sqlstate in PERMANENT_SQLSTATES:
+        return True
+    return any(word in str(exc) for word in _PERMANENT_WORDS)
+
+
+def first_line(exc: BaseException) -> str:
+    """The gist of a driver error, on one line (psycopg's messages run over several)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
 class PostgresStore(SharedQueries):
     """:class:`finsentry.store.base.Store` on PostgreSQL (plain tables, or TimescaleDB)."""
 
@@ -89,9 +107,15 @@ class PostgresStore(SharedQueries):
             except TRANSIENT as exc:
                 self._drop_connection()
                 self._temp_tables = False
+                if is_permanent(exc):
+                    raise c.StoreUnavailableError(
+                        f"PostgreSQL refused {what}: {first_line(exc)}. Check FINSENTRY_DB (host, "
+                        "database, user, password): trying again would not help."
+                    ) from exc
                 if attempt >= self.retries:
                     raise c.StoreUnavailableError(
-                        f"PostgreSQL {what} failed after {attempt + 1} attempts: {exc}. Do not "
+                        f"PostgreSQL {what} failed after {attempt + 1} attempts: "
+                        f"{first_line(exc)}. Do not "
                         "treat it as written; check that the database is up and FINSENTRY_DB is "
                         "right, then run again (replaying the same input is safe)."
                     ) from exc
