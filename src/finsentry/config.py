@@ -108,6 +108,21 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("webhook_urls")
+    @classmethod
+    def _web_urls_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from urllib.parse import urlsplit
+
+        for url in value:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                shown = f"{parts.scheme}://{parts.hostname or ''}..." if parts.scheme else "a URL"
+                raise ValueError(
+                    f"webhook URLs must be http:// or https:// with a host; got {shown} "
+                    "(FINSENTRY_WEBHOOK_URLS)"
+                )
+        return value
+
     @field_validator("window_sizes_s")
     @classmethod
     def _positive_windows(cls, value: tuple[int, ...]) -> tuple[int, ...]:

@@ -72,3 +72,17 @@ def test_an_unknown_key_in_the_config_file_is_an_error(tmp_path: Path) -> None:
         load_settings(config)
     config.write_text('[finsentry]\nsmtp_host = "mail.example"\n', encoding="utf-8")
     assert load_settings(config).smtp_host == "mail.example"
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "gopher://127.0.0.1:70/x", "hooks.example/x", "https://"]
+)
+def test_webhook_urls_must_be_http_or_https(url: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="http:// or https://"):
+        Settings(webhook_urls=("https://hooks.example/a", url))
+    assert Settings(webhook_urls="https://a.example/x, http://127.0.0.1:8080/h").webhook_urls == (
+        "https://a.example/x",
+        "http://127.0.0.1:8080/h",
+    )
