@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from finsentry.config import Settings
+from finsentry.inert import for_slack, web_url
 from finsentry.store.base import Notification
 
 SIGNATURE_HEADER = "X-Finsentry-Signature"
@@ -77,12 +78,13 @@ def slack_payload(payload: dict[str, Any]) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": payload["title"][:150]}}
     ]
-    for alert in payload.get("alerts", []):
-        lines = [f"*{alert.get('summary', alert['rule'])}*"]
+    for alert in payload.get("alerts", []):  # every news-borne string escaped for mrkdwn
+        lines = [f"*{for_slack(alert.get('summary', alert['rule']))}*"]
         lines.append(f"window {alert['window_start']} - {alert['window_end']}")
         for ev in alert.get("evidence", [])[:5]:
-            headline = ev["headline"].replace("<", "&lt;").replace(">", "&gt;")
-            link = f"<{ev['url']}|{headline}>" if ev.get("url") else headline
+            headline = for_slack(ev["headline"])
+            url = web_url(ev.get("url"))
+            link = f"<{for_slack(url)}|{headline}>" if url else headline
             lines.append(f"• {link} ({ev['sentiment']}, {ev['score']:+.2f})")
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
     if payload.get("dashboard_url"):

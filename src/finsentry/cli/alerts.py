@@ -15,6 +15,7 @@ from finsentry.cli.common import (
     open_for_reading,
     settings_from,
 )
+from finsentry.inert import for_terminal, web_url
 from finsentry.schema import ScopeKind, as_utc, iso, utc_now
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -87,14 +88,15 @@ def alerts(
     if not found:
         click.echo("no alerts")
         return
-    for alert in found:
+    for alert in found:  # headlines, URLs and scope names come from the news: made inert
         click.echo(
             f"{alert.window_start:%Y-%m-%d %H:%M}-{alert.window_end:%H:%M} UTC  "
-            f"{describe(alert)}  [{alert.status}]"
+            f"{for_terminal(describe(alert))}  [{alert.status}]"
         )
         for ev in alert.evidence[:3]:
-            link = f"  {ev.url}" if ev.url else ""
-            click.echo(f"    {ev.score:+.2f} {ev.headline}{link}")
+            url = web_url(ev.url)
+            link = f"  {for_terminal(url)}" if url else ""
+            click.echo(f"    {ev.score:+.2f} {for_terminal(ev.headline)}{link}")
 
 
 @click.command()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,8 +27,11 @@ from enum import StrEnum
 from typing import Any
 
 from finsentry.config import Settings
+from finsentry.inert import web_url
 from finsentry.schema import DeadLetter, NewsItem, RawRecord
 from finsentry.sources.normalise import normalise_text, normalise_ticker
+
+log = logging.getLogger(__name__)
 
 
 class Reason(StrEnum):
@@ -211,6 +215,11 @@ def _build_item(
         url = url.strip() or None
     if url is not None and len(url) > MAX_URL_CHARS:
         raise Rejected(Reason.OVERSIZE, f"url is {len(url)} characters; at most {MAX_URL_CHARS}")
+    if url is not None and web_url(url) is None:
+        # javascript:, data:, file: ... would become live links in e-mails and reports: the
+        # item is kept, its link is not
+        log.info("dropped the url of a record (not an http(s) URL with a host)")
+        url = None
 
     published_at = _timestamp(fields["published_at"], settings, now)
     tickers = _tickers(fields.get("tickers"))

@@ -1,0 +1,98 @@
+"""Hostile headlines and URLs stay inert in the terminal, in Slack and after validation."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from finsentry.alerts.webhook import slack_payload
+from finsentry.cli import main
+from finsentry.config import Settings
+from finsentry.inert import for_slack, for_terminal, web_url
+from finsentry.schema import Alert, Evidence, RawRecord, ScopeKind
+from finsentry.sources.validate import parse_records
+from finsentry.store import open_store
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+HOSTILE_HEADLINE = "ACME \x1b[2J\x1b]0;pwned\x07 plunges \u202etxt.exe <!channel> & <https://e.vil|x>"
+HOSTILE_URLS = [
+    "javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "file:///etc/passwd",
+    "https://ok.example/\x1b[31mred",
+    "//no-scheme.example/x",
+]
+
+
+def test_for_terminal_drops_controls_and_direction_overrides() -> None:
+    shown = for_terminal(HOSTILE_HEADLINE)
+    assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
+    assert shown.startswith("ACME [2J]0;pwned plunges txt.exe")
+    assert for_terminal("a\tb\nc") == "a b c"
+
+
+def test_for_slack_escapes_markup() -> None:
+    assert for_slack("<!channel> & <https://e.vil|x>") == (
+        "&lt;!channel&gt; &amp; &lt;https://e.vil|x&gt;"
+    )
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_only_http_urls_with_a_host_survive(url: str) -> None:
+    assert web_url(url) is None
+    assert web_url("https://news.example/a?b=1&c=2") == "https://news.example/a?b=1&c=2"
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_validation_keeps_the_item_and_drops_a_non_web_url(url: str) -> None:
+    record = {
+        "id": "x1", "published_at": T0.isoformat(), "source": "wire",
+        "headline": "ACME plunges", "url": url,
+    }  # fmt: skip
+    raw = RawRecord(json.dumps(record).encode(), "file", "f", 1)
+    items, dead = parse_records([raw], Settings(), T0 + timedelta(hours=1))
+    assert dead == [] and len(items) == 1
+    assert items[0].url is None
+
+
+def test_alerts_print_hostile_evidence_inertly(tmp_path: Path) -> None:
+    db = str(tmp_path / "a.db")
+    store = open_store(db)
+    evidence = Evidence("n1", HOSTILE_HEADLINE, T0, -0.9, "negative", "javascript:alert(1)")
+    store.insert_alerts(
+        [
+            Alert("volume_spike", ScopeKind.TICKER, "AC\x1b[2JME", "count", T0,
+                  T0 + timedelta(minutes=5), T0, "warning", 9.0, 1.0, (evidence,))
+        ]
+    )  # fmt: skip
+    store.close()
+    out = CliRunner().invoke(main, ["alerts", "--db", db], catch_exceptions=False).output
+    assert "plunges" in out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "javascript:" not in out
+
+
+def test_slack_messages_carry_no_live_markup() -> None:
+    payload = {
+        "title": "alert",
+        "alerts": [
+            {
+                "rule": "volume_spike", "summary": "spike on <!here>",
+                "window_start": "a", "window_end": "b",
+                "evidence": [
+                    {"headline": HOSTILE_HEADLINE, "url": "javascript:alert(1)",
+                     "sentiment": "negative", "score": -0.9},
+                    {"headline": "B & C", "url": "https://ok.example/?a=1&b=<2>",
+                     "sentiment": "neutral", "score": 0.0},
+                ],
+            }
+        ],
+    }  # fmt: skip
+    text = slack_payload(payload)["blocks"][1]["text"]["text"]
+    assert "<!" not in text and "javascript:" not in text
+    assert "&lt;!channel&gt; &amp;" in text and "spike on &lt;!here&gt;" in text
+    assert "<https://ok.example/?a=1&amp;b=&lt;2&gt;|B &amp; C>" in text
