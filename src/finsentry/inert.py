@@ -1,4 +1,5 @@
-"""Untrusted text (headlines, URLs, ids, scope names) made inert for the place it is shown.
+"""Untrusted text (headlines, URLs, ids, scope names) made inert for the place it is shown, and
+secrets (webhook URLs, DSN passwords) kept out of what is printed and logged.
 
 News is written by strangers. A headline can carry terminal escape sequences (clear the screen,
 retitle the window), Unicode direction overrides that make text read backwards, Slack link markup
@@ -40,3 +41,21 @@ def web_url(url: str | None) -> str | None:
     if parts.scheme.lower() not in WEB_SCHEMES or not parts.hostname or _UNSAFE.search(url):
         return None
     return url
+
+
+def redact_url(url: str) -> str:
+    """A URL as logs and messages may show it: scheme and host only. Webhook URLs carry their
+    secret in the path (Slack's ``/services/T../B../<token>``) or the query."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<url>"
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}{port}/..." if parts.scheme else "<url>"
+
+
+def redact_dsn(url: str) -> str:
+    """A database URL or DSN without its password (``user:***@``, ``password=***``)."""
+    url = re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+    return re.sub(r"(password=)[^\s&]+", r"\1***", url)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from finsentry.alerts.engine import notification_payload
+from finsentry.alerts.engine import notification_payload, webhook_channel
 from finsentry.alerts.outbox import OutboxSender
 from finsentry.alerts.webhook import (
     IDEMPOTENCY_HEADER,
@@ -100,7 +100,7 @@ def alert(ticker: str = "ACME") -> Alert:
 
 def enqueue(store: Store, url: str, ticker: str = "ACME") -> Notification:
     a = alert(ticker)
-    n = Notification(a.id, f"webhook:{url}", notification_payload([a], {}, None))
+    n = Notification(a.id, webhook_channel(url), notification_payload([a], {}, None))
     assert store.enqueue_notifications([n]) == 1
     return n
 
@@ -234,4 +234,27 @@ def test_run_forever_thread_delivers_and_stops(tmp_path: Path, receiver: Receive
     assert not thread.is_alive()
     assert n.key in receiver.accepted
     own.close()
+    store.close()
+
+
+def test_a_failing_webhook_leaves_its_url_out_of_logs_store_and_report(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    secret_path = "services/T000/B000/s3cretT0ken"
+    url = f"http://127.0.0.1:{port}/{secret_path}"
+    settings, store = make(tmp_path, url)
+    n = enqueue(store, url)
+    with caplog.at_level("DEBUG"):
+        report = OutboxSender(settings, store).drain(5)
+    assert report.attempted == 1 and report.delivered == 0
+    stored = store._all("SELECT key, channel, coalesce(last_error, '') FROM notifications")  # type: ignore[attr-defined]
+    text = " ".join([caplog.text, *report.errors, *(str(v) for row in stored for v in row)])
+    assert "127.0.0.1" in text  # the failure is described...
+    assert secret_path not in text and "s3cret" not in text  # ...without the URL's secret
+    assert n.key in text
     store.close()

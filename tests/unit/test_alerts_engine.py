@@ -6,7 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from finsentry.alerts.engine import PROGRESS_KEY, AlertEngine
+from finsentry.alerts.engine import PROGRESS_KEY, AlertEngine, webhook_channel
 from finsentry.config import Settings
 from finsentry.schema import AlertStatus, NewsItem, ScopeKind, ScoredItem, TextScore
 from finsentry.store import open_store
@@ -90,7 +90,9 @@ def test_negative_burst_fires_on_its_ticker_with_evidence(tmp_path: Path) -> Non
     due = store.due_notifications(FIXED_NOW + timedelta(days=1))
     groups = {a.window_start for a in new}
     assert len(due) == len(groups)
-    assert all(n.channel == "webhook:http://127.0.0.1:9/hook" for n in due)
+    hook = "http://127.0.0.1:9/hook"
+    assert all(n.channel == webhook_channel(hook) for n in due)
+    assert not any(hook in n.key or hook in n.channel for n in due)  # no URL (a secret) stored
     assert any(len(n.payload["alerts"]) >= 1 and n.payload["alerts"][0]["series"] for n in due)
     # a second call, and a fresh engine (a restart), fire nothing new
     assert engine.evaluate(T0 + timedelta(hours=10)) == []

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from finsentry.alerts.webhook import slack_payload
 from finsentry.cli import main
 from finsentry.config import Settings
-from finsentry.inert import for_slack, for_terminal, web_url
+from finsentry.inert import for_slack, for_terminal, redact_dsn, redact_url, web_url
 from finsentry.schema import Alert, Evidence, RawRecord, ScopeKind
 from finsentry.sources.validate import parse_records
 from finsentry.store import open_store
@@ -96,3 +96,12 @@ def test_slack_messages_carry_no_live_markup() -> None:
     assert "<!" not in text and "javascript:" not in text
     assert "&lt;!channel&gt; &amp;" in text and "spike on &lt;!here&gt;" in text
     assert "<https://ok.example/?a=1&amp;b=&lt;2&gt;|B &amp; C>" in text
+
+
+def test_redaction_keeps_secrets_out_of_messages() -> None:
+    hook = "https://hooks.slack.com/services/T000/B000/s3cretT0ken?x=1"
+    assert redact_url(hook) == "https://hooks.slack.com/..."
+    assert redact_url("http://u:pw@127.0.0.1:8080/h") == "http://127.0.0.1:8080/..."
+    assert redact_dsn("postgresql://u:s3cret@h:5432/d") == "postgresql://u:***@h:5432/d"
+    assert "s3cret" not in redact_dsn("host=h user=u password=s3cret dbname=d")
+    assert redact_dsn("/tmp/x.db") == "/tmp/x.db"

@@ -9,7 +9,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from finsentry.cli.db import _safe_url, db, parse_since
+from finsentry.cli.db import db, parse_since
+from finsentry.inert import redact_dsn
 from finsentry.schema import ScoredItem, utc_now
 from finsentry.store.base import BatchWrite
 from finsentry.store.sqlite import SQLiteStore
@@ -63,9 +64,9 @@ def test_parse_since() -> None:
 
 
 def test_safe_url_hides_passwords() -> None:
-    assert _safe_url("postgresql://u:s3cret@h:5432/d") == "postgresql://u:***@h:5432/d"
-    assert "s3cret" not in _safe_url("host=h user=u password=s3cret")
-    assert _safe_url("/tmp/x.db") == "/tmp/x.db"
+    assert redact_dsn("postgresql://u:s3cret@h:5432/d") == "postgresql://u:***@h:5432/d"
+    assert "s3cret" not in redact_dsn("host=h user=u password=s3cret")
+    assert redact_dsn("/tmp/x.db") == "/tmp/x.db"
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ insert alerts (keyed) -> enqueue notifications (keyed by alert id + channel) -> 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -38,12 +39,21 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def channels(settings: Settings) -> list[str]:
-    """The delivery channels configured: ``email`` and one ``webhook:<url>`` per URL."""
+    """The delivery channels configured: ``email`` and one ``webhook:<id>`` per URL.
+
+    A webhook URL is often a bearer secret (Slack's are), so a channel is named by a stable hash
+    of its URL (:func:`webhook_channel`), never by the URL: channel names end up in the store,
+    in idempotency keys sent to receivers and in logs."""
     out: list[str] = []
     if settings.smtp_host and settings.mail_to:
         out.append("email")
-    out.extend(f"webhook:{url}" for url in settings.webhook_urls)
+    out.extend(webhook_channel(url) for url in settings.webhook_urls)
     return out
+
+
+def webhook_channel(url: str) -> str:
+    """``webhook:<first 12 hex of SHA-256(url)>``: stable, and says nothing of the URL."""
+    return "webhook:" + hashlib.sha256(url.encode()).hexdigest()[:12]
 
 
 def order_evidence(

@@ -85,9 +85,18 @@ class OutboxSender:
 
             sender: ChannelSender = EmailNotifier(self.settings).send
         elif channel.startswith("webhook:"):
+            from finsentry.alerts.engine import webhook_channel
+
+            urls = {webhook_channel(u): u for u in self.settings.webhook_urls}
+            # notifications queued before channels were hashed are named by their URL
+            urls.update({f"webhook:{u}": u for u in self.settings.webhook_urls})
+            if channel not in urls:
+                raise DeliveryError(
+                    f"{channel} is no longer in FINSENTRY_WEBHOOK_URLS", permanent=True
+                )
             if self._webhook is None:
                 self._webhook = WebhookNotifier(self.settings)
-            webhook, url = self._webhook, channel.removeprefix("webhook:")
+            webhook, url = self._webhook, urls[channel]
 
             def sender(notification: Notification) -> None:
                 webhook.send(url, notification)

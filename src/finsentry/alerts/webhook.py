@@ -5,7 +5,8 @@ Headers of every request:
 - ``X-Finsentry-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, f"{t}.{body}")>`` when
   ``settings.webhook_secret`` is set. A receiver recomputes the HMAC over the raw body and rejects
   timestamps older than its tolerance (replays): :func:`verify_signature` does both.
-- ``Idempotency-Key: <alert id>:<channel>``: the same on every retry, so a receiver drops repeats.
+- ``Idempotency-Key: <alert id>:<channel>``: the same on every retry, so a receiver drops repeats
+  (a webhook channel is named by a hash of its URL, never the URL, which is often a secret).
 
 Body: the notification payload (``title``, ``window_start``, ``window_end``, ``alerts`` with their
 evidence, ``dashboard_url``) plus ``idempotency_key``; or, with ``webhook_format = "slack"``, a
@@ -24,7 +25,7 @@ from typing import Any
 import httpx
 
 from finsentry.config import Settings
-from finsentry.inert import for_slack, web_url
+from finsentry.inert import for_slack, redact_url, web_url
 from finsentry.store.base import Notification
 
 SIGNATURE_HEADER = "X-Finsentry-Signature"
@@ -141,12 +142,15 @@ class WebhookNotifier:
         try:
             response = self.client.post(url, content=body, headers=self.headers(notification, body))
         except httpx.HTTPError as exc:
-            raise DeliveryError(f"webhook {url}: {type(exc).__name__}: {exc}") from exc
+            detail = str(exc).replace(url, redact_url(url))
+            raise DeliveryError(
+                f"webhook {redact_url(url)}: {type(exc).__name__}: {detail}"
+            ) from exc
         status = response.status_code
         if 200 <= status < 300:
             return
         permanent = 400 <= status < 500 and status not in (408, 409, 425, 429)
-        raise DeliveryError(f"webhook {url}: HTTP {status}", permanent=permanent)
+        raise DeliveryError(f"webhook {redact_url(url)}: HTTP {status}", permanent=permanent)
 
     def close(self) -> None:
         if self._client is not None:

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from finsentry.cli.common import db_option, open_for_reading, setting_option, settings_from
+from finsentry.inert import redact_dsn
 from finsentry.schema import iso, utc_now
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
@@ -66,7 +67,7 @@ def upgrade(ctx: click.Context, db: str | None) -> None:
     finally:
         store.close()
     state = "up to date" if before == after else f"upgraded from {before}"
-    click.echo(f"schema version {after} ({state}) at {_safe_url(store.url)}")
+    click.echo(f"schema version {after} ({state}) at {redact_dsn(store.url)}")
 
 
 @db.command()
@@ -138,12 +139,12 @@ def stats(ctx: click.Context, db: str | None, as_json: bool) -> None:
     try:
         if store.schema_version() == 0:
             raise click.ClickException(
-                f"no finsentry schema in {_safe_url(store.url)}: run finsentry db upgrade"
+                f"no finsentry schema in {redact_dsn(store.url)}: run finsentry db upgrade"
             )
         counts = store.counts()
         low, high = store.time_range()
         info: dict[str, Any] = {
-            "store": _safe_url(store.url),
+            "store": redact_dsn(store.url),
             "backend": type(store).__name__.removesuffix("Store").lower(),
             "schema_version": store.schema_version(),
             **counts,
@@ -174,7 +175,3 @@ def _sizes(text: str | None) -> tuple[int, ...] | None:
     return sizes
 
 
-def _safe_url(url: str) -> str:
-    """The store URL without a password (DSNs may carry one)."""
-    url = re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
-    return re.sub(r"(password=)[^\s&]+", r"\1***", url)

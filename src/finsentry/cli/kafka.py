@@ -11,6 +11,7 @@ from finsentry.cli.common import (
     setting_option,
     settings_from,
 )
+from finsentry.inert import redact_dsn
 
 bootstrap_option = setting_option("--bootstrap", field="kafka_bootstrap", metavar="HOST:PORT[,...]")
 topic_option = setting_option("--topic", field="kafka_topic")
@@ -163,7 +164,7 @@ def consume(
         f"dead-lettered {totals.dead_lettered}"
     )
     click.echo(format_totals(totals))
-    click.echo(f"store: {settings.db}   dead-letter topic: {settings.dlq_topic}")
+    click.echo(f"store: {redact_dsn(settings.db)}   dead-letter topic: {settings.dlq_topic}")
 
 
 @click.command()

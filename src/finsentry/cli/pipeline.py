@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from finsentry.cli.common import db_option, device_option, model_option, settings_from
+from finsentry.inert import redact_dsn
 
 
 @click.command()
@@ -48,7 +49,7 @@ def ingest(
         pipeline.close()
     elapsed = time.perf_counter() - started
     click.echo(format_totals(totals))
-    click.echo(f"store: {settings.db}   time: {elapsed:.1f}s")
+    click.echo(f"store: {redact_dsn(settings.db)}   time: {elapsed:.1f}s")
     click.echo(format_alerts(totals.alerts))
 
 
@@ -88,6 +89,6 @@ def demo(
     settings = settings_from(ctx, db=str(out / "demo.db"), model=model, device=device)
     report = run_demo(settings, out, seed=seed, hours=hours, incidents=incidents)
     click.echo(report.text)
-    click.echo(f"\nFiles: {out}/ (stream, truth, store). Try: finsentry alerts --db {settings.db}")
+    click.echo(f"\nFiles: {out}/ (stream, truth, store). Try: finsentry alerts --db {redact_dsn(settings.db)}")
     if report.missed:
         raise SystemExit(json.dumps({"missed_incidents": report.missed}))
