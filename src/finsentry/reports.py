@@ -25,6 +25,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from finsentry.config import Settings
+from finsentry.inert import web_url
 from finsentry.schema import Alert, ScopeKind, WindowStat
 from finsentry.store.base import Store
 
@@ -297,8 +298,8 @@ def _alert_block(alert: Alert) -> str:
         f'<li><span style="color:{_tone_color(e.score)}">{e.score:+.2f}</span> '
         f"{html.escape(e.published_at.strftime('%H:%M'))} "
         + (
-            f'<a href="{html.escape(e.url)}">{html.escape(e.headline)}</a>'
-            if e.url
+            f'<a href="{html.escape(url)}">{html.escape(e.headline)}</a>'
+            if (url := web_url(e.url))  # http(s) only: no javascript: or data: links
             else html.escape(e.headline)
         )
         + "</li>"

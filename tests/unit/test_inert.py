@@ -105,3 +105,27 @@ def test_redaction_keeps_secrets_out_of_messages() -> None:
     assert redact_dsn("postgresql://u:s3cret@h:5432/d") == "postgresql://u:***@h:5432/d"
     assert "s3cret" not in redact_dsn("host=h user=u password=s3cret dbname=d")
     assert redact_dsn("/tmp/x.db") == "/tmp/x.db"
+
+
+def test_e_mails_carry_no_script_or_live_foreign_links() -> None:
+    from finsentry.alerts.email import build_message
+    from finsentry.alerts.engine import notification_payload
+    from finsentry.store.base import Notification
+
+    evidence = (
+        Evidence("n1", "<script>alert(1)</script> ACME plunges", T0, -0.9, "negative",
+                 "javascript:alert(1)"),
+        Evidence("n2", "ACME recall", T0, -0.5, "negative", "data:text/html,<b>x</b>"),
+    )  # fmt: skip
+    alert = Alert("volume_spike", ScopeKind.TICKER, "ACME", "count", T0,
+                  T0 + timedelta(minutes=5), T0, "warning", 9.0, 1.0, evidence)  # fmt: skip
+    settings = Settings(smtp_host="127.0.0.1", mail_to=("desk@example.com",))
+    payload = notification_payload([alert], {}, None)
+    message = build_message(settings, Notification(alert.id, "email", payload))
+    parts = [p.get_content() for p in message.walk() if p.get_content_type().startswith("text/")]
+    assert len(parts) == 2  # text and HTML
+    for body in parts:
+        assert "javascript:" not in body and "data:text" not in body
+    text, page = parts
+    assert "<script>alert(1)</script> ACME plunges" in text  # plain text: inert as it is
+    assert "<script>" not in page and "&lt;script&gt;" in page

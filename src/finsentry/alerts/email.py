@@ -18,6 +18,7 @@ from typing import Any
 from finsentry.alerts.charts import series_chart_png
 from finsentry.alerts.webhook import DeliveryError
 from finsentry.config import Settings
+from finsentry.inert import web_url
 from finsentry.schema import utc_now
 from finsentry.store.base import Notification
 
@@ -32,7 +33,8 @@ def _plain(payload: dict[str, Any]) -> str:
         lines.append(f"  window {alert['window_start']} - {alert['window_end']} (UTC)")
         lines.append(f"  observed {alert['observed']}, expected {alert['expected']}")
         for ev in alert.get("evidence", []):
-            link = f" <{ev['url']}>" if ev.get("url") else ""
+            url = web_url(ev.get("url"))
+            link = f" <{url}>" if url else ""
             lines.append(f"  - [{ev['sentiment']} {ev['score']:+.2f}] {ev['headline']}{link}")
         lines.append("")
     if payload.get("dashboard_url"):
@@ -57,8 +59,9 @@ def _html(payload: dict[str, Any], cids: dict[str, str]) -> str:
         parts.append("<ul>")
         for ev in alert.get("evidence", []):
             headline = esc(ev["headline"])
-            if ev.get("url"):
-                headline = f'<a href="{esc(ev["url"], quote=True)}">{headline}</a>'
+            url = web_url(ev.get("url"))
+            if url:  # http(s) only: no javascript: or data: link reaches a mail client
+                headline = f'<a href="{esc(url, quote=True)}">{headline}</a>'
             parts.append(f"<li>{headline} <small>({esc(ev['sentiment'])}, {ev['score']:+.2f}, "
                          f"{esc(ev['published_at'])})</small></li>")  # fmt: skip
         parts.append("</ul>")
