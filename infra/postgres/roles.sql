@@ -11,10 +11,8 @@ CREATE DATABASE finsentry OWNER finsentry;
 -- The pipeline owns the schema (finsentry db upgrade creates the tables as this role).
 ALTER SCHEMA public OWNER TO finsentry;
 
--- Grafana reads, never writes.
+-- Grafana reads, never writes, and reads only what the dashboards need: its grants are in
+-- grafana_reader.sql, run after `finsentry db upgrade` has created the tables (not SELECT on every
+-- table: notifications hold delivery details, dead_letters the raw bytes of rejected records).
 CREATE ROLE grafana_reader LOGIN PASSWORD :reader_password;
 GRANT CONNECT ON DATABASE finsentry TO grafana_reader;
-GRANT USAGE ON SCHEMA public TO grafana_reader;
-ALTER DEFAULT PRIVILEGES FOR ROLE finsentry IN SCHEMA public
-    GRANT SELECT ON TABLES TO grafana_reader;
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO grafana_reader;

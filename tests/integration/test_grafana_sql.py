@@ -312,3 +312,48 @@ def test_health_alert_rules_on_a_real_store(postgres_server) -> None:
             )
         failing = _rule_value(conn, "finsentry-outbox-failures")
         assert failing == 2 and rules["finsentry-outbox-failures"].fires(failing)
+
+
+GRANTS = Path(__file__).parents[2] / "infra" / "postgres" / "grafana_reader.sql"
+
+
+def test_grafana_reader_reads_what_the_dashboards_need_and_nothing_else(filled_dsn: str) -> None:
+    """infra/postgres/grafana_reader.sql: every panel, variable and alert-rule query runs as the
+    read-only role; raw dead-letter bytes, notification payloads and errors, and the pipeline's
+    state are refused."""
+    statements = [
+        s.strip()
+        for s in "\n".join(
+            line.split("--", 1)[0] for line in GRANTS.read_text().splitlines()
+        ).split(";")
+        if s.strip()
+    ]
+    with psycopg.connect(filled_dsn, autocommit=True) as conn:
+        conn.execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'grafana_reader') "
+            "THEN CREATE ROLE grafana_reader NOLOGIN; END IF; END $$"
+        )
+        for statement in statements:
+            conn.execute(statement)  # type: ignore[arg-type]
+        conn.execute("SET ROLE grafana_reader")
+        now = datetime.now(UTC) + timedelta(seconds=5)
+        ran = 0
+        for dashboard in all_dashboards():
+            window = (now - timedelta(days=1), now) if dashboard.uid == "finsentry-health" else FULL
+            variables = _all_of(conn, dashboard, *window)
+            for _, query in dashboard.queries():
+                conn.execute(expand_sql(query.sql, *window, variables=variables))  # type: ignore[arg-type]
+                ran += 1
+        for rule in health_rules():
+            conn.execute(expand_sql(rule.sql, now - timedelta(seconds=rule.lookback_s), now))  # type: ignore[arg-type]
+            ran += 1
+        assert ran >= 30
+        for refused in (
+            "SELECT raw FROM dead_letters",
+            "SELECT payload FROM notifications",
+            "SELECT last_error FROM notifications",
+            "SELECT * FROM pipeline_state",
+            "SELECT * FROM schema_version",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(refused)  # type: ignore[arg-type]
