@@ -80,7 +80,9 @@ class Settings(BaseSettings):
     mail_from: str = Field("finsentry@localhost", description="Sender address of alert e-mail.")
     mail_to: Annotated[tuple[str, ...], NoDecode] = Field((), description="Recipients of alert e-mail (comma separated).")
     webhook_urls: Annotated[tuple[str, ...], NoDecode] = Field((), description="Webhook URLs (comma separated).")
-    webhook_secret: SecretStr | None = Field(None, description="HMAC key for webhook signatures.")
+    webhook_secret: SecretStr | None = Field(
+        None, description="Standard Webhooks signing secret, whsec_<base64>."
+    )
     webhook_format: str = Field("json", description="Webhook payload: json or slack.")
     public_url: str | None = Field(None, description="Base URL of dashboards, linked from alerts.")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import subprocess
@@ -15,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from finsentry.alerts.engine import notification_payload, webhook_channel
 from finsentry.alerts.outbox import OutboxSender
 from finsentry.alerts.webhook import (
     IDEMPOTENCY_HEADER,
-    SIGNATURE_HEADER,
     sign,
     slack_payload,
     verify_signature,
@@ -30,7 +32,7 @@ from finsentry.schema import Alert, Evidence, ScopeKind
 from finsentry.store import open_store
 from finsentry.store.base import Notification, Store
 
-SECRET = "s3cret-key"
+SECRET = "whsec_" + base64.b64encode(b"finsentry-test-signing-key-32byt").decode()
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
@@ -47,7 +49,11 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 key = self.headers.get(IDEMPOTENCY_HEADER)
-                valid = verify_signature(SECRET, self.headers.get(SIGNATURE_HEADER), body, 300)
+                try:  # as a receiver does, with the reference library
+                    Webhook(SECRET).verify(body, dict(self.headers.items()))
+                    valid = True
+                except WebhookVerificationError:
+                    valid = False
                 receiver.requests.append((key, valid))
                 if receiver.fail_next > 0:
                     receiver.fail_next -= 1
@@ -110,14 +116,24 @@ def make(tmp_path: Path, url: str, **extra: Any) -> tuple[Settings, Store]:
     return s, open_store(s.db)
 
 
-def test_signature_round_trip_and_replay_window() -> None:
+def test_signatures_follow_standard_webhooks() -> None:
     body = b'{"a":1}'
-    header = sign(SECRET, body, 1_700_000_000)
-    assert verify_signature(SECRET, header, body, 300, now=1_700_000_100)
-    assert not verify_signature(SECRET, header, body, 300, now=1_700_000_400)  # too old
-    assert not verify_signature(SECRET, header, b'{"a":2}', 300, now=1_700_000_100)
-    assert not verify_signature("other", header, body, 300, now=1_700_000_100)
-    assert not verify_signature(SECRET, "garbage", body)
+    stamp = int(time.time())
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": sign(SECRET, "msg_1", stamp, body),
+    }
+    assert Webhook(SECRET).verify(body, headers) == {"a": 1}  # the reference library agrees
+    assert verify_signature(SECRET, headers, body, 300, now=stamp + 100)
+    assert not verify_signature(SECRET, headers, body, 300, now=stamp + 400)  # too old
+    assert not verify_signature(SECRET, headers, b'{"a":2}', 300, now=stamp)
+    other = "whsec_" + base64.b64encode(b"another-key").decode()
+    assert not verify_signature(other, headers, body, 300, now=stamp)
+    assert not verify_signature(SECRET, {**headers, "webhook-id": "msg_2"}, body, now=stamp)
+    assert not verify_signature(SECRET, {"webhook-signature": "garbage"}, body)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SECRET).verify(b'{"a":2}', headers)
 
 
 def test_signed_delivery_with_idempotency_key(tmp_path: Path, receiver: Receiver) -> None:

@@ -2,9 +2,12 @@
 
 Headers of every request:
 
-- ``X-Finsentry-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, f"{t}.{body}")>`` when
-  ``settings.webhook_secret`` is set. A receiver recomputes the HMAC over the raw body and rejects
-  timestamps older than its tolerance (replays): :func:`verify_signature` does both.
+- Standard Webhooks (https://www.standardwebhooks.com) when ``settings.webhook_secret`` is set:
+  ``webhook-id`` (the idempotency key), ``webhook-timestamp`` (unix seconds) and
+  ``webhook-signature: v1,<base64 HMAC-SHA256(key, f"{id}.{timestamp}.{body}")>``, the key being
+  the base64-decoded secret after its ``whsec_`` prefix. Receivers verify with any Standard
+  Webhooks library (``standardwebhooks.Webhook(secret).verify(body, headers)``), which also
+  rejects timestamps more than 5 minutes off (replays); :func:`verify_signature` does the same.
 - ``Idempotency-Key: <alert id>:<channel>``: the same on every retry, so a receiver drops repeats
   (a webhook channel is named by a hash of its URL, never the URL, which is often a secret).
 
@@ -16,10 +19,12 @@ accept.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -28,7 +33,7 @@ from finsentry.config import Settings
 from finsentry.inert import for_slack, redact_url, web_url
 from finsentry.store.base import Notification
 
-SIGNATURE_HEADER = "X-Finsentry-Signature"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of secrets, not one
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 USER_AGENT = "finsentry-webhook/1"
 
@@ -41,37 +46,46 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
-def sign(secret: str | bytes, body: bytes, timestamp: int) -> str:
-    """The signature header value for ``body`` sent at ``timestamp`` (unix seconds)."""
-    key = secret.encode() if isinstance(secret, str) else secret
-    mac = hmac.new(key, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
+def secret_key(secret: str | bytes) -> bytes:
+    """The HMAC key of a Standard Webhooks secret: ``whsec_<base64>`` (prefix optional) decoded,
+    exactly as the reference libraries decode it; bytes are taken as the key itself."""
+    if isinstance(secret, bytes):
+        return secret
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX) + "==")
+    if not key:
+        raise ValueError("the webhook secret is empty: use whsec_<base64 of random bytes>")
+    return key
+
+
+def sign(secret: str | bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value for ``body`` sent as message ``msg_id`` at ``timestamp``."""
+    mac = hmac.new(secret_key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256)
+    return "v1," + base64.b64encode(mac.digest()).decode()
 
 
 def verify_signature(
     secret: str | bytes,
-    header: str | None,
+    headers: Mapping[str, str],
     body: bytes,
     tolerance_s: float = 300.0,
     now: float | None = None,
 ) -> bool:
-    """True when ``header`` signs ``body`` with ``secret`` and is at most ``tolerance_s`` old."""
-    if not header:
+    """True when the Standard Webhooks ``headers`` sign ``body`` with ``secret`` and the timestamp
+    is within ``tolerance_s`` of now."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    msg_id, stamp = lowered.get("webhook-id"), lowered.get("webhook-timestamp")
+    signatures = lowered.get("webhook-signature")
+    if not (msg_id and stamp and signatures):
         return False
-    parts: dict[str, list[str]] = {}
-    for piece in header.split(","):
-        name, sep, value = piece.strip().partition("=")
-        if sep:
-            parts.setdefault(name, []).append(value)
     try:
-        timestamp = int(parts["t"][0])
-    except (KeyError, ValueError):
+        timestamp = int(stamp)
+    except ValueError:
         return False
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance_s:
         return False
-    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
-    return any(hmac.compare_digest(expected, given) for given in parts.get("v1", []))
+    expected = sign(secret, msg_id, timestamp, body)
+    return any(hmac.compare_digest(expected, given) for given in signatures.split(" "))
 
 
 def slack_payload(payload: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +147,12 @@ class WebhookNotifier:
         }
         secret = self.settings.webhook_secret
         if secret is not None:
-            headers[SIGNATURE_HEADER] = sign(secret.get_secret_value(), body, int(time.time()))
+            timestamp = int(time.time())
+            headers["webhook-id"] = notification.key
+            headers["webhook-timestamp"] = str(timestamp)
+            headers["webhook-signature"] = sign(
+                secret.get_secret_value(), notification.key, timestamp, body
+            )
         return headers
 
     def send(self, url: str, notification: Notification) -> None:
