@@ -129,3 +129,15 @@ def test_e_mails_carry_no_script_or_live_foreign_links() -> None:
     text, page = parts
     assert "<script>alert(1)</script> ACME plunges" in text  # plain text: inert as it is
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_score_prints_hostile_texts_inertly() -> None:
+    from finsentry.cli.score import score
+
+    result = CliRunner().invoke(
+        score, [HOSTILE_HEADLINE, "--entity", "ACME\u202e", "--device", "cpu"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "plunges" in result.output and "towards ACME" in result.output
+    assert "\x1b" not in result.output and "\u202e" not in result.output

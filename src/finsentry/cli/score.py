@@ -10,6 +10,7 @@ import click
 
 from finsentry.cli.common import device_option, model_option, setting_option, settings_from
 from finsentry.cli.models import _opt
+from finsentry.inert import for_terminal
 from finsentry.schema import TextScore
 
 
@@ -69,15 +70,19 @@ def result_json(line: Line, result: TextScore | None, model_id: str) -> dict[str
 
 
 def result_text(line: Line, result: TextScore | None) -> list[str]:
+    """Table lines for the terminal; the texts and names are shown inert (no control or bidi
+    characters)."""
+    text = for_terminal(line.text)
     if result is None:
-        return [f"{'(empty)':>8}  {'':>6}  {'':<28}  {line.text}"]
+        return [f"{'(empty)':>8}  {'':>6}  {'':<28}  {text}"]
     out = [
         f"{result.sentiment:>8}  {result.score:+.3f}  "
-        f"{result.topic[:22]:<22} {result.topic_prob:.2f}  {line.text}"
+        f"{result.topic[:22]:<22} {result.topic_prob:.2f}  {text}"
     ]
     for name, towards in zip(line.entities, result.targets, strict=True):
         note = "" if towards.basis == "entity" else "  (not named in the text: headline's)"
-        out.append(f"{towards.sentiment:>8}  {towards.score:+.3f}  towards {name}{note}")
+        shown = for_terminal(name)
+        out.append(f"{towards.sentiment:>8}  {towards.score:+.3f}  towards {shown}{note}")
     return out
 
 
