@@ -91,3 +91,6 @@ def main(ctx: click.Context, config: str | None, verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx.ensure_object(dict)
     ctx.obj["config"] = config
+    from finsentry.cli.envcheck import check_environment
+
+    check_environment(ctx)
