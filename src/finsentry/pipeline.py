@@ -10,7 +10,6 @@ positions of the records it passed in as soon as it returns.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from finsentry.aggregate import Watermark
+from finsentry.alerts.delivery import AlertDelivery
 from finsentry.config import Settings
 from finsentry.schema import (
     Alert,
@@ -112,43 +112,6 @@ class RunTotals:
         return self.consumed == self.processed + self.dead_lettered
 
 
-class AlertDelivery:
-    """Sends the outbox in a background thread, with a store connection of its own.
-
-    Detection only writes notifications to the outbox; this thread delivers them, so a slow or
-    broken mail server or webhook receiver never holds up the pipeline. On stop it makes one last
-    bounded attempt; what is still undelivered stays in the outbox for the next run.
-    """
-
-    def __init__(self, settings: Settings, final_drain_s: float = 10.0) -> None:
-        self.settings = settings
-        self.final_drain_s = final_drain_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="finsentry-outbox", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        from finsentry.alerts.outbox import OutboxSender
-        from finsentry.store import open_store
-
-        store = open_store(self.settings.db)
-        sender = OutboxSender(self.settings, store)
-        try:
-            sender.run_forever(self._stop, interval_s=1.0)
-            sender.drain(max_seconds=self.final_drain_s)
-        finally:
-            sender.close()
-            store.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(self.final_drain_s + 30.0)
-
-
 class Pipeline:
     """Chains the stages over micro-batches; owns the watermark; writes through one Store."""
 
@@ -189,7 +152,8 @@ class Pipeline:
         With ``deliver`` (and e-mail or webhooks configured) alerts are sent by a background
         :class:`AlertDelivery` thread until :meth:`close`.
         """
-        from finsentry.alerts.engine import AlertEngine, channels
+        from finsentry.alerts.channels import configured_channels as channels
+        from finsentry.alerts.engine import AlertEngine
         from finsentry.dedup import Deduplicator
         from finsentry.entities import EntityTagger
         from finsentry.store import open_store
