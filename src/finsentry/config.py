@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,6 +49,17 @@ class Settings(BaseSettings):
     max_record_bytes: int = Field(1_000_000, description="Raw records larger than this are rejected.")
     future_tolerance_s: int = Field(
         300, description="Items dated further in the future than this are dead-lettered."
+    )
+    earliest_published_at: datetime = Field(
+        datetime(1990, 1, 1, tzinfo=UTC),
+        description="Items dated before this (ISO-8601 with offset) are dead-lettered.",
+    )
+    max_tickers: int = Field(50, description="Items naming more tickers than this are dead-lettered.")
+    max_line_bytes: int = Field(
+        1_048_576, description="Longest input line; longer ones are dead-lettered while read."
+    )
+    dead_letter_raw_bytes: int = Field(
+        65_536, description="Bytes of a raw record a dead letter keeps (plus its size and sha256)."
     )
 
     # --- entities and duplicates -------------------------------------------------------------
@@ -123,6 +135,20 @@ class Settings(BaseSettings):
                     f"webhook URLs must be http:// or https:// with a host; got {shown} "
                     "(FINSENTRY_WEBHOOK_URLS)"
                 )
+        return value
+
+    @field_validator("earliest_published_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("earliest_published_at needs a UTC offset, e.g. 1990-01-01T00:00:00Z")
+        return value.astimezone(UTC)
+
+    @field_validator("max_tickers", "max_line_bytes", "dead_letter_raw_bytes")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("max_tickers, max_line_bytes and dead_letter_raw_bytes must be > 0")
         return value
 
     @field_validator("window_sizes_s")
