@@ -16,7 +16,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from finsentry.alerts.email import IDEMPOTENCY_HEADER, EmailNotifier
+from finsentry.alerts.channels import MAIL_IDEMPOTENCY_HEADER
+from finsentry.alerts.email import EmailNotifier
 from finsentry.alerts.engine import notification_payload
 from finsentry.alerts.outbox import OutboxSender
 from finsentry.config import Settings
@@ -107,7 +108,7 @@ def parts(raw: bytes) -> tuple[Message, dict[str, list[Message]]]:
 def check_message(raw: bytes, n: Notification) -> None:
     msg, found = parts(raw)
     assert msg.get_content_type() == "multipart/alternative"
-    assert msg[IDEMPOTENCY_HEADER] == n.key
+    assert msg[MAIL_IDEMPOTENCY_HEADER] == n.key
     assert "ACME" in msg["Subject"] and "(+1 more)" in msg["Subject"]
     plain = found["text/plain"][0].get_payload(decode=True).decode()
     html = found["text/html"][0].get_payload(decode=True).decode()
@@ -162,7 +163,7 @@ def test_starttls_and_outbox_delivery(tmp_path: Path, tls_files: tuple[Path, Pat
         n = notification()
         assert store.enqueue_notifications([n]) == 1
         notifier = EmailNotifier(settings, ssl_context=client_ctx)
-        report = OutboxSender(settings, store, senders={"email": notifier.send}).drain(20)
+        report = OutboxSender(settings, store, notifiers={"email": notifier}).drain(20)
         assert report.delivered == 1, report.errors
         # without trusting the server's certificate the mail is not sent, and is retried later
         assert store.enqueue_notifications([Notification("other", "email", n.payload)]) == 1
@@ -187,7 +188,7 @@ def test_wrong_password_is_a_delivery_error(tmp_path: Path) -> None:
         store = open_store(settings.db)
         store.enqueue_notifications([notification()])
         notifier = EmailNotifier(settings, timeout_s=3)
-        report = OutboxSender(settings, store, senders={"email": notifier.send}).drain(10)
+        report = OutboxSender(settings, store, notifiers={"email": notifier}).drain(10)
         assert report.delivered == 0 and report.retrying == 1
         assert "SMTP" in report.errors[0]
         assert PASSWORD not in report.errors[0] and "wrong" not in report.errors[0]

@@ -19,10 +19,10 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from finsentry.alerts.engine import notification_payload, webhook_channel
+from finsentry.alerts.channels import IDEMPOTENCY_HEADER, webhook_channel
+from finsentry.alerts.engine import notification_payload
 from finsentry.alerts.outbox import OutboxSender
 from finsentry.alerts.webhook import (
-    IDEMPOTENCY_HEADER,
     sign,
     slack_payload,
     verify_signature,

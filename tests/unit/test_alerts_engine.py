@@ -6,7 +6,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from finsentry.alerts.engine import PROGRESS_KEY, AlertEngine, webhook_channel
+from finsentry.alerts.channels import webhook_channel
+from finsentry.alerts.engine import PROGRESS_KEY, AlertEngine
 from finsentry.config import Settings
 from finsentry.schema import AlertStatus, NewsItem, ScopeKind, ScoredItem, TextScore
 from finsentry.store import open_store

@@ -15,15 +15,15 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
+from finsentry.alerts.channels import EMAIL, MAIL_IDEMPOTENCY_HEADER
 from finsentry.alerts.charts import series_chart_png
-from finsentry.alerts.webhook import DeliveryError
+from finsentry.alerts.errors import DeliveryError, NotifierConfigError
 from finsentry.config import Settings
 from finsentry.inert import web_url
 from finsentry.schema import utc_now
 from finsentry.store.base import Notification
 
 MAX_CHARTS = 3
-IDEMPOTENCY_HEADER = "X-Finsentry-Idempotency-Key"
 
 
 def _plain(payload: dict[str, Any]) -> str:
@@ -81,7 +81,7 @@ def build_message(settings: Settings, notification: Notification) -> EmailMessag
     msg["To"] = ", ".join(settings.mail_to)
     msg["Date"] = format_datetime(utc_now())
     msg["Message-ID"] = make_msgid(idstring=notification.alert_id, domain="finsentry")
-    msg[IDEMPOTENCY_HEADER] = notification.key
+    msg[MAIL_IDEMPOTENCY_HEADER] = notification.key
     charts: dict[str, tuple[str, bytes]] = {}
     for alert in payload.get("alerts", [])[:MAX_CHARTS]:
         if alert.get("series"):
@@ -101,6 +101,8 @@ def build_message(settings: Settings, notification: Notification) -> EmailMessag
 class EmailNotifier:
     """Sends alert e-mail with the SMTP settings; raises :class:`DeliveryError` on failure."""
 
+    channel = EMAIL
+
     def __init__(
         self,
         settings: Settings,
@@ -108,9 +110,12 @@ class EmailNotifier:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if not settings.smtp_host:
-            raise ValueError("e-mail alerts need FINSENTRY_SMTP_HOST (and FINSENTRY_MAIL_TO)")
+            raise NotifierConfigError(
+                "e-mail needs an SMTP server: set FINSENTRY_SMTP_HOST (and FINSENTRY_SMTP_PORT, "
+                "FINSENTRY_SMTP_SECURITY, FINSENTRY_SMTP_USER/PASSWORD as your server needs)"
+            )
         if settings.smtp_security not in ("starttls", "ssl", "none"):
-            raise ValueError("FINSENTRY_SMTP_SECURITY must be starttls, ssl or none")
+            raise NotifierConfigError("FINSENTRY_SMTP_SECURITY must be starttls, ssl or none")
         self.settings = settings
         self.timeout_s = timeout_s
         self.ssl_context = ssl_context or ssl.create_default_context()
@@ -145,3 +150,6 @@ class EmailNotifier:
             raise DeliveryError(f"SMTP login refused for {s.smtp_user}: {exc.smtp_code}") from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP {s.smtp_host}:{s.smtp_port}: {exc}") from exc
+
+    def close(self) -> None:
+        """Nothing to release: every send opens and closes its own SMTP connection."""

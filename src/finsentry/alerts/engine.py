@@ -16,7 +16,6 @@ insert alerts (keyed) -> enqueue notifications (keyed by alert id + channel) -> 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from finsentry.aggregate import window_start
+from finsentry.alerts.channels import configured_channels
 from finsentry.alerts.rules import ALERT_SCOPES, Rule, default_rules
 from finsentry.anomaly import ScopeSeries, Score, series_by_scope
 from finsentry.config import Settings
@@ -36,24 +36,6 @@ PROGRESS_KEY = "detector_progress"
 EVIDENCE_ITEMS = 5
 CHART_WINDOWS = 36
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def channels(settings: Settings) -> list[str]:
-    """The delivery channels configured: ``email`` and one ``webhook:<id>`` per URL.
-
-    A webhook URL is often a bearer secret (Slack's are), so a channel is named by a stable hash
-    of its URL (:func:`webhook_channel`), never by the URL: channel names end up in the store,
-    in idempotency keys sent to receivers and in logs."""
-    out: list[str] = []
-    if settings.smtp_host and settings.mail_to:
-        out.append("email")
-    out.extend(webhook_channel(url) for url in settings.webhook_urls)
-    return out
-
-
-def webhook_channel(url: str) -> str:
-    """``webhook:<first 12 hex of SHA-256(url)>``: stable, and says nothing of the URL."""
-    return "webhook:" + hashlib.sha256(url.encode()).hexdigest()[:12]
 
 
 def order_evidence(
@@ -103,7 +85,7 @@ class AlertEngine:
         self.rules = list(rules) if rules is not None else default_rules(settings)
         self.size_s = settings.detect_window_s
         self.step = timedelta(seconds=self.size_s)
-        self.channels = channels(settings)
+        self.channels = configured_channels(settings)
 
     # -- progress ---------------------------------------------------------------------------
 

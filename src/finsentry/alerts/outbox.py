@@ -9,8 +9,10 @@ every delivery carries its idempotency key (alert id + channel), receivers can d
 at-least-once delivery implies. Delivery errors never propagate: the pipeline is never blocked by a
 mail server or webhook receiver.
 
-With SQLite, give the background thread of :meth:`run_forever` a store of its own
-(``open_store(settings.db)``): a connection must not be shared by two threads mid-transaction.
+Each channel is served by a notifier of :mod:`finsentry.alerts.notifiers`, built from the settings
+on first use. :class:`finsentry.alerts.delivery.AlertDelivery` runs :meth:`OutboxSender.run_forever`
+in a background thread with a store connection of its own (with SQLite a connection must not be
+shared by two threads mid-transaction).
 """
 
 from __future__ import annotations
@@ -19,21 +21,17 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from finsentry.alerts.webhook import DeliveryError, WebhookNotifier
+from finsentry.alerts.errors import DeliveryError
+from finsentry.alerts.notifiers import Notifier, NotifierRegistry
 from finsentry.config import Settings
 from finsentry.schema import utc_now
 from finsentry.store.base import Notification, Store
 
 log = logging.getLogger(__name__)
-
-
-class ChannelSender(Protocol):
-    def __call__(self, notification: Notification) -> None: ...
 
 
 @dataclass(slots=True)
@@ -48,7 +46,10 @@ class DrainReport:
 
 
 class OutboxSender:
-    """Sends due outbox rows through the e-mail and webhook notifiers."""
+    """Sends due outbox rows through the notifier of each row's channel.
+
+    ``notifiers`` are ready-made notifiers by channel name; the others come from the registry.
+    """
 
     def __init__(
         self,
@@ -60,7 +61,7 @@ class OutboxSender:
         max_delay_s: float = 900.0,
         max_attempts: int = 12,
         rng: random.Random | None = None,
-        senders: dict[str, ChannelSender] | None = None,
+        notifiers: Mapping[str, Notifier] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -69,48 +70,18 @@ class OutboxSender:
         self.max_delay_s = max_delay_s
         self.max_attempts = max_attempts
         self.rng = rng or random.Random()  # jitter only: not security relevant
-        self._senders = dict(senders or {})
-        self._webhook: WebhookNotifier | None = None
+        self.notifiers = NotifierRegistry(settings, notifiers)
 
     def backoff(self, attempts: int) -> timedelta:
         """Delay before the next attempt after ``attempts`` failures (exponential, jittered)."""
         delay = min(self.max_delay_s, self.base_delay_s * 2 ** max(0, attempts - 1))
         return timedelta(seconds=delay * (0.5 + 0.5 * self.rng.random()))
 
-    def _sender(self, channel: str) -> ChannelSender:
-        if channel in self._senders:
-            return self._senders[channel]
-        if channel == "email":
-            from finsentry.alerts.email import EmailNotifier
-
-            sender: ChannelSender = EmailNotifier(self.settings).send
-        elif channel.startswith("webhook:"):
-            from finsentry.alerts.engine import webhook_channel
-
-            urls = {webhook_channel(u): u for u in self.settings.webhook_urls}
-            # notifications queued before channels were hashed are named by their URL
-            urls.update({f"webhook:{u}": u for u in self.settings.webhook_urls})
-            if channel not in urls:
-                raise DeliveryError(
-                    f"{channel} is no longer in FINSENTRY_WEBHOOK_URLS", permanent=True
-                )
-            if self._webhook is None:
-                self._webhook = WebhookNotifier(self.settings)
-            webhook, url = self._webhook, urls[channel]
-
-            def sender(notification: Notification) -> None:
-                webhook.send(url, notification)
-
-        else:
-            raise DeliveryError(f"unknown channel {channel!r}", permanent=True)
-        self._senders[channel] = sender
-        return sender
-
     def _deliver(self, notification: Notification, report: DrainReport) -> None:
         report.attempted += 1
         attempts = notification.attempts + 1
         try:
-            self._sender(notification.channel)(notification)
+            self.notifiers.get(notification.channel).send(notification)
         except Exception as exc:  # a notifier failure must never reach the pipeline
             permanent = isinstance(exc, DeliveryError) and exc.permanent
             message = str(exc) or type(exc).__name__
@@ -157,5 +128,4 @@ class OutboxSender:
             stop.wait(interval_s)
 
     def close(self) -> None:
-        if self._webhook is not None:
-            self._webhook.close()
+        self.notifiers.close()

@@ -29,21 +29,14 @@ from typing import Any
 
 import httpx
 
+from finsentry.alerts.channels import IDEMPOTENCY_HEADER, webhook_channel
+from finsentry.alerts.errors import DeliveryError
 from finsentry.config import Settings
 from finsentry.inert import for_slack, redact_url, web_url
 from finsentry.store.base import Notification
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of secrets, not one
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 USER_AGENT = "finsentry-webhook/1"
-
-
-class DeliveryError(Exception):
-    """Delivery failed; ``permanent`` failures are not retried (e.g. HTTP 400, 404)."""
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
 
 
 def secret_key(secret: str | bytes) -> bytes:
@@ -113,15 +106,18 @@ def slack_payload(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 class WebhookNotifier:
-    """POSTs notifications to webhook URLs with a signature and an idempotency key."""
+    """POSTs notifications to one webhook URL with a signature and an idempotency key."""
 
     def __init__(
         self,
         settings: Settings,
+        url: str,
         client: httpx.Client | None = None,
         timeout_s: float = 10.0,
     ) -> None:
         self.settings = settings
+        self.url = url
+        self.channel = webhook_channel(url)
         self.timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
         self._client = client
 
@@ -132,11 +128,8 @@ class WebhookNotifier:
         return self._client
 
     def body(self, notification: Notification) -> bytes:
-        if self.settings.webhook_format == "slack":
-            data = slack_payload(notification.payload)
-        else:
-            data = dict(notification.payload)
-            data["idempotency_key"] = notification.key
+        data = dict(notification.payload)
+        data["idempotency_key"] = notification.key
         return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
     def headers(self, notification: Notification, body: bytes) -> dict[str, str]:
@@ -155,8 +148,9 @@ class WebhookNotifier:
             )
         return headers
 
-    def send(self, url: str, notification: Notification) -> None:
+    def send(self, notification: Notification) -> None:
         """Deliver once; raises :class:`DeliveryError` on any failure (permanent for 4xx)."""
+        url = self.url
         body = self.body(notification)
         try:
             response = self.client.post(url, content=body, headers=self.headers(notification, body))
@@ -175,3 +169,11 @@ class WebhookNotifier:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+class SlackNotifier(WebhookNotifier):
+    """A Slack (or Mattermost) incoming webhook: the same delivery, Slack's block format."""
+
+    def body(self, notification: Notification) -> bytes:
+        data = slack_payload(notification.payload)
+        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
