@@ -17,39 +17,34 @@ as :class:`CsvRecord`, which carries the header's column names next to the row's
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 
 from finsentry.config import Settings
 from finsentry.inert import web_url
 from finsentry.schema import DeadLetter, NewsItem, RawRecord
-from finsentry.sources.normalise import normalise_text, normalise_ticker
+from finsentry.sources.fields import (
+    Reason,
+    Rejected,
+    has_unstorable,
+    inert_text,
+    lang_of,
+    optional_string,
+    string,
+    tickers_of,
+    timestamp,
+    type_name,
+)
+from finsentry.sources.normalise import normalise_text
+
+__all__ = ["CsvRecord", "OversizeRecord", "Reason", "Rejected", "parse_record", "parse_records"]
 
 log = logging.getLogger(__name__)
-
-
-class Reason(StrEnum):
-    """Stable dead-letter reason codes."""
-
-    BAD_UTF8 = "bad_utf8"
-    BAD_JSON = "bad_json"
-    BAD_CSV = "bad_csv"
-    NOT_OBJECT = "not_object"
-    NULL_VALUE = "null_value"
-    MISSING_FIELD = "missing_field"
-    WRONG_TYPE = "wrong_type"
-    EMPTY_HEADLINE = "empty_headline"
-    BAD_TIMESTAMP = "bad_timestamp"
-    NAIVE_TIMESTAMP = "naive_timestamp"
-    FUTURE_TIMESTAMP = "future_timestamp"
-    OVERSIZE = "oversize"
-    EMPTY_TEXT = "empty_text"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,24 +54,22 @@ class CsvRecord(RawRecord):
     columns: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class OversizeRecord(RawRecord):
+    """A line longer than the reader's cap: ``data`` is its first bytes only, ``size`` the length
+    of the whole line and ``sha256`` its hash (the line itself was never held in memory)."""
+
+    size: int = 0
+    sha256: str = ""
+
+
 REQUIRED_FIELDS: tuple[str, ...] = ("id", "published_at", "source", "headline")
 MAX_ID_CHARS = 512
 MAX_SOURCE_CHARS = 256
 MAX_URL_CHARS = 4096
-_LANG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*")
-_TICKER_SPLIT = re.compile(r"[|,;\s]+")
 _EXAMPLE = (
     '{"id": "a1", "published_at": "2026-01-02T03:04:05Z", "source": "Wire", "headline": "..."}'
 )
-
-
-class Rejected(Exception):
-    """A record failed validation; carries the stable code and the human message."""
-
-    def __init__(self, code: Reason, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def parse_records(
@@ -89,23 +82,44 @@ def parse_records(
         try:
             items.append(parse_record(record, settings, now))
         except Rejected as exc:
-            dead.append(
-                DeadLetter(
-                    raw=record.data,
-                    reason_code=str(exc.code),
-                    reason=exc.message,
-                    source=record.source,
-                    input=record.input,
-                    position=record.position,
-                    received_at=record.received_at,
-                )
-            )
+            dead.append(dead_letter(record, exc.code, exc.message, settings))
+        except Exception as exc:  # a bug here must cost one record, never the batch
+            log.exception("validation failed unexpectedly on %s", inert_text(record.locator))
+            message = f"validation failed unexpectedly ({type(exc).__name__}); please report it"
+            dead.append(dead_letter(record, Reason.UNEXPECTED, message, settings))
     return items, dead
+
+
+def dead_letter(record: RawRecord, code: str, message: str, settings: Settings) -> DeadLetter:
+    """The dead letter of ``record``: its raw bytes, capped at ``dead_letter_raw_bytes`` (the
+    message then gives the full size and sha256), and a message safe for any store."""
+    raw = record.data
+    cap = settings.dead_letter_raw_bytes
+    if len(raw) > cap:
+        digest = hashlib.sha256(raw).hexdigest()
+        message += f" [record {len(raw)} bytes, sha256 {digest}; first {cap} bytes kept]"
+        raw = raw[:cap]
+    return DeadLetter(
+        raw=raw,
+        reason_code=str(code),
+        reason=inert_text(message),
+        source=inert_text(record.source),
+        input=inert_text(record.input),
+        position=record.position,
+        received_at=record.received_at,
+    )
 
 
 def parse_record(record: RawRecord, settings: Settings, now: datetime) -> NewsItem:
     """One record to a :class:`NewsItem`, or raise :class:`Rejected`."""
     data = record.data
+    if isinstance(record, OversizeRecord):
+        raise Rejected(
+            Reason.OVERSIZE,
+            f"line is {record.size} bytes (sha256 {record.sha256}), more than max_line_bytes="
+            f"{settings.max_line_bytes}; its first {len(data)} bytes are kept. Split the record "
+            "or raise FINSENTRY_MAX_LINE_BYTES",
+        )
     if len(data) > settings.max_record_bytes:
         raise Rejected(
             Reason.OVERSIZE,
@@ -147,7 +161,7 @@ def _json_fields(text: str) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise Rejected(
             Reason.NOT_OBJECT,
-            f"record is a JSON {_type_name(value)}, not an object; send one object per line "
+            f"record is a JSON {type_name(value)}, not an object; send one object per line "
             f"like {_EXAMPLE}",
         )
     return value
@@ -185,18 +199,24 @@ def _build_item(
 ) -> NewsItem:
     for name in REQUIRED_FIELDS:
         if name not in fields or fields[name] is None:
-            present = ", ".join(sorted(str(k) for k in fields)) or "none"
+            present = ", ".join(sorted(inert_text(str(k))[:64] for k in fields)[:20]) or "none"
             raise Rejected(
                 Reason.MISSING_FIELD,
                 f"required field '{name}' is missing or null (fields present: {present}); "
                 f"required: {', '.join(REQUIRED_FIELDS)}",
             )
-    item_id = _string(fields, "id").strip()
+    item_id = string(fields, "id").strip()
     if not item_id:
         raise Rejected(Reason.MISSING_FIELD, "field 'id' is empty; give every item a unique id")
     if len(item_id) > MAX_ID_CHARS:
         raise Rejected(Reason.OVERSIZE, f"id is {len(item_id)} characters; at most {MAX_ID_CHARS}")
-    source = normalise_text(_string(fields, "source"))
+    if has_unstorable(item_id):
+        raise Rejected(
+            Reason.BAD_ID,
+            f"id {inert_text(item_id)[:80]!r} holds control characters or lone surrogates; "
+            "use printable text",
+        )
+    source = normalise_text(string(fields, "source"))
     if not source:
         raise Rejected(Reason.MISSING_FIELD, "field 'source' is empty; name the publisher")
     if len(source) > MAX_SOURCE_CHARS:
@@ -204,26 +224,28 @@ def _build_item(
             Reason.OVERSIZE, f"source is {len(source)} characters; at most {MAX_SOURCE_CHARS}"
         )
 
-    raw_headline = _string(fields, "headline")
+    raw_headline = string(fields, "headline")
     if not raw_headline.strip():
         raise Rejected(
             Reason.EMPTY_HEADLINE, "field 'headline' is empty; every item needs a headline"
         )
-    raw_body = _optional_string(fields, "body")
-    url = _optional_string(fields, "url")
+    raw_body = optional_string(fields, "body")
+    url = optional_string(fields, "url")
     if url is not None:
         url = url.strip() or None
+    if url is not None and has_unstorable(url):
+        url = ""  # control characters or lone surrogates: dropped like any other unsafe link
     if url is not None and len(url) > MAX_URL_CHARS:
         raise Rejected(Reason.OVERSIZE, f"url is {len(url)} characters; at most {MAX_URL_CHARS}")
-    if url is not None and web_url(url) is None:
+    if url is not None and (not url or web_url(url) is None):
         # javascript:, data:, file: ... would become live links in e-mails and reports: the
         # item is kept, its link is not
         log.info("dropped the url of a record (not an http(s) URL with a host)")
         url = None
 
-    published_at = _timestamp(fields["published_at"], settings, now)
-    tickers = _tickers(fields.get("tickers"))
-    lang = _lang(fields.get("lang"))
+    published_at = timestamp(fields["published_at"], settings, now)
+    tickers = tickers_of(fields.get("tickers"), settings.max_tickers)
+    lang = lang_of(fields.get("lang"))
 
     headline = normalise_text(raw_headline)
     body = normalise_text(raw_body) if raw_body is not None else None
@@ -254,108 +276,3 @@ def _build_item(
     )
 
 
-def _type_name(value: object) -> str:
-    names = {
-        dict: "object",
-        list: "array",
-        str: "string",
-        bool: "boolean",
-        int: "number",
-        float: "number",
-        type(None): "null",
-    }
-    return names.get(type(value), type(value).__name__)
-
-
-def _string(fields: Mapping[str, Any], name: str) -> str:
-    value = fields[name]
-    if not isinstance(value, str):
-        raise Rejected(
-            Reason.WRONG_TYPE,
-            f"field '{name}' must be a string, got a {_type_name(value)}; quote it",
-        )
-    return value
-
-
-def _optional_string(fields: Mapping[str, Any], name: str) -> str | None:
-    if fields.get(name) is None:
-        return None
-    return _string(fields, name)
-
-
-def _timestamp(value: Any, settings: Settings, now: datetime) -> datetime:
-    if not isinstance(value, str):
-        raise Rejected(
-            Reason.WRONG_TYPE,
-            f"published_at must be an ISO-8601 string such as 2026-01-02T03:04:05Z, got a "
-            f"{_type_name(value)}",
-        )
-    text = value.strip()
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise Rejected(
-            Reason.BAD_TIMESTAMP,
-            f"published_at {text[:64]!r} is not an ISO-8601 timestamp; use e.g. "
-            "2026-01-02T03:04:05+00:00",
-        ) from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise Rejected(
-            Reason.NAIVE_TIMESTAMP,
-            f"published_at {text[:64]!r} has no UTC offset; append 'Z' or '+00:00' (or the "
-            "publisher's offset)",
-        )
-    try:
-        published = parsed.astimezone(UTC)
-    except OverflowError:
-        raise Rejected(
-            Reason.BAD_TIMESTAMP, f"published_at {text[:64]!r} is out of range"
-        ) from None
-    limit = now + timedelta(seconds=settings.future_tolerance_s)
-    if published > limit:
-        ahead = (published - now).total_seconds()
-        raise Rejected(
-            Reason.FUTURE_TIMESTAMP,
-            f"published_at {published.isoformat()} is {ahead:.0f} s in the future (tolerance "
-            f"{settings.future_tolerance_s} s); check the publisher's clock and time zone",
-        )
-    return published
-
-
-def _tickers(value: Any) -> tuple[str, ...]:
-    """Upper-cased valid tickers in input order; invalid entries are dropped, never fatal."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        parts: list[Any] = _TICKER_SPLIT.split(value)
-    elif isinstance(value, list):
-        parts = value
-    else:
-        raise Rejected(
-            Reason.WRONG_TYPE,
-            f"tickers must be a list of strings (or one '|'-separated string), got a "
-            f"{_type_name(value)}",
-        )
-    seen: dict[str, None] = {}
-    for part in parts:
-        if isinstance(part, str) and (ticker := normalise_ticker(part)):
-            seen.setdefault(ticker, None)
-    return tuple(seen)
-
-
-def _lang(value: Any) -> str:
-    if value is None:
-        return "en"
-    if not isinstance(value, str):
-        raise Rejected(
-            Reason.WRONG_TYPE,
-            f"lang must be a language code string such as 'en', got a {_type_name(value)}",
-        )
-    lang = value.strip().lower().replace("_", "-")
-    if not lang:
-        return "en"
-    if not _LANG.fullmatch(lang):
-        raise Rejected(
-            Reason.WRONG_TYPE, f"lang {value[:32]!r} is not a language code such as 'en' or 'de'"
-        )
-    return lang

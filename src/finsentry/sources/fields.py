@@ -1,0 +1,190 @@
+"""Field parsers of the input format, and the stable dead-letter reason codes they reject with.
+
+Each parser takes a value of a decoded record and returns it checked and normalised, or raises
+:class:`Rejected` with a reason code and a message that says what to fix. Messages quote untrusted
+values only through :func:`inert_text`, so any store can hold them and a terminal shows them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from finsentry.config import Settings
+from finsentry.sources.normalise import normalise_ticker
+
+_LANG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*")
+_TICKER_SPLIT = re.compile(r"[|,;\s]+")
+
+
+class Reason(StrEnum):
+    """Stable dead-letter reason codes."""
+
+    BAD_UTF8 = "bad_utf8"
+    BAD_JSON = "bad_json"
+    BAD_CSV = "bad_csv"
+    NOT_OBJECT = "not_object"
+    NULL_VALUE = "null_value"
+    MISSING_FIELD = "missing_field"
+    WRONG_TYPE = "wrong_type"
+    EMPTY_HEADLINE = "empty_headline"
+    BAD_TIMESTAMP = "bad_timestamp"
+    NAIVE_TIMESTAMP = "naive_timestamp"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    OLD_TIMESTAMP = "old_timestamp"
+    OVERSIZE = "oversize"
+    EMPTY_TEXT = "empty_text"
+    BAD_ID = "bad_id"
+    TOO_MANY_TICKERS = "too_many_tickers"
+    UNEXPECTED = "unexpected_error"
+
+
+class Rejected(Exception):
+    """A record failed validation; carries the stable code and the human message."""
+
+    def __init__(self, code: Reason, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def inert_text(text: str) -> str:
+    """``text`` with control characters and lone surrogates escaped (``\\u0000``): every store
+    can hold it (PostgreSQL refuses NUL, UTF-8 refuses surrogates) and a terminal shows it."""
+    if not has_unstorable(text):
+        return text
+    return "".join(f"\\u{ord(c):04x}" if _unstorable(c) else c for c in text)
+
+
+def has_unstorable(text: str) -> bool:
+    """Whether ``text`` holds a control character (NUL among them) or a lone surrogate."""
+    return not text.isprintable() and any(_unstorable(c) for c in text)
+
+
+def _unstorable(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Cs")
+
+
+def type_name(value: object) -> str:
+    names = {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        type(None): "null",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+def string(fields: Mapping[str, Any], name: str) -> str:
+    value = fields[name]
+    if not isinstance(value, str):
+        raise Rejected(
+            Reason.WRONG_TYPE,
+            f"field '{name}' must be a string, got a {type_name(value)}; quote it",
+        )
+    return value
+
+
+def optional_string(fields: Mapping[str, Any], name: str) -> str | None:
+    if fields.get(name) is None:
+        return None
+    return string(fields, name)
+
+
+def timestamp(value: Any, settings: Settings, now: datetime) -> datetime:
+    if not isinstance(value, str):
+        raise Rejected(
+            Reason.WRONG_TYPE,
+            f"published_at must be an ISO-8601 string such as 2026-01-02T03:04:05Z, got a "
+            f"{type_name(value)}",
+        )
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise Rejected(
+            Reason.BAD_TIMESTAMP,
+            f"published_at {text[:64]!r} is not an ISO-8601 timestamp; use e.g. "
+            "2026-01-02T03:04:05+00:00",
+        ) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise Rejected(
+            Reason.NAIVE_TIMESTAMP,
+            f"published_at {text[:64]!r} has no UTC offset; append 'Z' or '+00:00' (or the "
+            "publisher's offset)",
+        )
+    try:
+        published = parsed.astimezone(UTC)
+    except OverflowError:
+        raise Rejected(
+            Reason.BAD_TIMESTAMP, f"published_at {text[:64]!r} is out of range"
+        ) from None
+    if published < settings.earliest_published_at:
+        raise Rejected(
+            Reason.OLD_TIMESTAMP,
+            f"published_at {published.isoformat()} is before earliest_published_at="
+            f"{settings.earliest_published_at.isoformat()}; check the field, or lower "
+            "FINSENTRY_EARLIEST_PUBLISHED_AT for archives",
+        )
+    limit = now + timedelta(seconds=settings.future_tolerance_s)
+    if published > limit:
+        ahead = (published - now).total_seconds()
+        raise Rejected(
+            Reason.FUTURE_TIMESTAMP,
+            f"published_at {published.isoformat()} is {ahead:.0f} s in the future (tolerance "
+            f"{settings.future_tolerance_s} s); check the publisher's clock and time zone",
+        )
+    return published
+
+
+def tickers_of(value: Any, cap: int) -> tuple[str, ...]:
+    """Upper-cased valid tickers in input order; invalid entries are dropped, never fatal; more
+    than ``cap`` distinct tickers reject the record (one item would fill ``cap`` windows each)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        parts: list[Any] = _TICKER_SPLIT.split(value)
+    elif isinstance(value, list):
+        parts = value
+    else:
+        raise Rejected(
+            Reason.WRONG_TYPE,
+            f"tickers must be a list of strings (or one '|'-separated string), got a "
+            f"{type_name(value)}",
+        )
+    seen: dict[str, None] = {}
+    for part in parts:
+        if isinstance(part, str) and (ticker := normalise_ticker(part)):
+            seen.setdefault(ticker, None)
+            if len(seen) > cap:
+                raise Rejected(
+                    Reason.TOO_MANY_TICKERS,
+                    f"the record names more than max_tickers={cap} tickers ({len(parts)} given); "
+                    "send the companies it is about, or raise FINSENTRY_MAX_TICKERS",
+                )
+    return tuple(seen)
+
+
+def lang_of(value: Any) -> str:
+    if value is None:
+        return "en"
+    if not isinstance(value, str):
+        raise Rejected(
+            Reason.WRONG_TYPE,
+            f"lang must be a language code string such as 'en', got a {type_name(value)}",
+        )
+    lang = value.strip().lower().replace("_", "-")
+    if not lang:
+        return "en"
+    if not _LANG.fullmatch(lang):
+        raise Rejected(
+            Reason.WRONG_TYPE, f"lang {value[:32]!r} is not a language code such as 'en' or 'de'"
+        )
+    return lang
