@@ -11,7 +11,7 @@ import os
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         description="Model: 'default' (the bundled finance model), a model directory, or a hub id.",
     )
     device: str = Field("auto", description="Scoring device: auto (cuda, then cpu), cuda, cpu.")
+    backend: Literal["auto", "onnx", "torch"] = Field(
+        "auto",
+        description="Scoring backend: onnx (int8 ONNX Runtime, CPU), torch, or auto (onnx when "
+        "the model ships an ONNX export, onnxruntime is installed and the device is the CPU).",
+    )
     token_budget: int = Field(
         8192, description="Micro-batch size in tokens (padded length x rows)."
     )
