@@ -189,7 +189,8 @@ def run_backtest(
     The store is a temporary SQLite file unless ``db`` names one (it must be empty: an existing
     store would mix earlier alerts in). No notification is sent: delivery channels are cleared.
     """
-    from finsentry.pipeline import Pipeline, run_files
+    from finsentry.pipeline import Pipeline
+    from finsentry.runner import run_files
     from finsentry.store import open_store
 
     started = time.perf_counter()

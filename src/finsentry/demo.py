@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from finsentry.config import Settings
-from finsentry.pipeline import Pipeline, run_files
+from finsentry.pipeline import Pipeline
+from finsentry.runner import run_files
 from finsentry.summary import format_alerts, format_tones, format_totals
 
 # A few records of every kind the validator rejects, so the demo shows dead letters at work.

@@ -9,20 +9,22 @@ positions of the records it passed in as soon as it returns.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from finsentry.aggregate import Watermark
+from finsentry.aggregate import PartitionWatermark, Watermark
 from finsentry.alerts.delivery import AlertDelivery
 from finsentry.config import Settings
+from finsentry.isolate import describe, is_systemic, isolate
 from finsentry.schema import (
     Alert,
     DeadLetter,
+    NewsItem,
     RawRecord,
     ScoredItem,
     Target,
@@ -30,11 +32,14 @@ from finsentry.schema import (
     utc_now,
 )
 from finsentry.store.base import BatchHealth, BatchWrite, Store
+from finsentry.totals import BatchReport, RunTotals
 
 if TYPE_CHECKING:
     from finsentry.alerts.engine import AlertEngine
     from finsentry.dedup import Deduplicator
     from finsentry.entities import EntityTagger
+
+__all__ = ["BatchReport", "Pipeline", "RunTotals", "Scorer", "WATERMARK_STATE_KEY"]
 
 log = logging.getLogger(__name__)
 
@@ -53,63 +58,6 @@ class Scorer(Protocol):
     def score(
         self, texts: Sequence[str], targets: Sequence[Sequence[Target]] | None = None
     ) -> list[TextScore]: ...
-
-
-@dataclass(slots=True)
-class BatchReport:
-    """What one call of :meth:`Pipeline.process` did."""
-
-    consumed: int = 0
-    processed: int = 0
-    new_items: int = 0
-    duplicates: int = 0
-    late: int = 0
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
-    scoring_s: float = 0.0
-
-    @property
-    def dead_lettered(self) -> int:
-        return len(self.dead_letters)
-
-
-@dataclass(slots=True)
-class RunTotals:
-    """Totals over a run; ``consumed == processed + dead_lettered`` always."""
-
-    consumed: int = 0
-    processed: int = 0
-    new_items: int = 0
-    duplicates: int = 0
-    late: int = 0
-    dead_lettered: int = 0
-    alerts: list[Alert] = field(default_factory=list)
-    dead_reasons: dict[str, int] = field(default_factory=dict)
-    alert_count: int = 0
-    # None keeps every alert (bounded runs print them all); a long-running consumer keeps only
-    # the last N in memory (every alert is in the store anyway)
-    keep_alerts: int | None = None
-
-    def add_alerts(self, alerts: list[Alert]) -> None:
-        self.alerts.extend(alerts)
-        self.alert_count += len(alerts)
-        if self.keep_alerts is not None and len(self.alerts) > self.keep_alerts:
-            del self.alerts[: len(self.alerts) - self.keep_alerts]
-
-    def add(self, report: BatchReport) -> None:
-        self.consumed += report.consumed
-        self.processed += report.processed
-        self.new_items += report.new_items
-        self.duplicates += report.duplicates
-        self.late += report.late
-        self.dead_lettered += report.dead_lettered
-        self.add_alerts(report.alerts)
-        for dead in report.dead_letters:
-            self.dead_reasons[dead.reason_code] = self.dead_reasons.get(dead.reason_code, 0) + 1
-
-    @property
-    def balanced(self) -> bool:
-        return self.consumed == self.processed + self.dead_lettered
 
 
 class Pipeline:
@@ -134,7 +82,8 @@ class Pipeline:
         self.dedup = dedup
         self.engine = engine
         self.clock = clock
-        self.watermark = Watermark(settings.allowed_lateness_s, store.get_state(WATERMARK_STATE_KEY))
+        saved = store.get_state(WATERMARK_STATE_KEY)
+        self.watermark = PartitionWatermark(Watermark(settings.allowed_lateness_s, saved))
 
     @classmethod
     def from_settings(
@@ -179,7 +128,11 @@ class Pipeline:
     # -- the core ---------------------------------------------------------------------------
 
     def process(self, records: Sequence[RawRecord], source: str = "") -> BatchReport:
-        """Run one micro-batch through every stage and make it durable before returning."""
+        """Run one micro-batch through every stage and make it durable before returning.
+
+        A record that fails tagging, scoring or the store write on its own is dead-lettered
+        (``scoring_failed``, ``store_failed``) and the rest of the batch is stored without it.
+        """
         from finsentry.sources.validate import parse_records
 
         report = BatchReport(consumed=len(records))
@@ -188,47 +141,109 @@ class Pipeline:
         now = self.clock()
         items, dead = parse_records(records, self.settings, now)
         report.dead_letters.extend(dead)
-
-        scored: list[ScoredItem] = []
-        if items:
-            targets = self.tagger.tag_targets(items)
-            tickers = [tuple(t.name for t in found) for found in targets]
-            started = time.perf_counter()
-            scores = self.scorer.score([item.text for item in items], targets)
-            report.scoring_s = time.perf_counter() - started
-            marks = self.dedup.mark(items, tickers)
-            late_flags = self.watermark.observe(items)
-            for item, score, found, mark, late in zip(
-                items, scores, tickers, marks, late_flags, strict=True
-            ):
-                scored.append(
-                    ScoredItem(
-                        item=replace(item, tickers=found),
-                        scores=score,
-                        model=self.scorer.model_id,
-                        tickers=found,
-                        novel=mark.novel,
-                        duplicate_of=mark.duplicate_of,
-                        late=late,
-                        fingerprint=mark.fingerprint,
-                    )
-                )
-        report.processed = len(scored)
-        report.duplicates = sum(not s.novel for s in scored)
-        report.late = sum(s.late for s in scored)
-
-        result = self.store.write_batch(
-            BatchWrite(
-                items=scored,
-                dead_letters=report.dead_letters,
-                window_sizes_s=self.settings.window_sizes_s,
-                state={WATERMARK_STATE_KEY: self.watermark.to_state()},
-                health=_health(source or records[0].source, report, scored, now),
-            )
-        )
-        report.new_items = result.new_items
+        originals = _Originals(records, now)
+        before = copy.deepcopy(self.watermark)
+        scored = self._score(items, report, originals) if items else []
+        self._write(scored, report, originals, source or records[0].source, before)
+        report.input_times = self.watermark.inputs
         report.alerts = self.detect()
         return report
+
+    def _score(
+        self, items: Sequence[NewsItem], report: BatchReport, originals: _Originals
+    ) -> list[ScoredItem]:
+        """Tag and score (records failing alone are dead-lettered), de-duplicate, watermark."""
+        spent: list[float] = []
+
+        def tag_and_score(part: Sequence[NewsItem]) -> list[tuple[tuple[Target, ...], TextScore]]:
+            targets = self.tagger.tag_targets(part)
+            started = time.perf_counter()
+            scores = self.scorer.score([item.text for item in part], targets)
+            spent.append(time.perf_counter() - started)
+            return list(zip(targets, scores, strict=True))
+
+        done = isolate(items, tag_and_score)
+        report.scoring_s = sum(spent)
+        for index, exc in done.failures.items():
+            report.dead_letters.append(
+                originals.dead(items[index], "scoring_failed", describe("tagging or scoring", exc))
+            )
+        kept = [(item, r) for item, r in zip(items, done.results, strict=True) if r is not None]
+        tickers = [tuple(t.name for t in targets) for _, (targets, _) in kept]
+        marks = self.dedup.mark([item for item, _ in kept], tickers)
+        late_flags = self.watermark.observe([item for item, _ in kept])
+        return [
+            ScoredItem(
+                item=replace(item, tickers=found),
+                scores=score,
+                model=self.scorer.model_id,
+                tickers=found,
+                novel=mark.novel,
+                duplicate_of=mark.duplicate_of,
+                late=late,
+                fingerprint=mark.fingerprint,
+            )
+            for (item, (_, score)), found, mark, late in zip(
+                kept, tickers, marks, late_flags, strict=True
+            )
+        ]
+
+    def _write(
+        self,
+        scored: list[ScoredItem],
+        report: BatchReport,
+        originals: _Originals,
+        source: str,
+        before: PartitionWatermark,
+    ) -> None:
+        """One transaction for the batch. If it fails for some items only, the others are stored
+        without them (in as few transactions as bisection needs), then the dead letters, the
+        watermark of what was stored and the batch's health in a last one."""
+        _count(report, scored)
+        try:
+            result = self.store.write_batch(self._batch_write(scored, report, source, originals.now))
+        except Exception as exc:
+            if is_systemic(exc) or not scored:
+                raise
+            log.warning("storing a batch failed (%s); storing its records apart", type(exc).__name__)
+        else:
+            report.new_items = result.new_items
+            return
+        new = 0
+
+        def write_items(part: Sequence[ScoredItem]) -> list[bool]:
+            nonlocal new
+            bare = BatchWrite(items=part, dead_letters=(), window_sizes_s=self.settings.window_sizes_s)
+            new += self.store.write_batch(bare).new_items
+            return [True] * len(part)
+
+        done = isolate(scored, write_items)
+        for index, error in done.failures.items():
+            report.dead_letters.append(
+                originals.dead(scored[index].item, "store_failed", describe("storing", error))
+            )
+        stored = [s for s, ok in zip(scored, done.results, strict=True) if ok]
+        self.watermark = before  # as if only the stored items had been seen
+        before.observe([s.item for s in stored])
+        _count(report, stored)
+        last = self.store.write_batch(self._batch_write([], report, source, originals.now, stored))
+        report.new_items = new + last.new_items
+
+    def _batch_write(
+        self,
+        items: Sequence[ScoredItem],
+        report: BatchReport,
+        source: str,
+        now: datetime,
+        healthy: Sequence[ScoredItem] | None = None,
+    ) -> BatchWrite:
+        return BatchWrite(
+            items=items,
+            dead_letters=report.dead_letters,
+            window_sizes_s=self.settings.window_sizes_s,
+            state={WATERMARK_STATE_KEY: self.watermark.to_state()},
+            health=_health(source, report, items if healthy is None else healthy, now),
+        )
 
     def detect(self) -> list[Alert]:
         """Evaluate the windows the watermark has made final; returns the new alerts."""
@@ -237,11 +252,33 @@ class Pipeline:
             return []
         return self.engine.evaluate(final_until)
 
+    # -- inputs: what the runner tells the pipeline about a source's inputs -----------------
+
+    def assign_inputs(self, prefix: str, inputs: Collection[str]) -> list[str]:
+        """This worker owns ``inputs`` (all named ``prefix...``, e.g. a topic's partitions).
+
+        An owned input that has delivered nothing holds the watermark back until it does or is
+        closed; inputs under ``prefix`` not in ``inputs`` belong to another worker now and are
+        forgotten. Returns the forgotten ones.
+        """
+        owned = set(inputs)
+        self.watermark.expect(sorted(owned))
+        gone = [name for name in self.watermark.inputs if name.startswith(prefix) and name not in owned]
+        for name in gone:
+            self.watermark.remove_input(name)
+        return gone
+
     def close_input(self, input_name: str) -> list[Alert]:
-        """A bounded input is exhausted: let the watermark move past it and detect again."""
+        """An input has nothing more to say for now (a file read to its end, a caught-up idle
+        partition): it stops holding the watermark back; detect again. Returns new alerts."""
         self.watermark.close_input(input_name)
         self.store.set_state(WATERMARK_STATE_KEY, self.watermark.to_state())
         return self.detect()
+
+    @property
+    def input_times(self) -> dict[str, datetime]:
+        """The largest event time seen per input (active and closed)."""
+        return self.watermark.inputs
 
     def close(self) -> None:
         if self.delivery is not None:
@@ -266,41 +303,27 @@ def _health(
     )
 
 
-def run_files(
-    paths: Iterable[str | Path],
-    settings: Settings,
-    *,
-    pipeline: Pipeline | None = None,
-    progress: bool = False,
-    batch_size: int = 256,
-) -> RunTotals:
-    """Ingest JSONL/CSV files through the pipeline (``finsentry ingest``, demo, backtest, DAGs)."""
-    from tqdm import tqdm
+def _count(report: BatchReport, stored: Sequence[ScoredItem]) -> None:
+    report.processed = len(stored)
+    report.duplicates = sum(not s.novel for s in stored)
+    report.late = sum(s.late for s in stored)
 
-    from finsentry.sources.files import FileSource
 
-    owned = pipeline is None
-    pipe = pipeline or Pipeline.from_settings(settings)
-    totals = RunTotals()
-    names = [str(p) for p in paths]
-    source = FileSource(names, batch_size=batch_size)
-    bar = tqdm(
-        total=source.total_bytes(), unit="B", unit_scale=True, desc="ingest", disable=not progress
-    )
-    try:
-        done_bytes = 0
-        for batch in source.batches():
-            report = pipe.process(batch, source="file")
-            source.commit()
-            totals.add(report)
-            batch_bytes = sum(len(r.data) + 1 for r in batch)
-            done_bytes += batch_bytes
-            bar.update(batch_bytes)
-            bar.set_postfix(items=totals.processed, dead=totals.dead_lettered, alerts=totals.alert_count)
-        for name in names:
-            totals.add_alerts(pipe.close_input(name))
-    finally:
-        bar.close()
-        if owned:
-            pipe.close()
-    return totals
+class _Originals:
+    """The batch's raw records by (input, position), to dead-letter an item with its bytes."""
+
+    def __init__(self, records: Sequence[RawRecord], now: datetime) -> None:
+        self.now = now
+        self._by_position = {(r.input, r.position): r for r in records}
+
+    def dead(self, item: NewsItem, code: str, reason: str) -> DeadLetter:
+        record = self._by_position.get((item.input, item.position))
+        return DeadLetter(
+            raw=b"" if record is None else record.data,
+            reason_code=code,
+            reason=reason,
+            source=item.source if record is None else record.source,
+            input=item.input,
+            position=item.position,
+            received_at=self.now,
+        )

@@ -10,7 +10,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from finsentry.config import Settings
-from finsentry.pipeline import Pipeline, run_files
+from finsentry.pipeline import Pipeline
+from finsentry.runner import run_files
 from finsentry.simulate import simulate
 from finsentry.store import open_store
 from tests.fixtures.scorers import LexiconScorer

@@ -28,7 +28,8 @@ from urllib.parse import quote
 import pytest
 
 from finsentry.config import Settings
-from finsentry.pipeline import Pipeline, run_files
+from finsentry.pipeline import Pipeline
+from finsentry.runner import run_files
 from finsentry.schema import ScopeKind
 from finsentry.store import open_store
 from tests.fixtures.scorers import LexiconScorer

@@ -16,7 +16,8 @@ from finsentry.grafana.alerting import health_rules
 from finsentry.grafana.dashboards import all_dashboards, render
 from finsentry.grafana.macros import VariableValue, expand_sql
 from finsentry.grafana.model import Dashboard, Query
-from finsentry.pipeline import Pipeline, run_files
+from finsentry.pipeline import Pipeline
+from finsentry.runner import run_files
 from finsentry.schema import Alert, Evidence, ScopeKind
 from finsentry.simulate import simulate
 from finsentry.store import open_store

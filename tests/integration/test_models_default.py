@@ -96,7 +96,8 @@ def test_two_companies_of_opposite_fortune_are_stored_with_opposite_sentiment(
 ) -> None:
     """Through the whole pipeline with the default model: each ticker's own sentiment is stored."""
     from finsentry.config import Settings
-    from finsentry.pipeline import Pipeline, run_files
+    from finsentry.pipeline import Pipeline
+    from finsentry.runner import run_files
 
     rows = [
         {"id": f"o{i}", "published_at": f"2026-03-02T10:0{i}:00+00:00", "source": "wire",

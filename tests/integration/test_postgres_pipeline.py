@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from finsentry.config import Settings
-from finsentry.pipeline import Pipeline, run_files
+from finsentry.pipeline import Pipeline
+from finsentry.runner import run_files
 from finsentry.simulate import simulate
 from finsentry.store import open_store
 from finsentry.store.base import Store

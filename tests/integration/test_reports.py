@@ -15,8 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from finsentry.config import Settings
-from finsentry.pipeline import Pipeline, run_files
+from finsentry.pipeline import Pipeline
 from finsentry.reports import build_report, email_message, render_html, write_report
+from finsentry.runner import run_files
 from finsentry.schema import Alert, Evidence, ScopeKind
 from finsentry.store import open_store
 from tests.fixtures.scorers import LexiconScorer

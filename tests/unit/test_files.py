@@ -103,7 +103,6 @@ def test_streaming_reads_lazily(tmp_path: Path) -> None:
     first = next(source.batches())
     assert len(first) == 10
     assert source.bytes_read < path.stat().st_size  # not the whole file yet
-    source.commit()  # a no-op for files, but part of the source API
 
 
 def test_missing_file_is_reported(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from finsentry.config import Settings
-from finsentry.pipeline import Pipeline, run_files
+from finsentry.pipeline import Pipeline
+from finsentry.runner import run_files
 from finsentry.schema import RawRecord, ScopeKind
 from finsentry.store import open_store
 from tests.fixtures.scorers import LexiconScorer

@@ -37,7 +37,8 @@ def ingest(
     bytes), tagged with tickers, de-duplicated, scored, aggregated into event-time windows and
     checked by the detectors. Re-ingesting the same file changes nothing.
     """
-    from finsentry.pipeline import Pipeline, run_files
+    from finsentry.pipeline import Pipeline
+    from finsentry.runner import run_files
     from finsentry.summary import format_alerts, format_totals
 
     settings = settings_from(ctx, db=db, model=model, device=device)

@@ -13,9 +13,14 @@ import csv
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from finsentry.schema import RawRecord, utc_now
+from finsentry.sources.base import Batch
 from finsentry.sources.validate import CsvRecord
+
+if TYPE_CHECKING:
+    from finsentry.totals import BatchReport
 
 # A quoted CSV cell may span lines; stop gluing lines together after this much, so a stray quote
 # cannot swallow the rest of a file (the glued record is then dead-lettered as bad_csv).
@@ -26,8 +31,9 @@ MAX_CSV_RECORD_BYTES = 4_000_000
 class FileSource:
     """Batches of raw records from JSONL/CSV files, in file order.
 
-    ``commit()`` exists for the pipeline's source protocol; files need no offset bookkeeping
-    because re-ingesting is idempotent (items are upserted by id).
+    As a runner source (:meth:`read`), the last batch closes every file's input, so the watermark
+    moves past them only once all are read. Files need no offset bookkeeping because re-ingesting
+    is idempotent (items are upserted by id): :meth:`on_durable` only counts what is stored.
     """
 
     def __init__(
@@ -43,9 +49,11 @@ class FileSource:
         if missing:
             raise FileNotFoundError(f"no such input file: {', '.join(missing)}; check the path")
         self.batch_size = batch_size
-        self.source = source
+        self.source = self.name = source
         self.bytes_read = 0
         self.records_read = 0
+        self.bytes_durable = 0  # of the files' bytes, those whose records the store holds
+        self.records_durable = 0
 
     @property
     def inputs(self) -> list[str]:
@@ -73,8 +81,18 @@ class FileSource:
         if batch:
             yield batch
 
-    def commit(self) -> None:
-        """Nothing to do for files (see the class docstring)."""
+    def read(self) -> Iterator[Batch[int]]:
+        """Runner batches; ``position`` is the number of file bytes the batch's records span."""
+        done = 0
+        for records in self.batches():
+            yield Batch(records, self.bytes_read - done)
+            done = self.bytes_read
+        yield Batch((), self.bytes_read - done, closed=tuple(self.inputs))
+
+    def on_durable(self, batch: Batch[int], report: BatchReport) -> None:
+        """Progress: the store holds these records."""
+        self.bytes_durable += batch.position
+        self.records_durable += len(batch.records)
 
     # --- readers ---------------------------------------------------------------------------
 

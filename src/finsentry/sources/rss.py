@@ -25,12 +25,16 @@ import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import httpx
 
 from finsentry.schema import RawRecord, utc_now
+from finsentry.sources.base import Batch
+
+if TYPE_CHECKING:
+    from finsentry.totals import BatchReport
 
 DEFAULT_TIMEOUT_S = 20.0  # for clients FeedSource makes; a caller's client keeps its own
 USER_AGENT = "finsentry (news sentiment monitor)"
@@ -201,8 +205,13 @@ class FeedSource:
 
     URLs ending in ``.json`` (or given in ``json_urls``) are read with :func:`fetch_json`, the
     others with :func:`fetch_feed`. A URL that fails is reported in :attr:`errors` and skipped, so
-    one broken feed does not stop the others.
+    one broken feed does not stop the others. As a runner source (:meth:`read`), a fetched feed is
+    a bounded snapshot: the last batch closes the inputs of every URL read, and :attr:`durable`
+    lists the URLs whose entries the store holds. Re-fetching is idempotent (items are upserted
+    by id), so there is no position to commit.
     """
+
+    name = "feeds"
 
     def __init__(
         self, urls: Sequence[str], client: httpx.Client | None = None, json_urls: Sequence[str] = ()
@@ -211,6 +220,7 @@ class FeedSource:
         self._json = set(json_urls)
         self._client = client
         self.errors: dict[str, str] = {}
+        self.durable: list[str] = []
 
     def batches(self) -> Iterator[list[RawRecord]]:
         client = self._client or httpx.Client(timeout=DEFAULT_TIMEOUT_S)
@@ -228,5 +238,16 @@ class FeedSource:
             if self._client is None:
                 client.close()
 
-    def commit(self) -> None:
-        """Nothing to do: items are upserted by id, so re-fetching a feed is idempotent."""
+    def read(self) -> Iterator[Batch[str]]:
+        """Runner batches: one per URL (``position`` = the URL), then one closing them all."""
+        read: list[str] = []
+        for records in self.batches():
+            url = records[0].input
+            read.append(url)
+            yield Batch(records, url)
+        yield Batch((), "", closed=tuple(read))
+
+    def on_durable(self, batch: Batch[str], report: BatchReport) -> None:
+        """Progress: the store holds this URL's entries."""
+        if batch.records:
+            self.durable.append(batch.position)
