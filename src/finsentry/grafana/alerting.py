@@ -10,9 +10,9 @@ reduced to one number and compared with a threshold by Grafana's server-side exp
 
 The limits are :data:`LIMITS`; the health dashboard draws the same numbers as thresholds. The
 rules go to Grafana in two ways: :func:`provisioning_yaml` writes the file that Grafana reads at
-start-up (``infra/grafana/provisioning/alerting/finsentry.yaml``), and :func:`ensure_alerting`
-writes them through the alerting provisioning HTTP API (grafana-client's
-``alertingprovisioning``). Each rule routes straight to the ``finsentry`` contact point
+start-up (``infra/grafana/provisioning/alerting/finsentry.yaml``), and
+:mod:`finsentry.grafana.alert_api` writes them through the alerting provisioning HTTP API
+(grafana-client's ``alertingprovisioning``). Each rule routes straight to the ``finsentry`` contact point
 (``notification_settings``), so the organisation's notification policy tree is left alone.
 """
 
@@ -77,87 +77,100 @@ class HealthRule:
         return value > self.threshold
 
 
+def _no_data(limits: HealthLimits) -> HealthRule:
+    return HealthRule(
+        uid="finsentry-no-data",
+        title="finsentry: no data",
+        sql=(
+            "SELECT COALESCE(extract(epoch from now() - MAX(flushed_at)) / 60.0, 1e9)"
+            " AS minutes_since_last_batch\nFROM batches"
+        ),
+        column="minutes_since_last_batch",
+        threshold=limits.no_data_minutes,
+        lookback_s=600,
+        pending="0s",
+        summary='No micro-batch flushed for {{ $values.B.Value | printf "%.0f" }} minutes',
+        description=(
+            f"The pipeline wrote nothing for more than {limits.no_data_minutes:g} minutes:"
+            " consumers or the ingest DAG stopped, or the store is unreachable."
+        ),
+        panel_title="Throughput",
+    )
+
+
+def _consumer_lag(limits: HealthLimits) -> HealthRule:
+    return HealthRule(
+        uid="finsentry-consumer-lag",
+        title="finsentry: consumer lag",
+        sql=(
+            "SELECT COALESCE(SUM(lag_ms_mean * processed) / NULLIF(SUM(processed), 0)"
+            " / 1000.0, 0) AS lag_s\nFROM batches\nWHERE $__timeFilter(flushed_at)"
+        ),
+        column="lag_s",
+        threshold=limits.lag_s,
+        lookback_s=600,
+        pending="5m",
+        summary='End-to-end lag {{ $values.B.Value | printf "%.0f" }} s',
+        description=(
+            "Mean time from publication to durable write over the last 10 minutes is above"
+            f" {limits.lag_s:g} s: consumers fall behind the topic (add consumers or GPUs)."
+        ),
+        panel_title="End-to-end lag",
+        severity="warning",
+    )
+
+
+def _dead_letter_rate(limits: HealthLimits) -> HealthRule:
+    return HealthRule(
+        uid="finsentry-dead-letter-rate",
+        title="finsentry: dead-letter rate",
+        sql=(
+            "SELECT COALESCE(SUM(dead_lettered)::float8 / NULLIF(SUM(consumed), 0), 0)"
+            " AS dead_letter_share\nFROM batches\nWHERE $__timeFilter(flushed_at)"
+        ),
+        column="dead_letter_share",
+        threshold=limits.dead_letter_share,
+        lookback_s=900,
+        pending="5m",
+        summary="{{ $values.B.Value | humanizePercentage }} of records dead-lettered",
+        description=(
+            "More than"
+            f" {limits.dead_letter_share:.0%} of the records read in the last 15 minutes"
+            " failed validation; see the dead letters by reason on the health dashboard."
+        ),
+        panel_title="Dead letters by reason",
+        severity="warning",
+    )
+
+
+def _outbox_failures(limits: HealthLimits) -> HealthRule:
+    return HealthRule(
+        uid="finsentry-outbox-failures",
+        title="finsentry: alert delivery failing",
+        sql=(
+            "SELECT COUNT(*) AS failing_notifications\nFROM notifications\n"
+            "WHERE $__timeFilter(created_at)\n"
+            f"  AND (status = 'failed' OR (status = 'pending'"
+            f" AND attempts >= {limits.outbox_attempts}))"
+        ),
+        column="failing_notifications",
+        threshold=0,
+        lookback_s=86400,
+        pending="0s",
+        summary="{{ $values.B.Value }} alert notifications failing",
+        description=(
+            "Alert e-mails or webhooks of the last 24 hours failed for good, or failed"
+            f" {limits.outbox_attempts} times and are still retrying: check SMTP and the"
+            " webhook receivers (notifications.last_error)."
+        ),
+        panel_title="Outbox",
+    )
+
+
 def health_rules(limits: HealthLimits = LIMITS) -> tuple[HealthRule, ...]:
     """The pipeline health rules; every query returns one row with one number."""
-    return (
-        HealthRule(
-            uid="finsentry-no-data",
-            title="finsentry: no data",
-            sql=(
-                "SELECT COALESCE(extract(epoch from now() - MAX(flushed_at)) / 60.0, 1e9)"
-                " AS minutes_since_last_batch\nFROM batches"
-            ),
-            column="minutes_since_last_batch",
-            threshold=limits.no_data_minutes,
-            lookback_s=600,
-            pending="0s",
-            summary='No micro-batch flushed for {{ $values.B.Value | printf "%.0f" }} minutes',
-            description=(
-                f"The pipeline wrote nothing for more than {limits.no_data_minutes:g} minutes:"
-                " consumers or the ingest DAG stopped, or the store is unreachable."
-            ),
-            panel_title="Throughput",
-        ),
-        HealthRule(
-            uid="finsentry-consumer-lag",
-            title="finsentry: consumer lag",
-            sql=(
-                "SELECT COALESCE(SUM(lag_ms_mean * processed) / NULLIF(SUM(processed), 0)"
-                " / 1000.0, 0) AS lag_s\nFROM batches\nWHERE $__timeFilter(flushed_at)"
-            ),
-            column="lag_s",
-            threshold=limits.lag_s,
-            lookback_s=600,
-            pending="5m",
-            summary='End-to-end lag {{ $values.B.Value | printf "%.0f" }} s',
-            description=(
-                "Mean time from publication to durable write over the last 10 minutes is above"
-                f" {limits.lag_s:g} s: consumers fall behind the topic (add consumers or GPUs)."
-            ),
-            panel_title="End-to-end lag",
-            severity="warning",
-        ),
-        HealthRule(
-            uid="finsentry-dead-letter-rate",
-            title="finsentry: dead-letter rate",
-            sql=(
-                "SELECT COALESCE(SUM(dead_lettered)::float8 / NULLIF(SUM(consumed), 0), 0)"
-                " AS dead_letter_share\nFROM batches\nWHERE $__timeFilter(flushed_at)"
-            ),
-            column="dead_letter_share",
-            threshold=limits.dead_letter_share,
-            lookback_s=900,
-            pending="5m",
-            summary="{{ $values.B.Value | humanizePercentage }} of records dead-lettered",
-            description=(
-                "More than"
-                f" {limits.dead_letter_share:.0%} of the records read in the last 15 minutes"
-                " failed validation; see the dead letters by reason on the health dashboard."
-            ),
-            panel_title="Dead letters by reason",
-            severity="warning",
-        ),
-        HealthRule(
-            uid="finsentry-outbox-failures",
-            title="finsentry: alert delivery failing",
-            sql=(
-                "SELECT COUNT(*) AS failing_notifications\nFROM notifications\n"
-                "WHERE $__timeFilter(created_at)\n"
-                f"  AND (status = 'failed' OR (status = 'pending'"
-                f" AND attempts >= {limits.outbox_attempts}))"
-            ),
-            column="failing_notifications",
-            threshold=0,
-            lookback_s=86400,
-            pending="0s",
-            summary="{{ $values.B.Value }} alert notifications failing",
-            description=(
-                "Alert e-mails or webhooks of the last 24 hours failed for good, or failed"
-                f" {limits.outbox_attempts} times and are still retrying: check SMTP and the"
-                " webhook receivers (notifications.last_error)."
-            ),
-            panel_title="Outbox",
-        ),
+    return tuple(
+        rule(limits) for rule in (_no_data, _consumer_lag, _dead_letter_rate, _outbox_failures)
     )
 
 
@@ -172,6 +185,41 @@ def _query_model(rule: HealthRule) -> dict[str, Any]:
         "intervalMs": 1000,
         "maxDataPoints": 43200,
     }
+
+
+def _expression(ref_id: str, **model: Any) -> dict[str, Any]:
+    """A server-side expression step of a rule (reduce, threshold)."""
+    return {
+        "refId": ref_id,
+        "relativeTimeRange": {"from": 0, "to": 0},
+        "datasourceUid": EXPRESSION_UID,
+        "model": {
+            "refId": ref_id,
+            "datasource": {"type": EXPRESSION_UID, "uid": EXPRESSION_UID},
+            **model,
+        },
+    }
+
+
+def _rule_data(rule: HealthRule) -> list[dict[str, Any]]:
+    """A: the SQL query; B: its last value; C: whether that value is above the threshold."""
+    return [
+        {
+            "refId": "A",
+            "relativeTimeRange": {"from": rule.lookback_s, "to": 0},
+            "datasourceUid": DATASOURCE_UID,
+            "model": _query_model(rule),
+        },
+        _expression(
+            "B", type="reduce", expression="A", reducer="last", settings={"mode": "dropNN"}
+        ),
+        _expression(
+            "C",
+            type="threshold",
+            expression="B",
+            conditions=[{"evaluator": {"type": "gt", "params": [rule.threshold]}}],
+        ),
+    ]
 
 
 def rule_payload(
@@ -192,39 +240,7 @@ def rule_payload(
         "folderUID": folder_uid,
         "ruleGroup": RULE_GROUP,
         "condition": "C",
-        "data": [
-            {
-                "refId": "A",
-                "relativeTimeRange": {"from": rule.lookback_s, "to": 0},
-                "datasourceUid": DATASOURCE_UID,
-                "model": _query_model(rule),
-            },
-            {
-                "refId": "B",
-                "relativeTimeRange": {"from": 0, "to": 0},
-                "datasourceUid": EXPRESSION_UID,
-                "model": {
-                    "refId": "B",
-                    "datasource": {"type": EXPRESSION_UID, "uid": EXPRESSION_UID},
-                    "type": "reduce",
-                    "expression": "A",
-                    "reducer": "last",
-                    "settings": {"mode": "dropNN"},
-                },
-            },
-            {
-                "refId": "C",
-                "relativeTimeRange": {"from": 0, "to": 0},
-                "datasourceUid": EXPRESSION_UID,
-                "model": {
-                    "refId": "C",
-                    "datasource": {"type": EXPRESSION_UID, "uid": EXPRESSION_UID},
-                    "type": "threshold",
-                    "expression": "B",
-                    "conditions": [{"evaluator": {"type": "gt", "params": [rule.threshold]}}],
-                },
-            },
-        ],
+        "data": _rule_data(rule),
         "noDataState": rule.no_data_state,
         "execErrState": "Error",
         "for": rule.pending,
@@ -328,61 +344,3 @@ def provisioning_yaml(
         document, Dumper=_BlockDumper, sort_keys=False, width=100, allow_unicode=True
     )
     return header + body
-
-
-# -- provisioning through the HTTP API ---------------------------------------------------------
-
-_RULE_KEYS = (
-    "uid", "title", "condition", "data", "noDataState", "execErrState", "for", "annotations",
-    "labels", "isPaused", "notification_settings",
-)  # fmt: skip
-
-
-def _rule_differs(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    return any(current.get(key) != wanted.get(key) for key in _RULE_KEYS)
-
-
-def _group_differs(current: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
-    if current is None or current.get("interval") != wanted["interval"]:
-        return True
-    have = {r.get("uid"): r for r in current.get("rules") or []}
-    if set(have) != {r["uid"] for r in wanted["rules"]}:
-        return True
-    return any(_rule_differs(have[r["uid"]], r) for r in wanted["rules"])
-
-
-def ensure_contact_point(api: Any, addresses: Sequence[str]) -> str:
-    """Create or update the ``finsentry`` e-mail contact point; 'created'/'updated'/'unchanged'."""
-    wanted = contact_point_payload(addresses)
-    found = [c for c in api.alertingprovisioning.get_contactpoints(name=CONTACT_POINT) or []]
-    current = next((c for c in found if c.get("uid") == CONTACT_POINT_UID), None)
-    if current is None:
-        api.alertingprovisioning.create_contactpoint(wanted)
-        return "created"
-    same = (
-        current.get("name") == wanted["name"]
-        and current.get("type") == wanted["type"]
-        and (current.get("settings") or {}) == wanted["settings"]
-        and bool(current.get("disableResolveMessage")) == wanted["disableResolveMessage"]
-    )
-    if same:
-        return "unchanged"
-    api.alertingprovisioning.update_contactpoint(CONTACT_POINT_UID, wanted)
-    return "updated"
-
-
-def ensure_rule_group(
-    api: Any,
-    folder_uid: str,
-    panel_ids: dict[str, int] | None = None,
-    receiver: str | None = CONTACT_POINT,
-) -> str:
-    """Create or update the health rule group (one PUT of the whole group when it differs)."""
-    from finsentry.grafana.provision import get_or_none
-
-    wanted = rule_group_payload(folder_uid, health_rules(), panel_ids, receiver)
-    current = get_or_none(api.alertingprovisioning.get_rule_group, folder_uid, RULE_GROUP)
-    if not _group_differs(current, wanted):
-        return "unchanged"
-    api.alertingprovisioning.update_rule_group(folder_uid, RULE_GROUP, wanted)
-    return "created" if current is None else "updated"

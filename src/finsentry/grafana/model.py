@@ -248,25 +248,16 @@ class Dashboard:
         named += [(f"annotation {a.name!r}", a.query) for a in self.annotations]
         return named
 
-    def to_json(self, for_import: bool = False) -> dict[str, Any]:
-        """The dashboard model. ``for_import``: the flavour for Grafana's UI import, whose
-        ``__inputs`` asks for the PostgreSQL data source and makes it the variable's default."""
+    def layout(self) -> list[dict[str, Any]]:
+        """The items as JSON panels: left to right, a new line when the next does not fit, each
+        row header on a line of its own."""
         panels: list[dict[str, Any]] = []
         x = y = row_height = 0
         for panel_id, item in enumerate(self.items, start=1):
             if isinstance(item, Row):
                 if x:
                     y, x, row_height = y + row_height, 0, 0
-                panels.append(
-                    {
-                        "id": panel_id,
-                        "type": "row",
-                        "title": item.title,
-                        "collapsed": False,
-                        "gridPos": {"h": 1, "w": GRID_WIDTH, "x": 0, "y": y},
-                        "panels": [],
-                    }
-                )
+                panels.append(_row_json(item, panel_id, y))
                 y += 1
                 continue
             if x + item.width > GRID_WIDTH:
@@ -274,6 +265,11 @@ class Dashboard:
             panels.append(item.to_json(panel_id, x, y))
             x += item.width
             row_height = max(row_height, item.height)
+        return panels
+
+    def to_json(self, for_import: bool = False) -> dict[str, Any]:
+        """The dashboard model. ``for_import``: the flavour for Grafana's UI import, whose
+        ``__inputs`` asks for the PostgreSQL data source and makes it the variable's default."""
         ds_default = f"${{{IMPORT_INPUT}}}" if for_import else DATASOURCE_UID
         model: dict[str, Any] = {
             "uid": self.uid,
@@ -296,29 +292,37 @@ class Dashboard:
             "templating": {
                 "list": [datasource_variable(ds_default), *(v.to_json() for v in self.variables)]
             },
-            "panels": panels,
+            "panels": self.layout(),
         }
-        if not for_import:
-            return model
-        return {
-            "__inputs": [
-                {
-                    "name": IMPORT_INPUT,
-                    "label": DATASOURCE_NAME,
-                    "description": "finsentry's PostgreSQL store (the read-only role)",
-                    "type": "datasource",
-                    "pluginId": DATASOURCE_TYPE,
-                    "pluginName": "PostgreSQL",
-                }
-            ],
-            "__requires": [
-                {"type": "grafana", "id": "grafana", "name": "Grafana", "version": "10.2.0"},
-                {
-                    "type": "datasource",
-                    "id": DATASOURCE_TYPE,
-                    "name": "PostgreSQL",
-                    "version": "1.0.0",
-                },
-            ],
-            **model,
-        }
+        return {**_import_header(), **model} if for_import else model
+
+
+def _row_json(row: Row, panel_id: int, y: int) -> dict[str, Any]:
+    return {
+        "id": panel_id,
+        "type": "row",
+        "title": row.title,
+        "collapsed": False,
+        "gridPos": {"h": 1, "w": GRID_WIDTH, "x": 0, "y": y},
+        "panels": [],
+    }
+
+
+def _import_header() -> dict[str, Any]:
+    """What Grafana's UI import reads first: the data source to ask for, what the dashboard needs."""
+    return {
+        "__inputs": [
+            {
+                "name": IMPORT_INPUT,
+                "label": DATASOURCE_NAME,
+                "description": "finsentry's PostgreSQL store (the read-only role)",
+                "type": "datasource",
+                "pluginId": DATASOURCE_TYPE,
+                "pluginName": "PostgreSQL",
+            }
+        ],
+        "__requires": [
+            {"type": "grafana", "id": "grafana", "name": "Grafana", "version": "10.2.0"},
+            {"type": "datasource", "id": DATASOURCE_TYPE, "name": "PostgreSQL", "version": "1.0.0"},
+        ],
+    }

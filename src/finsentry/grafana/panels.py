@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from finsentry.grafana.model import Annotation, Panel, Query, QueryVariable, num, text, time_col
+from finsentry.grafana.model import (
+    Annotation,
+    Column,
+    Panel,
+    Query,
+    QueryVariable,
+    num,
+    text,
+    time_col,
+)
 
 OVERVIEW_UID = "finsentry-overview"
 TICKER_UID = "finsentry-ticker"
@@ -35,6 +44,14 @@ TIMESERIES_OPTIONS: dict[str, Any] = {
     "tooltip": {"mode": "multi", "sort": "desc"},
 }
 THRESHOLD_LINES: dict[str, Any] = {"thresholdsStyle": {"mode": "line+area"}}
+STACKED_BARS: dict[str, Any] = {
+    "drawStyle": "bars",
+    "fillOpacity": 60,
+    "stacking": {"mode": "normal"},
+}
+DENSE_BARS: dict[str, Any] = {**STACKED_BARS, "fillOpacity": 70}
+SPAN_NULLS: dict[str, Any] = {"spanNulls": True}
+THIN_LINES: dict[str, Any] = {"lineWidth": 1, **SPAN_NULLS}
 
 
 def grafana_interval(seconds: int) -> str:
@@ -75,6 +92,32 @@ def stat(title: str, sql: str, column: str, description: str, **kw: Any) -> Pane
         width=kw.pop("width", 6),
         height=4,
         options=STAT_OPTIONS,
+        **kw,
+    )
+
+
+def timeseries(
+    title: str, sql: str, columns: tuple[Column, ...], description: str, **kw: Any
+) -> Panel:
+    """A time series panel: one SQL query in Grafana's time series format."""
+    return Panel(
+        "timeseries",
+        title,
+        Query(sql, "time_series", columns),
+        description=description,
+        options=TIMESERIES_OPTIONS,
+        **kw,
+    )
+
+
+def table(title: str, sql: str, columns: tuple[Column, ...], description: str, **kw: Any) -> Panel:
+    """A table panel: one SQL query in table format."""
+    return Panel(
+        "table",
+        title,
+        Query(sql, "table", columns),
+        description=description,
+        options=TABLE_OPTIONS,
         **kw,
     )
 
@@ -174,3 +217,45 @@ ALERT_LINK = {
     "url": "/d/${__data.fields.dashboard}?${__data.fields.scope_param}=${__value.raw:percentencode}"
     "&${__url_time_range}",
 }
+
+# The headline tables: scores coloured by tone, URLs opened by a click.
+SCORE_CELL = by_name(
+    "score", color=TONE_COLORS, min=-1, max=1, custom_cellOptions={"type": "color-text"}
+)
+URL_LINK = by_name("url", links=[{"title": "Open", "url": "${__value.raw}"}])
+ALERT_COLUMNS = (
+    time_col(),
+    text("severity"),
+    text("rule"),
+    text("scope_kind"),
+    text("scope_value"),
+    text("metric"),
+    num("observed"),
+    num("expected"),
+    text("status"),
+    text("id"),
+    text("dashboard"),
+    text("scope_param"),
+)
+
+
+def alerts_table(title: str, where: str, description: str, width: int = 12) -> Panel:
+    """finsentry's alerts in the range (``where`` selects them), each scope linked to its view."""
+    return table(
+        title,
+        "SELECT window_start AS time, severity, rule, scope_kind, scope_value, metric,\n"
+        "  observed, expected, status, id,\n"
+        f"{ALERT_LINK_COLUMNS}\n"
+        f"FROM alerts\nWHERE $__timeFilter(window_start) AND {where}\n"
+        "ORDER BY window_start DESC, id\nLIMIT 500",
+        ALERT_COLUMNS,
+        description,
+        width=width,
+        height=10,
+        decimals=3,
+        overrides=(
+            by_name("scope_value", links=[ALERT_LINK]),
+            by_name("dashboard", custom_hidden=True),
+            by_name("scope_param", custom_hidden=True),
+        ),
+    )

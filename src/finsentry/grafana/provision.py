@@ -27,6 +27,9 @@ from urllib.parse import parse_qs, unquote, urlparse
 from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError
 
+from finsentry.grafana.alert_api import ensure_contact_point, ensure_rule_group
+from finsentry.grafana.alerting import CONTACT_POINT
+from finsentry.grafana.api import Grafana, get_or_none, status_of
 from finsentry.grafana.model import (
     DATASOURCE_NAME,
     DATASOURCE_TYPE,
@@ -39,10 +42,6 @@ FOLDER_UID = "finsentry"
 FOLDER_TITLE = "finsentry"
 ALERT_TAG_PREFIX = "finsentry-alert:"
 PROVISION_MESSAGE = "finsentry grafana provision"
-
-
-# grafana-client's element methods carry no annotations: calls go through this alias.
-Grafana = Any
 
 
 class ProvisionError(RuntimeError):
@@ -117,19 +116,6 @@ def datasource_payload(dsn: str, name: str = DATASOURCE_NAME) -> dict[str, Any]:
     if parsed.password:
         payload["secureJsonData"] = {"password": unquote(parsed.password)}
     return payload
-
-
-def _status(exc: GrafanaClientError) -> int:
-    return int(getattr(exc, "status_code", 0) or 0)
-
-
-def get_or_none(call: Any, *args: Any) -> Any:
-    try:
-        return call(*args)
-    except GrafanaClientError as exc:
-        if _status(exc) == 404:
-            return None
-        raise
 
 
 def _datasource_differs(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
@@ -311,8 +297,6 @@ def provision(
     ``alert_emails``: recipients of the pipeline-health alerts (the ``finsentry`` contact point);
     with none, the rules go through the organisation's notification policies.
     """
-    from finsentry.grafana.alerting import CONTACT_POINT, ensure_contact_point, ensure_rule_group
-
     try:
         result = ProvisionResult()
         result.datasource = ensure_datasource(api, datasource_dsn, force=force)
@@ -335,7 +319,7 @@ def provision(
     except GrafanaClientError as exc:
         hint = (
             "the token needs the Admin role (or Editor plus data source write permission)"
-            if _status(exc) in {401, 403}
+            if status_of(exc) in {401, 403}
             else "see the message"
         )
         raise ProvisionError(f"Grafana refused a request ({exc.message}): {hint}") from exc
