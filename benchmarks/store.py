@@ -30,9 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from finsentry.aggregate import window_deltas  # noqa: E402
 from finsentry.schema import NewsItem, ScoredItem, TextScore  # noqa: E402
-from finsentry.store import common  # noqa: E402
+from finsentry.store import columns  # noqa: E402
 from finsentry.store.base import BatchWrite  # noqa: E402
 from finsentry.store.postgres import PostgresStore  # noqa: E402
+from finsentry.store.rows import item_values  # noqa: E402
 from finsentry.store.sqlite import SQLiteStore, ts  # noqa: E402
 
 SIZES = (60, 300, 3600)
@@ -97,7 +98,7 @@ def bench_postgres(dsn: str, items: Sequence[ScoredItem], size: int) -> tuple[fl
     assert store.counts()["items"] == len(items)
     store.close()
     now = datetime.now(UTC)
-    cols = ", ".join(common.ITEM_COLUMNS)
+    cols = ", ".join(columns.ITEM_COLUMNS)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS raw_items")
         conn.execute(
@@ -108,8 +109,8 @@ def bench_postgres(dsn: str, items: Sequence[ScoredItem], size: int) -> tuple[fl
             with conn.transaction(), conn.cursor() as cur:
                 with cur.copy(f"COPY raw_items ({cols}) FROM STDIN") as copy:
                     for it in batch:
-                        v = common.item_values(it, now)
-                        copy.write_row([v[k] for k in common.ITEM_COLUMNS])
+                        v = item_values(it, now)
+                        copy.write_row([v[k] for k in columns.ITEM_COLUMNS])
 
         raw_rate = timed("postgres raw COPY", items, size, copy_batch)
         row = conn.execute("SELECT count(*) FROM raw_items").fetchone()
@@ -128,20 +129,20 @@ def bench_sqlite(folder: Path, items: Sequence[ScoredItem], size: int) -> tuple[
     conn = sqlite3.connect(folder / "raw.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.execute(f"CREATE TABLE raw_items ({', '.join(common.ITEM_COLUMNS)})")
-    sql = common.insert_sql("raw_items", common.ITEM_COLUMNS, "?")
+    conn.execute(f"CREATE TABLE raw_items ({', '.join(columns.ITEM_COLUMNS)})")
+    sql = columns.insert_sql("raw_items", columns.ITEM_COLUMNS, "?")
     now = datetime.now(UTC)
 
     def insert_batch(batch: Sequence[ScoredItem]) -> None:
         rows = []
         for it in batch:
-            v = common.item_values(it, now)
+            v = item_values(it, now)
             v["published_at"], v["ingested_at"] = ts(v["published_at"]), ts(now)
             v["tickers"], v["input_tickers"] = (
                 json.dumps(v["tickers"]),
                 json.dumps(v["input_tickers"]),
             )
-            rows.append([v[k] for k in common.ITEM_COLUMNS])
+            rows.append([v[k] for k in columns.ITEM_COLUMNS])
         conn.execute("BEGIN")
         conn.executemany(sql, rows)
         conn.execute("COMMIT")

@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 
 from finsentry.aggregate import merge_stats, window_deltas
 from finsentry.schema import NewsItem, ScoredItem, TextScore
-from finsentry.store.base import BatchWrite, Store
-from finsentry.store.common import StoreUnavailableError
+from finsentry.store.base import BatchWrite, Store, StoreUnavailableError
 from finsentry.store.postgres import PostgresStore
 from finsentry.store.sqlite import SQLiteStore
 from tests.fixtures.postgres import PostgresServer
@@ -182,7 +181,7 @@ def test_lost_commit_acknowledgement_is_retried_without_double_count(
 ) -> None:
     """The COMMIT lands but the client sees the connection drop: the retry must add nothing."""
     items = [item(i, i * 45, 0.1, 0.7, ("SAP",), "earnings", "rss", True, False) for i in range(30)]
-    real = pg._connection
+    real = pg.dialect._connection
     dropped: list[bool] = []
 
     def flaky_connection() -> Any:
@@ -203,7 +202,7 @@ def test_lost_commit_acknowledgement_is_retried_without_double_count(
 
         return AckLost()
 
-    monkeypatch.setattr(pg, "_connection", flaky_connection)
+    monkeypatch.setattr(pg.dialect, "_connection", flaky_connection)
     result = pg.write_batch(BatchWrite(items, [], SIZES))
     assert dropped == [True]
     assert result.new_items == 0  # the retry found everything already written

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -13,6 +14,7 @@ from finsentry.schema import DeadLetter, ScopeKind
 from finsentry.store import open_store
 from finsentry.store.base import BatchWrite, Store
 from finsentry.store.postgres import PostgresStore
+from finsentry.store.sqlite import SQLiteStore
 from tests.unit import test_store_sqlite as contract
 from tests.unit.test_store_sqlite import SIZES, T0, all_windows, scored
 
@@ -62,7 +64,10 @@ def test_sentiment_towards_each_ticker(pg: PostgresStore) -> None:
     rows = pg._all(  # the columns Grafana and the report read
         "SELECT ticker, sentiment, basis FROM item_tickers WHERE item_id = 'id-7' ORDER BY ticker"
     )
-    assert [tuple(r) for r in rows] == [("AAPL", "positive", "entity"), ("MSFT", "negative", "entity")]
+    assert [tuple(r) for r in rows] == [
+        ("AAPL", "positive", "entity"),
+        ("MSFT", "negative", "entity"),
+    ]
 
 
 def test_items_between_scopes(pg: PostgresStore) -> None:
@@ -128,7 +133,7 @@ def test_dead_letters_keyed(pg: PostgresStore) -> None:
 
 
 def test_a_missing_database_is_not_retried(postgres_dsn: str) -> None:
-    """"Database does not exist" is final: one attempt, a message that says so."""
+    """ "Database does not exist" is final: one attempt, a message that says so."""
     import time
 
     from finsentry.store import StoreUnavailableError
@@ -162,3 +167,18 @@ def test_read_only_commands_fail_fast_on_one_line(postgres_dsn: str, target: str
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: PostgreSQL")
     assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_nul_in_text_is_stored_like_sqlite(pg: PostgresStore, tmp_path: Path) -> None:
+    contract.test_nul_in_text_is_stored_as_a_replacement_character(pg)  # type: ignore[arg-type]
+    lite = SQLiteStore(str(tmp_path / "same.db"))
+    lite.migrate()
+    contract.test_nul_in_text_is_stored_as_a_replacement_character(lite)
+    span = (T0 - timedelta(days=1), T0 + timedelta(days=1))
+    assert pg.items_between(*span) == lite.items_between(*span)
+    assert all_windows(pg) == all_windows(lite)
+    lite.close()
+
+
+def test_every_backend_fills_each_role(pg: PostgresStore) -> None:
+    contract.test_every_backend_fills_each_role(pg)  # type: ignore[arg-type]

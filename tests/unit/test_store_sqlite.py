@@ -202,7 +202,7 @@ def test_reaggregate_rebuilds_and_retention_keeps_windows(store: SQLiteStore) ->
     store.write_batch(BatchWrite(items, [], SIZES))
     before = all_windows(store)
     # damage the windows, then rebuild them from the items
-    store._conn.execute("UPDATE window_stats SET count = count + 5")
+    store._all("UPDATE window_stats SET count = count + 5")
     written = store.reaggregate(T0 - timedelta(days=1), SIZES)
     assert written == len(before)
     assert all_windows(store) == before
@@ -262,19 +262,22 @@ def test_upgrading_a_store_backfills_ticker_rows_with_the_headline_sentiment(
 ) -> None:
     """A store written before per-ticker sentiment: migration 0002 gives its item_tickers rows the
     headline's probabilities, marked basis 'headline'."""
-    from finsentry.store import common
+    from finsentry.store.columns import ITEM_COLUMNS
+    from finsentry.store.migration import migrations
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
-    first = common.migrations("sqlite")[0]
+    first = migrations("sqlite")[0]
     assert first.version == 1
     conn.executescript(first.sql)
     conn.execute(
         "CREATE TABLE schema_version "
         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
-    conn.execute("INSERT INTO schema_version VALUES (1, ?, '2026-01-01T00:00:00+00:00')", (first.name,))
-    columns = [c for c in common.ITEM_COLUMNS if c != "ticker_sentiment"]
+    conn.execute(
+        "INSERT INTO schema_version VALUES (1, ?, '2026-01-01T00:00:00+00:00')", (first.name,)
+    )
+    columns = [c for c in ITEM_COLUMNS if c != "ticker_sentiment"]
     values = {c: 0 for c in columns} | {
         "id": "old-1", "published_at": "2026-03-02T09:00:00+00:00",
         "ingested_at": "2026-03-02T09:00:01+00:00", "source": "wire", "headline": "Old news",
@@ -300,3 +303,51 @@ def test_upgrading_a_store_backfills_ticker_rows_with_the_headline_sentiment(
     (item,) = store.items_between(T0 - timedelta(days=1), T0 + timedelta(days=1))
     assert item.towards("AAPL").basis == "headline" and item.towards("AAPL").negative == 0.7
     store.close()
+
+
+def test_every_backend_fills_each_role(store: SQLiteStore) -> None:
+    from finsentry.store import (
+        AlertLedger,
+        BatchSink,
+        Maintenance,
+        Outbox,
+        PipelineState,
+        WindowReader,
+    )
+
+    for role in (BatchSink, PipelineState, WindowReader, AlertLedger, Outbox, Maintenance, Store):
+        assert isinstance(store, role), role.__name__
+
+
+def test_nul_in_text_is_stored_as_a_replacement_character(store: Store) -> None:
+    """PostgreSQL rejects NUL in text and JSON: both stores replace it by U+FFFD on writing, so
+    they hold the same strings (raw dead-letter bytes are kept as they came)."""
+    base = scored(1, minutes=1, tickers=("AA\x00PL",), topic="ear\x00nings", source="wi\x00re",
+                  body="a\x00b")  # fmt: skip
+    item = replace(base, item=replace(base.item, id="id-\x00", headline="Head\x00line"))
+    dead = DeadLetter(b"raw\x00bytes", "bad_json", "bad \x00 json", "src\x00", "in\x00", 3)
+    result = store.write_batch(BatchWrite([item], [dead], SIZES, state={"k\x00": ["v\x00"]}))
+    assert (result.new_items, result.new_dead_letters) == (1, 1)
+    (got,) = store.items_between(T0, T0 + timedelta(minutes=5))
+    assert (got.id, got.item.headline, got.item.body) == ("id-\ufffd", "Head\ufffdline", "a\ufffdb")
+    assert (got.tickers, got.scores.topic, got.item.source) == (
+        ("AA\ufffdPL",),
+        "ear\ufffdnings",
+        "wi\ufffdre",
+    )
+    scopes = {
+        (w.scope_kind, w.scope_value) for w in store.window_stats(60, T0, T0 + timedelta(hours=1))
+    }
+    assert scopes == {
+        (ScopeKind.ALL, "*"), (ScopeKind.TICKER, "AA\ufffdPL"),
+        (ScopeKind.TOPIC, "ear\ufffdnings"), (ScopeKind.SOURCE, "wi\ufffdre"),
+    }  # fmt: skip
+    (letter,) = store.dead_letters()
+    assert letter.raw == b"raw\x00bytes" and letter.reason == "bad \ufffd json"
+    assert (letter.source, letter.input) == ("src\ufffd", "in\ufffd")
+    assert store.get_state("k\ufffd") == ["v\ufffd"]
+    store.enqueue_notifications([Notification("a1", "email", {"headline": "x\x00y"})])
+    (queued,) = store.due_notifications(T0 + timedelta(days=3650))
+    assert queued.payload == {"headline": "x\ufffdy"}
+    again = store.write_batch(BatchWrite([item], [dead], SIZES))  # a replay adds nothing
+    assert (again.new_items, again.new_dead_letters) == (0, 0)

@@ -1,11 +1,23 @@
-"""Stores: SQLite (embedded default) and PostgreSQL, behind :class:`finsentry.store.base.Store`."""
+"""Stores: SQLite (embedded default) and PostgreSQL, behind the roles of :mod:`finsentry.store.base`."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from finsentry.store.base import BatchHealth, BatchWrite, BatchWriteResult, Notification, Store
-from finsentry.store.common import StoreUnavailableError
+from finsentry.store.base import (
+    AlertLedger,
+    BatchHealth,
+    BatchSink,
+    BatchWrite,
+    BatchWriteResult,
+    Maintenance,
+    Notification,
+    Outbox,
+    PipelineState,
+    Store,
+    StoreUnavailableError,
+    WindowReader,
+)
 
 if TYPE_CHECKING:
     from finsentry.store.postgres import PostgresStore
@@ -69,13 +81,19 @@ def open_existing_store(url: str, *, migrate: bool = True) -> Store:
 
 
 __all__ = [
+    "AlertLedger",
     "BatchHealth",
+    "BatchSink",
     "BatchWrite",
     "BatchWriteResult",
+    "Maintenance",
     "Notification",
+    "Outbox",
+    "PipelineState",
     "Store",
     "StoreNotFoundError",
     "StoreUnavailableError",
+    "WindowReader",
     "is_postgres_url",
     "open_existing_store",
     "open_sql_store",

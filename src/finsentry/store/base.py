@@ -1,4 +1,8 @@
-"""The Store interface: what every backend (SQLite embedded, PostgreSQL) provides.
+"""The store's roles: small protocols that every backend (SQLite embedded, PostgreSQL) satisfies.
+
+A caller asks for the role it uses: the pipeline a :class:`BatchSink`, the detectors a
+:class:`WindowReader`, the alert engine an :class:`AlertLedger`, the sender an :class:`Outbox`;
+:class:`Store` is their union, what ``open_store`` returns.
 
 The pipeline writes one :class:`BatchWrite` per micro-batch in ONE transaction: items are upserted by
 id, and only the items that were new in this transaction contribute window deltas (additive merge
@@ -34,6 +38,10 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from finsentry.schema import Alert, DeadLetter, ScopeKind, ScoredItem, WindowStat
+
+
+class StoreUnavailableError(RuntimeError):
+    """The store could not be reached or written after retries; nothing was committed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,21 +95,26 @@ class Notification:
 
 
 @runtime_checkable
-class Store(Protocol):
-    """A time-series store for scored items, windows, alerts, dead letters and the outbox."""
-
-    url: str
-
-    def migrate(self) -> int:
-        """Apply pending migrations (idempotent). Returns the schema version."""
+class BatchSink(Protocol):
+    """Where the pipeline makes a micro-batch durable."""
 
     def write_batch(self, batch: BatchWrite) -> BatchWriteResult:
         """Upsert items + window deltas of the new ones + dead letters + state, atomically."""
+
+
+@runtime_checkable
+class PipelineState(Protocol):
+    """Small JSON values the pipeline keeps between runs (watermarks, detector progress)."""
 
     def get_state(self, key: str) -> Any:
         """A ``pipeline_state`` value (decoded JSON), or None."""
 
     def set_state(self, key: str, value: Any) -> None: ...
+
+
+@runtime_checkable
+class WindowReader(Protocol):
+    """What detectors, dedup, reports and the CLI read: windows, items, dead letters, counts."""
 
     def window_stats(
         self,
@@ -129,6 +142,16 @@ class Store(Protocol):
     def fingerprints_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
         """(item id, fingerprint, published_at) of novel items since a time, for dedup."""
 
+    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]: ...
+
+    def counts(self) -> dict[str, int]:
+        """Row counts: items, novel, duplicates, late, dead_letters, alerts, windows."""
+
+
+@runtime_checkable
+class AlertLedger(Protocol):
+    """Alerts keyed by (rule, scope, window start), and the mutes that silence them."""
+
     def insert_alerts(self, alerts: Sequence[Alert]) -> list[Alert]:
         """Insert alerts keyed by (rule, scope, window start); return only the new ones."""
 
@@ -139,10 +162,16 @@ class Store(Protocol):
     ) -> list[Alert]:
         """Alerts by window start, oldest first."""
 
-    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]: ...
+    def is_muted(self, scope_kind: str, scope_value: str, rule: str, at: datetime) -> bool: ...
 
-    def counts(self) -> dict[str, int]:
-        """Row counts: items, novel, duplicates, late, dead_letters, alerts, windows."""
+    def add_mute(
+        self, scope_kind: str, scope_value: str, rule: str | None, until: datetime, reason: str
+    ) -> None: ...
+
+
+@runtime_checkable
+class Outbox(Protocol):
+    """Notifications to deliver, at least once, keyed by alert and channel."""
 
     def enqueue_notifications(self, notifications: Sequence[Notification]) -> int:
         """Write outbox rows (ignore existing keys). Returns how many were new."""
@@ -159,11 +188,15 @@ class Store(Protocol):
         error: str | None,
     ) -> None: ...
 
-    def is_muted(self, scope_kind: str, scope_value: str, rule: str, at: datetime) -> bool: ...
 
-    def add_mute(
-        self, scope_kind: str, scope_value: str, rule: str | None, until: datetime, reason: str
-    ) -> None: ...
+@runtime_checkable
+class Maintenance(Protocol):
+    """Schema upgrades, re-aggregation and retention (``finsentry db``)."""
+
+    url: str
+
+    def migrate(self) -> int:
+        """Apply pending migrations (idempotent). Returns the schema version."""
 
     def reaggregate(self, since: datetime, window_sizes_s: Sequence[int]) -> int:
         """Rebuild window statistics from stored items from ``since`` on. Returns windows written."""
@@ -172,3 +205,9 @@ class Store(Protocol):
         """Retention: drop raw items (not windows or alerts) published before a time."""
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Store(BatchSink, PipelineState, WindowReader, AlertLedger, Outbox, Maintenance, Protocol):
+    """Every role at once: a time-series store for scored items, windows, alerts, dead letters
+    and the outbox."""

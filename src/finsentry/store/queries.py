@@ -1,77 +1,78 @@
-"""The reads and small writes both SQL stores share, written once against a few dialect hooks.
+"""Every store role written once over a :class:`~finsentry.store.dialect.Dialect`.
 
-SQL here uses ``?`` placeholders (PostgreSQL's store turns them into ``%s``); timestamps, JSON and
-stored item rows pass through the backend's ``_ts_in``/``_ts_out``, ``_json_in``/``_json_out``
-and ``_scored``. Batch writes, migrations and re-aggregation stay in each backend, where the
-drivers differ (COPY, temp tables, locking).
+:class:`SQLStore` holds a dialect (SQLite or PostgreSQL) and implements the roles of
+:mod:`finsentry.store.base` with shared SQL (``?`` placeholders); timestamps, JSON and stored item
+rows pass through the dialect's adapters. The batch write lives in ``store/batch.py``,
+re-aggregation in ``store/reaggregate.py``, retention in ``store/retention.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from finsentry.schema import Alert, DeadLetter, ScopeKind, ScoredItem, WindowStat, utc_now
-from finsentry.store import common as c
-from finsentry.store.base import Notification
+from finsentry.store import batch as batch_write
+from finsentry.store import columns as c
+from finsentry.store import reaggregate as reagg
+from finsentry.store import retention
+from finsentry.store.base import BatchWrite, BatchWriteResult, Notification
+from finsentry.store.dialect import Dialect, Transaction
+from finsentry.store.rows import (
+    alert_from_row,
+    alert_values,
+    dead_letter_from_row,
+    notification_from_row,
+    notification_values,
+    nul_free,
+    window_from_row,
+)
+from finsentry.store.state import put_state
 
-T = TypeVar("T")
+D = TypeVar("D", bound=Dialect)
 
 
-class Cursor(Protocol):
-    @property
-    def rowcount(self) -> int: ...
+class SQLStore(Generic[D]):
+    """The :class:`~finsentry.store.base.Store` roles over one SQL dialect."""
 
-    def fetchall(self) -> list[Any]: ...
+    url: str
 
+    def __init__(self, dialect: D) -> None:
+        self.dialect = dialect
 
-Execute = Callable[[str, Sequence[Any]], Cursor]
-
-
-class SharedQueries:
-    """Mixin: state, window and item reads, alerts, outbox, mutes, dead letters, counts."""
-
-    NO_LIMIT: Any = None
-
-    # --- dialect hooks (each backend provides these) ----------------------------------------
-
-    def _transact(self, work: Callable[[Execute], T], what: str) -> T:
-        raise NotImplementedError
+    # --- plumbing, schema, batch write, maintenance -------------------------------------------
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        raise NotImplementedError
+        """Rows of a read, for tests and benchmarks that look at tables directly."""
+        return self.dialect.query(sql, params)
 
-    def _ts_in(self, value: datetime | None) -> Any:
-        raise NotImplementedError
+    def schema_version(self) -> int:
+        return self.dialect.schema_version()
 
-    def _ts_out(self, value: Any) -> Any:
-        raise NotImplementedError
+    def migrate(self) -> int:
+        return self.dialect.migrate()
 
-    def _json_in(self, value: Any) -> Any:
-        raise NotImplementedError
+    def write_batch(self, batch: BatchWrite) -> BatchWriteResult:
+        return batch_write.write_batch(self.dialect, batch)
 
-    def _json_out(self, value: Any) -> Any:
-        raise NotImplementedError
+    def reaggregate(self, since: datetime, window_sizes_s: Sequence[int]) -> int:
+        return reagg.rebuild_windows(self.dialect, since, window_sizes_s)
 
-    def _scored(self, row: Sequence[Any]) -> ScoredItem:
-        raise NotImplementedError
+    def delete_items_before(self, before: datetime) -> int:
+        return retention.delete_items_before(self.dialect, before)
+
+    def close(self) -> None:
+        self.dialect.close()
 
     # --- pipeline state --------------------------------------------------------------------
 
-    def _put_state(self, execute: Execute, key: str, value: Any) -> None:
-        execute(
-            "INSERT INTO pipeline_state (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, self._json_in(value)),
-        )
-
     def get_state(self, key: str) -> Any:
-        rows = self._all("SELECT value FROM pipeline_state WHERE key = ?", (key,))
-        return self._json_out(rows[0][0]) if rows else None
+        rows = self._all("SELECT value FROM pipeline_state WHERE key = ?", (nul_free(key),))
+        return self.dialect.json_out(rows[0][0]) if rows else None
 
     def set_state(self, key: str, value: Any) -> None:
-        self._transact(lambda execute: self._put_state(execute, key, value), "state write")
+        self.dialect.transact(lambda tx: put_state(tx, self.dialect, key, value), "state write")
 
     # --- windows and items -----------------------------------------------------------------
 
@@ -87,7 +88,7 @@ class SharedQueries:
             f"SELECT {c.WINDOW_SELECT} FROM window_stats WHERE window_size_s = ? "
             "AND window_start >= ? AND window_start < ?"
         )
-        params: list[Any] = [size_s, self._ts_in(start), self._ts_in(end)]
+        params: list[Any] = [size_s, self.dialect.ts_in(start), self.dialect.ts_in(end)]
         if scope_kind is not None:
             sql += " AND scope_kind = ?"
             params.append(str(scope_kind))
@@ -96,7 +97,8 @@ class SharedQueries:
             params.append(scope_value)
         sql += " ORDER BY window_start, scope_kind, scope_value"
         return [
-            c.window_from_row((r[0], self._ts_out(r[1]), *r[2:])) for r in self._all(sql, params)
+            window_from_row((r[0], self.dialect.ts_out(r[1]), *r[2:]))
+            for r in self._all(sql, params)
         ]
 
     def items_between(
@@ -108,7 +110,7 @@ class SharedQueries:
         limit: int = 1000,
     ) -> list[ScoredItem]:
         where = "i.published_at >= ? AND i.published_at < ?"
-        params: list[Any] = [self._ts_in(start), self._ts_in(end)]
+        params: list[Any] = [self.dialect.ts_in(start), self.dialect.ts_in(end)]
         join = ""
         kind = ScopeKind(scope_kind)
         if kind is ScopeKind.TICKER:
@@ -123,7 +125,7 @@ class SharedQueries:
             params.append(scope_value)
         sql = f"SELECT {c.items_select('i.')} FROM items i {join} WHERE {where} "
         sql += "ORDER BY i.published_at DESC, i.id LIMIT ?"
-        return [self._scored(r) for r in self._all(sql, [*params, limit])]
+        return [self.dialect.scored(r) for r in self._all(sql, [*params, limit])]
 
     def known_ids(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -138,13 +140,13 @@ class SharedQueries:
         rows = self._all(
             "SELECT id, fingerprint, published_at FROM items WHERE published_at >= ? "
             "AND novel = ? AND fingerprint <> '' ORDER BY published_at, id",
-            (self._ts_in(since), True),
+            (self.dialect.ts_in(since), True),
         )
-        return [(r[0], r[1], self._ts_out(r[2])) for r in rows]
+        return [(r[0], r[1], cast(datetime, self.dialect.ts_out(r[2]))) for r in rows]  # NOT NULL
 
     def time_range(self) -> tuple[datetime | None, datetime | None]:
         low, high = self._all("SELECT min(published_at), max(published_at) FROM items")[0]
-        return self._ts_out(low), self._ts_out(high)
+        return self.dialect.ts_out(low), self.dialect.ts_out(high)
 
     def counts(self) -> dict[str, int]:
         sql = (
@@ -162,35 +164,37 @@ class SharedQueries:
         rows = self._all(
             f"SELECT {', '.join(c.DEAD_LETTER_COLUMNS)} FROM dead_letters "
             "ORDER BY received_at, key LIMIT ?",
-            (self.NO_LIMIT if limit is None else limit,),
+            (self.dialect.no_limit if limit is None else limit,),
         )
-        return [c.dead_letter_from_row((*r[:7], self._ts_out(r[7]))) for r in rows]
+        return [dead_letter_from_row((*r[:7], self.dialect.ts_out(r[7]))) for r in rows]
 
     # --- alerts ----------------------------------------------------------------------------
 
     def insert_alerts(self, alerts: Sequence[Alert]) -> list[Alert]:
         sql = c.insert_sql("alerts", c.ALERT_COLUMNS, "?", "ON CONFLICT DO NOTHING RETURNING id")
 
-        def work(execute: Execute) -> list[Alert]:
+        def work(tx: Transaction) -> list[Alert]:
             new: list[Alert] = []
             for alert in alerts:
-                v = c.alert_values(alert)
+                v = alert_values(alert)
                 for name in ("window_start", "window_end", "fired_at"):
-                    v[name] = self._ts_in(v[name])
-                v["evidence"] = self._json_in(v["evidence"])
-                if execute(sql, [v[k] for k in c.ALERT_COLUMNS]).fetchall():
+                    v[name] = self.dialect.ts_in(v[name])
+                v["evidence"] = self.dialect.json_in(v["evidence"])
+                if tx.execute(sql, [v[k] for k in c.ALERT_COLUMNS]).fetchall():
                     new.append(alert)
             return new
 
-        return self._transact(work, "alert insert") if alerts else []
+        return self.dialect.transact(work, "alert insert") if alerts else []
 
     def resolve_alert(self, alert_id: str, resolved_at: datetime) -> bool:
         sql = (
             "UPDATE alerts SET status = 'resolved', resolved_at = ? "
             "WHERE id = ? AND status <> 'resolved'"
         )
-        params = (self._ts_in(resolved_at), alert_id)
-        return self._transact(lambda execute: execute(sql, params).rowcount == 1, "alert update")
+        params = (self.dialect.ts_in(resolved_at), alert_id)
+        return self.dialect.transact(
+            lambda tx: tx.execute(sql, params).rowcount == 1, "alert update"
+        )
 
     def alerts(
         self, since: datetime | None = None, until: datetime | None = None, limit: int | None = None
@@ -199,19 +203,19 @@ class SharedQueries:
         params: list[Any] = []
         if since is not None:
             sql += " AND window_start >= ?"
-            params.append(self._ts_in(since))
+            params.append(self.dialect.ts_in(since))
         if until is not None:
             sql += " AND window_start < ?"
-            params.append(self._ts_in(until))
+            params.append(self.dialect.ts_in(until))
         sql += " ORDER BY window_start, fired_at, id LIMIT ?"
-        params.append(self.NO_LIMIT if limit is None else limit)
+        params.append(self.dialect.no_limit if limit is None else limit)
         out = []
         for r in self._all(sql, params):
             row = list(r)
             for i in (5, 6, 7):
-                row[i] = self._ts_out(row[i])
-            row[11] = self._json_out(row[11])
-            out.append(c.alert_from_row(row))
+                row[i] = self.dialect.ts_out(row[i])
+            row[11] = self.dialect.json_out(row[11])
+            out.append(alert_from_row(row))
         return out
 
     # --- outbox and mutes ------------------------------------------------------------------
@@ -222,27 +226,27 @@ class SharedQueries:
             "notifications", c.NOTIFICATION_COLUMNS, "?", "ON CONFLICT DO NOTHING RETURNING key"
         )
 
-        def work(execute: Execute) -> int:
+        def work(tx: Transaction) -> int:
             new = 0
             for n in notifications:
-                row = list(c.notification_values(n, now))
-                row[3] = self._json_in(row[3])
-                row[6], row[8] = self._ts_in(row[6]), self._ts_in(row[8])
-                new += len(execute(sql, row).fetchall())
+                row = list(notification_values(n, now))
+                row[3] = self.dialect.json_in(row[3])
+                row[6], row[8] = self.dialect.ts_in(row[6]), self.dialect.ts_in(row[8])
+                new += len(tx.execute(sql, row).fetchall())
             return new
 
-        return self._transact(work, "outbox write") if notifications else 0
+        return self.dialect.transact(work, "outbox write") if notifications else 0
 
     def due_notifications(self, now: datetime, limit: int = 100) -> list[Notification]:
         rows = self._all(
             f"SELECT {', '.join(c.NOTIFICATION_COLUMNS)} FROM notifications "
             "WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
             "ORDER BY created_at, key LIMIT ?",
-            (self._ts_in(now), limit),
+            (self.dialect.ts_in(now), limit),
         )
         return [
-            c.notification_from_row(
-                (*r[:3], self._json_out(r[3]), r[4], r[5], self._ts_out(r[6]), *r[7:])
+            notification_from_row(
+                (*r[:3], self.dialect.json_out(r[3]), r[4], r[5], self.dialect.ts_out(r[6]), *r[7:])
             )
             for r in rows
         ]
@@ -255,19 +259,20 @@ class SharedQueries:
         next_attempt_at: datetime | None,
         error: str | None,
     ) -> None:
-        delivered = self._ts_in(utc_now()) if status == "delivered" else None
+        delivered = self.dialect.ts_in(utc_now()) if status == "delivered" else None
         sql = (
             "UPDATE notifications SET status = ?, attempts = ?, next_attempt_at = ?, "
             "last_error = ?, delivered_at = coalesce(?, delivered_at) WHERE key = ?"
         )
-        params = (status, attempts, self._ts_in(next_attempt_at), error, delivered, key)
-        self._transact(lambda execute: execute(sql, params), "outbox update")
+        error = None if error is None else nul_free(error)
+        params = (status, attempts, self.dialect.ts_in(next_attempt_at), error, delivered, key)
+        self.dialect.transact(lambda tx: tx.execute(sql, params), "outbox update")
 
     def is_muted(self, scope_kind: str, scope_value: str, rule: str, at: datetime) -> bool:
         rows = self._all(
             "SELECT 1 FROM mutes WHERE scope_kind = ? AND scope_value = ? "
             "AND (rule IS NULL OR rule = ?) AND until > ? LIMIT 1",
-            (str(scope_kind), scope_value, rule, self._ts_in(at)),
+            (str(scope_kind), scope_value, rule, self.dialect.ts_in(at)),
         )
         return bool(rows)
 
@@ -278,5 +283,5 @@ class SharedQueries:
             "INSERT INTO mutes (scope_kind, scope_value, rule, until, reason) "
             "VALUES (?, ?, ?, ?, ?)"
         )
-        params = (str(scope_kind), scope_value, rule, self._ts_in(until), reason)
-        self._transact(lambda execute: execute(sql, params), "mute write")
+        params = (str(scope_kind), scope_value, rule, self.dialect.ts_in(until), nul_free(reason))
+        self.dialect.transact(lambda tx: tx.execute(sql, params), "mute write")

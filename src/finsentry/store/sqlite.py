@@ -1,8 +1,8 @@
 """The embedded default store: one SQLite file in WAL mode.
 
-Each :meth:`SQLiteStore.write_batch` is one ``BEGIN IMMEDIATE`` transaction (several processes may
-write the same file; SQLite serialises them). Timestamps are fixed-width ISO-8601 UTC text, so text
-order is time order; lists and JSON are stored as JSON text.
+Each batch write is one ``BEGIN IMMEDIATE`` transaction (several processes may write the same
+file; SQLite serialises them). Timestamps are fixed-width ISO-8601 UTC text, so text order is time
+order; lists and JSON are stored as JSON text.
 """
 
 from __future__ import annotations
@@ -17,15 +17,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from finsentry.aggregate import window_deltas
-from finsentry.schema import ScoredItem, WindowStat, as_utc, utc_now
-from finsentry.store import common as c
-from finsentry.store.base import BatchWrite, BatchWriteResult
-from finsentry.store.queries import Execute, SharedQueries
+from finsentry.schema import DeadLetter, ScoredItem, WindowStat, as_utc, utc_now
+from finsentry.store import columns as c
+from finsentry.store.migration import migrations, statements
+from finsentry.store.queries import SQLStore
+from finsentry.store.rows import dead_letter_values, item_values, scored_from_row
 
 T = TypeVar("T")
-
-RETENTION_KEY = c.RETENTION_KEY
 
 
 def ts(value: datetime | None) -> str | None:
@@ -44,10 +42,6 @@ def _parse_ts(value: str) -> datetime:
     return as_utc(datetime.fromisoformat(value))
 
 
-def _must_ts(value: datetime) -> str:
-    return as_utc(value).isoformat(timespec="microseconds")
-
-
 def sqlite_path(url: str) -> str:
     """A file path from a store URL, as SQLAlchemy spells them.
 
@@ -62,25 +56,86 @@ def sqlite_path(url: str) -> str:
     return rest[1:] if rest.startswith("/") else rest
 
 
-class SQLiteStore(SharedQueries):
-    """:class:`finsentry.store.base.Store` on an embedded SQLite file."""
+_ITEMS_INSERT = c.insert_sql("items", c.ITEM_COLUMNS, "?", "ON CONFLICT (id) DO NOTHING")
+_TICKERS_INSERT = c.insert_sql("item_tickers", c.TICKER_COLUMNS, "?", "ON CONFLICT DO NOTHING")
+_WINDOWS_UPSERT = c.insert_sql("window_stats", c.WINDOW_COLUMNS, "?", c.window_upsert_tail())
+_DEAD_INSERT = c.insert_sql("dead_letters", c.DEAD_LETTER_COLUMNS, "?", "ON CONFLICT DO NOTHING")
 
-    NO_LIMIT = -1
 
-    def __init__(self, url: str, *, busy_timeout_s: float = 60.0) -> None:
-        self.url = url
-        self.path = sqlite_path(url)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+class SQLiteTransaction:
+    """The bulk steps of a batch write on one open SQLite transaction: ``executemany``."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def insert_new_items(self, items: Sequence[ScoredItem], now: datetime) -> list[ScoredItem]:
+        # BEGIN IMMEDIATE holds the write lock: no other writer can add these ids meanwhile
+        known = self._known([i.id for i in items])
+        new = [i for i in items if i.id not in known]
+        self.conn.executemany(_ITEMS_INSERT, [_item_row(i, now) for i in new])
+        return new
+
+    def _known(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for part in c.chunked(ids, 500):
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT id FROM items WHERE id IN ({marks})"  # nosec B608
+            found.update(r[0] for r in self.conn.execute(sql, tuple(part)))
+        return found
+
+    def insert_ticker_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self.conn.executemany(_TICKERS_INSERT, [(r[0], r[1], ts(r[2]), *r[3:]) for r in rows])
+
+    def upsert_windows(self, stats: Sequence[WindowStat]) -> None:
+        text: dict[datetime, str | None] = {}  # many deltas share a start or an end
+
+        def cached(value: datetime) -> str | None:
+            found = text.get(value)
+            if found is None:
+                found = text[value] = ts(value)
+            return found
+
+        self.conn.executemany(
+            _WINDOWS_UPSERT,
+            [
+                (s.size_s, cached(s.start), cached(s.end), str(s.scope_kind), s.scope_value,
+                 s.count, s.negative, s.neutral, s.positive, s.score_sum, s.duplicates, s.late)
+                for s in stats
+            ],
+        )  # fmt: skip
+
+    def insert_dead_letters(self, dead: Sequence[DeadLetter]) -> int:
+        before = self.conn.total_changes
+        rows = [dead_letter_values(d) for d in dead]
+        self.conn.executemany(_DEAD_INSERT, [(*r[:7], ts(r[7])) for r in rows])
+        return self.conn.total_changes - before
+
+    def lock_windows(self) -> None:
+        """``BEGIN IMMEDIATE`` already holds the database's one write lock."""
+
+    def stream(self, sql: str, params: Sequence[Any]) -> Iterator[list[Any]]:
+        cursor = self.conn.execute(sql, params)
+        while rows := cursor.fetchmany(5000):
+            yield rows
+
+
+class SQLiteDialect:
+    """One SQLite connection (shared by a process's threads), WAL mode, full durability."""
+
+    name = "sqlite"
+    no_limit = -1
+
+    def __init__(self, path: str, busy_timeout_s: float) -> None:
         self._conn = sqlite3.connect(
-            self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
         )
         self._lock = threading.RLock()
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
-
-    # --- plumbing --------------------------------------------------------------------------
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -93,34 +148,37 @@ class SQLiteStore(SharedQueries):
                 raise
             self._conn.execute("COMMIT")
 
-    def _transact(self, work: Callable[[Execute], T], what: str) -> T:
+    def transact(self, work: Callable[[SQLiteTransaction], T], what: str) -> T:
         with self._tx() as conn:
-            return work(conn.execute)
+            return work(SQLiteTransaction(conn))
 
-    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
-    def _ts_in(self, value: datetime | None) -> str | None:
+    def ts_in(self, value: datetime | None) -> str | None:
         return ts(value)
 
-    def _ts_out(self, value: str | None) -> datetime | None:
+    def ts_out(self, value: str | None) -> datetime | None:
         return parse_ts(value)
 
-    def _json_in(self, value: Any) -> str:
+    def json_in(self, value: Any) -> str:
         return json.dumps(value, sort_keys=True)
 
-    def _json_out(self, value: str) -> Any:
+    def json_out(self, value: str) -> Any:
         return json.loads(value)
 
-    def _scored(self, row: Sequence[Any]) -> ScoredItem:
-        return _scored(row)
+    def scored(self, row: Sequence[Any]) -> ScoredItem:
+        v = list(row)
+        v[1], v[2] = parse_ts(v[1]), parse_ts(v[2])
+        v[8], v[9] = json.loads(v[8]), json.loads(v[9])
+        return scored_from_row(v)
 
     def schema_version(self) -> int:
-        exists = self._all("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'")
+        exists = self.query("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'")
         if not exists:
             return 0
-        return int(self._all("SELECT coalesce(max(version), 0) FROM schema_version")[0][0])
+        return int(self.query("SELECT coalesce(max(version), 0) FROM schema_version")[0][0])
 
     def migrate(self) -> int:
         with self._tx() as conn:
@@ -129,10 +187,10 @@ class SQLiteStore(SharedQueries):
                 "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
             current = self.schema_version()
-            for migration in c.migrations("sqlite"):
+            for migration in migrations(self.name):
                 if migration.version <= current:
                     continue
-                for statement in _statements(migration.sql):
+                for statement in statements(migration.sql):
                     conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_version VALUES (?, ?, ?)",
@@ -140,146 +198,24 @@ class SQLiteStore(SharedQueries):
                 )
         return self.schema_version()
 
-    # --- writes ----------------------------------------------------------------------------
-
-    def write_batch(self, batch: BatchWrite) -> BatchWriteResult:
-        now = utc_now()
-        with self._tx() as conn:
-            items, too_old = c.split_retained(
-                c.first_by_id(batch.items), _state_ts(conn, RETENTION_KEY)
-            )
-            known = self._known(conn, [i.id for i in items])
-            new = [i for i in items if i.id not in known]
-            conn.executemany(
-                c.insert_sql("items", c.ITEM_COLUMNS, "?", "ON CONFLICT (id) DO NOTHING"),
-                [_item_row(i, now) for i in new],
-            )
-            conn.executemany(
-                "INSERT OR IGNORE INTO item_tickers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(r[0], r[1], ts(r[2]), *r[3:]) for i in new for r in c.ticker_rows(i)],
-            )
-            deltas = window_deltas(new, batch.window_sizes_s)
-            self._upsert_windows(conn, deltas)
-            before = conn.total_changes
-            conn.executemany(
-                c.insert_sql("dead_letters", c.DEAD_LETTER_COLUMNS, "?", "ON CONFLICT DO NOTHING"),
-                [_with_ts(c.dead_letter_values(d), 7) for d in [*batch.dead_letters, *too_old]],
-            )
-            new_dead = conn.total_changes - before
-            for key, value in batch.state.items():
-                self._put_state(conn.execute, key, value)
-            if batch.health is not None:
-                conn.execute(
-                    c.insert_sql("batches", c.BATCH_COLUMNS, "?"),
-                    _with_ts(c.batch_values(batch.health, now), 0),
-                )
-        return BatchWriteResult(len(new), new_dead, len(deltas))
-
-    @staticmethod
-    def _known(conn: sqlite3.Connection, ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for part in c.chunked(ids, 500):
-            marks = ",".join("?" * len(part))
-            sql = f"SELECT id FROM items WHERE id IN ({marks})"  # nosec B608
-            rows = conn.execute(sql, tuple(part))
-            found.update(r[0] for r in rows)
-        return found
-
-    @staticmethod
-    def _upsert_windows(conn: sqlite3.Connection, stats: Sequence[WindowStat]) -> None:
-        text: dict[datetime, str | None] = {}  # many deltas share a start or an end
-
-        def cached(value: datetime) -> str | None:
-            found = text.get(value)
-            if found is None:
-                found = text[value] = ts(value)
-            return found
-
-        conn.executemany(
-            c.insert_sql("window_stats", c.WINDOW_COLUMNS, "?", c.window_upsert_tail()),
-            [
-                (
-                    s.size_s,
-                    cached(s.start),
-                    cached(s.end),
-                    str(s.scope_kind),
-                    s.scope_value,
-                    s.count,
-                    s.negative,
-                    s.neutral,
-                    s.positive,
-                    s.score_sum,
-                    s.duplicates,
-                    s.late,
-                )
-                for s in stats
-            ],  # fmt: skip
-        )
-
-    # --- maintenance -----------------------------------------------------------------------
-
-    def reaggregate(self, since: datetime, window_sizes_s: Sequence[int]) -> int:
-        with self._tx() as conn:
-            marker = _state_ts(conn, RETENTION_KEY)
-            starts = c.reaggregate_starts(since, window_sizes_s, marker)
-            for size, start in starts.items():
-                conn.execute(
-                    "DELETE FROM window_stats WHERE window_size_s = ? AND window_start >= ?",
-                    (size, ts(start)),
-                )
-            cur = conn.execute(
-                f"SELECT {c.items_select()} FROM items WHERE published_at >= ? "  # nosec B608
-                "ORDER BY published_at, id",
-                (ts(min(starts.values())),),
-            )
-            folder = c.WindowFolder(starts)
-            while rows := cur.fetchmany(5000):
-                folder.add([_scored(r) for r in rows])
-            stats = folder.stats()
-            self._upsert_windows(conn, stats)
-            return len(stats)
-
-    def delete_items_before(self, before: datetime) -> int:
-        with self._tx() as conn:
-            conn.execute("DELETE FROM item_tickers WHERE published_at < ?", (ts(before),))
-            deleted = conn.execute("DELETE FROM items WHERE published_at < ?", (ts(before),))
-            marker = _state_ts(conn, RETENTION_KEY)
-            if marker is None or before > marker:
-                self._put_state(conn.execute, RETENTION_KEY, _must_ts(before))
-            return int(deleted.rowcount)
-
     def close(self) -> None:
         self._conn.close()
 
 
-def _statements(script: str) -> list[str]:
-    """Split a migration script into statements (ours hold no ';' inside literals)."""
-    lines = [line.split("--", 1)[0] for line in script.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+class SQLiteStore(SQLStore[SQLiteDialect]):
+    """:class:`finsentry.store.base.Store` on an embedded SQLite file."""
 
-
-def _with_ts(values: Sequence[Any], *positions: int) -> tuple[Any, ...]:
-    out = list(values)
-    for p in positions:
-        out[p] = ts(out[p])
-    return tuple(out)
+    def __init__(self, url: str, *, busy_timeout_s: float = 60.0) -> None:
+        self.url = url
+        self.path = sqlite_path(url)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(SQLiteDialect(self.path, busy_timeout_s))
 
 
 def _item_row(item: ScoredItem, now: datetime) -> list[Any]:
-    v = c.item_values(item, now)
+    v = item_values(item, now)
     v["published_at"], v["ingested_at"] = ts(v["published_at"]), ts(v["ingested_at"])
     v["tickers"], v["input_tickers"] = json.dumps(v["tickers"]), json.dumps(v["input_tickers"])
     v["novel"], v["late"] = int(v["novel"]), int(v["late"])
     return [v[k] for k in c.ITEM_COLUMNS]
-
-
-def _scored(row: Sequence[Any]) -> ScoredItem:
-    v = list(row)
-    v[1], v[2] = parse_ts(v[1]), parse_ts(v[2])
-    v[8], v[9] = json.loads(v[8]), json.loads(v[9])
-    return c.scored_from_row(v)
-
-
-def _state_ts(conn: sqlite3.Connection, key: str) -> datetime | None:
-    row = conn.execute("SELECT value FROM pipeline_state WHERE key = ?", (key,)).fetchone()
-    return None if row is None else as_utc(datetime.fromisoformat(json.loads(row[0])))

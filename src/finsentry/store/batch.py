@@ -1,0 +1,68 @@
+"""The batch write, once for every backend: one transaction per micro-batch.
+
+1. repeated ids in the batch: the first wins; text is made NUL-free (PostgreSQL rejects NUL);
+2. items older than the retention cut-off become dead letters;
+3. the items are inserted by id, and **only the items new in this transaction add window
+   deltas**: a replay, a retry whose first COMMIT landed, or another writer's copy adds nothing;
+4. the deltas, summed per (window, scope) in Python (one row per distinct key), go in as one bulk
+   upsert (``Transaction.upsert_windows``: executemany on SQLite, COPY and one merge on
+   PostgreSQL);
+5. dead letters (keyed), pipeline state and the batch's health row, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from finsentry.aggregate import window_deltas
+from finsentry.schema import ScoredItem, utc_now
+from finsentry.store.base import BatchWrite, BatchWriteResult
+from finsentry.store.columns import BATCH_COLUMNS, insert_sql
+from finsentry.store.dialect import Dialect, Transaction
+from finsentry.store.retention import RETENTION_KEY, split_retained
+from finsentry.store.rows import (
+    batch_values,
+    nul_free_dead_letter,
+    nul_free_item,
+    ticker_rows,
+)
+from finsentry.store.state import put_state, state_time
+
+
+def first_by_id(items: Sequence[ScoredItem]) -> list[ScoredItem]:
+    """Drop repeated ids inside one batch (the first occurrence wins), keep order."""
+    seen: set[str] = set()
+    unique = []
+    for item in items:
+        if item.id not in seen:
+            seen.add(item.id)
+            unique.append(item)
+    return unique
+
+
+def write_batch(dialect: Dialect, batch: BatchWrite) -> BatchWriteResult:
+    """Make one micro-batch durable in one transaction (see the module's docstring)."""
+    clean = [nul_free_item(i) for i in batch.items]
+    # key order: concurrent writers then lock the same rows in the same order
+    unique = sorted(first_by_id(clean), key=lambda i: i.id)
+    dead = [nul_free_dead_letter(d) for d in batch.dead_letters]
+
+    def work(tx: Transaction) -> BatchWriteResult:
+        now = utc_now()
+        items, too_old = split_retained(unique, state_time(tx, dialect, RETENTION_KEY))
+        new = tx.insert_new_items(items, now) if items else []
+        if new:
+            tx.insert_ticker_rows([row for item in new for row in ticker_rows(item)])
+        deltas = window_deltas(new, batch.window_sizes_s)  # only new items add deltas
+        if deltas:
+            tx.upsert_windows(deltas)
+        everything_dead = [*dead, *too_old]
+        new_dead = tx.insert_dead_letters(everything_dead) if everything_dead else 0
+        for key, value in sorted(batch.state.items()):
+            put_state(tx, dialect, key, value)
+        if batch.health is not None:
+            values = batch_values(batch.health, now)
+            tx.execute(insert_sql("batches", BATCH_COLUMNS), (dialect.ts_in(now), *values[1:]))
+        return BatchWriteResult(len(new), new_dead, len(deltas))
+
+    return dialect.transact(work, "batch write")
