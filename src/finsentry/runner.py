@@ -89,7 +89,12 @@ def run_files(
 
     from finsentry.sources.files import FileSource
 
-    source = FileSource([Path(p) for p in paths], batch_size=batch_size)
+    source = FileSource(
+        [Path(p) for p in paths],
+        batch_size=batch_size,
+        max_line_bytes=settings.max_line_bytes,
+        keep_bytes=settings.dead_letter_raw_bytes,
+    )
     owned = pipeline is None
     pipe = pipeline or Pipeline.from_settings(settings)
     totals = RunTotals()

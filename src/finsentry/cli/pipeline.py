@@ -13,7 +13,7 @@ from finsentry.inert import redact_dsn
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @db_option
 @model_option
 @device_option
@@ -35,12 +35,19 @@ def ingest(
 
     Each line is validated (bad lines go to the dead-letter table with their reason and original
     bytes), tagged with tickers, de-duplicated, scored, aggregated into event-time windows and
-    checked by the detectors. Re-ingesting the same file changes nothing.
+    checked by the detectors. Re-ingesting the same file changes nothing. FILES are JSONL (or
+    .csv) files; '-' reads JSON lines from standard input.
     """
     from finsentry.pipeline import Pipeline
     from finsentry.runner import run_files
+    from finsentry.sources.reader import InputError, check_input
     from finsentry.summary import format_alerts, format_totals
 
+    for name in files:
+        try:
+            check_input(name)
+        except InputError as exc:
+            raise click.BadParameter(str(exc), param_hint="FILES") from None
     settings = settings_from(ctx, db=db, model=model, device=device)
     started = time.perf_counter()
     pipeline = Pipeline.from_settings(settings, detect=not no_detect)

@@ -1,31 +1,44 @@
 """The file source: JSONL and CSV files, read as a stream of raw records in batches.
 
 Each non-blank line (or CSV row) becomes one :class:`RawRecord` with its original bytes (without
-the line ending), ``input`` = the path as given and ``position`` = its 1-based line number, so a
-dead letter points at the exact line to fix. Files are streamed line by line, never loaded whole.
-Blank lines are not records and are skipped. ``.csv`` files are CSV with a header line; every other
-extension (``.jsonl``, ``.ndjson``, ``.json``) is one JSON object per line.
+the line ending), ``input`` = the file's resolved path and ``position`` = its 1-based line number,
+so a dead letter points at the exact line to fix. Lines are read by :mod:`~finsentry.sources.reader`
+(LF, CR or CRLF endings; a line over ``max_line_bytes`` becomes an
+:class:`~finsentry.sources.validate.OversizeRecord`, never held whole). Blank lines are skipped.
+``.csv`` files are CSV with a header line; every other extension (``.jsonl``, ``.ndjson``,
+``.json``) is one JSON object per line; ``-`` is standard input (JSON lines).
 """
 
 from __future__ import annotations
 
-import csv
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from finsentry.schema import RawRecord, utc_now
 from finsentry.sources.base import Batch
-from finsentry.sources.validate import CsvRecord
+from finsentry.sources.reader import (
+    STDIN,
+    InputError,
+    Line,
+    LineReader,
+    check_input,
+    csv_header,
+    csv_rows,
+    input_name,
+)
+from finsentry.sources.validate import CsvRecord, OversizeRecord
 
 if TYPE_CHECKING:
     from finsentry.totals import BatchReport
 
-# A quoted CSV cell may span lines; stop gluing lines together after this much, so a stray quote
-# cannot swallow the rest of a file (the glued record is then dead-lettered as bad_csv).
-MAX_CSV_RECORD_LINES = 200
+__all__ = ["FileSource", "InputError"]
+
 MAX_CSV_RECORD_BYTES = 4_000_000
+DEFAULT_MAX_LINE_BYTES = 1_048_576
+DEFAULT_KEEP_BYTES = 65_536
 
 
 class FileSource:
@@ -41,13 +54,19 @@ class FileSource:
         paths: Iterable[str | os.PathLike[str]],
         batch_size: int = 256,
         source: str = "file",
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        keep_bytes: int = DEFAULT_KEEP_BYTES,
     ) -> None:
+        """Raises :class:`InputError` (one line, says what to do) for an input that is missing,
+        a directory or not a regular file; ``-`` is standard input."""
         if batch_size <= 0:
             raise ValueError("batch_size must be positive")
         self.paths = [Path(p) for p in paths]
-        missing = [str(p) for p in self.paths if not p.is_file()]
-        if missing:
-            raise FileNotFoundError(f"no such input file: {', '.join(missing)}; check the path")
+        for path in self.paths:
+            check_input(path)
+        self._names = {path: input_name(path) for path in self.paths}
+        self.max_line_bytes = max_line_bytes
+        self.keep_bytes = keep_bytes
         self.batch_size = batch_size
         self.source = self.name = source
         self.bytes_read = 0
@@ -57,12 +76,12 @@ class FileSource:
 
     @property
     def inputs(self) -> list[str]:
-        """The ``input`` names the records carry (one per file)."""
-        return [str(p) for p in self.paths]
+        """The ``input`` names the records carry (one per file: its resolved path)."""
+        return list(dict.fromkeys(self._names.values()))
 
     def total_bytes(self) -> int:
         """The size of all files together, for a progress bar fed by :attr:`bytes_read`."""
-        return sum(p.stat().st_size for p in self.paths)
+        return sum(p.stat().st_size for p in self.paths if str(p) != STDIN)
 
     def records(self) -> Iterator[RawRecord]:
         for path in self.paths:
@@ -96,71 +115,62 @@ class FileSource:
 
     # --- readers ---------------------------------------------------------------------------
 
-    def _lines(self, path: Path) -> Iterator[tuple[int, bytes]]:
-        """(line number, line without its line ending) for every line of a file."""
+    def _lines(self, path: Path) -> Iterator[Line]:
+        """Every line of a file (or of standard input), bounded by ``max_line_bytes``."""
+        if str(path) == STDIN:
+            yield from self._read_lines(sys.stdin.buffer)
+            return
         with path.open("rb") as handle:
-            for number, line in enumerate(handle, start=1):
-                self.bytes_read += len(line)
-                yield number, line.rstrip(b"\r\n")
+            yield from self._read_lines(handle)
+
+    def _read_lines(self, handle: BinaryIO) -> Iterator[Line]:
+        reader = LineReader(handle, self.max_line_bytes, self.keep_bytes)
+        counted = 0
+        for line in reader:
+            self.bytes_read += reader.bytes_read - counted
+            counted = reader.bytes_read
+            yield line
+        self.bytes_read += reader.bytes_read - counted
+
+    def _oversize(self, line: Line, name: str) -> OversizeRecord:
+        self.records_read += 1
+        return OversizeRecord(
+            data=line.data, source=self.source, input=name, position=line.number,
+            received_at=utc_now(), size=line.size, sha256=line.sha256,
+        )  # fmt: skip
 
     def _jsonl_records(self, path: Path) -> Iterator[RawRecord]:
-        name = str(path)
-        for number, line in self._lines(path):
-            if not line.strip():
+        name = self._names[path]
+        for line in self._lines(path):
+            if line.too_long:
+                yield self._oversize(line, name)
+                continue
+            if not line.data.strip():
                 continue
             self.records_read += 1
             yield RawRecord(
-                data=line, source=self.source, input=name, position=number, received_at=utc_now()
-            )
+                data=line.data, source=self.source, input=name, position=line.number,
+                received_at=utc_now(),
+            )  # fmt: skip
 
     def _csv_records(self, path: Path) -> Iterator[RawRecord]:
-        name = str(path)
+        name = self._names[path]
+        lines = self._lines(path)
         columns: tuple[str, ...] | None = None
-        pending: list[bytes] = []
-        start = 0
-        for number, line in self._lines(path):
-            if columns is None:
-                if line.strip():
-                    columns = _header(line)
+        for line in lines:
+            if line.too_long:
+                yield self._oversize(line, name)
+            elif line.data.strip():
+                columns = csv_header(line.data)
+                break
+        if columns is None:
+            return
+        for row in csv_rows(lines, columns, MAX_CSV_RECORD_BYTES):
+            if isinstance(row, Line):
+                yield self._oversize(row, name)
                 continue
-            if not pending:
-                if not line.strip():
-                    continue
-                start = number
-            pending.append(line)
-            glued = b"\n".join(pending)
-            if (
-                glued.count(b'"') % 2 == 0
-                or len(pending) >= MAX_CSV_RECORD_LINES
-                or len(glued) >= MAX_CSV_RECORD_BYTES
-            ):
-                self.records_read += 1
-                yield CsvRecord(
-                    data=glued,
-                    source=self.source,
-                    input=name,
-                    position=start,
-                    received_at=utc_now(),
-                    columns=columns,
-                )
-                pending = []
-        if pending and columns is not None:  # an unterminated quote at the end of the file
             self.records_read += 1
             yield CsvRecord(
-                data=b"\n".join(pending),
-                source=self.source,
-                input=name,
-                position=start,
-                received_at=utc_now(),
-                columns=columns,
-            )
-
-
-def _header(line: bytes) -> tuple[str, ...]:
-    """Column names from a CSV header line (lower-cased, stripped); () if it is unreadable."""
-    try:
-        text = line.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return ()
-    cells = next(csv.reader([text]), [])
-    return tuple(cell.strip().lower() for cell in cells)
+                data=row.data, source=self.source, input=name, position=row.position,
+                received_at=utc_now(), columns=columns,
+            )  # fmt: skip
