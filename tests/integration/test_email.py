@@ -115,7 +115,7 @@ def check_message(raw: bytes, n: Notification) -> None:
     for text in (plain, html):
         assert "ACME plunges after fraud probe" in text
         assert "ACME chief executive resigns" in text
-        assert "volume spike" in text and "negative surge" in text
+        assert "news volume spike" in text and "negative news surge" in text
     assert 'href="https://x/1"' in html
     images = found["image/png"]
     assert len(images) == 2

@@ -22,11 +22,8 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from finsentry.alerts.channels import IDEMPOTENCY_HEADER, webhook_channel
 from finsentry.alerts.engine import notification_payload
 from finsentry.alerts.outbox import OutboxSender
-from finsentry.alerts.webhook import (
-    sign,
-    slack_payload,
-    verify_signature,
-)
+from finsentry.alerts.slack import slack_payload
+from finsentry.alerts.webhook import sign, verify_signature
 from finsentry.config import Settings
 from finsentry.schema import Alert, Evidence, ScopeKind
 from finsentry.store import open_store
@@ -156,7 +153,7 @@ def test_slack_format(tmp_path: Path, receiver: Receiver) -> None:
     body = receiver.accepted[n.key]
     assert body["text"].startswith("[critical]")
     assert "<https://x/1|ACME plunges after fraud probe>" in json.dumps(body)
-    assert body == slack_payload(n.payload)
+    assert body == slack_payload(n.payload, settings)
     store.close()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from finsentry.alerts.webhook import slack_payload
+from finsentry.alerts.slack import slack_payload
 from finsentry.cli import main
 from finsentry.config import Settings
 from finsentry.inert import for_slack, for_terminal, redact_dsn, redact_url, web_url
@@ -18,7 +18,9 @@ from finsentry.sources.validate import parse_records
 from finsentry.store import open_store
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-HOSTILE_HEADLINE = "ACME \x1b[2J\x1b]0;pwned\x07 plunges \u202etxt.exe <!channel> & <https://e.vil|x>"
+HOSTILE_HEADLINE = (
+    "ACME \x1b[2J\x1b]0;pwned\x07 plunges \u202etxt.exe <!channel> & <https://e.vil|x>"
+)
 HOSTILE_URLS = [
     "javascript:alert(1)",
     "data:text/html,<script>alert(1)</script>",
@@ -77,25 +79,26 @@ def test_alerts_print_hostile_evidence_inertly(tmp_path: Path) -> None:
 
 
 def test_slack_messages_carry_no_live_markup() -> None:
-    payload = {
-        "title": "alert",
-        "alerts": [
-            {
-                "rule": "volume_spike", "summary": "spike on <!here>",
-                "window_start": "a", "window_end": "b",
-                "evidence": [
-                    {"headline": HOSTILE_HEADLINE, "url": "javascript:alert(1)",
-                     "sentiment": "negative", "score": -0.9},
-                    {"headline": "B & C", "url": "https://ok.example/?a=1&b=<2>",
-                     "sentiment": "neutral", "score": 0.0},
-                ],
-            }
-        ],
-    }  # fmt: skip
-    text = slack_payload(payload)["blocks"][1]["text"]["text"]
+    from finsentry.alerts.engine import notification_payload
+
+    evidence = (
+        Evidence("n1", HOSTILE_HEADLINE, T0, -0.9, "negative", "javascript:alert(1)"),
+        Evidence("n2", "B & C", T0, 0.0, "neutral", "https://ok.example/?a=1&b=<2>"),
+    )
+    end = T0 + timedelta(minutes=5)
+    alerts = [
+        Alert("volume_spike", ScopeKind.TOPIC, "spike on <!here>", "count", T0, end, T0,
+              "critical", 9.0, 1.0, evidence),
+        Alert("negative_surge", ScopeKind.TICKER, "ACME", "negative_share", T0, end, T0,
+              "warning", 0.9, 0.2, evidence),
+    ]  # fmt: skip
+    message = slack_payload(notification_payload(alerts, {}, None), Settings())
+    text = json.dumps([message["text"], *(b for b in message["blocks"] if b["type"] != "header")])
     assert "<!" not in text and "javascript:" not in text
     assert "&lt;!channel&gt; &amp;" in text and "spike on &lt;!here&gt;" in text
     assert "<https://ok.example/?a=1&amp;b=&lt;2&gt;|B &amp; C>" in text
+    header = message["blocks"][0]["text"]
+    assert header["type"] == "plain_text"  # Slack does not parse plain text for links or mentions
 
 
 def test_redaction_keeps_secrets_out_of_messages() -> None:

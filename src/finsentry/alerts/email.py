@@ -1,4 +1,5 @@
-"""Alert e-mail over SMTP: plain text + HTML with the evidence and an inline chart.
+"""Alert e-mail over SMTP: a complete plain-text part + HTML (templates ``alert.txt.j2`` and
+``alert.html.j2``, CSS inlined) with the evidence and an inline chart.
 
 Security is ``settings.smtp_security``: ``starttls`` (upgrade a plain connection, the default on
 port 587), ``ssl`` (implicit TLS, usually port 465) or ``none`` (a local relay). ``smtp_user`` and
@@ -8,93 +9,82 @@ port 587), ``ssl`` (implicit TLS, usually port 465) or ``none`` (a local relay).
 
 from __future__ import annotations
 
-import html
+import base64
 import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import Any
 
 from finsentry.alerts.channels import EMAIL, MAIL_IDEMPOTENCY_HEADER
 from finsentry.alerts.charts import series_chart_png
 from finsentry.alerts.errors import DeliveryError, NotifierConfigError
+from finsentry.alerts.message import AlertView, MessageView, message_view
+from finsentry.alerts.render import render_html, render_text
 from finsentry.config import Settings
-from finsentry.inert import web_url
 from finsentry.schema import utc_now
 from finsentry.store.base import Notification
 
 MAX_CHARTS = 3
 
 
-def _plain(payload: dict[str, Any]) -> str:
-    lines = [payload["title"], ""]
-    for alert in payload.get("alerts", []):
-        lines.append(alert.get("summary", alert["rule"]))
-        lines.append(f"  window {alert['window_start']} - {alert['window_end']} (UTC)")
-        lines.append(f"  observed {alert['observed']}, expected {alert['expected']}")
-        for ev in alert.get("evidence", []):
-            url = web_url(ev.get("url"))
-            link = f" <{url}>" if url else ""
-            lines.append(f"  - [{ev['sentiment']} {ev['score']:+.2f}] {ev['headline']}{link}")
-        lines.append("")
-    if payload.get("dashboard_url"):
-        lines.append(f"Dashboard: {payload['dashboard_url']}")
-    lines.append("-- finsentry")
-    return "\n".join(lines)
+def alert_charts(view: MessageView) -> dict[str, bytes]:
+    """The PNG chart of each of the first :data:`MAX_CHARTS` alerts that carry a series."""
+    charts: dict[str, bytes] = {}
+    for alert in view.alerts:
+        if alert.series and len(charts) < MAX_CHARTS:
+            charts[alert.id] = _chart(alert)
+    return charts
 
 
-def _html(payload: dict[str, Any], cids: dict[str, str]) -> str:
-    esc = html.escape
-    parts = [f"<html><body><h2>{esc(payload['title'])}</h2>"]
-    for alert in payload.get("alerts", []):
-        parts.append(f"<h3>{esc(alert.get('summary', alert['rule']))}</h3>")
-        parts.append(
-            f"<p>Window {esc(alert['window_start'])} &ndash; {esc(alert['window_end'])} UTC; "
-            f"observed <b>{esc(str(alert['observed']))}</b>, "
-            f"expected {esc(str(alert['expected']))}.</p>"
-        )
-        cid = cids.get(alert["id"])
-        if cid:
-            parts.append(f'<p><img src="cid:{cid}" alt="series around the alert" width="600"></p>')
-        parts.append("<ul>")
-        for ev in alert.get("evidence", []):
-            headline = esc(ev["headline"])
-            url = web_url(ev.get("url"))
-            if url:  # http(s) only: no javascript: or data: link reaches a mail client
-                headline = f'<a href="{esc(url, quote=True)}">{headline}</a>'
-            parts.append(f"<li>{headline} <small>({esc(ev['sentiment'])}, {ev['score']:+.2f}, "
-                         f"{esc(ev['published_at'])})</small></li>")  # fmt: skip
-        parts.append("</ul>")
-    if payload.get("dashboard_url"):
-        url = esc(payload["dashboard_url"], quote=True)
-        parts.append(f'<p><a href="{url}">Open the dashboard</a></p>')
-    parts.append("<p><small>finsentry</small></p></body></html>")
-    return "\n".join(parts)
+def _chart(alert: AlertView) -> bytes:
+    return series_chart_png(alert.series, alert.span_start, alert.span_end, alert.step_s)
+
+
+def render_parts(
+    settings: Settings, notification: Notification, chart_src: dict[str, str]
+) -> tuple[MessageView, str, str]:
+    """(view, plain text, HTML with its CSS inlined) of the alert e-mail; ``chart_src`` is the
+    ``src`` of each alert's chart image (``cid:...`` in the e-mail, a data URI in a preview)."""
+    view = message_view(notification.payload, settings)
+    sent_at = utc_now().strftime("%a %d %b %Y %H:%M UTC")
+    text = render_text("alert.txt.j2", view=view, sent_at=sent_at)
+    html = render_html("alert.html.j2", view=view, charts=chart_src, sent_at=sent_at)
+    return view, text, html
+
+
+def preview_html(settings: Settings, notification: Notification) -> str:
+    """The HTML part as a standalone page, charts as data URIs (for a browser or a test)."""
+    view = message_view(notification.payload, settings)
+    src = {
+        alert_id: "data:image/png;base64," + base64.b64encode(png).decode()
+        for alert_id, png in alert_charts(view).items()
+    }
+    return render_parts(settings, notification, src)[2]
 
 
 def build_message(settings: Settings, notification: Notification) -> EmailMessage:
-    """The alert e-mail for one notification (its payload holds the alert group)."""
-    payload = notification.payload
+    """The alert e-mail for one notification (its payload holds the alert group): a complete
+    plain-text part and an HTML part whose charts are inline ``cid:`` images."""
+    charts = alert_charts(message_view(notification.payload, settings))
+    cids = {alert_id: make_msgid(idstring=f"chart{i}", domain="finsentry")[1:-1]
+            for i, alert_id in enumerate(charts)}  # fmt: skip
+    view, text, html = render_parts(
+        settings, notification, {k: f"cid:{v}" for k, v in cids.items()}
+    )
     msg = EmailMessage()
-    msg["Subject"] = f"finsentry: {payload['title']}"
+    msg["Subject"] = f"finsentry: {view.subject}"
     msg["From"] = settings.mail_from
     msg["To"] = ", ".join(settings.mail_to)
     msg["Date"] = format_datetime(utc_now())
     msg["Message-ID"] = make_msgid(idstring=notification.alert_id, domain="finsentry")
     msg[MAIL_IDEMPOTENCY_HEADER] = notification.key
-    charts: dict[str, tuple[str, bytes]] = {}
-    for alert in payload.get("alerts", [])[:MAX_CHARTS]:
-        if alert.get("series"):
-            png = series_chart_png(alert["series"], alert.get("summary", ""), alert["window_start"])
-            cid = make_msgid(idstring=f"chart{len(charts)}", domain="finsentry")[1:-1]
-            charts[alert["id"]] = (cid, png)
-    msg.set_content(_plain(payload))
-    msg.add_alternative(_html(payload, {k: v[0] for k, v in charts.items()}), subtype="html")
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
     html_part = msg.get_payload()[1]  # type: ignore[index]
     if not isinstance(html_part, EmailMessage):
         raise TypeError("the HTML alternative is not a MIME part")
-    for cid, png in charts.values():
-        html_part.add_related(png, maintype="image", subtype="png", cid=f"<{cid}>")
+    for alert_id, png in charts.items():
+        html_part.add_related(png, maintype="image", subtype="png", cid=f"<{cids[alert_id]}>")
     return msg
 
 

@@ -12,9 +12,9 @@ Headers of every request:
   (a webhook channel is named by a hash of its URL, never the URL, which is often a secret).
 
 Body: the notification payload (``title``, ``window_start``, ``window_end``, ``alerts`` with their
-evidence, ``dashboard_url``) plus ``idempotency_key``; or, with ``webhook_format = "slack"``, a
-Slack-compatible message (``text`` and ``blocks``) that incoming webhooks of Slack and Mattermost
-accept.
+evidence, ``dashboard_url``) plus ``idempotency_key``; or, for Slack (``webhook_format = "slack"`` or a
+``hooks.slack.com`` URL), a Block Kit message (:mod:`finsentry.alerts.slack`) that incoming
+webhooks of Slack and Mattermost accept.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ import hmac
 import json
 import time
 from collections.abc import Mapping
-from typing import Any
 
 import httpx
 
 from finsentry.alerts.channels import IDEMPOTENCY_HEADER, webhook_channel
 from finsentry.alerts.errors import DeliveryError
+from finsentry.alerts.slack import slack_payload
 from finsentry.config import Settings
-from finsentry.inert import for_slack, redact_url, web_url
+from finsentry.inert import redact_url
 from finsentry.store.base import Notification
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of secrets, not one
@@ -79,30 +79,6 @@ def verify_signature(
         return False
     expected = sign(secret, msg_id, timestamp, body)
     return any(hmac.compare_digest(expected, given) for given in signatures.split(" "))
-
-
-def slack_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """A Slack-compatible message (``text`` fallback + ``blocks``) for a notification payload."""
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": payload["title"][:150]}}
-    ]
-    for alert in payload.get("alerts", []):  # every news-borne string escaped for mrkdwn
-        lines = [f"*{for_slack(alert.get('summary', alert['rule']))}*"]
-        lines.append(f"window {alert['window_start']} - {alert['window_end']}")
-        for ev in alert.get("evidence", [])[:5]:
-            headline = for_slack(ev["headline"])
-            url = web_url(ev.get("url"))
-            link = f"<{for_slack(url)}|{headline}>" if url else headline
-            lines.append(f"• {link} ({ev['sentiment']}, {ev['score']:+.2f})")
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
-    if payload.get("dashboard_url"):
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"<{payload['dashboard_url']}|dashboard>"}],
-            }
-        )
-    return {"text": payload["title"], "blocks": blocks}
 
 
 class WebhookNotifier:
@@ -175,5 +151,5 @@ class SlackNotifier(WebhookNotifier):
     """A Slack (or Mattermost) incoming webhook: the same delivery, Slack's block format."""
 
     def body(self, notification: Notification) -> bytes:
-        data = slack_payload(notification.payload)
+        data = slack_payload(notification.payload, self.settings)
         return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
