@@ -16,7 +16,7 @@ for the run's :class:`~finsentry.pipeline.RunTotals`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -53,12 +53,17 @@ def run(
     never committed and it is read again on the next run.
     """
     totals = totals if totals is not None else RunTotals()
-    for batch in source.read():
-        report = step(pipeline, batch, source.name)
-        source.on_durable(batch, report)
-        totals.add(report)
-        if on_batch is not None:
-            on_batch(batch, report)
+    batches = source.read()
+    try:
+        for batch in batches:
+            report = step(pipeline, batch, source.name)
+            source.on_durable(batch, report)
+            totals.add(report)
+            if on_batch is not None:
+                on_batch(batch, report)
+    finally:
+        if isinstance(batches, Generator):
+            batches.close()  # a source's clean-up runs now, also when the run failed
     return totals
 
 

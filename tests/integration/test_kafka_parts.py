@@ -12,7 +12,7 @@ from finsentry.config import Settings
 from finsentry.metrics import ConsumerMetrics
 from finsentry.schema import DeadLetter, NewsItem
 from finsentry.shutdown import GracefulStop
-from finsentry.sources.kafka_client import client_config, dead_letter_headers, partition_input
+from finsentry.sources.kafka import client_config, dead_letter_headers, partition_input
 from finsentry.sources.publish import message_key
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from finsentry.config import Settings
-from finsentry.sources.kafka_client import client_config
+from finsentry.sources.kafka.client import client_config
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,12 @@
-"""What finsentry's Kafka clients share: connection settings, input names, dead-letter headers."""
+"""What finsentry's Kafka clients share: connection settings and the pipeline's input names."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from finsentry.config import Settings
-from finsentry.schema import DeadLetter
+
+SOURCE = "kafka"  # the ``source`` of every record read from Kafka
 
 
 def client_config(settings: Settings) -> dict[str, Any]:
@@ -30,14 +31,6 @@ def partition_input(topic: str, partition: int) -> str:
     return f"{topic}/{partition}"
 
 
-def dead_letter_headers(dead: DeadLetter, topic: str, partition: int, offset: int) -> list[
-    tuple[str, bytes]
-]:
-    """Headers of a dead-letter message: why it failed and where it came from."""
-    return [
-        ("reason_code", dead.reason_code.encode()),
-        ("reason", dead.reason.encode()),
-        ("source_topic", topic.encode()),
-        ("source_partition", str(partition).encode()),
-        ("source_offset", str(offset).encode()),
-    ]
+def topic_prefix(topic: str) -> str:
+    """What every partition input of ``topic`` starts with."""
+    return f"{topic}/"
