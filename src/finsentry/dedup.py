@@ -13,29 +13,34 @@ Two headlines are the same story when
   downgrade" apart, which differ in one word just as much as a re-edit does.
 
 The first occurrence (earliest ``published_at``, ties by id) is novel; the others are marked
-duplicates of it. Items are compared with earlier items of the same batch and with the novel items
-already in the store (loaded once, lazily, from :meth:`Store.fingerprints_since`).
+duplicates of it. Items are compared with every item seen within reach (this run's items, novel or
+not, and the novel items already in the store, loaded once, lazily, from
+:meth:`Store.fingerprints_since`).
 
 Each item gets a ``fingerprint`` the store keeps in ``items.fingerprint``:
 ``v1|<exact hash>|<tickers, comma separated>|<normalised title>``. It holds all the index needs, so
 the index is rebuilt from the store without re-reading headlines.
 
-Novelty is decided in the order items reach the deduplicator: a copy that arrives in a later batch
-but is dated earlier than the stored original is still marked the duplicate (stored rows are not
-rewritten), so exactly one of them is counted either way.
+Novelty is decided in event time, not arrival order: when a copy arrives in a later batch but is
+dated earlier than the stored original, the copy becomes the original and the stored item is
+*revised* to a duplicate (:class:`Revision`, applied by the store in the batch's transaction, which
+moves its window contributions). Why revise rather than wait for the watermark: see "De-duplication
+and arrival order" in docs/internals.md.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from finsentry.schema import NewsItem, as_utc
+from finsentry.aggregate import window_deltas
+from finsentry.schema import NewsItem, ScoredItem, WindowStat, as_utc
 from finsentry.store.base import Store
 
 if TYPE_CHECKING:
@@ -135,17 +140,44 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """A stored item whose marks change because an earlier copy of its story arrived after it:
+    the store rewrites its ``novel``/``duplicate_of`` and moves its window contributions."""
+
+    item_id: str
+    novel: bool
+    duplicate_of: str | None
+
+
 @dataclass(slots=True)
 class _Entry:
     id: str
     published_at: datetime
     fp: Fingerprint
     shingles: frozenset[str]
-    names: frozenset[str]
+    minhash: Any
+    novel: bool = True
+    duplicate_of: str | None = None
+
+    @property
+    def order(self) -> tuple[datetime, str]:
+        return (self.published_at, self.id)
+
+    @property
+    def mark(self) -> DedupMark:
+        return DedupMark(self.novel, self.duplicate_of, self.fp.encode())
 
 
 class Deduplicator:
-    """Marks items novel or duplicate against earlier items in the batch and in the store."""
+    """Marks items novel or duplicate by event time, whatever order they arrive in.
+
+    Every item within reach (novel or duplicate) stays indexed. An item's marks are those of a
+    pass over all indexed items in ``(published_at, id)`` order: novel unless an earlier novel
+    item of the same story lies within the horizon, else a duplicate of the earliest one. When
+    an item arrives that is earlier than items already marked, the items after it whose marks
+    change are re-marked (a change can cascade) and handed out by :meth:`take_revisions`.
+    """
 
     def __init__(
         self, store: Store, horizon: timedelta, tagger: EntityTagger | None = None
@@ -157,10 +189,10 @@ class Deduplicator:
         self._tagger = tagger
         self._seeded = False
         self._by_id: dict[str, _Entry] = {}
-        self._marks_by_id: dict[str, tuple[datetime, DedupMark]] = {}
         self._by_exact: dict[str, list[str]] = {}
         self._lsh: Any = None
         self._latest: datetime | None = None
+        self._revisions: dict[str, Revision] = {}
 
     # --- index -----------------------------------------------------------------------------
 
@@ -177,39 +209,26 @@ class Deduplicator:
             fp = Fingerprint.decode(text)
             if fp is not None and item_id not in self._by_id:
                 seeds.append((item_id, as_utc(published_at), fp))
-        self._add_many(seeds)
+        hashes = _minhashes([fp.shingles for _, _, fp in seeds])
+        for (item_id, published_at, fp), mh in zip(seeds, hashes, strict=True):
+            self._add(_Entry(item_id, published_at, fp, fp.shingles, mh))
 
-    def _add_many(
-        self, entries: Sequence[tuple[str, datetime, Fingerprint]], hashes: Sequence[Any] = ()
-    ) -> None:
-        if not entries:
-            return
+    def _add(self, entry: _Entry) -> None:
         from datasketch import LeanMinHash
 
-        shingles = [e[2].shingles for e in entries]
-        if not hashes:
-            hashes = _minhashes(shingles)
-        for (item_id, published_at, fp), sh, mh in zip(entries, shingles, hashes, strict=True):
-            entry = _Entry(item_id, published_at, fp, sh, fp.names)
-            self._by_id[item_id] = entry
-            self._by_exact.setdefault(fp.exact, []).append(item_id)
-            if sh:
-                self._lsh.insert(item_id, LeanMinHash(mh), check_duplication=False)
-            self._marks_by_id.setdefault(
-                item_id, (published_at, DedupMark(True, None, fp.encode()))
-            )
-            if self._latest is None or published_at > self._latest:
-                self._latest = published_at
+        self._by_id[entry.id] = entry
+        self._by_exact.setdefault(entry.fp.exact, []).append(entry.id)
+        if entry.shingles:
+            self._lsh.insert(entry.id, LeanMinHash(entry.minhash), check_duplication=False)
+        if self._latest is None or entry.published_at > self._latest:
+            self._latest = entry.published_at
 
     def _evict(self) -> None:
         """Forget items far behind the newest one (twice the horizon, for late arrivals)."""
-        if self._latest is None or len(self._marks_by_id) < 1024:
+        if self._latest is None or len(self._by_id) < 1024:
             return
         cutoff = self._latest - 2 * self.horizon
-        for item_id in [k for k, (t, _) in self._marks_by_id.items() if t < cutoff]:
-            del self._marks_by_id[item_id]
-        old = [e for e in self._by_id.values() if e.published_at < cutoff]
-        for entry in old:
+        for entry in [e for e in self._by_id.values() if e.published_at < cutoff]:
             del self._by_id[entry.id]
             ids = self._by_exact.get(entry.fp.exact, [])
             if entry.id in ids:
@@ -221,48 +240,42 @@ class Deduplicator:
 
     # --- marking ---------------------------------------------------------------------------
 
-    def _original(
-        self,
-        fp: Fingerprint,
-        shingles: frozenset[str],
-        mh: Any,
-        published_at: datetime,
-        item_id: str,
-    ) -> str | None:
-        """The id of the earliest indexed novel item of the same story within the horizon."""
-        candidates = [
-            cand
-            for cand in self._by_exact.get(fp.exact, ())
-            if cand in self._by_id and _same_companies(self._by_id[cand].fp.tickers, fp.tickers)
-        ]
-        if shingles:
-            names = fp.names
-            for cand in self._lsh.query(mh):
-                entry = self._by_id.get(cand)
-                if entry is None or entry.fp.exact == fp.exact:
+    def _same_story(self, entry: _Entry) -> list[_Entry]:
+        """The indexed items of the same story as ``entry`` within the horizon (symmetric)."""
+        found: dict[str, _Entry] = {}
+        for cand in self._by_exact.get(entry.fp.exact, ()):
+            other = self._by_id[cand]
+            if _same_companies(other.fp.tickers, entry.fp.tickers):
+                found[cand] = other
+        if entry.shingles:
+            names = entry.fp.names
+            for cand in self._lsh.query(entry.minhash):
+                near = self._by_id.get(cand)
+                if near is None or near.fp.exact == entry.fp.exact:
                     continue
-                if not _same_companies(entry.fp.tickers, fp.tickers):
+                if not _same_companies(near.fp.tickers, entry.fp.tickers):
                     continue
-                if not _same_names(entry.names, names):
+                if not _same_names(near.fp.names, names):
                     continue
-                if jaccard(entry.shingles, shingles) >= NEAR_THRESHOLD:
-                    candidates.append(cand)
-        best: _Entry | None = None
-        for cand in candidates:
-            entry = self._by_id.get(cand)
-            if entry is None or entry.id == item_id:
-                continue
-            if abs(entry.published_at - published_at) > self.horizon:
-                continue
-            if best is None or (entry.published_at, entry.id) < (best.published_at, best.id):
-                best = entry
-        return best.id if best else None
+                if jaccard(near.shingles, entry.shingles) >= NEAR_THRESHOLD:
+                    found[cand] = near
+        found.pop(entry.id, None)
+        return [o for o in found.values() if abs(o.published_at - entry.published_at) <= self.horizon]
+
+    def _remark(self, entry: _Entry, story: list[_Entry]) -> None:
+        """Novel unless an earlier novel item of the story exists; else a duplicate of the
+        earliest such item."""
+        earlier = [o for o in story if o.novel and o.order < entry.order]
+        original = min(earlier, key=lambda o: o.order) if earlier else None
+        entry.novel = original is None
+        entry.duplicate_of = None if original is None else original.id
 
     def mark(
         self, items: Sequence[NewsItem], tickers: Sequence[Sequence[str]] | None = None
     ) -> list[DedupMark]:
         """One mark per item, in item order. ``tickers`` are the tagger's tickers per item; when
-        not given, the items are tagged here with the bundled watchlist."""
+        not given, the items are tagged here with the bundled watchlist. Items marked before
+        whose marks change are collected for :meth:`take_revisions`."""
         if not items:
             return []
         if tickers is None:
@@ -270,31 +283,54 @@ class Deduplicator:
         if len(tickers) != len(items):
             raise ValueError("mark() needs one ticker tuple per item")
         self._ensure_index(min(as_utc(i.published_at) for i in items))
-        marks: dict[int, DedupMark] = {}
-        # Earliest first, so within a batch the first occurrence is the novel one.
         fps = [
             fingerprint(item.headline, found) for item, found in zip(items, tickers, strict=True)
         ]
         hashes = _minhashes([fp.shingles for fp in fps])
-        order = sorted(range(len(items)), key=lambda i: (items[i].published_at, items[i].id))
-        for index in order:
-            item = items[index]
-            published_at = as_utc(item.published_at)
-            known = self._marks_by_id.get(item.id)
-            if known is not None:  # a replay, or the same id twice: the same answer again
-                marks[index] = known[1]
-                continue
-            fp = fps[index]
-            original = self._original(fp, fp.shingles, hashes[index], published_at, item.id)
-            mark = DedupMark(original is None, original, fp.encode())
-            marks[index] = mark
-            if original is None:
-                # Index at once, so later items of the same batch find it.
-                self._add_many([(item.id, published_at, fp)], [hashes[index]])
-            else:
-                self._marks_by_id[item.id] = (published_at, mark)
+        new: list[_Entry] = []
+        for item, fp, mh in zip(items, fps, hashes, strict=True):
+            if item.id not in self._by_id:  # else a replay, or the same id twice: same answer
+                entry = _Entry(item.id, as_utc(item.published_at), fp, fp.shingles, mh)
+                self._add(entry)
+                new.append(entry)
+        self._settle(new)
+        marks = [self._by_id[item.id].mark for item in items]
         self._evict()
-        return [marks[i] for i in range(len(items))]
+        return marks
+
+    def _settle(self, new: list[_Entry]) -> None:
+        """Mark the new entries and re-mark, in event-time order, every later entry whose
+        earlier novel items changed. A mark depends only on earlier entries, and the heap hands
+        them out in order, so each entry is settled once."""
+        fresh = {e.id for e in new}
+        heap = [(e.order, e.id) for e in new]
+        heapq.heapify(heap)
+        queued = set(fresh)
+        while heap:
+            _, entry_id = heapq.heappop(heap)
+            entry = self._by_id[entry_id]
+            before = (entry.novel, entry.duplicate_of)
+            story = self._same_story(entry)
+            self._remark(entry, story)
+            if entry_id in fresh:
+                spread = entry.novel  # a new duplicate changes no later mark
+            else:
+                spread = before[0] != entry.novel
+                if before != (entry.novel, entry.duplicate_of):
+                    self._revisions[entry_id] = Revision(
+                        entry_id, entry.novel, entry.duplicate_of
+                    )
+            if spread:
+                for other in story:
+                    if other.order > entry.order and other.id not in queued:
+                        queued.add(other.id)
+                        heapq.heappush(heap, (other.order, other.id))
+
+    def take_revisions(self) -> list[Revision]:
+        """The items marked in earlier calls whose marks have changed since, once each (by id)."""
+        revisions = [self._revisions[k] for k in sorted(self._revisions)]
+        self._revisions = {}
+        return revisions
 
     def _tag(self, items: Sequence[NewsItem]) -> list[tuple[str, ...]]:
         if self._tagger is None:
@@ -302,6 +338,29 @@ class Deduplicator:
 
             self._tagger = EntityTagger()
         return self._tagger.tag(items)
+
+
+def revision_deltas(
+    old: ScoredItem, revision: Revision, sizes_s: Sequence[int]
+) -> tuple[ScoredItem, list[WindowStat]]:
+    """The stored item as revised, and the window deltas that move its contributions: a novel
+    item turned duplicate leaves ``count``, the sentiment counts and ``score_sum`` and joins
+    ``duplicates`` (and the reverse). ``late`` is the item's own and does not move."""
+    new = replace(old, novel=revision.novel, duplicate_of=revision.duplicate_of)
+    if new.novel == old.novel:
+        return new, []
+    deltas = []
+    for plus, minus in zip(window_deltas([new], sizes_s), window_deltas([old], sizes_s), strict=True):
+        deltas.append(
+            WindowStat(
+                plus.size_s, plus.start, plus.scope_kind, plus.scope_value,
+                plus.count - minus.count, plus.negative - minus.negative,
+                plus.neutral - minus.neutral, plus.positive - minus.positive,
+                plus.score_sum - minus.score_sum, plus.duplicates - minus.duplicates,
+                plus.late - minus.late,
+            )  # fmt: skip
+        )
+    return new, deltas
 
 
 def _minhashes(shingles: Sequence[frozenset[str]]) -> list[Any]:
