@@ -5,8 +5,9 @@
 For PostgreSQL the baseline is a raw COPY of the same item rows into an unindexed table (same
 batches, one transaction each); for SQLite a raw ``executemany`` INSERT into an unindexed table
 with the same pragmas (WAL, synchronous=FULL). The store does much more per batch: find the new
-items (upsert with RETURNING), per-ticker rows, window deltas at three sizes x four scopes with
-additive upserts, and its indexes. Without ``--dsn`` a throw-away cluster is started with
+items (upsert with RETURNING), per-ticker rows, window deltas at three sizes x four scopes summed
+per (window, scope) in each batch and upserted additively in one bulk statement (``executemany``
+on SQLite; COPY into a staging table and one merge on PostgreSQL), and its indexes. Without ``--dsn`` a throw-away cluster is started with
 PostgreSQL's default durability settings (fsync on), from Debian's postgresql package.
 """
 
@@ -28,7 +29,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from finsentry.aggregate import window_deltas  # noqa: E402
+from finsentry.aggregate import window_delta_rows  # noqa: E402
 from finsentry.schema import NewsItem, ScoredItem, TextScore  # noqa: E402
 from finsentry.store import columns  # noqa: E402
 from finsentry.store.base import BatchWrite  # noqa: E402
@@ -173,7 +174,7 @@ def main() -> None:
     args = parser.parse_args()
     items = synthetic(args.items, args.seed)
     tickers = sum(len(i.tickers) for i in items)
-    deltas = sum(len(window_deltas(b, SIZES)) for b in batches(items, args.batch))
+    deltas = sum(len(window_delta_rows(b, SIZES)) for b in batches(items, args.batch))
     print(f"{len(items)} scored items ({tickers} ticker tags), batches of {args.batch}, "
           f"window sizes {SIZES}: {deltas} window upserts")  # fmt: skip
     results: dict[str, tuple[float, float]] = {}

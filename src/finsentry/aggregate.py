@@ -59,6 +59,12 @@ _SECOND = timedelta(seconds=1)
 _SENTIMENT_SLOT = {"negative": 1, "neutral": 2, "positive": 3}
 
 
+WindowKeyTuple = tuple[int, int, ScopeKind, str]  # size, start (epoch seconds), kind, value
+# A window delta in the store's column order: size, start, end, scope kind, scope value, count,
+# negative, neutral, positive, score_sum, duplicates, late.
+WindowRow = tuple[int, datetime, datetime, str, str, int, int, int, int, float, int, int]
+
+
 def window_deltas(items: Sequence[ScoredItem], sizes_s: Sequence[int]) -> list[WindowStat]:
     """The window statistics these items add, one per (size, start, scope), in key order.
 
@@ -66,11 +72,43 @@ def window_deltas(items: Sequence[ScoredItem], sizes_s: Sequence[int]) -> list[W
     ``duplicates``; late items additionally add to ``late``. Ticker scopes count the sentiment
     towards that ticker (:meth:`ScoredItem.towards`); the other scopes the headline's.
     """
+    acc = _window_sums(items, sizes_s)
+    starts: dict[int, datetime] = {}
+    out = []
+    for key in sorted(acc):
+        size, start, kind, value = key
+        when = starts.get(start)
+        if when is None:
+            when = starts[start] = EPOCH + timedelta(seconds=start)
+        b = acc[key]
+        out.append(WindowStat(size, when, kind, value, b[0], b[1], b[2], b[3], b[4], b[5], b[6]))
+    return out
+
+
+def window_delta_rows(items: Sequence[ScoredItem], sizes_s: Sequence[int]) -> list[WindowRow]:
+    """:func:`window_deltas` as rows in the store's column order (what a batch write upserts:
+    one row per distinct window and scope, in key order), without building WindowStat objects."""
+    acc = _window_sums(items, sizes_s)
+    times: dict[int, datetime] = {}
+    out: list[WindowRow] = []
+    for key in sorted(acc):
+        size, start, kind, value = key
+        begin, end = times.get(start), times.get(start + size)
+        if begin is None:
+            begin = times[start] = EPOCH + timedelta(seconds=start)
+        if end is None:
+            end = times[start + size] = EPOCH + timedelta(seconds=start + size)
+        b = acc[key]
+        out.append((size, begin, end, kind.value, value, b[0], b[1], b[2], b[3], b[4], b[5], b[6]))
+    return out
+
+
+def _window_sums(items: Sequence[ScoredItem], sizes_s: Sequence[int]) -> dict[WindowKeyTuple, Any]:
+    """Per (size, start epoch s, kind, value): [count, neg, neu, pos, score_sum, dup, late]."""
     sizes = sorted(set(sizes_s))
     if any(size <= 0 for size in sizes):
         raise ValueError(f"window sizes must be positive seconds, got {sizes}")
-    # key: (size, start epoch s, kind, value) -> [count, neg, neu, pos, score_sum, dup, late]
-    acc: dict[tuple[int, int, ScopeKind, str], list[Any]] = {}
+    acc: dict[WindowKeyTuple, list[Any]] = {}
     for item in items:
         epoch = _epoch_seconds(item.published_at)
         novel, late = item.novel, int(item.late)
@@ -93,16 +131,7 @@ def window_deltas(items: Sequence[ScoredItem], sizes_s: Sequence[int]) -> list[W
                 else:
                     bucket[5] += 1
                 bucket[6] += late
-    starts: dict[int, datetime] = {}
-    out = []
-    for key in sorted(acc):
-        size, start, kind, value = key
-        when = starts.get(start)
-        if when is None:
-            when = starts[start] = EPOCH + timedelta(seconds=start)
-        b = acc[key]
-        out.append(WindowStat(size, when, kind, value, b[0], b[1], b[2], b[3], b[4], b[5], b[6]))
-    return out
+    return acc
 
 
 def _ticker_sentiment(item: ScoredItem, ticker: str) -> tuple[int, float]:

@@ -351,3 +351,20 @@ def test_nul_in_text_is_stored_as_a_replacement_character(store: Store) -> None:
     assert queued.payload == {"headline": "x\ufffdy"}
     again = store.write_batch(BatchWrite([item], [dead], SIZES))  # a replay adds nothing
     assert (again.new_items, again.new_dead_letters) == (0, 0)
+
+
+def test_batch_writes_upsert_one_row_per_window_and_scope(store: SQLiteStore) -> None:
+    """The rows a batch write upserts are the summed deltas: one per distinct key, in key order,
+    the same numbers as ``window_deltas``."""
+    from finsentry.aggregate import window_delta_rows
+    from finsentry.store.rows import window_values
+
+    items = [scored(i, minutes=i * 0.3, neg=(i % 3) / 4, novel=i % 4 != 0) for i in range(50)]
+    rows = window_delta_rows(items, SIZES)
+    assert rows == [window_values(s) for s in window_deltas(items, SIZES)]
+    keys = [r[:5] for r in rows]
+    assert keys == sorted(set(keys))  # distinct, in key order
+    assert len(rows) < sum(len(SIZES) * (3 + len(i.tickers)) for i in items)  # summed per key
+    result = store.write_batch(BatchWrite(items, [], SIZES))
+    assert result.windows_touched == len(rows)
+    assert all_windows(store) == merge_stats(window_deltas(items, SIZES))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from finsentry.aggregate import window_deltas
+from finsentry.aggregate import window_delta_rows
 from finsentry.schema import ScoredItem, utc_now
 from finsentry.store.base import BatchWrite, BatchWriteResult
 from finsentry.store.columns import BATCH_COLUMNS, insert_sql
@@ -53,7 +53,7 @@ def write_batch(dialect: Dialect, batch: BatchWrite) -> BatchWriteResult:
         new = tx.insert_new_items(items, now) if items else []
         if new:
             tx.insert_ticker_rows([row for item in new for row in ticker_rows(item)])
-        deltas = window_deltas(new, batch.window_sizes_s)  # only new items add deltas
+        deltas = window_delta_rows(new, batch.window_sizes_s)  # only new items add deltas
         if deltas:
             tx.upsert_windows(deltas)
         everything_dead = [*dead, *too_old]

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from finsentry.schema import DeadLetter, ScoredItem, WindowStat
+from finsentry.aggregate import WindowRow
+from finsentry.schema import DeadLetter, ScoredItem
 
 T = TypeVar("T")
 
@@ -36,9 +37,10 @@ class Transaction(Protocol):
     def insert_ticker_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """``item_tickers`` rows in ``TICKER_COLUMNS`` order (Python values)."""
 
-    def upsert_windows(self, stats: Sequence[WindowStat]) -> None:
-        """Add window deltas, one per distinct key, to ``window_stats`` (additive merge), in
-        key order so that concurrent writers lock rows in the same order."""
+    def upsert_windows(self, rows: Sequence[WindowRow]) -> None:
+        """Add window deltas (``WINDOW_COLUMNS`` order, one per distinct key) to ``window_stats``
+        in one bulk statement (additive merge), in key order so that concurrent writers lock
+        rows in the same order."""
 
     def insert_dead_letters(self, dead: Sequence[DeadLetter]) -> int:
         """Insert dead letters, ignoring known keys. Returns how many were new."""

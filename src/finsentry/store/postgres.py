@@ -24,12 +24,13 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.types.json import Jsonb
 
-from finsentry.schema import DeadLetter, ScoredItem, WindowStat, as_utc
+from finsentry.aggregate import WindowRow
+from finsentry.schema import DeadLetter, ScoredItem, as_utc
 from finsentry.store import columns as c
 from finsentry.store.base import StoreUnavailableError
 from finsentry.store.migration import migrations
 from finsentry.store.queries import SQLStore
-from finsentry.store.rows import dead_letter_values, item_values, scored_from_row, window_values
+from finsentry.store.rows import dead_letter_values, item_values, scored_from_row
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,12 +87,12 @@ class PostgresTransaction:
                 for row in rows:
                     copy.write_row(row)
 
-    def upsert_windows(self, stats: Sequence[WindowStat]) -> None:
+    def upsert_windows(self, rows: Sequence[WindowRow]) -> None:
         self.dialect.ensure_temp_tables(self.conn)
         with self.conn.cursor() as cur:
             with cur.copy(f"COPY windows_in ({', '.join(c.WINDOW_COLUMNS)}) FROM STDIN") as copy:
-                for stat in stats:
-                    copy.write_row(window_values(stat))
+                for row in rows:
+                    copy.write_row(row)
             cur.execute(
                 f"INSERT INTO window_stats SELECT * FROM windows_in ORDER BY {', '.join(c.WINDOW_KEY)} "
                 + c.window_upsert_tail()

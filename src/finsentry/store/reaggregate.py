@@ -10,6 +10,7 @@ from finsentry.schema import ScoredItem, WindowKey, WindowStat
 from finsentry.store.columns import items_select
 from finsentry.store.dialect import Dialect, Transaction
 from finsentry.store.retention import RETENTION_KEY
+from finsentry.store.rows import window_values
 from finsentry.store.state import state_time
 
 
@@ -79,7 +80,7 @@ def rebuild_windows(dialect: Dialect, since: datetime, window_sizes_s: Sequence[
             folder.add([dialect.scored(r) for r in rows])
         stats = folder.stats()
         if stats:
-            tx.upsert_windows(stats)
+            tx.upsert_windows([window_values(s) for s in stats])
         return len(stats)
 
     return dialect.transact(work, "re-aggregation")

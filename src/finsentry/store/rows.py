@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from finsentry.aggregate import WindowRow
 from finsentry.schema import (
     Alert,
     AlertStatus,
@@ -166,9 +167,9 @@ def ticker_rows(scored: ScoredItem) -> list[tuple[Any, ...]]:
 # --- windows -------------------------------------------------------------------------------------
 
 
-def window_values(stat: WindowStat) -> tuple[Any, ...]:
+def window_values(stat: WindowStat) -> WindowRow:
     return (
-        stat.size_s, stat.start, stat.end, str(stat.scope_kind), stat.scope_value, stat.count,
+        stat.size_s, stat.start, stat.end, stat.scope_kind.value, stat.scope_value, stat.count,
         stat.negative, stat.neutral, stat.positive, stat.score_sum, stat.duplicates, stat.late,
     )  # fmt: skip
 
