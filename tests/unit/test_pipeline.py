@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -163,4 +164,76 @@ def test_each_ticker_of_a_headline_gets_its_own_sentiment(tmp_path: Path) -> Non
     assert stored["n2"].towards("MSFT").sentiment == "positive"
     hour = {(kind, value): (neg, pos) for _, kind, value, _, neg, _, pos, _, _ in window_table(pipe, 3600)}
     assert hour[("ticker", "AAPL")] == (1, 1) and hour[("ticker", "MSFT")] == (1, 1)
+    pipe.close()
+
+
+class BrittleScorer(LexiconScorer):
+    """The lexicon scorer, except that any batch holding a text with ``marker`` raises (as a model
+    can on one odd input), so the pipeline must find that text to go on."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def score(self, texts: Any, targets: Any = None) -> Any:
+        if any(self.marker in t for t in texts):
+            raise ValueError("the model cannot read this text")
+        return super().score(texts, targets)
+
+
+def test_a_record_failing_scoring_is_dead_lettered_and_its_batch_stored(tmp_path: Path) -> None:
+    rows = [news(i, i, f"Apple headline {i}{' QQQ' if i in (3, 11) else ''}", ["AAPL"])
+            for i in range(16)]
+    path = write_jsonl(tmp_path / "in.jsonl", rows, [b"{broken"])
+    settings = Settings(db=str(tmp_path / "p.db"))
+    pipe = Pipeline.from_settings(settings, scorer=BrittleScorer("QQQ"))
+    totals = run_files([path], settings, pipeline=pipe, batch_size=100)
+    assert (totals.consumed, totals.processed, totals.dead_lettered) == (17, 14, 3)
+    assert totals.balanced
+    assert totals.dead_reasons == {"bad_json": 1, "scoring_failed": 2}
+    dead = {d.position: d for d in pipe.store.dead_letters() if d.reason_code == "scoring_failed"}
+    assert sorted(dead) == [4, 12]  # line numbers of rows 3 and 11
+    assert dead[4].raw == json.dumps(rows[3]).encode()
+    assert "ValueError: the model cannot read this text" in dead[4].reason
+    assert pipe.store.counts()["items"] == 14
+    assert pipe.store.known_ids(["n3", "n11", "n4"]) == {"n4"}
+    pipe.close()
+
+
+def test_a_record_failing_the_store_write_is_dead_lettered_and_the_rest_committed(
+    tmp_path: Path,
+) -> None:
+    pipe = make_pipeline(tmp_path)
+    conn = sqlite3.connect(pipe.settings.db)  # a row the database itself refuses
+    conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON items WHEN NEW.id = 'n5' "
+                 "BEGIN SELECT RAISE(ABORT, 'row refused by the database'); END")
+    conn.commit()
+    conn.close()
+    rows = [news(i, i * 10, f"Microsoft shares plunge {i}", ["MSFT"]) for i in range(12)]
+    totals = run_files([write_jsonl(tmp_path / "in.jsonl", rows)], pipe.settings, pipeline=pipe,
+                       batch_size=100)
+    assert (totals.consumed, totals.processed, totals.dead_lettered) == (12, 11, 1)
+    assert totals.new_items == 11 and totals.dead_reasons == {"store_failed": 1}
+    [dead] = pipe.store.dead_letters()
+    assert (dead.position, dead.reason_code) == (6, "store_failed")
+    assert "row refused by the database" in dead.reason
+    assert pipe.store.known_ids([f"n{i}" for i in range(12)]) == {f"n{i}" for i in range(12)} - {"n5"}
+    hour = sum(s.count + s.duplicates for s in pipe.store.window_stats(
+        3600, T0 - timedelta(days=1), T0 + timedelta(days=1), ScopeKind.ALL, "*"))
+    assert hour == 11  # each stored item counted once, the refused one not at all
+    # the watermark covers only what was stored: n11 (110 min) is the latest
+    assert pipe.watermark.inputs[str(tmp_path / "in.jsonl")] == T0 + timedelta(minutes=110)
+    pipe.close()
+
+
+def test_a_batch_failing_for_every_record_is_not_dead_lettered(tmp_path: Path) -> None:
+    """A model or store that fails on everything is broken: the batch raises, nothing is stored
+    or dead-lettered, and a source does not commit it."""
+    settings = Settings(db=str(tmp_path / "p.db"))
+    pipe = Pipeline.from_settings(settings, scorer=BrittleScorer("Apple"))
+    records = [RawRecord(json.dumps(news(i, i, f"Apple item {i}")).encode(), "t", "mem", i)
+               for i in range(4)]
+    with pytest.raises(ValueError, match="cannot read"):
+        pipe.process(records)
+    assert pipe.store.counts()["items"] == 0 and pipe.store.dead_letters() == []
     pipe.close()

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -212,3 +213,21 @@ def test_feed_source_skips_broken_feeds(server: str) -> None:
     assert [len(b) for b in batches] == [3, 4]
     assert list(source.errors) == [f"{server}/missing.xml"]
     assert source.durable == [] and source.name == "feeds"
+
+
+def test_feeds_run_through_the_runner(server: str, tmp_path: Path) -> None:
+    from finsentry.config import Settings
+    from finsentry.pipeline import Pipeline
+    from finsentry.runner import run
+    from tests.fixtures.scorers import LexiconScorer
+
+    urls = [f"{server}/rss.xml", f"{server}/missing.xml", f"{server}/items.json"]
+    settings = Settings(db=str(tmp_path / "feeds.db"))
+    pipe = Pipeline.from_settings(settings, scorer=LexiconScorer())
+    source = FeedSource(urls)
+    totals = run(source, pipe)
+    assert totals.consumed == 7 and totals.balanced
+    assert source.durable == [urls[0], urls[2]]
+    assert pipe.store.counts()["items"] == totals.processed > 0
+    assert set(pipe.input_times) <= {urls[0], urls[2]}
+    pipe.close()
