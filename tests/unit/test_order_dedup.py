@@ -4,15 +4,18 @@ the same duplicate flags and, with the store's revisions applied, the same windo
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import cast
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finsentry.aggregate import merge_stats, window_deltas
 from finsentry.dedup import Deduplicator, revision_deltas
 from finsentry.schema import NewsItem, ScoredItem, WindowKey, WindowStat
-from finsentry.store.base import Store
+from finsentry.store import open_store
+from finsentry.store.base import BatchWrite, Store
 from tests.fixtures.scorers import LexiconScorer
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -166,3 +169,64 @@ def revised_mark(novel: bool, duplicate_of: str | None, mark: object) -> object:
 
     assert isinstance(mark, DedupMark)
     return DedupMark(novel, duplicate_of, mark.fingerprint)
+
+
+def window_table(store: Store) -> list[tuple[object, ...]]:
+    lo, hi = T0 - timedelta(days=2), T0 + timedelta(days=3)
+    return sorted(
+        (str(w.key), w.count, w.negative, w.neutral, w.positive, w.score_sum, w.duplicates, w.late)
+        for size in SIZES
+        for w in store.window_stats(size, lo, hi)
+    )
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_store_applies_revisions_in_the_batch_transaction(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    def db(name: str) -> str:
+        if kind == "sqlite":
+            return str(tmp_path / name)
+        return cast(str, request.getfixturevalue("postgres_dsn_factory")())
+
+    early = NewsItem("early", T0, "Wire", "Apple shares surge on record iPhone sales", tickers=())
+    later = NewsItem("later", T0 + timedelta(hours=2), "Desk", "Apple shares surge on record iPhone sales")
+    other = NewsItem("other", T0 + timedelta(hours=2, minutes=1), "Desk", "Oil slumps as stocks tumble")
+    dedup = Deduplicator(cast(Store, FakeStore()), timedelta(hours=24))
+    revised = open_store(db("revised.db"))
+    clean = open_store(db("clean.db"))
+    try:
+        first = [later, other]
+        marks = dedup.mark(first, [("AAPL",), ()])
+        revised.write_batch(
+            BatchWrite([scored(i, t, m.novel, m.duplicate_of) for i, t, m in
+                        zip(first, [("AAPL",), ()], marks, strict=True)], [], SIZES)
+        )  # fmt: skip
+        (mark,) = dedup.mark([early], [("AAPL",)])
+        revisions = dedup.take_revisions()
+        assert [(r.item_id, r.novel, r.duplicate_of) for r in revisions] == [("later", False, "early")]
+        revised.write_batch(
+            BatchWrite([scored(early, ("AAPL",), mark.novel, None)], [], SIZES, revisions=revisions)
+        )
+        clean.write_batch(
+            BatchWrite(
+                [
+                    scored(early, ("AAPL",), True, None),
+                    scored(later, ("AAPL",), False, "early"),
+                    scored(other, (), True, None),
+                ],
+                [],
+                SIZES,
+            )
+        )
+        assert window_table(revised) == window_table(clean)
+        assert revised.counts() == clean.counts()
+        lo, hi = T0 - timedelta(days=1), T0 + timedelta(days=1)
+        flags = sorted((s.id, s.novel, s.duplicate_of) for s in revised.items_between(lo, hi))
+        assert flags == [("early", True, None), ("later", False, "early"), ("other", True, None)]
+        # a replayed revision changes nothing more
+        revised.write_batch(BatchWrite([], [], SIZES, revisions=revisions))
+        assert window_table(revised) == window_table(clean)
+    finally:
+        revised.close()
+        clean.close()

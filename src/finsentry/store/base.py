@@ -35,9 +35,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from finsentry.schema import Alert, DeadLetter, ScopeKind, ScoredItem, WindowStat
+
+if TYPE_CHECKING:
+    from finsentry.dedup import Revision
 
 
 class StoreUnavailableError(RuntimeError):
@@ -68,6 +71,9 @@ class BatchWrite:
     window_sizes_s: Sequence[int]
     state: dict[str, Any] = field(default_factory=dict)  # pipeline_state upserts
     health: BatchHealth | None = None
+    # stored items whose duplicate marks an earlier copy changed (see dedup.py): rewritten, and
+    # their window contributions moved, in the same transaction
+    revisions: Sequence[Revision] = ()
 
 
 @dataclass(frozen=True, slots=True)
