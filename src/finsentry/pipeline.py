@@ -36,7 +36,7 @@ from finsentry.totals import BatchReport, RunTotals
 
 if TYPE_CHECKING:
     from finsentry.alerts.engine import AlertEngine
-    from finsentry.dedup import Deduplicator
+    from finsentry.dedup import Deduplicator, Revision
     from finsentry.entities import EntityTagger
 
 __all__ = ["BatchReport", "Pipeline", "RunTotals", "Scorer", "WATERMARK_STATE_KEY"]
@@ -200,8 +200,11 @@ class Pipeline:
         without them (in as few transactions as bisection needs), then the dead letters, the
         watermark of what was stored and the batch's health in a last one."""
         _count(report, scored)
+        revisions = self.dedup.take_revisions()  # stored items an earlier copy re-marked
         try:
-            result = self.store.write_batch(self._batch_write(scored, report, source, originals.now))
+            result = self.store.write_batch(
+                self._batch_write(scored, report, source, originals.now, revisions=revisions)
+            )
         except Exception as exc:
             if is_systemic(exc) or not scored:
                 raise
@@ -226,7 +229,9 @@ class Pipeline:
         self.watermark = before  # as if only the stored items had been seen
         before.observe([s.item for s in stored])
         _count(report, stored)
-        last = self.store.write_batch(self._batch_write([], report, source, originals.now, stored))
+        last = self.store.write_batch(
+            self._batch_write([], report, source, originals.now, stored, revisions)
+        )
         report.new_items = new + last.new_items
 
     def _batch_write(
@@ -236,6 +241,7 @@ class Pipeline:
         source: str,
         now: datetime,
         healthy: Sequence[ScoredItem] | None = None,
+        revisions: Sequence[Revision] = (),
     ) -> BatchWrite:
         return BatchWrite(
             items=items,
@@ -243,6 +249,7 @@ class Pipeline:
             window_sizes_s=self.settings.window_sizes_s,
             state={WATERMARK_STATE_KEY: self.watermark.to_state()},
             health=_health(source, report, items if healthy is None else healthy, now),
+            revisions=revisions,
         )
 
     def detect(self) -> list[Alert]:
