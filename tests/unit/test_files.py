@@ -115,6 +115,7 @@ def test_csv_unterminated_quote_at_end_is_one_bad_record(tmp_path: Path) -> None
     assert len(records) == 2
     _, dead = parse_records(records, Settings(), NOW)
     assert [(d.position, d.reason_code) for d in dead] == [(3, "bad_csv")]
+    assert "spans 2 lines" in dead[0].reason  # says how much one bad quote cost
 
 
 def test_streaming_reads_lazily(tmp_path: Path) -> None:

@@ -172,13 +172,17 @@ def _csv_fields(text: str, columns: tuple[str, ...]) -> Mapping[str, Any]:
         raise Rejected(
             Reason.BAD_CSV, "CSV row without a header; the first line must name the columns"
         )
+    lines = text.splitlines(keepends=True)
+    spans = f" (this record spans {len(lines)} lines, all dead-lettered here)" if len(lines) > 1 else ""
     try:
-        rows = list(csv.reader(text.splitlines(keepends=True) or [""], strict=True))
+        rows = list(csv.reader(lines or [""], strict=True))
     except csv.Error as exc:
-        raise Rejected(Reason.BAD_CSV, f"malformed CSV row ({exc}); check the quoting") from None
+        raise Rejected(
+            Reason.BAD_CSV, f"malformed CSV row ({exc}); check the quoting{spans}"
+        ) from None
     if len(rows) != 1:
         raise Rejected(
-            Reason.BAD_CSV, f"expected one CSV row, found {len(rows)}; check the quoting"
+            Reason.BAD_CSV, f"expected one CSV row, found {len(rows)}; check the quoting{spans}"
         )
     cells = rows[0]
     if len(cells) > len(columns):
