@@ -15,6 +15,7 @@ from finsentry.store import open_store
 from finsentry.store.base import BatchWrite, Store
 from finsentry.store.postgres import PostgresStore
 from finsentry.store.sqlite import SQLiteStore
+from tests.unit import test_store_check as check_contract
 from tests.unit import test_store_sqlite as contract
 from tests.unit.test_store_sqlite import SIZES, T0, all_windows, scored
 
@@ -182,3 +183,30 @@ def test_nul_in_text_is_stored_like_sqlite(pg: PostgresStore, tmp_path: Path) ->
 
 def test_every_backend_fills_each_role(pg: PostgresStore) -> None:
     contract.test_every_backend_fills_each_role(pg)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "test_a_consistent_store_has_no_problems",
+        "test_each_broken_window_is_reported",
+        "test_item_tickers_out_of_step_with_items_are_reported",
+        "test_watermark_inputs_that_do_not_add_up_are_reported",
+        "test_outbox_rows_in_impossible_states_are_reported",
+    ],
+)
+def test_db_check_reports_each_break(pg: PostgresStore, name: str) -> None:
+    getattr(check_contract, name)(pg)
+
+
+def test_db_check_cli_on_postgres(pg: PostgresStore, postgres_dsn: str) -> None:
+    from click.testing import CliRunner
+
+    from finsentry.cli.db import db
+
+    check_contract.healthy(pg)
+    assert CliRunner().invoke(db, ["check", "--db", postgres_dsn]).exit_code == 0
+    check_contract.execute(pg, "DELETE FROM item_tickers WHERE item_id = 'id-1'")
+    bad = CliRunner().invoke(db, ["check", "--db", postgres_dsn])
+    assert bad.exit_code == 1
+    assert "tickers: item 'id-1' names 'MSFT' but has no item_tickers row for it" in bad.stdout

@@ -1,4 +1,4 @@
-"""``finsentry db``: schema upgrades, retention, re-aggregation and row counts of the store."""
+"""``finsentry db``: schema upgrades, retention, re-aggregation, row counts and integrity checks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from finsentry.cli.common import db_option, open_for_reading, setting_option, settings_from
-from finsentry.inert import redact_dsn
+from finsentry.inert import for_terminal, redact_dsn
 from finsentry.schema import iso, utc_now
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
@@ -161,6 +161,48 @@ def stats(ctx: click.Context, db: str | None, as_json: bool) -> None:
         click.echo(f"{key:<{width}}  {value}")
 
 
+@db.command()
+@db_option
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True,
+    envvar="FINSENTRY_CHECK_LIMIT", show_envvar=True,
+    help="Print at most N problems of each check (all are counted).",
+)  # fmt: skip
+@click.pass_context
+def check(ctx: click.Context, db: str | None, limit: int) -> None:
+    """Check the store's integrity and print each problem; exit status 1 if there is any.
+
+    Window statistics against the items they count (per window and scope), item_tickers against
+    the items, saved watermarks (input times, open and closed inputs), and the outbox (states,
+    attempts, alerts). Reads only.
+    """
+    store = open_for_reading(settings_from(ctx, db=db).db, migrate=False)
+    try:
+        if store.schema_version() == 0:
+            raise click.ClickException(
+                f"no finsentry schema in {redact_dsn(store.url)}: run finsentry db upgrade"
+            )
+        problems = store.check()
+        counts = store.counts()
+    finally:
+        store.close()
+    shown: dict[str, int] = {}
+    for problem in problems:
+        shown[problem.check] = shown.get(problem.check, 0) + 1
+        if shown[problem.check] <= limit:
+            click.echo(for_terminal(str(problem)))
+    for name, found in shown.items():
+        if found > limit:
+            click.echo(f"{name}: ... and {found - limit} more (--limit)")
+    if problems:
+        click.echo(f"{len(problems)} problems in {redact_dsn(store.url)}", err=True)
+        ctx.exit(1)
+    click.echo(
+        f"store consistent: {counts['items']} items, {counts['windows']} windows, "
+        f"{counts['alerts']} alerts checked at {redact_dsn(store.url)}"
+    )
+
+
 def _sizes(text: str | None) -> tuple[int, ...] | None:
     if text is None:
         return None
@@ -173,5 +215,3 @@ def _sizes(text: str | None) -> tuple[int, ...] | None:
     if not sizes or min(sizes) <= 0:
         raise click.BadParameter(f"window sizes must be positive seconds, e.g. 60,300: {text!r}")
     return sizes
-
-

@@ -18,6 +18,7 @@ from finsentry.store import columns as c
 from finsentry.store import reaggregate as reagg
 from finsentry.store import retention
 from finsentry.store.base import BatchWrite, BatchWriteResult, Notification
+from finsentry.store.check import Problem, check_store
 from finsentry.store.dialect import Dialect, Transaction
 from finsentry.store.rows import (
     alert_from_row,
@@ -61,6 +62,10 @@ class SQLStore(Generic[D]):
 
     def delete_items_before(self, before: datetime) -> int:
         return retention.delete_items_before(self.dialect, before)
+
+    def check(self) -> list[Problem]:
+        """Integrity problems (``finsentry db check``); an empty list when the store is consistent."""
+        return check_store(self.dialect)
 
     def close(self) -> None:
         self.dialect.close()
