@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from finsentry.scoring.modeldir import CARD_FILE, ModelSpec
+from finsentry.training.config import TrainConfig
 from finsentry.training.metrics import TaskMetrics, md_cell
-
-if TYPE_CHECKING:
-    from finsentry.training.train import TrainConfig
 
 HYPER_PARAMETERS = (
     "base",
