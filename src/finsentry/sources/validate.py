@@ -209,17 +209,7 @@ def _build_item(
                 f"required field '{name}' is missing or null (fields present: {present}); "
                 f"required: {', '.join(REQUIRED_FIELDS)}",
             )
-    item_id = string(fields, "id").strip()
-    if not item_id:
-        raise Rejected(Reason.MISSING_FIELD, "field 'id' is empty; give every item a unique id")
-    if len(item_id) > MAX_ID_CHARS:
-        raise Rejected(Reason.OVERSIZE, f"id is {len(item_id)} characters; at most {MAX_ID_CHARS}")
-    if has_unstorable(item_id):
-        raise Rejected(
-            Reason.BAD_ID,
-            f"id {inert_text(item_id)[:80]!r} holds control characters or lone surrogates; "
-            "use printable text",
-        )
+    item_id = _item_id(fields)
     source = normalise_text(string(fields, "source"))
     if not source:
         raise Rejected(Reason.MISSING_FIELD, "field 'source' is empty; name the publisher")
@@ -234,19 +224,7 @@ def _build_item(
             Reason.EMPTY_HEADLINE, "field 'headline' is empty; every item needs a headline"
         )
     raw_body = optional_string(fields, "body")
-    url = optional_string(fields, "url")
-    if url is not None:
-        url = url.strip() or None
-    if url is not None and has_unstorable(url):
-        url = ""  # control characters or lone surrogates: dropped like any other unsafe link
-    if url is not None and len(url) > MAX_URL_CHARS:
-        raise Rejected(Reason.OVERSIZE, f"url is {len(url)} characters; at most {MAX_URL_CHARS}")
-    if url is not None and (not url or web_url(url) is None):
-        # javascript:, data:, file: ... would become live links in e-mails and reports: the
-        # item is kept, its link is not
-        log.info("dropped the url of a record (not an http(s) URL with a host)")
-        url = None
-
+    url = _url(fields)
     published_at = timestamp(fields["published_at"], settings, now)
     tickers = tickers_of(fields.get("tickers"), settings.max_tickers)
     lang = lang_of(fields.get("lang"))
@@ -278,5 +256,36 @@ def _build_item(
         input=record.input,
         position=record.position,
     )
+
+
+def _item_id(fields: Mapping[str, Any]) -> str:
+    item_id = string(fields, "id").strip()
+    if not item_id:
+        raise Rejected(Reason.MISSING_FIELD, "field 'id' is empty; give every item a unique id")
+    if len(item_id) > MAX_ID_CHARS:
+        raise Rejected(Reason.OVERSIZE, f"id is {len(item_id)} characters; at most {MAX_ID_CHARS}")
+    if has_unstorable(item_id):
+        raise Rejected(
+            Reason.BAD_ID,
+            f"id {inert_text(item_id)[:80]!r} holds control characters or lone surrogates; "
+            "use printable text",
+        )
+    return item_id
+
+
+def _url(fields: Mapping[str, Any]) -> str | None:
+    """The item's link, or None. javascript:, data:, file: ... would become live links in
+    e-mails and reports, and control characters or lone surrogates cannot be stored: the item is
+    kept, such a link is not."""
+    url = optional_string(fields, "url")
+    url = url.strip() if url is not None else ""
+    if not url:
+        return None
+    if len(url) > MAX_URL_CHARS:
+        raise Rejected(Reason.OVERSIZE, f"url is {len(url)} characters; at most {MAX_URL_CHARS}")
+    if has_unstorable(url) or web_url(url) is None:
+        log.info("dropped the url of a record (not an http(s) URL with a host)")
+        return None
+    return url
 
 
