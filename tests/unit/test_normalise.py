@@ -141,3 +141,17 @@ _PIECES = st.sampled_from(
 @given(st.lists(st.one_of(_PIECES, st.text(max_size=5)), max_size=20).map("".join))
 def test_fast_paths_give_what_every_step_gives(raw: str) -> None:
     assert normalise_text(raw) == _every_step(raw)
+
+
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(["\x00", "\ud800", "\udfff", "\x1b", "&#0;", "&#xd800;"]), st.text()),
+        max_size=8,
+    ).map("".join)
+)
+def test_normalised_text_holds_no_nul_or_lone_surrogate(raw: str) -> None:
+    """What every store can hold: PostgreSQL refuses NUL, UTF-8 refuses lone surrogates."""
+    text = normalise_text(raw)
+    assert "\x00" not in text
+    text.encode("utf-8")  # raises on a lone surrogate
+    assert normalise_text("Apple\x00beats\ud800 estimates") == "Apple beats estimates"
