@@ -9,7 +9,7 @@ from pathlib import Path
 from finsentry.alerts.channels import webhook_channel
 from finsentry.alerts.engine import PROGRESS_KEY, AlertEngine
 from finsentry.config import Settings
-from finsentry.schema import AlertStatus, NewsItem, ScopeKind, ScoredItem, TextScore
+from finsentry.schema import Alert, AlertStatus, NewsItem, ScopeKind, ScoredItem, TextScore
 from finsentry.store import open_store
 from finsentry.store.base import BatchWrite, Store
 
@@ -87,9 +87,9 @@ def test_negative_burst_fires_on_its_ticker_with_evidence(tmp_path: Path) -> Non
     assert first.evidence and all("T07" in e.headline for e in first.evidence)
     assert first.evidence[0].sentiment == "negative"
     assert all(e.url for e in first.evidence)
-    # notifications: one per window group and channel, written before anything is sent
+    # notifications: one per group (alerts fired at the same window) and channel
     due = store.due_notifications(FIXED_NOW + timedelta(days=1))
-    groups = {a.window_start for a in new}
+    groups = {a.window_end for a in new}
     assert len(due) == len(groups)
     hook = "http://127.0.0.1:9/hook"
     assert all(n.channel == webhook_channel(hook) for n in due)
@@ -98,6 +98,47 @@ def test_negative_burst_fires_on_its_ticker_with_evidence(tmp_path: Path) -> Non
     # a second call, and a fresh engine (a restart), fire nothing new
     assert engine.evaluate(T0 + timedelta(hours=10)) == []
     assert AlertEngine(s, store, clock=clock).evaluate(T0 + timedelta(hours=10)) == []
+    assert_numbers_add_up(store, new)
+    store.close()
+
+
+def assert_numbers_add_up(store: Store, alerts: list[Alert]) -> None:
+    """Every count or negative-share alert describes exactly its stated window, as stored."""
+    for alert in alerts:
+        if alert.metric not in ("count", "negative_share"):
+            continue
+        items = [
+            i
+            for i in store.items_between(
+                alert.window_start, alert.window_end, alert.scope_kind, alert.scope_value, 10_000
+            )
+            if i.novel
+        ]
+        if alert.scope_kind == ScopeKind.TICKER:
+            negative = sum(i.towards(alert.scope_value).sentiment == "negative" for i in items)
+        else:
+            negative = sum(i.scores.sentiment == "negative" for i in items)
+        want = len(items) if alert.metric == "count" else negative / len(items)
+        assert abs(alert.observed - want) < 1e-6, (alert.to_json(), want)
+
+
+def test_long_burst_is_one_alert_naming_its_span(tmp_path: Path) -> None:
+    """18 items over 35 minutes on a quiet ticker: no window is extreme, the run is."""
+    s = settings(tmp_path, "long.db")
+    store = open_store(s.db)
+    start = T0 + timedelta(hours=7)
+    items = stream(9, 6, None)
+    for j in range(18):
+        items.append(item(300_000 + j, start + timedelta(seconds=115 * j + 7), "T33", False))
+    load(store, items)
+    new = AlertEngine(s, store, clock=clock).evaluate(T0 + timedelta(hours=9))
+    t33 = [a for a in new if a.scope_value == "T33"]
+    assert len([a for a in t33 if a.rule == "volume_spike"]) == 1, [a.to_json() for a in new]
+    alert = t33[0]
+    assert alert.window_end - alert.window_start >= timedelta(minutes=15)
+    assert start - timedelta(minutes=5) <= alert.window_start
+    assert alert.window_end <= start + timedelta(minutes=40)
+    assert_numbers_add_up(store, new)
     store.close()
 
 
@@ -169,6 +210,7 @@ def test_cooldown_keeps_one_alert_per_burst_and_restarts_after(tmp_path: Path) -
     rules = [r for r in default_rules(s) if r.name == "volume_spike"]
     new = AlertEngine(s, store, clock=clock, rules=rules).evaluate(T0 + timedelta(hours=9))
     t09 = sorted(a.window_start for a in new if a.scope_value == "T09")
+    assert_numbers_add_up(store, new)
     # the burst 15 minutes later falls in the 30-minute cooldown; the one 2 hours later fires
     assert t09 == [start, start + timedelta(hours=2)], t09
     store.close()

@@ -5,10 +5,16 @@ window of ``settings.detect_window_s`` that became final since the last call (pr
 the store's ``pipeline_state`` under ``detector_progress``), for every scope (all, each ticker, each
 topic) that has statistics, with every rule of :mod:`finsentry.alerts.rules`.
 
-State lives in the store, not in the engine: the window history is loaded with one range query per
-call, cooldowns and open alerts come from the stored alerts, and alert keys are deterministic. So
-the same window series gives the same alerts whatever the batch split, and a restart or a replay
-cannot fire twice. ``fired_at`` is the only wall-clock field of an alert.
+The window history is held in memory (:mod:`finsentry.alerts.window_history`): loaded from the
+store at the first call, then updated from the windows each batch touched, late ones included, so
+a call costs the same however long the history is. Cooldowns and open alerts come from the stored
+alerts, and alert keys are deterministic: the same window series gives the same alerts whatever the
+batch split, and a restart or a replay cannot fire twice. ``fired_at`` is the only wall-clock field
+of an alert.
+
+An alert's ``window_start``/``window_end`` is the span its detector scored (one window for a sharp
+spike, up to 90 minutes for a sustained run), and ``observed``/``expected`` are that span's numbers:
+exactly what the store holds for the scope between those two times.
 
 Steps of one call, each idempotent so a crash between them is repaired by the next call:
 insert alerts (keyed) -> enqueue notifications (keyed by alert id + channel) -> save progress.
@@ -16,17 +22,22 @@ insert alerts (keyed) -> enqueue notifications (keyed by alert id + channel) -> 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from finsentry.aggregate import window_start
 from finsentry.alerts.channels import configured_channels
 from finsentry.alerts.rules import ALERT_SCOPES, Rule, default_rules
-from finsentry.anomaly import ScopeSeries, Score, series_by_scope
+from finsentry.alerts.window_history import WindowHistory
 from finsentry.config import Settings
+from finsentry.detectors.base import Detector, DetectorConfig, Score
+from finsentry.detectors.history import History, ScopeKey, ScopeSeries
+from finsentry.detectors.registry import REGISTRY
 from finsentry.schema import Alert, AlertStatus, Evidence, ScopeKind, ScoredItem, iso, utc_now
 from finsentry.store.base import Notification, Store
 
@@ -86,6 +97,12 @@ class AlertEngine:
         self.size_s = settings.detect_window_s
         self.step = timedelta(seconds=self.size_s)
         self.channels = configured_channels(settings)
+        config = DetectorConfig.from_settings(settings)
+        self.windows = WindowHistory(store, self.size_s, config, ALERT_SCOPES)
+
+    def note_items(self, items: Sequence[ScoredItem]) -> None:
+        """The pipeline stored these items: late ones mark old windows for re-reading."""
+        self.windows.note_items(items)
 
     # -- progress ---------------------------------------------------------------------------
 
@@ -101,9 +118,19 @@ class AlertEngine:
         origin = first[0].start
         return origin, origin
 
-    def _lookback(self) -> timedelta:
-        cfg_days = max(1, self.settings.baseline_days)
-        return timedelta(days=cfg_days) + 64 * self.step
+    def _known_alerts(self, next_start: datetime) -> tuple[dict[AlertKey, datetime], list[Alert]]:
+        """When each (rule, scope) last fired (the window it fired at), and the open alerts."""
+        max_cooldown = max((r.cooldown_windows for r in self.rules), default=0)
+        known = self.store.alerts(since=next_start - (max_cooldown + 288) * self.step)
+        last_fired: dict[AlertKey, datetime] = {}
+        open_alerts: list[Alert] = []
+        for alert in known:
+            fkey = (alert.rule, str(alert.scope_kind), alert.scope_value)
+            at = alert.window_end - self.step
+            last_fired[fkey] = max(last_fired.get(fkey, at), at)
+            if alert.status == AlertStatus.FIRING and at < next_start:
+                open_alerts.append(alert)
+        return last_fired, open_alerts
 
     # -- evaluation -------------------------------------------------------------------------
 
@@ -116,83 +143,23 @@ class AlertEngine:
         origin, next_start = progress
         if next_start >= end_bound:
             return []
-        history_from = max(origin, next_start - self._lookback())
-        stats = [
-            s
-            for s in self.store.window_stats(self.size_s, history_from, end_bound)
-            if s.scope_kind in ALERT_SCOPES
-        ]
-        series = series_by_scope(stats, self.size_s, origin)
-        active: dict[datetime, set[tuple[str, str]]] = defaultdict(set)
-        for stat in stats:
-            if stat.count > 0 and stat.start >= next_start - self.step:
-                key = (str(stat.scope_kind), stat.scope_value)
-                active[stat.start].add(key)
-                active[stat.start + self.step].add(key)  # a two-window span ends here
-
-        max_cooldown = max((r.cooldown_windows for r in self.rules), default=0)
-        known = self.store.alerts(since=next_start - (max_cooldown + 288) * self.step)
-        last_fired: dict[tuple[str, str, str], datetime] = {}
-        open_alerts: list[Alert] = []
-        for alert in known:
-            fkey = (alert.rule, str(alert.scope_kind), alert.scope_value)
-            last_fired[fkey] = max(last_fired.get(fkey, alert.window_start), alert.window_start)
-            if alert.status == AlertStatus.FIRING and alert.window_start < next_start:
-                open_alerts.append(alert)
-        rules = {rule.name: rule for rule in self.rules}
-
-        fired: list[Alert] = []
-        resolved: list[tuple[str, datetime]] = []
-        extras: dict[str, dict[str, Any]] = {}
+        history = self.windows.sync(origin, next_start, end_bound)
+        last_fired, open_alerts = self._known_alerts(next_start)
+        run = _Run(history, last_fired, open_alerts)
         start = next_start
         while start < end_bound:
-            still_open: list[Alert] = []
-            for alert in open_alerts:
-                rule = rules.get(alert.rule)
-                scope = series.get((str(alert.scope_kind), alert.scope_value))
-                holding = rule is not None and scope is not None and rule.holds(scope, start)[0]
-                if holding or rule is None:
-                    still_open.append(alert)
-                else:
-                    resolved.append((alert.id, start + self.step))
-            open_alerts = still_open
-            for scope_key in sorted(active.get(start, ())):
-                scope = series.get(scope_key)
-                if scope is None:
-                    continue
+            self._resolve(run, start)
+            for scope_key in _active(history, start):
                 for rule in self.rules:
-                    if ScopeKind(scope_key[0]) not in rule.scopes:
-                        continue
-                    holds, score = rule.holds(scope, start)
-                    if not holds or score is None:
-                        continue
-                    fkey = (rule.name, scope_key[0], scope_key[1])
-                    previous = last_fired.get(fkey)
-                    if (
-                        previous is not None
-                        and start - previous < rule.cooldown_windows * self.step
-                    ):
-                        continue
-                    if self.store.is_muted(scope_key[0], scope_key[1], rule.name, self.clock()):
-                        log.info("muted: %s on %s:%s at %s", rule.name, *scope_key, iso(start))
-                        continue
-                    alert = self._alert(rule, scope_key, start, score)
-                    extras[alert.id] = {
-                        "span": score.span,
-                        "baseline": score.baseline,
-                        "score": round(score.value, 3),
-                        "series": _chart_series(scope, start),
-                    }
-                    last_fired[fkey] = start
-                    fired.append(alert)
-                    open_alerts.append(alert)
+                    if ScopeKind(scope_key[0]) in rule.scopes:
+                        self._consider(run, rule, scope_key, start)
             start += self.step
 
-        new = self.store.insert_alerts(fired) if fired else []
-        for alert_id, at in resolved:
+        new = self.store.insert_alerts(run.fired) if run.fired else []
+        for alert_id, at in run.resolved:
             self.store.resolve_alert(alert_id, at)
-        if fired and self.channels:
-            self.store.enqueue_notifications(self._notifications(fired, extras))
+        if run.fired and self.channels:
+            self.store.enqueue_notifications(self._notifications(run.fired, run.extras))
         self.store.set_state(
             PROGRESS_KEY, {"size_s": self.size_s, "origin": iso(origin), "next": iso(end_bound)}
         )
@@ -200,9 +167,45 @@ class AlertEngine:
             log.info("%d new alert(s) up to %s", len(new), iso(end_bound))
         return new
 
-    def _alert(
-        self, rule: Rule, scope_key: tuple[str, str], start: datetime, score: Score
-    ) -> Alert:
+    def _resolve(self, run: _Run, start: datetime) -> None:
+        """Open alerts whose condition no longer holds at ``start`` resolve at its end."""
+        rules = {rule.name: rule for rule in self.rules}
+        still_open: list[Alert] = []
+        for alert in run.open_alerts:
+            rule = rules.get(alert.rule)
+            key = (str(alert.scope_kind), alert.scope_value)
+            if rule is None or rule.holds(run.history, key, start)[0]:
+                still_open.append(alert)
+            else:
+                run.resolved.append((alert.id, start + self.step))
+        run.open_alerts = still_open
+
+    def _consider(self, run: _Run, rule: Rule, scope_key: ScopeKey, start: datetime) -> None:
+        """Fire ``rule`` on a scope at ``start`` if it holds, is not cooling down or muted."""
+        fkey = (rule.name, scope_key[0], scope_key[1])
+        previous = run.last_fired.get(fkey)
+        if previous is not None and start - previous < rule.cooldown_windows * self.step:
+            return
+        holds, score = rule.holds(run.history, scope_key, start)
+        if not holds or score is None:
+            return
+        if self.store.is_muted(scope_key[0], scope_key[1], rule.name, self.clock()):
+            log.info("muted: %s on %s:%s at %s", rule.name, *scope_key, iso(start))
+            return
+        alert = self._alert(rule, scope_key, start, score)
+        series = run.history.series(scope_key)
+        run.extras[alert.id] = {
+            "span": score.span,
+            "baseline": score.baseline,
+            "score": round(score.value, 3),
+            "series": _chart_series(series, start) if series is not None else [],
+        }
+        run.last_fired[fkey] = start
+        run.fired.append(alert)
+        run.open_alerts.append(alert)
+
+    def _alert(self, rule: Rule, scope_key: ScopeKey, start: datetime, score: Score) -> Alert:
+        """The alert of a score: its window is the span the score's numbers cover."""
         kind = ScopeKind(scope_key[0])
         span_start = start - (score.span - 1) * self.step
         items = self.store.items_between(span_start, start + self.step, kind, scope_key[1], 500)
@@ -215,7 +218,7 @@ class AlertEngine:
             scope_kind=kind,
             scope_value=scope_key[1],
             metric=score.metric,
-            window_start=start,
+            window_start=span_start,
             window_end=start + self.step,
             fired_at=self.clock(),
             severity=rule.severity(score),
@@ -227,21 +230,47 @@ class AlertEngine:
     def _notifications(
         self, alerts: Sequence[Alert], extras: dict[str, dict[str, Any]]
     ) -> list[Notification]:
-        """One notification per channel for each group of alerts of the same window."""
+        """One notification per channel for each group of alerts fired at the same window."""
         groups: dict[datetime, list[Alert]] = defaultdict(list)
         for alert in alerts:
-            groups[alert.window_start].append(alert)
+            groups[alert.window_end].append(alert)
         out: list[Notification] = []
         severity_rank = {"critical": 0, "warning": 1}
-        for start in sorted(groups):
+        for end in sorted(groups):
             group = sorted(
-                groups[start],
+                groups[end],
                 key=lambda a: (severity_rank.get(a.severity, 2), a.scope_kind != "ticker", a.id),
             )
             payload = notification_payload(group, extras, self.settings.public_url)
             for channel in self.channels:
                 out.append(Notification(alert_id=group[0].id, channel=channel, payload=payload))
         return out
+
+
+AlertKey = tuple[str, str, str]
+
+
+@dataclass(slots=True)
+class _Run:
+    """What one evaluation call carries from window to window."""
+
+    history: History
+    last_fired: dict[AlertKey, datetime]
+    open_alerts: list[Alert]
+    fired: list[Alert] = field(default_factory=list)
+    resolved: list[tuple[str, datetime]] = field(default_factory=list)
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _active(history: History, start: datetime) -> list[ScopeKey]:
+    """The scopes with items in the window starting at ``start`` (a span can only gain there)."""
+    index = history.index(start)
+    out = []
+    for key, series in history.scopes.items():
+        stat = series.stats.get(index)
+        if stat is not None and stat.count > 0:
+            out.append(key)
+    return sorted(out)
 
 
 def _chart_series(scope: ScopeSeries, start: datetime) -> list[list[Any]]:
@@ -259,15 +288,21 @@ def _chart_series(scope: ScopeSeries, start: datetime) -> list[list[Any]]:
     return out
 
 
+@functools.cache
+def _describers() -> dict[str, Detector]:
+    config = DetectorConfig()
+    return {reg.rule: reg.detector(config) for reg in REGISTRY}
+
+
 def describe(alert: Alert) -> str:
-    """One line about an alert, for subjects, chat messages and logs."""
+    """One line about an alert, for subjects, chat messages and logs; the detector that caused
+    it writes what it found."""
     scope = "everything" if alert.scope_kind == ScopeKind.ALL else alert.scope_value
-    if alert.metric == "negative_share":
-        what = f"negative share {alert.observed:.0%} (usually {alert.expected:.0%})"
-    elif alert.metric == "mean_score":
-        what = f"mean tone {alert.observed:+.2f} (usually {alert.expected:+.2f})"
+    detector = _describers().get(alert.rule)
+    if detector is not None:
+        what = detector.describe(alert)
     else:
-        what = f"{alert.observed:.0f} items (expected {alert.expected:.1f})"
+        what = f"{alert.metric} {alert.observed:g} (expected {alert.expected:g})"
     return f"[{alert.severity}] {alert.rule.replace('_', ' ')} on {scope}: {what}"
 
 

@@ -1,12 +1,17 @@
 """Alert rules: which detector watches which scopes, and how a score becomes an alert.
 
-A :class:`Rule` pairs a detector with the lifecycle settings of its alerts:
+A :class:`Rule` pairs a detector with the decision and the lifecycle of its alerts:
 
+- ``threshold``: the score (a normal quantile of the tail probability; a CUSUM level for tone)
+  at which the condition holds;
+- ``spans``: the spans (windows) scanned at every window; the most anomalous one counts, so a
+  sharp spike and a sustained run both give one alert that names its span;
 - ``for_windows``: how many consecutive final windows the condition must hold before it fires;
-- ``cooldown_windows``: after an alert, the same rule on the same scope stays quiet this long;
+- ``cooldown_windows``: after an alert, the same rule on the same scope stays quiet this long
+  (counted from the window it fired at; longer than the longest span, so one incident is one alert);
 - ``severity``: ``warning``, or ``critical`` when the score reaches ``critical_factor`` times the
   threshold;
-- the dedup key of an alert is (rule, scope kind, scope value, window start) - :attr:`Alert.id`;
+- the dedup key of an alert is (rule, scope kind, scope value, span start) - :attr:`Alert.id`;
 - grouping: alerts of one window become one notification per channel (see the engine).
 
 A firing alert is resolved at the end of the first later window in which its condition no longer
@@ -18,34 +23,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
-from finsentry.anomaly import (
-    DetectorConfig,
-    LevelShiftDetector,
-    NegativeSurgeDetector,
-    ScopeSeries,
-    Score,
-    VolumeSpikeDetector,
-    best_score,
-)
 from finsentry.config import Settings
+from finsentry.detectors.base import Detector, DetectorConfig, Score
+from finsentry.detectors.history import History, ScopeKey
+from finsentry.detectors.registry import REGISTRY, WATCHED
 from finsentry.schema import ScopeKind
 
-ALERT_SCOPES: tuple[ScopeKind, ...] = (ScopeKind.ALL, ScopeKind.TICKER, ScopeKind.TOPIC)
-
-
-class Detector(Protocol):
-    metric: str
-
-    def score(self, series: ScopeSeries, start: datetime, span: int = 1) -> Score | None: ...
-
-    def decide(self, score: Score) -> bool: ...
+ALERT_SCOPES: tuple[ScopeKind, ...] = WATCHED
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One alerting rule: a detector, the scopes it watches and the lifecycle of its alerts."""
+    """One alerting rule: a detector, the scopes it watches, its decision and lifecycle."""
 
     name: str
     detector: Detector
@@ -53,27 +43,30 @@ class Rule:
     spans: tuple[int, ...] = (1,)
     scopes: tuple[ScopeKind, ...] = ALERT_SCOPES
     for_windows: int = 1
-    cooldown_windows: int = 6
+    cooldown_windows: int = 24
     critical_factor: float = 2.0
     evidence_order: str = "negative"  # negative | recent
     description: str = field(default="", compare=False)
 
-    def score(self, series: ScopeSeries, start: datetime) -> Score | None:
-        """The score that counts for this rule at the window starting at ``start``."""
-        scorable = self.detector
-        if isinstance(scorable, VolumeSpikeDetector | NegativeSurgeDetector):
-            spans = [s for s in self.spans if scorable.can_fire(series, start, s)]
-            return best_score(scorable, series, start, spans) if spans else None
-        return scorable.score(series, start, max(self.spans))
+    def score(self, history: History, key: ScopeKey, start: datetime) -> Score | None:
+        """The most anomalous span ending at ``start`` (the shorter one on a tie)."""
+        best: Score | None = None
+        for span in self.spans:
+            score = self.detector.score(history, key, start, span)
+            if score is not None and (best is None or score.value > best.value):
+                best = score
+        return best
 
-    def holds(self, series: ScopeSeries, start: datetime) -> tuple[bool, Score | None]:
+    def decide(self, score: Score | None) -> bool:
+        return score is not None and score.value >= self.threshold
+
+    def holds(self, history: History, key: ScopeKey, start: datetime) -> tuple[bool, Score | None]:
         """Whether the condition holds at ``start`` for ``for_windows`` windows in a row."""
-        score = self.score(series, start)
-        if score is None or not self.detector.decide(score):
+        score = self.score(history, key, start)
+        if not self.decide(score):
             return False, score
         for back in range(1, self.for_windows):
-            earlier = self.score(series, start - back * series.step)
-            if earlier is None or not self.detector.decide(earlier):
+            if not self.decide(self.score(history, key, start - back * history.step)):
                 return False, score
         return True, score
 
@@ -82,32 +75,20 @@ class Rule:
 
 
 def default_rules(settings: Settings, config: DetectorConfig | None = None) -> list[Rule]:
-    """The rules finsentry runs by default; thresholds come from ``settings``."""
+    """The rules finsentry runs by default, one per registered detector; thresholds from settings."""
     cfg = config or DetectorConfig.from_settings(settings)
     return [
         Rule(
-            "volume_spike",
-            VolumeSpikeDetector(cfg),
-            cfg.volume_threshold,
-            spans=(1, 2, 3),
-            evidence_order="recent",
-            description="items in one or two windows far above the expected level",
-        ),
-        Rule(
-            "negative_surge",
-            NegativeSurgeDetector(cfg),
-            cfg.tone_threshold,
-            spans=(1, 2, 3),
-            description="share or number of negative items far above the baseline",
-        ),
-        Rule(
-            "tone_shift",
-            LevelShiftDetector(cfg),
-            cfg.cusum_h,
-            scopes=(ScopeKind.ALL, ScopeKind.TOPIC),
-            cooldown_windows=24,
-            description="sustained drop of the mean score (CUSUM)",
-        ),
+            reg.rule,
+            reg.detector(cfg),
+            reg.threshold(cfg),
+            spans=reg.spans(cfg),
+            scopes=reg.scopes,
+            cooldown_windows=reg.cooldown_windows,
+            evidence_order=reg.evidence_order,
+            description=reg.description,
+        )
+        for reg in REGISTRY
     ]
 
 

@@ -1,0 +1,223 @@
+"""Per-scope window history the detectors read, held in memory and updated incrementally.
+
+:class:`History` holds the window statistics of one size for every scope the detectors watch. The
+alert engine loads it from the store once, then replaces only the windows a batch touched (new
+windows, and older ones that late items changed), and drops windows older than the detectors look
+back. So the cost of detecting one window does not grow with the length of the history.
+
+A scope's series is sparse: a window without a statistic held no items. ``origin`` is the start of
+the first window the store knows in any scope: windows before it are unknown, not empty.
+
+:meth:`History.prior` gives the empirical-Bayes priors of a scope kind (see
+:class:`CrossSection`), computed from the cross-section of comparable scopes once per hour of
+event time, so every scope borrows strength from its peers while its own history is short.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from finsentry.schema import ScopeKind, WindowStat
+
+__all__ = ["ALL_KEY", "CrossSection", "History", "ScopeKey", "ScopeSeries"]
+
+ScopeKey = tuple[str, str]
+ALL_KEY: ScopeKey = (str(ScopeKind.ALL), "*")
+PRIOR_PERIOD = 12  # windows between two computations of the cross-section priors
+
+
+class ScopeSeries:
+    """One scope's windows of one size, numbered (epoch seconds // size)."""
+
+    def __init__(self, size_s: int, origin_index: int, stats: Iterable[WindowStat] = ()) -> None:
+        self.size_s = size_s
+        self.step = timedelta(seconds=size_s)
+        self.origin_index = origin_index
+        self.stats: dict[int, WindowStat] = {}
+        for stat in stats:
+            self.stats[self.index(stat.start)] = stat
+
+    def index(self, start: datetime) -> int:
+        return int(start.timestamp()) // self.size_s
+
+    def get(self, start: datetime) -> WindowStat | None:
+        return self.stats.get(self.index(start))
+
+    def known(self, start: datetime) -> bool:
+        return self.index(start) >= self.origin_index
+
+    def span_sum_at(self, end_index: int, span: int, attr: str = "count") -> float:
+        """Sum of ``attr`` over ``span`` windows ending with window ``end_index``."""
+        total = 0.0
+        stats = self.stats
+        for i in range(end_index - span + 1, end_index + 1):
+            stat = stats.get(i)
+            if stat is not None:
+                total += float(getattr(stat, attr))
+        return total
+
+    def span_sum(self, end_start: datetime, span: int, attr: str = "count") -> float:
+        return self.span_sum_at(self.index(end_start), span, attr)
+
+
+@dataclass(frozen=True, slots=True)
+class CrossSection:
+    """Empirical-Bayes priors of one scope kind, fitted over its scopes by the method of moments.
+
+    - rate: a scope's items per item of the other flow (everything else) ~ Gamma(rate_shape,
+      rate_scale_items): mean ``rate_shape / rate_scale_items``; ``rate_scale_items`` is the prior's
+      weight in items of other flow;
+    - negative share ~ Beta(neg_alpha, neg_beta).
+    """
+
+    rate_shape: float
+    rate_scale_items: float
+    neg_alpha: float
+    neg_beta: float
+
+
+DEFAULT_PRIOR = CrossSection(rate_shape=0.2, rate_scale_items=2.0, neg_alpha=1.0, neg_beta=2.0)
+
+
+def fit_cross_section(
+    rows: list[tuple[float, float]], flow: float, max_weight: float
+) -> CrossSection:
+    """Priors from (items, negatives) per scope over a history with ``flow`` items in all.
+
+    The spread of the rates across scopes, less the Poisson noise of their counts, sets how much a
+    scope's own history outweighs the prior; ``max_weight`` (items) caps the prior's weight.
+    """
+    if len(rows) < 3 or flow <= 0:
+        return DEFAULT_PRIOR
+    rates = [n / flow for n, _ in rows]
+    mean = sum(rates) / len(rates)
+    var = sum((r - mean) ** 2 for r in rates) / (len(rates) - 1) - mean / flow
+    var = max(var, mean * mean / 50.0)
+    scale = min(mean / var, max_weight)  # Gamma rate parameter, in items of other flow
+    shape = max(mean * scale, 1e-3)
+    counted = [(n, k) for n, k in rows if n >= 1]
+    total_n = sum(n for n, _ in counted)
+    share = (sum(k for _, k in counted) + 1.0) / (total_n + 3.0)
+    shares = [k / n for n, k in counted if n >= 5]
+    weight = max_weight / 10.0
+    if len(shares) >= 3:
+        s_var = sum((s - share) ** 2 for s in shares) / (len(shares) - 1)
+        noise = share * (1 - share) * sum(1.0 / n for n, _ in counted if n >= 5) / len(shares)
+        s_var = max(s_var - noise, share * (1 - share) / weight)
+        weight = min(max(share * (1 - share) / s_var - 1.0, 2.0), weight)
+    return CrossSection(shape, scale, share * weight, (1 - share) * weight)
+
+
+class History:
+    """Window series of every watched scope, of one window size, in memory."""
+
+    def __init__(self, size_s: int, origin: datetime, history_windows: int) -> None:
+        self.size_s = size_s
+        self.step = timedelta(seconds=size_s)
+        self.origin = origin
+        self.origin_index = int(origin.timestamp()) // size_s
+        self.history_windows = history_windows
+        self.scopes: dict[ScopeKey, ScopeSeries] = {}
+        self._priors: dict[tuple[str, int], CrossSection] = {}
+
+    def index(self, start: datetime) -> int:
+        return int(start.timestamp()) // self.size_s
+
+    def start_of(self, index: int) -> datetime:
+        return datetime.fromtimestamp(index * self.size_s, tz=self.origin.tzinfo)
+
+    def series(self, key: ScopeKey) -> ScopeSeries | None:
+        return self.scopes.get(key)
+
+    @property
+    def all(self) -> ScopeSeries:
+        found = self.scopes.get(ALL_KEY)
+        if found is None:
+            found = self.scopes[ALL_KEY] = ScopeSeries(self.size_s, self.origin_index)
+        return found
+
+    def replace(self, stats: Iterable[WindowStat], first: datetime, end: datetime) -> None:
+        """The store's statistics for windows ``first <= start < end`` replace what is held."""
+        lo, hi = self.index(first), self.index(end)
+        for series in self.scopes.values():
+            for i in [i for i in series.stats if lo <= i < hi]:
+                del series.stats[i]
+        for stat in stats:
+            key = (str(stat.scope_kind), stat.scope_value)
+            target = self.scopes.get(key)
+            if target is None:
+                target = self.scopes[key] = ScopeSeries(self.size_s, self.origin_index)
+            target.stats[self.index(stat.start)] = stat
+        stale = [k for k in self._priors if k[1] * PRIOR_PERIOD > lo]
+        for k in stale:
+            del self._priors[k]
+
+    def prune(self, before: datetime, keep_all_from: datetime) -> None:
+        """Drop windows before ``before`` (the all scope keeps more, for its daily baseline)."""
+        cut, cut_all = self.index(before), self.index(keep_all_from)
+        for key in list(self.scopes):
+            series = self.scopes[key]
+            limit = cut_all if key == ALL_KEY else cut
+            for i in [i for i in series.stats if i < limit]:
+                del series.stats[i]
+            if not series.stats and key != ALL_KEY:
+                del self.scopes[key]
+        for k in [k for k in self._priors if k[1] * PRIOR_PERIOD < cut]:
+            del self._priors[k]
+
+    def other_flow(self, first: int, last: int, exclude: ScopeSeries) -> float:
+        """Items of the all scope in windows ``first..last`` that are not in ``exclude``."""
+        span = last - first + 1
+        return self.all.span_sum_at(last, span) - exclude.span_sum_at(last, span)
+
+    def prior(self, kind: str, end_index: int, max_weight: float) -> CrossSection:
+        """The cross-section priors of ``kind`` from the history before ``end_index``'s hour."""
+        period = end_index // PRIOR_PERIOD
+        key = (kind, period)
+        found = self._priors.get(key)
+        if found is not None:
+            return found
+        hi = period * PRIOR_PERIOD  # exclusive
+        lo = max(hi - self.history_windows, self.origin_index)
+        rows: list[tuple[float, float]] = []
+        for (k, _), series in sorted(self.scopes.items()):
+            if k != kind:
+                continue
+            n = neg = 0.0
+            for i, stat in series.stats.items():
+                if lo <= i < hi:
+                    n += stat.count
+                    neg += stat.negative
+            if n > 0:
+                rows.append((n, neg))
+        flow = self.all.span_sum_at(hi - 1, max(hi - lo, 0))
+        found = fit_cross_section(rows, flow, max_weight)
+        self._priors[key] = found
+        return found
+
+
+def capped_history(
+    series: ScopeSeries, first: int, last: int, cap_factor: float
+) -> tuple[float, float, int]:
+    """(items, negatives, windows) of ``series`` in windows ``first..last``, where no window
+    counts for more than ``cap_factor`` times the mean (at least 2): a past burst does not raise
+    the bar for the next one."""
+    windows = max(0, last - first + 1)
+    picked = [s for i, s in sorted(series.stats.items()) if first <= i <= last]
+    if not picked or windows == 0:
+        return 0.0, 0.0, windows
+    mean = sum(s.count for s in picked) / windows
+    cap = max(2.0, math.ceil(cap_factor * mean))
+    n = neg = 0.0
+    for s in picked:
+        if s.count > cap:
+            scale = cap / s.count
+            n += cap
+            neg += s.negative * scale
+        else:
+            n += s.count
+            neg += s.negative
+    return n, neg, windows
