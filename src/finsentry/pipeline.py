@@ -145,6 +145,8 @@ class Pipeline:
         before = copy.deepcopy(self.watermark)
         scored = self._score(items, report, originals) if items else []
         self._write(scored, report, originals, source or records[0].source, before)
+        if self.engine is not None:
+            self.engine.note_items(scored)  # late items: the detectors re-read their windows
         report.input_times = self.watermark.inputs
         report.alerts = self.detect()
         return report
