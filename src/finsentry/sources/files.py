@@ -69,7 +69,8 @@ class FileSource:
         self.keep_bytes = keep_bytes
         self.batch_size = batch_size
         self.source = self.name = source
-        self.bytes_read = 0
+        self._bytes_done = 0  # of the inputs read to their end
+        self._reader: LineReader | None = None
         self.records_read = 0
         self.bytes_durable = 0  # of the files' bytes, those whose records the store holds
         self.records_durable = 0
@@ -78,6 +79,11 @@ class FileSource:
     def inputs(self) -> list[str]:
         """The ``input`` names the records carry (one per file: its resolved path)."""
         return list(dict.fromkeys(self._names.values()))
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes read so far, over all inputs."""
+        return self._bytes_done + (self._reader.bytes_read if self._reader is not None else 0)
 
     def total_bytes(self) -> int:
         """The size of all files together, for a progress bar fed by :attr:`bytes_read`."""
@@ -124,13 +130,10 @@ class FileSource:
             yield from self._read_lines(handle)
 
     def _read_lines(self, handle: BinaryIO) -> Iterator[Line]:
-        reader = LineReader(handle, self.max_line_bytes, self.keep_bytes)
-        counted = 0
-        for line in reader:
-            self.bytes_read += reader.bytes_read - counted
-            counted = reader.bytes_read
-            yield line
-        self.bytes_read += reader.bytes_read - counted
+        self._reader = reader = LineReader(handle, self.max_line_bytes, self.keep_bytes)
+        yield from reader
+        self._bytes_done += reader.bytes_read
+        self._reader = None
 
     def _oversize(self, line: Line, name: str) -> OversizeRecord:
         self.records_read += 1

@@ -142,16 +142,27 @@ class LineReader:
         number = 0
         skip_lf = False  # the last chunk ended with CR: an LF opening this one belongs to it
         buffer = self._buffer
+        cap = buffer.max_bytes
         while chunk := self._read():
             self.bytes_read += len(chunk)
-            start = 1 if skip_lf and chunk.startswith(b"\n") else 0
-            for match in _LINE_END.finditer(chunk, start):
-                buffer.add(chunk[start : match.start()])
-                number += 1
-                yield buffer.take(number)
-                start = match.end()
-            buffer.add(chunk[start:])
+            if skip_lf and chunk.startswith(b"\n"):
+                chunk = chunk[1:]
             skip_lf = chunk.endswith(b"\r")
+            # pieces[0] ends the line in the buffer, pieces[-1] starts the next one
+            pieces = _LINE_END.split(chunk) if b"\r" in chunk else chunk.split(b"\n")
+            buffer.add(pieces[0])
+            if len(pieces) == 1:
+                continue
+            number += 1
+            yield buffer.take(number)
+            for piece in pieces[1:-1]:  # whole lines inside the chunk
+                number += 1
+                if len(piece) <= cap:
+                    yield Line(number, piece, len(piece))
+                else:
+                    buffer.add(piece)
+                    yield buffer.take(number)
+            buffer.add(pieces[-1])
         if buffer.size:
             yield buffer.take(number + 1)
 
