@@ -17,12 +17,7 @@ The stream:
   second wire minutes later (verbatim or lightly edited); bodies sometimes carry HTML and links.
 - Records are written in arrival order: up to a few minutes out of event-time order.
 
-Incidents start only after the first 40% of the stream (a warm-up for the baselines):
-
-- ``negative_burst``: 15-30 clearly negative headlines about one ticker within 10-20 minutes;
-- ``volume_spike``: 20-36 headlines of mixed tone about one ticker within 15-30 minutes.
-
-Both hit a company of middling popularity, which is otherwise quiet-to-normal.
+Incidents (profiles ``standard`` and ``hard``) are planned and written by :mod:`finsentry.incidents`.
 """
 
 from __future__ import annotations
@@ -31,70 +26,30 @@ import json
 import math
 import random
 import string
-import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from finsentry.entities import WatchlistEntry, load_watchlist
+from finsentry.headlines import (
+    SLOT_NUMBERS,
+    TONES,
+    Wire,
+    load_vocabulary,
+)
+from finsentry.incidents import Incident, inject
+from finsentry.incidents import plan as incidents_plan
+from finsentry.incidents import truth as incidents_truth
 from finsentry.schema import utc_now
 
+T = TypeVar("T")
 DEFAULT_START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, midnight UTC
 DEFAULT_RATE_PER_HOUR = 90.0
 WARM_UP_SHARE = 0.4
 SYNDICATION_SHARE = 0.04
-TONES: tuple[str, ...] = ("negative", "neutral", "positive")
 TONE_WEIGHTS: tuple[float, ...] = (0.25, 0.42, 0.33)
-INCIDENT_KINDS: tuple[str, ...] = ("negative_burst", "volume_spike")
-
-_NUMBERS: dict[str, Callable[[random.Random], str]] = {
-    "pct": lambda r: f"{r.uniform(1.0, 9.9):.1f}",
-    "bigpct": lambda r: str(r.randint(10, 40)),
-    "smallpct": lambda r: f"{r.uniform(0.2, 1.8):.1f}",
-    "bn": lambda r: f"{r.uniform(1.0, 45.0):.1f}",
-    "mn": lambda r: str(r.randrange(40, 950, 10)),
-    "eps": lambda r: f"{r.uniform(0.2, 6.0):.2f}",
-    "target": lambda r: str(r.randrange(20, 900, 5)),
-    "bps": lambda r: r.choice(("25", "50")),
-    "rate": lambda r: f"{r.choice((1.5, 2.0, 2.25, 2.5, 3.0, 3.25, 3.5, 4.0, 4.25, 4.5)):.2f}",
-    "price": lambda r: f"{r.uniform(58.0, 95.0):.2f}",
-    "div": lambda r: f"{r.uniform(0.1, 2.5):.2f}",
-    "jobs": lambda r: f"{r.randrange(300, 15000, 100):,}",
-    "days": lambda r: str(r.randint(2, 28)),
-    "weeks": lambda r: str(r.randint(4, 52)),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Topic:
-    name: str
-    weight: float
-    sector: str | None
-    templates: dict[str, tuple[str, ...]]
-
-
-@dataclass(frozen=True, slots=True)
-class Incident:
-    id: str
-    kind: str
-    scope_value: str
-    start: datetime
-    end: datetime
-    item_ids: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "scope_kind": "ticker",
-            "scope_value": self.scope_value,
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "item_ids": list(self.item_ids),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,57 +77,6 @@ class _Draft:
     incident: int | None = None
     copy: bool = False
     id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Wire:
-    name: str
-    slug: str
-    utc_offset_h: int
-    zulu: bool  # writes "Z" rather than "+00:00"
-
-
-@dataclass(frozen=True, slots=True)
-class Vocabulary:
-    """Everything ``data/headlines.toml`` holds: templates, slot words, bodies, wires, sectors."""
-
-    topics: tuple[Topic, ...]
-    incident_negative: tuple[str, ...]
-    slots: dict[str, tuple[str, ...]]
-    bodies: dict[str, dict[str, tuple[str, ...]]]  # "company" | "market" -> tone -> bodies
-    wires: tuple[Wire, ...]
-    sectors: dict[str, frozenset[str]]
-    nasdaq: frozenset[str]
-
-
-def load_vocabulary() -> Vocabulary:
-    text = resources.files("finsentry").joinpath("data/headlines.toml").read_text(encoding="utf-8")
-    data = tomllib.loads(text)
-    topics = tuple(
-        Topic(
-            name,
-            float(spec["weight"]),
-            spec.get("sector"),
-            {tone: tuple(spec.get(tone, ())) for tone in TONES},
-        )
-        for name, spec in data["topics"].items()
-    )
-    return Vocabulary(
-        topics=topics,
-        incident_negative=tuple(data["incident"]["negative"]),
-        slots={k: tuple(v) for k, v in data["slots"].items()},
-        bodies={
-            kind: {tone: tuple(data["bodies"][kind][tone]) for tone in TONES}
-            for kind in ("company", "market")
-        },
-        wires=tuple(Wire(**w) for w in data["wires"]),
-        sectors={k: frozenset(v) for k, v in data["sectors"].items()},
-        nasdaq=frozenset(data["listings"]["nasdaq"]),
-    )
-
-
-def load_topics() -> list[Topic]:
-    return list(load_vocabulary().topics)
 
 
 def rate_factor(t: datetime) -> float:
@@ -216,8 +120,8 @@ class _Generator:
                 continue
             if slot in self.vocab.slots:
                 values[slot] = self.rng.choice(self.vocab.slots[slot])
-            elif slot in _NUMBERS:
-                values[slot] = _NUMBERS[slot](self.rng)
+            elif slot in SLOT_NUMBERS:
+                values[slot] = SLOT_NUMBERS[slot](self.rng)
             elif slot == "year":
                 values[slot] = str(values.get("_year", "2026"))
             else:
@@ -319,7 +223,7 @@ class _Generator:
         copies = [self.syndicated_copy(d) for d in drafts if self.rng.random() < SYNDICATION_SHARE]
         return drafts + [c for c in copies if c.published_at < end]
 
-    # --- incidents -------------------------------------------------------------------------
+    # --- incidents (see finsentry.incidents) ------------------------------------------------
 
     def incident_companies(self, count: int) -> list[WatchlistEntry]:
         """Companies of middling popularity whose names are short enough to be distinctive."""
@@ -330,47 +234,70 @@ class _Generator:
             and len(c.aliases[0].split()) <= 2
             and not any(c.ticker in members for members in self.vocab.sectors.values())
         ]
-        return self.rng.sample(pool, count)
+        return self.rng.sample(pool, min(count, len(pool)))
+
+    def busy_companies(self) -> list[WatchlistEntry]:
+        """The most popular companies outside the sector lists, in a seeded order."""
+        pool = [
+            c
+            for c in self.companies[:12]
+            if c.aliases and not any(c.ticker in m for m in self.vocab.sectors.values())
+        ]
+        return self.rng.sample(pool, len(pool))
+
+    def about(self, draft: _Draft, company: WatchlistEntry) -> bool:
+        """Whether a draft names ``company`` (in its tickers, by a name or as a cashtag)."""
+        if draft.tickers and company.ticker in draft.tickers:
+            return True
+        names = (*company.aliases, company.name, f"${company.ticker}", f": {company.ticker})")
+        return any(name in draft.headline for name in names)
 
     def incident_items(
-        self, kind: str, company: WatchlistEntry, start: datetime, index: int
-    ) -> tuple[list[_Draft], datetime]:
+        self,
+        companies: tuple[WatchlistEntry, ...],
+        tone: str,
+        count: int,
+        start: datetime,
+        end: datetime,
+        index: int,
+    ) -> list[_Draft]:
+        """``count`` items about ``companies`` (negative, or of mixed tone) spread over a span."""
         rng = self.rng
-        name = self.display(company, fixed=True)
-        if kind == "negative_burst":
-            count, minutes = rng.randint(15, 30), rng.randint(10, 20)
-            picks = [("negative", tpl) for tpl in rng.sample(self.incident_templates, count)]
+        names = [self.display(c, fixed=True) for c in companies]
+        two = len(companies) == 2
+        if tone == "negative" and not two:
+            picks = [("negative", tpl) for tpl in _distinct(rng, self.incident_templates, count)]
         else:
-            count, minutes = rng.randint(20, 36), rng.randint(15, 30)
             pool = [
-                (tone, tpl)
+                (t, tpl)
                 for tp in self.topics
                 if tp.sector is None
-                for tone in TONES
-                for tpl in tp.templates[tone]
-                if "{name}" in tpl and "{other}" not in tpl
+                for t in (TONES if tone == "mixed" else ("negative",))
+                for tpl in tp.templates[t]
+                if "{name}" in tpl and (("{other}" in tpl) == two)
             ]
-            picks = rng.sample(pool, count)
-        end = start + timedelta(minutes=minutes)
-        offsets = sorted(rng.uniform(0, minutes * 60) for _ in range(count))
+            picks = _distinct(rng, pool, count)
+        seconds = (end - start).total_seconds()
+        offsets = sorted(rng.uniform(0, seconds) for _ in range(count))
         drafts = []
-        for (tone, template), offset in zip(picks, offsets, strict=True):
-            t = (start + timedelta(seconds=offset)).replace(microsecond=0)
-            headline = self.render(template, {"name": name, "_year": str(t.year)})
-            tickers = [company.ticker] if rng.random() < 0.5 else None
-            drafts.append(
-                _Draft(
-                    t,
-                    self.arrival(t),
-                    self.wire(),
-                    headline,
-                    self.body(tone, name),
-                    tickers,
-                    rng.random() < 0.5,
-                    incident=index,
-                )
-            )
-        return drafts, end
+        for (t, template), offset in zip(picks, offsets, strict=True):
+            at = (start + timedelta(seconds=offset)).replace(microsecond=0)
+            values = {"name": names[0], "_year": str(at.year)}
+            if two:
+                values["other"] = names[1]
+            headline = self.render(template, values)
+            tickers = [c.ticker for c in companies] if rng.random() < 0.5 else None
+            body = self.body(t, names[0])
+            draft = _Draft(at, self.arrival(at), self.wire(), headline, body, tickers,
+                           rng.random() < 0.5, incident=index)  # fmt: skip
+            drafts.append(draft)
+        return drafts
+
+
+def _distinct(rng: random.Random, pool: Sequence[T], count: int) -> list[T]:
+    """``count`` picks, all different while the pool lasts (a wire does not repeat itself)."""
+    picks = rng.sample(list(pool), min(count, len(pool)))
+    return picks + [rng.choice(pool) for _ in range(count - len(picks))]
 
 
 def _record(draft: _Draft) -> dict[str, Any]:
@@ -401,6 +328,7 @@ def simulate(
     incidents: int = 3,
     start: datetime | None = None,
     rate_per_hour: float = DEFAULT_RATE_PER_HOUR,
+    profile: str = "standard",
 ) -> SimulationResult:
     """Write a synthetic stream to ``out`` (JSONL) and its ground truth to ``<out>.truth.json``."""
     if hours <= 0:
@@ -418,38 +346,13 @@ def simulate(
             "dead-letter those items; choose an earlier --start or fewer --hours"
         )
     warm_up_end = start + timedelta(hours=hours * WARM_UP_SHARE)
-    slot = (end - timedelta(minutes=45) - warm_up_end) / max(incidents, 1)
-    if incidents and slot < timedelta(minutes=60):
-        raise ValueError(
-            f"{incidents} incidents do not fit in {hours} h (each needs an hour after the "
-            f"{WARM_UP_SHARE:.0%} warm-up); simulate more hours or fewer incidents"
-        )
     gen = _Generator(seed, rate_per_hour)
-    drafts = gen.base_stream(start, end)
-    planned: list[tuple[str, WatchlistEntry, datetime, datetime]] = []
-    for index, company in enumerate(gen.incident_companies(incidents)):
-        kind = INCIDENT_KINDS[index % len(INCIDENT_KINDS)]
-        slack = (slot - timedelta(minutes=40)).total_seconds()
-        begin = warm_up_end + index * slot + timedelta(seconds=gen.rng.uniform(0, slack))
-        begin = begin.replace(microsecond=0)
-        items, finish = gen.incident_items(kind, company, begin, index)
-        drafts.extend(items)
-        planned.append((kind, company, begin, finish))
-
+    planned = incidents_plan(gen, profile, incidents, start, end, warm_up_end)
+    drafts = inject(gen, gen.base_stream(start, end), planned)
     drafts.sort(key=lambda d: (d.published_at, d.headline))
     for number, draft in enumerate(drafts, start=1):
         draft.id = f"sim{seed}-{number:06d}"
-    truth_incidents = tuple(
-        Incident(
-            f"inc{index + 1}-{kind}-{company.ticker}",
-            kind,
-            company.ticker,
-            begin,
-            finish,
-            tuple(d.id for d in drafts if d.incident == index),
-        )
-        for index, (kind, company, begin, finish) in enumerate(planned)
-    )
+    truth_incidents = incidents_truth(planned, drafts)
     drafts.sort(key=lambda d: (d.arrival, d.id))
 
     out = Path(out)
@@ -466,6 +369,7 @@ def simulate(
         "end": end.isoformat(),
         "items": len(drafts),
         "syndicated_copies": duplicates,
+        "profile": profile,
         "incidents": [i.to_json() for i in truth_incidents],
     }
     truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")

@@ -13,8 +13,9 @@ from finsentry.cli.simulate import simulate as simulate_cmd
 from finsentry.config import Settings
 from finsentry.dedup import Deduplicator
 from finsentry.entities import EntityTagger
+from finsentry.headlines import load_topics
 from finsentry.schema import NewsItem
-from finsentry.simulate import SimulationResult, load_topics, rate_factor, simulate
+from finsentry.simulate import SimulationResult, rate_factor, simulate
 from finsentry.sources.files import FileSource
 from finsentry.sources.validate import parse_records
 from finsentry.store.base import Store
@@ -199,3 +200,35 @@ def test_cli(tmp_path: Path) -> None:
     )
     assert env.exit_code == 0, env.output
     assert "--out" in CliRunner().invoke(simulate_cmd, ["--help"]).output
+
+
+def test_hard_profile_plants_every_kind_where_it_belongs(tmp_path: Path) -> None:
+    result = simulate(tmp_path / "hard.jsonl", hours=48, seed=4, incidents=5, profile="hard")
+    by_kind: dict[str, list[Any]] = {}
+    for incident in result.incidents:
+        by_kind.setdefault(incident.kind, []).append(incident)
+    assert set(by_kind) == {
+        "sustained_burst", "cold_start", "quiet_hour", "two_tickers", "negative_shift",
+    }  # fmt: skip
+    assert all(len(i.item_ids) >= 10 for i in result.incidents)
+    (cold,) = by_kind["cold_start"]
+    assert timedelta(hours=1.5) <= cold.start - result.start <= timedelta(hours=3)
+    (quiet,) = by_kind["quiet_hour"]
+    assert 1 <= quiet.start.hour < 5
+    (burst,) = by_kind["sustained_burst"]
+    assert burst.end - burst.start >= timedelta(minutes=25)
+    a, b = by_kind["two_tickers"]  # one story, one incident per ticker, the same items
+    assert a.scope_value != b.scope_value and a.item_ids == b.item_ids
+    records = {
+        r["id"]: r for r in map(json.loads, result.out.read_text(encoding="utf-8").splitlines())
+    }
+    (shift,) = by_kind["negative_shift"]
+    truth = json.loads(result.truth_path.read_text(encoding="utf-8"))
+    assert truth["profile"] == "hard"
+    ids = set(shift.item_ids)
+    for record in records.values():  # its ordinary items in that time were replaced
+        at = datetime.fromisoformat(record["published_at"].replace("Z", "+00:00"))
+        if shift.start <= at < shift.end and shift.scope_value in record.get("tickers", ()):
+            assert record["id"] in ids, record
+    with pytest.raises(ValueError, match="unknown profile"):
+        simulate(tmp_path / "x.jsonl", hours=48, seed=4, incidents=1, profile="easy")

@@ -66,6 +66,16 @@ def _parse_start(ctx: click.Context, param: click.Parameter, value: str | None) 
     help=f"Start of the stream, ISO-8601 with offset [default: {DEFAULT_START.isoformat()}].",
 )
 @click.option(
+    "--profile",
+    default="standard",
+    show_default=True,
+    type=click.Choice(["standard", "hard"]),
+    envvar="FINSENTRY_SIMULATE_PROFILE",
+    show_envvar=True,
+    help="Incidents: standard (negative bursts, volume spikes) or hard (sustained runs, cold "
+    "start, quiet hours, one story on two tickers, negative shifts at usual volume).",
+)
+@click.option(
     "--quiet",
     is_flag=True,
     envvar="FINSENTRY_SIMULATE_QUIET",
@@ -73,7 +83,13 @@ def _parse_start(ctx: click.Context, param: click.Parameter, value: str | None) 
     help="Print nothing.",
 )
 def simulate(
-    out: str, hours: float, seed: int, incidents: int, start: datetime | None, quiet: bool
+    out: str,
+    hours: float,
+    seed: int,
+    incidents: int,
+    start: datetime | None,
+    profile: str,
+    quiet: bool,
 ) -> None:
     """Write a realistic synthetic news stream in the input format, with known incidents.
 
@@ -86,7 +102,7 @@ def simulate(
     from finsentry.simulate import simulate as run
 
     try:
-        result = run(out, hours=hours, seed=seed, incidents=incidents, start=start)
+        result = run(out, hours=hours, seed=seed, incidents=incidents, start=start, profile=profile)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     if quiet:
