@@ -1,16 +1,20 @@
-"""Device choice and CPU threads for scoring and training."""
+"""Device choice and CPU threads for scoring and training (torch is imported only when asked)."""
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 DEVICES = ("auto", "cuda", "cpu")
 
 
 def select_device(preference: str = "auto") -> torch.device:
     """``auto`` takes CUDA when a GPU is visible, else the CPU; ``cuda``/``cpu`` force one."""
+    import torch
+
     choice = preference.strip().lower()
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -34,6 +38,8 @@ def available_cores() -> int:
 
 def configure_cpu_threads(requested: int) -> int:
     """Set torch's intra-op threads: ``requested``, or the cores this process may use when 0."""
+    import torch
+
     threads = requested if requested > 0 else available_cores()
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
@@ -44,4 +50,6 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """bf16 on GPUs that have it, else fp16 on CUDA; ``None`` (fp32) on the CPU."""
     if device.type != "cuda":
         return None
+    import torch
+
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

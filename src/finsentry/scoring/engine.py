@@ -1,15 +1,18 @@
-"""The Scorer: texts in, sentiment probabilities and a topic out, one backbone forward per batch."""
+"""The Scorer: texts in, sentiment probabilities and a topic out, one forward per micro-batch.
+
+The Scorer tokenizes, plans micro-batches, mixes in the lexical head and rounds; a backend (a
+*runner*: :mod:`~finsentry.scoring.torch_backend` or :mod:`~finsentry.scoring.onnx_backend`) computes
+the logits. Nothing here imports torch, so the light install (ONNX Runtime) scores with it.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
-import torch
-from torch import nn
-from transformers import PreTrainedTokenizerBase
 
 from finsentry.schema import (
     SENTIMENT_LABELS,
@@ -20,11 +23,32 @@ from finsentry.schema import (
     TextScore,
 )
 from finsentry.scoring.batching import plan_batches
-from finsentry.scoring.device import autocast_dtype
-from finsentry.scoring.lexical import LexicalHead, mix
-from finsentry.scoring.network import ENTITY_TASK
+from finsentry.scoring.lexical import LexicalHead, mix, softmax
+
+if TYPE_CHECKING:
+    import torch
 
 UNKNOWN_TOPIC = "unknown"
+ENTITY_TASK = "entity"
+# Stored probabilities are rounded to this many decimals, here and only here (Scorer.score): the
+# stored scores, windows and alerts are then the same for any batching, and on GPUs (where batched
+# kernels differ from one another by ~1e-6) the same up to values on a rounding boundary.
+PROBABILITY_DECIMALS = 6
+
+
+class Runner(Protocol):
+    """A backend: logits for token rows (see ``TorchRunner.run``)."""
+
+    name: str
+    multiple: int  # pad widths to a multiple of this
+    max_rows: int | None  # rows per micro-batch at most (1: each text alone)
+
+    def run(
+        self,
+        rows: Sequence[Sequence[int]],
+        owners: Sequence[int],
+        mentions: Sequence[Sequence[int]],
+    ) -> tuple[dict[str, np.ndarray], int]: ...
 
 
 class EmptyTextError(ValueError):
@@ -54,12 +78,14 @@ class ScoringStats:
 
 
 class Scorer:
-    """Score texts with a network whose forward returns ``{task: logits}``.
+    """Score texts with a backend whose logits are ``{task: logits}``.
 
+    ``network`` is a :class:`Runner` or a torch module (run by the torch backend on ``device``).
     The ``sentiment`` head's labels must be ``negative``, ``neutral`` and ``positive`` (any order);
     a model without a ``topic`` head reports the topic ``unknown`` with probability 0, one without a
-    ``sentiment`` head reports neutral. Results do not depend on how texts are batched: each row is
-    computed with its own padding mask, in fp32 on the CPU.
+    ``sentiment`` head reports neutral. On the CPU, with either backend, each text is computed
+    alone: results are bit-for-bit the same however texts are batched; :meth:`score` rounds them
+    to :data:`PROBABILITY_DECIMALS` decimals.
 
     With a ``lexical`` head (see :mod:`finsentry.scoring.lexical`) each task's probabilities are
     the weighted geometric mean of the network's and the lexical head's.
@@ -73,31 +99,37 @@ class Scorer:
 
     def __init__(
         self,
-        network: nn.Module,
-        tokenizer: PreTrainedTokenizerBase,
+        network: Runner | torch.nn.Module,
+        tokenizer: Any,
         labels: dict[str, list[str]],
         *,
         model_id: str,
-        device: torch.device,
+        device: torch.device | None = None,
         token_budget: int = 8192,
         max_length: int = 128,
         lexical: LexicalHead | None = None,
     ):
         if not {"sentiment", "topic", ENTITY_TASK} & set(labels):
             raise ValueError("a scoring model needs a sentiment, topic or entity head")
-        self.network = network.to(device).eval()
+        pad = tokenizer.pad_token_id
+        self.runner: Runner
+        if hasattr(network, "run") and hasattr(network, "max_rows"):
+            self.runner = cast(Runner, network)
+        else:
+            import torch
+
+            from finsentry.scoring.torch_backend import TorchRunner
+
+            chosen = device if device is not None else torch.device("cpu")
+            module = cast(torch.nn.Module, network)
+            self.runner = TorchRunner(module, chosen, int(pad) if pad is not None else 0)
         self.tokenizer = tokenizer
         self.labels = labels
         self.model_id = model_id
-        self.device = device
         self.token_budget = token_budget
         self.max_length = max_length
         self.stats = ScoringStats()
         self.lexical = lexical
-        self._amp = autocast_dtype(device)
-        self._multiple = 8 if device.type == "cuda" else 1
-        pad = tokenizer.pad_token_id
-        self._pad_id = int(pad) if pad is not None else 0
         for task in ("sentiment", ENTITY_TASK):
             if task in labels and sorted(labels[task]) != sorted(SENTIMENT_LABELS):
                 raise ValueError(f"{task} labels must be {SENTIMENT_LABELS}, got {labels[task]}")
@@ -106,6 +138,27 @@ class Scorer:
             for task in ("sentiment", ENTITY_TASK)
             if task in labels
         }
+
+    # -- the torch backend's parts (training and benchmarks run the network directly) -----------
+    @property
+    def backend(self) -> str:
+        """``torch`` or ``onnx``."""
+        return self.runner.name
+
+    @property
+    def network(self) -> Any:
+        return getattr(self.runner, "network", None)
+
+    @property
+    def device(self) -> Any:
+        return getattr(self.runner, "device", "cpu")
+
+    def collate(self, rows: Sequence[Sequence[int]]) -> tuple[Any, Any]:
+        """Padded ids and mask on the device (torch backend only)."""
+        collate = getattr(self.runner, "collate", None)
+        if collate is None:
+            raise TypeError(f"the {self.backend} backend has no torch tensors to collate")
+        return collate(rows)  # type: ignore[no-any-return]
 
     # -- tokens ----------------------------------------------------------------------------------
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
@@ -140,20 +193,6 @@ class Scorer:
             return 1
         return len(self.tokenize([text])[0])
 
-    def collate(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pad rows to the longest one (rounded for tensor cores on CUDA) and move to the device."""
-        width = max(len(row) for row in rows)
-        if self._multiple > 1:
-            width = -(-width // self._multiple) * self._multiple
-        ids = torch.full((len(rows), width), self._pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, row in enumerate(rows):
-            ids[r, : len(row)] = torch.as_tensor(row, dtype=torch.long)
-            mask[r, : len(row)] = 1
-        if self.device.type == "cuda":
-            ids, mask = ids.pin_memory(), mask.pin_memory()
-        return ids.to(self.device, non_blocking=True), mask.to(self.device, non_blocking=True)
-
     # -- scoring ---------------------------------------------------------------------------------
     def probabilities(
         self, texts: Sequence[str], targets: Sequence[Sequence[Target]] | None = None
@@ -167,99 +206,52 @@ class Scorer:
         started = time.perf_counter()
         with_targets = targets is not None and self.scores_targets
         token_rows, offsets = self._encode(texts, offsets=with_targets)
-        tasks = {task: names for task, names in self.labels.items() if task != ENTITY_TASK}
-        out = {
-            task: np.zeros((len(texts), len(names)), dtype=np.float32)
-            for task, names in tasks.items()
-        }
-        mentions: list[list[list[int]]] = []  # per text, per target: its token positions
-        first: list[int] = []  # per text, the index of its first target in the flat order
+        tasks = [task for task in self.labels if task != ENTITY_TASK]
+        out = {task: np.zeros((len(texts), len(self.labels[task])), np.float32) for task in tasks}
+        mentions: list[list[list[int]]] = [[] for _ in texts]  # per text, per target: its tokens
+        first: list[int] = [0] * len(texts)  # per text, its first target's flat index
         if with_targets:
             assert targets is not None
-            if len(targets) != len(texts):
-                raise ValueError("targets must hold one sequence per text")
-            flat = 0
-            for row_offsets, row_targets in zip(offsets, targets, strict=True):
-                first.append(flat)
-                mentions.append([mention_tokens(row_offsets, t.spans) for t in row_targets])
-                flat += len(row_targets)
+            mentions, first, flat = _mentions(offsets, targets)
             out[ENTITY_TASK] = np.full((flat, len(self.labels[ENTITY_TASK])), np.nan, np.float32)
+        lexical = self.lexical.log_probs(texts) if self.lexical else {}
         plan = plan_batches(
-            [len(row) for row in token_rows], self.token_budget, multiple_of=self._multiple
+            [len(row) for row in token_rows],
+            self.token_budget,
+            max_rows=self.runner.max_rows,
+            multiple_of=self.runner.multiple,
         )
-        lexical = {
-            task: torch.from_numpy(values)
-            for task, values in (self.lexical.log_probs(texts) if self.lexical else {}).items()
-            if task in out
-        }
-        with torch.inference_mode():
-            for batch in plan:
-                ids, mask = self.collate([token_rows[i] for i in batch])
-                entity = self._batch_targets(batch, mentions, first, ids.shape[1]) if with_targets else None
-                with torch.autocast(
-                    self.device.type,
-                    dtype=self._amp or torch.float32,
-                    enabled=self._amp is not None,
-                ):
-                    if entity is not None:
-                        logits = self.network(
-                            input_ids=ids,
-                            attention_mask=mask,
-                            target_rows=entity[0],
-                            target_mask=entity[1],
-                        )
-                    else:
-                        logits = self.network(input_ids=ids, attention_mask=mask)
-                index = np.asarray(batch)
-                for task in tasks:
-                    task_logits = logits[task].float().cpu()
-                    if task in lexical and self.lexical is not None:
-                        probs = mix(task_logits, lexical[task][index], self.lexical.weight)
-                    else:
-                        probs = torch.softmax(task_logits, dim=-1)
-                    out[task][index] = probs.numpy()
-                if entity is not None:
-                    entity_probs = torch.softmax(logits[ENTITY_TASK].float().cpu(), dim=-1)
-                    out[ENTITY_TASK][entity[2]] = entity_probs.numpy()
-                self.stats.batches += 1
-                self.stats.padded_tokens += int(ids.numel())
+        for batch in plan:
+            owners, masks, flat_index = _batch_targets(batch, mentions, first)
+            logits, padded = self.runner.run([token_rows[i] for i in batch], owners, masks)
+            index = np.asarray(batch)
+            for task in tasks:
+                if task in lexical and self.lexical is not None:
+                    probs = mix(logits[task], lexical[task][index], self.lexical.weight)
+                else:
+                    probs = softmax(logits[task])
+                out[task][index] = probs
+            if owners:
+                out[ENTITY_TASK][flat_index] = softmax(logits[ENTITY_TASK])
+            self.stats.batches += 1
+            self.stats.padded_tokens += padded
         self.stats.texts += len(texts)
         self.stats.real_tokens += sum(len(row) for row in token_rows)
         self.stats.seconds += time.perf_counter() - started
         return out
 
-    def _batch_targets(
-        self, batch: Sequence[int], mentions: list[list[list[int]]], first: list[int], width: int
-    ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray] | None:
-        """The batch's targets that have mention tokens: batch rows, token masks, flat indices."""
-        rows: list[int] = []
-        flat: list[int] = []
-        masks: list[list[int]] = []
-        for position, text_index in enumerate(batch):
-            for k, tokens in enumerate(mentions[text_index]):
-                if tokens:
-                    rows.append(position)
-                    flat.append(first[text_index] + k)
-                    masks.append(tokens)
-        if not rows:
-            return None
-        token_mask = torch.zeros((len(rows), width), dtype=torch.float32)
-        for r, tokens in enumerate(masks):
-            token_mask[r, tokens] = 1.0
-        return (
-            torch.as_tensor(rows, dtype=torch.long).to(self.device),
-            token_mask.to(self.device),
-            np.asarray(flat, dtype=np.int64),
-        )
-
     def score(
         self, texts: Sequence[str], targets: Sequence[Sequence[Target]] | None = None
     ) -> list[TextScore]:
         """One :class:`TextScore` per text, in order, with the sentiment towards each of the
-        text's ``targets`` (in the order given). Raises :class:`EmptyTextError` on empty text."""
+        text's ``targets`` (in the order given), probabilities rounded to
+        :data:`PROBABILITY_DECIMALS` decimals. Raises :class:`EmptyTextError` on empty text."""
         if not texts:
             return []
-        probs = self.probabilities(texts, targets)
+        probs = {
+            task: np.round(values.astype(np.float64), PROBABILITY_DECIMALS)
+            for task, values in self.probabilities(texts, targets).items()
+        }
         sentiment = probs.get("sentiment")
         topic = probs.get("topic")
         entity = probs.get(ENTITY_TASK)
@@ -291,7 +283,40 @@ class Scorer:
         return scores
 
     def __repr__(self) -> str:
-        return f"Scorer({self.model_id!r}, device={self.device}, budget={self.token_budget})"
+        return f"Scorer({self.model_id!r}, {self.runner!r}, budget={self.token_budget})"
+
+
+def _mentions(
+    offsets: Sequence[Sequence[tuple[int, int]]], targets: Sequence[Sequence[Target]]
+) -> tuple[list[list[list[int]]], list[int], int]:
+    """Per text, per target, its mention's token positions; per text, the flat index of its first
+    target; the number of targets."""
+    if len(targets) != len(offsets):
+        raise ValueError("targets must hold one sequence per text")
+    mentions: list[list[list[int]]] = []
+    first: list[int] = []
+    flat = 0
+    for row_offsets, row_targets in zip(offsets, targets, strict=True):
+        first.append(flat)
+        mentions.append([mention_tokens(row_offsets, t.spans) for t in row_targets])
+        flat += len(row_targets)
+    return mentions, first, flat
+
+
+def _batch_targets(
+    batch: Sequence[int], mentions: list[list[list[int]]], first: list[int]
+) -> tuple[list[int], list[list[int]], np.ndarray]:
+    """The batch's targets that have mention tokens: batch rows, token positions, flat indices."""
+    rows: list[int] = []
+    flat: list[int] = []
+    masks: list[list[int]] = []
+    for position, text_index in enumerate(batch):
+        for k, tokens in enumerate(mentions[text_index]):
+            if tokens:
+                rows.append(position)
+                flat.append(first[text_index] + k)
+                masks.append(tokens)
+    return rows, masks, np.asarray(flat, dtype=np.int64)
 
 
 def mention_tokens(offsets: Sequence[tuple[int, int]], spans: Sequence[Span]) -> list[int]:

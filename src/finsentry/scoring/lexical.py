@@ -8,7 +8,8 @@ mean of the two::
     p(class | text) ~ p_network(class | text) ** (1 - w)  *  p_lexical(class | text) ** w
 
 The head is fitted after the network, on the same training examples, by multinomial logistic
-regression with an L2 penalty (convex; full-batch L-BFGS in torch, so no extra dependency). It is
+regression with an L2 penalty (convex; full-batch L-BFGS in torch, so no extra dependency; scoring
+needs numpy only, so the light install without torch scores with it too). It is
 stored in the model directory as ``lexical.safetensors``: idf, per-task weights and, for the
 vocabulary, a 64-bit key per n-gram (two CRC-32s of its UTF-8 bytes) instead of the n-gram itself,
 so no text of the training data is stored. It looks at each text alone, so scores stay
@@ -31,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
+from safetensors.numpy import load_file, save_file
+
+from finsentry.scoring.modeldir import ModelSpec
 
 LEXICAL_FILE = "lexical.safetensors"
 KEYS = "crc32x2"  # how n-grams are keyed (recorded in the model spec)
@@ -66,9 +68,9 @@ class LexicalHead:
     """Vocabulary, idf and one linear layer per task; see the module docstring."""
 
     vocab: dict[int, int]  # ngram_key(n-gram) -> feature index
-    idf: torch.Tensor  # (V,)
-    weights: dict[str, torch.Tensor]  # task -> (V, classes)
-    biases: dict[str, torch.Tensor]  # task -> (classes,)
+    idf: np.ndarray  # (V,) float32
+    weights: dict[str, np.ndarray]  # task -> (V, classes) float32
+    biases: dict[str, np.ndarray]  # task -> (classes,) float32
     labels: dict[str, list[str]]
     weight: float = 0.5  # share of the lexical head in the log-linear mix
     max_n: int = 2
@@ -77,11 +79,11 @@ class LexicalHead:
     _idf: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._idf = self.idf.double().numpy()
+        self._idf = np.asarray(self.idf, dtype=np.float64)
 
     # -- features --------------------------------------------------------------------------------
-    def features(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Flat feature ids, their TF-IDF values and per-text offsets (``embedding_bag`` input)."""
+    def features(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Flat feature ids, their TF-IDF values (float32) and per-text offsets (CSR rows)."""
         lookup = self.vocab.get
         ids: list[int] = []
         counts: list[int] = []
@@ -103,21 +105,17 @@ class LexicalHead:
             rows = np.repeat(np.arange(len(texts)), np.diff(np.append(starts, len(index))))
             np.add.at(squares, rows, values * values)
             values /= np.sqrt(np.where(squares > 0, squares, 1.0))[rows]
-        return (
-            torch.from_numpy(index),
-            torch.from_numpy(values.astype(np.float32)),
-            torch.from_numpy(starts),
-        )
+        return index, values.astype(np.float32), starts
 
     def log_probs(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """``{task: (len(texts), classes)}`` log-probabilities of the lexical head alone."""
         ids, values, offsets = self.features(texts)
+        rows = np.repeat(np.arange(len(texts)), np.diff(np.append(offsets, len(ids))))
         out = {}
         for task, weight in self.weights.items():
-            logits = torch.nn.functional.embedding_bag(
-                ids, weight, offsets, mode="sum", per_sample_weights=values
-            )
-            out[task] = torch.log_softmax(logits + self.biases[task], dim=-1).numpy()
+            logits = np.zeros((len(texts), weight.shape[1]), dtype=np.float64)
+            np.add.at(logits, rows, values[:, None].astype(np.float64) * weight[ids])
+            out[task] = log_softmax(logits + self.biases[task]).astype(np.float32)
         return out
 
     # -- files -----------------------------------------------------------------------------------
@@ -142,10 +140,10 @@ class LexicalHead:
         """Write ``lexical.safetensors`` into ``directory``; returns the spec entry to record."""
         keys = np.zeros(len(self.vocab), dtype=np.uint64)
         keys[list(self.vocab.values())] = list(self.vocab.keys())
-        tensors = {"idf": self.idf.contiguous(), "keys": torch.from_numpy(keys.view(np.int64))}
+        tensors = {"idf": np.ascontiguousarray(self.idf), "keys": keys.view(np.int64)}
         for task in self.weights:
-            tensors[f"{task}.weight"] = self.weights[task].contiguous()
-            tensors[f"{task}.bias"] = self.biases[task].contiguous()
+            tensors[f"{task}.weight"] = np.ascontiguousarray(self.weights[task])
+            tensors[f"{task}.bias"] = np.ascontiguousarray(self.biases[task])
         save_file(tensors, str(directory / LEXICAL_FILE))
         return self.spec()
 
@@ -158,7 +156,7 @@ class LexicalHead:
             )
         tensors = load_file(str(directory / spec.get("weights", LEXICAL_FILE)))
         labels = {task: list(names) for task, names in spec["labels"].items()}
-        keys = tensors["keys"].numpy().view(np.uint64).tolist()
+        keys = tensors["keys"].view(np.uint64).tolist()
         if len(keys) != tensors["idf"].shape[0] or len(set(keys)) != len(keys):
             raise ValueError(
                 f"{directory}: the lexical head's keys do not match its weights: the model "
@@ -166,15 +164,29 @@ class LexicalHead:
             )
         return cls(
             vocab={key: i for i, key in enumerate(keys)},
-            idf=tensors["idf"].float(),
-            weights={t: tensors[f"{t}.weight"].float() for t in labels},
-            biases={t: tensors[f"{t}.bias"].float() for t in labels},
+            idf=tensors["idf"].astype(np.float32),
+            weights={t: tensors[f"{t}.weight"].astype(np.float32) for t in labels},
+            biases={t: tensors[f"{t}.bias"].astype(np.float32) for t in labels},
             labels=labels,
             weight=float(spec.get("weight", 0.5)),
             max_n=int(spec.get("max_n", 2)),
             min_df=int(spec.get("min_df", 2)),
             c=float(spec.get("c", 10.0)),
         )
+
+
+def load_lexical(directory: Path, spec: ModelSpec) -> LexicalHead | None:
+    """The model's lexical head, or None when it has none."""
+    if not spec.lexical:
+        return None
+    head = LexicalHead.load(directory, spec.lexical)
+    for task, names in head.labels.items():
+        if spec.heads.get(task) != names:
+            raise ValueError(
+                f"{directory}: the lexical head's {task} classes differ from the network's; "
+                "refit it with `finsentry train-lexical`"
+            )
+    return head
 
 
 def fit_lexical(
@@ -205,8 +217,8 @@ def fit_lexical(
     if len(vocab) != len(terms):  # two n-grams with one key: astronomically rare, never silent
         raise ValueError("two n-grams share a key; report this with the training data")
     n_docs = len(texts)
-    idf = torch.tensor(
-        [math.log((1 + n_docs) / (1 + df[g])) + 1.0 for g in terms], dtype=torch.float32
+    idf = np.asarray(
+        [math.log((1 + n_docs) / (1 + df[g])) + 1.0 for g in terms], dtype=np.float32
     )
     head = LexicalHead(vocab, idf, {}, {}, {}, weight, max_n, min_df, c)
     for task, names in label_names.items():
@@ -214,7 +226,7 @@ def fit_lexical(
         if not rows:
             continue
         index = {name: k for k, name in enumerate(names)}
-        y = torch.tensor([index[labels[i]] for i in rows])
+        y = [index[labels[i]] for i in rows]
         w, b = _logistic_regression(head, [texts[i] for i in rows], y, len(names), c, max_iter)
         head.weights[task], head.biases[task], head.labels[task] = w, b, list(names)
     return head
@@ -223,13 +235,16 @@ def fit_lexical(
 def _logistic_regression(
     head: LexicalHead,
     texts: Sequence[str],
-    y: torch.Tensor,
+    labels: list[int],
     classes: int,
     c: float,
     max_iter: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression, loss = mean cross-entropy + ||W||^2 / (2 c n)."""
-    ids, values, offsets = head.features(texts)
+    import torch
+
+    y = torch.tensor(labels)
+    ids, values, offsets = (torch.from_numpy(a) for a in head.features(texts))
     lengths = torch.diff(offsets, append=torch.tensor([len(ids)]))
     rows = torch.repeat_interleave(torch.arange(len(texts)), lengths)
     x = torch.sparse_coo_tensor(
@@ -257,12 +272,22 @@ def _logistic_regression(
 
     with torch.enable_grad():
         optimizer.step(closure)  # type: ignore[no-untyped-call]
-    return weight.detach().clone(), bias.detach().clone()
+    return weight.detach().numpy().copy(), bias.detach().numpy().copy()
 
 
-def mix(
-    network_logits: torch.Tensor, lexical_log_probs: torch.Tensor, weight: float
-) -> torch.Tensor:
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax in float64."""
+    values = np.asarray(logits, dtype=np.float64)
+    shifted = values - values.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # type: ignore[no-any-return]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64."""
+    return np.exp(log_softmax(logits))  # type: ignore[no-any-return]
+
+
+def mix(network_logits: np.ndarray, lexical_log_probs: np.ndarray, weight: float) -> np.ndarray:
     """Probabilities of the weighted geometric mean of the network's and the lexical head's."""
-    mixed = (1.0 - weight) * torch.log_softmax(network_logits, dim=-1) + weight * lexical_log_probs
-    return torch.softmax(mixed, dim=-1)
+    mixed = (1.0 - weight) * log_softmax(network_logits) + weight * lexical_log_probs
+    return softmax(mixed)

@@ -1,16 +1,19 @@
-"""Build a :class:`Scorer` from settings: a finsentry model directory, or any HF classifier."""
+"""Build a :class:`Scorer` from settings: a finsentry model directory, or any HF classifier, on the
+``onnx`` backend (int8 ONNX Runtime, CPU; the light install) or the ``torch`` one.
+
+``auto`` takes ``onnx`` when the model ships an ONNX export, onnxruntime is installed and the
+scoring device is the CPU (``cpu``, or ``auto`` without a visible GPU); else ``torch``.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
-
-import torch
-from torch import nn
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from typing import Any
 
 from finsentry.config import Settings
-from finsentry.scoring.device import configure_cpu_threads, select_device
+from finsentry.scoring.device import available_cores
 from finsentry.scoring.engine import Scorer
 from finsentry.scoring.modeldir import (
     SENTIMENT_SYNONYMS,
@@ -18,79 +21,128 @@ from finsentry.scoring.modeldir import (
     is_finsentry_model,
     resolve_model,
 )
-from finsentry.scoring.network import load_lexical, load_network
 
 log = logging.getLogger(__name__)
 
-
-class SequenceClassifierNetwork(nn.Module):
-    """A hub sequence classifier presented as a finsentry network with one ``sentiment`` head."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-    ) -> dict[str, torch.Tensor]:
-        return {"sentiment": self.model(input_ids=input_ids, attention_mask=attention_mask).logits}
+TORCH_EXTRA = "pip install 'finsentry[torch]'"
 
 
-def _hub_classifier(reference: str | Path) -> tuple[nn.Module, object, dict[str, list[str]], str]:
-    local = isinstance(reference, Path)
-    # a hub id is the user's explicit FINSENTRY_MODEL (pin it by downloading the revision to a
-    # directory); remote code is never trusted (trust_remote_code stays False)
-    tokenizer = AutoTokenizer.from_pretrained(str(reference), local_files_only=local)  # nosec B615
-    model = AutoModelForSequenceClassification.from_pretrained(  # nosec B615
-        str(reference), local_files_only=local
-    )
-    id2label = {int(k): str(v) for k, v in model.config.id2label.items()}
-    names = [SENTIMENT_SYNONYMS.get(id2label[i].strip().lower(), "") for i in sorted(id2label)]
-    if sorted(names) != ["negative", "neutral", "positive"]:
-        raise ValueError(
-            f"{reference} is not a finsentry model and its labels {list(id2label.values())} are "
-            "not negative/neutral/positive: fine-tune it with `finsentry train --base` instead"
-        )
-    name = reference.name if isinstance(reference, Path) else reference
-    return SequenceClassifierNetwork(model), tokenizer, {"sentiment": names}, f"{name}@hub"
+class BackendError(RuntimeError):
+    """The chosen scoring backend cannot run this model here; the message says what to do."""
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _gpu_visible() -> bool:
+    if not _installed("torch"):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def choose_backend(backend: str, device: str, spec: ModelSpec | None) -> str:
+    """``onnx`` or ``torch`` for this model, device preference and installation (see module)."""
+    has_export = spec is not None and bool(spec.onnx)
+    on_cpu = device == "cpu" or (device == "auto" and not _gpu_visible())
+    if backend == "onnx":
+        if not has_export:
+            raise BackendError(
+                "the model has no ONNX export: run `finsentry export-onnx MODEL_DIR` "
+                "(needs the torch extra), or use --backend torch"
+            )
+        if not _installed("onnxruntime"):
+            raise BackendError("the onnx backend needs onnxruntime: pip install onnxruntime")
+        if device.startswith("cuda"):
+            raise BackendError("the onnx backend runs on the CPU: use --device cpu or --backend torch")
+        return "onnx"
+    if backend == "auto" and has_export and on_cpu and _installed("onnxruntime"):
+        return "onnx"
+    if not _installed("torch"):
+        why = "this model has no ONNX export" if not has_export else "the device is a GPU"
+        raise BackendError(f"scoring needs torch here ({why}): {TORCH_EXTRA}")
+    return "torch"
 
 
 def load_scorer(settings: Settings) -> Scorer:
-    """Load the model that ``settings.model`` names onto ``settings.device``.
+    """Load the model that ``settings.model`` names with ``settings.backend`` on ``settings.device``.
 
     Call once per process (it loads weights, so it takes a second or two); nothing is loaded at
-    import time. A finsentry model directory gives both heads; a plain hub sentiment classifier
-    gives sentiment and the topic ``unknown``.
+    import time. A finsentry model directory gives all its heads; a plain hub sentiment classifier
+    gives sentiment and the topic ``unknown`` (torch only).
     """
+    reference = resolve_model(settings.model)
+    spec = None
+    if isinstance(reference, Path) and is_finsentry_model(reference):
+        spec = ModelSpec.read(reference)
+    backend = choose_backend(settings.backend, settings.device, spec)
+    if backend == "onnx":
+        assert isinstance(reference, Path) and spec is not None
+        scorer = _onnx_scorer(reference, spec, settings)
+    else:
+        scorer = _torch_scorer(reference, spec, settings)
+    log.info("loaded %s (%r, max_length %d)", scorer.model_id, scorer.runner, scorer.max_length)
+    return scorer
+
+
+def _capped(max_length: int, *caps: Any) -> int:
+    for cap in caps:
+        if isinstance(cap, int) and 0 < cap < max_length:
+            max_length = cap
+    return max_length
+
+
+def _onnx_scorer(directory: Path, spec: ModelSpec, settings: Settings) -> Scorer:
+    from finsentry.scoring.lexical import load_lexical
+    from finsentry.scoring.onnx_backend import load_onnx_runner
+    from finsentry.scoring.tokens import FastTokenizer
+
+    assert spec.onnx is not None
+    positions = spec.onnx.get("max_positions")
+    tokenizer = FastTokenizer.from_file(directory / spec.onnx["tokenizer"])
+    threads = settings.cpu_threads if settings.cpu_threads > 0 else available_cores()
+    return Scorer(
+        load_onnx_runner(directory, spec, threads),
+        tokenizer,
+        dict(spec.heads),
+        model_id=spec.model_id,
+        token_budget=settings.token_budget,
+        max_length=_capped(settings.max_length, positions),
+        lexical=load_lexical(directory, spec),
+    )
+
+
+def _torch_scorer(reference: Path | str, spec: ModelSpec | None, settings: Settings) -> Scorer:
+    from finsentry.scoring.device import configure_cpu_threads, select_device
+    from finsentry.scoring.network import load_lexical, load_network
+
     device = select_device(settings.device)
     if device.type == "cpu":
         configure_cpu_threads(settings.cpu_threads)
-    reference = resolve_model(settings.model)
-    if isinstance(reference, Path) and is_finsentry_model(reference):
-        spec = ModelSpec.read(reference)
+    network: Any
+    if isinstance(reference, Path) and spec is not None:
         network, tokenizer = load_network(reference, spec)
         labels, model_id = dict(network.labels), spec.model_id
         lexical = load_lexical(reference, spec)
     else:
-        hub_network, hub_tokenizer, labels, model_id = _hub_classifier(reference)
-        network, tokenizer = hub_network, hub_tokenizer  # type: ignore[assignment]
+        from finsentry.scoring.hub import hub_classifier
+
+        network, tokenizer, labels, model_id = hub_classifier(reference)
         lexical = None
     inner = getattr(network, "backbone", None) or getattr(network, "model", None)
     positions = getattr(getattr(inner, "config", None), "max_position_embeddings", None)
-    max_length = settings.max_length
-    limit = getattr(tokenizer, "model_max_length", None)
-    for cap in (positions, limit):
-        if isinstance(cap, int) and 0 < cap < max_length:
-            max_length = cap
-    scorer = Scorer(
+    return Scorer(
         network,
-        tokenizer,  # type: ignore[arg-type]
+        tokenizer,
         labels,
         model_id=model_id,
         device=device,
         token_budget=settings.token_budget,
-        max_length=max_length,
+        max_length=_capped(settings.max_length, positions, getattr(tokenizer, "model_max_length", None)),
         lexical=lexical,
     )
-    log.info("loaded %s on %s (max_length %d)", model_id, device, max_length)
-    return scorer
+
+
+__all__ = ["SENTIMENT_SYNONYMS", "BackendError", "choose_backend", "load_scorer"]

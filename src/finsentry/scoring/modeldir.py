@@ -6,6 +6,8 @@ A finsentry model directory holds::
     heads.safetensors      one linear layer per task: ``<task>.weight`` and ``<task>.bias``; the
                            ``entity`` head (format 3) reads a target's mention and the whole text
     adapter/               optional LoRA adapter (peft format), merged into the backbone at load time
+    model.int8.onnx        optional ONNX export, int8 (the ``onnx`` backend; see ``onnx_export``),
+    tokenizer.json         with the backbone's fast tokenizer; recorded under ``onnx`` in the spec
     lexical.safetensors    optional lexical head (word n-gram TF-IDF, a linear layer per task, the
                            n-grams as 64-bit keys); mixed with the network's probabilities (format 2)
     backbone.safetensors   optional fine-tuned backbone tensors (fp16), all of them or only those of
@@ -75,6 +77,7 @@ class ModelSpec:
     adapter: str | None = None
     backbone_weights: str | None = None
     lexical: dict[str, Any] | None = None
+    onnx: dict[str, Any] | None = None
     format: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -86,8 +89,9 @@ class ModelSpec:
         data = asdict(self)
         needed = 3 if "entity" in self.heads else 2 if self.lexical else 1
         data["format"] = max(self.format, needed)
-        if self.lexical is None:
-            del data["lexical"]
+        for optional in ("lexical", "onnx"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
     @classmethod

