@@ -20,6 +20,7 @@ from typing import Any
 
 from finsentry.config import Settings, load_settings
 from finsentry.schema import RawRecord, as_utc, iso
+from finsentry.totals import RunTotals
 
 log = logging.getLogger(__name__)
 EVAL_STATE_KEY = "model_eval"
@@ -82,7 +83,6 @@ def ingest_feeds(
     """
     import httpx
 
-    from finsentry.pipeline import Pipeline
     from finsentry.sources.rss import FeedError, fetch_feed, fetch_json
 
     records: list[RawRecord] = []
@@ -110,25 +110,28 @@ def ingest_feeds(
         "dry_run": dry_run,
     }
     if selected and not dry_run:
-        pipeline = Pipeline.from_settings(settings)
-        try:
-            size = max(settings.batch_max_items, 1)
-            for i in range(0, len(selected), size):
-                report = pipeline.process(selected[i : i + size], source="feeds")
-                summary["processed"] += report.processed
-                summary["dead_lettered"] += report.dead_lettered
-                summary["new_items"] += report.new_items
-                summary["alerts"] += len(report.alerts)
-            for name in sorted({r.input for r in selected}):  # a pulled snapshot is bounded
-                summary["alerts"] += len(pipeline.close_input(name))
-        finally:
-            pipeline.close()
+        totals = _ingest_snapshot(settings, selected)
+        summary.update(processed=totals.processed, dead_lettered=totals.dead_lettered,
+                       new_items=totals.new_items, alerts=totals.alert_count)
     if failed:
         raise RuntimeError(
             f"{len(failed)} of {len(feeds) + len(json_urls)} URLs failed (the others were "
             f"ingested): " + "; ".join(f"{u}: {e}" for u, e in sorted(failed.items()))
         )
     return summary
+
+
+def _ingest_snapshot(settings: Settings, records: list[RawRecord]) -> RunTotals:
+    """Pulled feed entries through the runner; a snapshot is bounded, so its inputs are closed."""
+    from finsentry.pipeline import Pipeline
+    from finsentry.runner import run
+    from finsentry.sources.memory import RecordSource
+
+    pipeline = Pipeline.from_settings(settings)
+    try:
+        return run(RecordSource(records, max(settings.batch_max_items, 1), name="feeds"), pipeline)
+    finally:
+        pipeline.close()
 
 
 # -- complete days ----------------------------------------------------------------------------

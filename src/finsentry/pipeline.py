@@ -144,9 +144,9 @@ class Pipeline:
         originals = _Originals(records, now)
         before = copy.deepcopy(self.watermark)
         scored = self._score(items, report, originals) if items else []
-        self._write(scored, report, originals, source or records[0].source, before)
+        stored = self._write(scored, report, originals, source or records[0].source, before)
         if self.engine is not None:
-            self.engine.note_items(scored)  # late items: the detectors re-read their windows
+            self.engine.note_items(stored)  # late items: the detectors re-read their windows
         report.input_times = self.watermark.inputs
         report.alerts = self.detect()
         return report
@@ -197,10 +197,11 @@ class Pipeline:
         originals: _Originals,
         source: str,
         before: PartitionWatermark,
-    ) -> None:
+    ) -> list[ScoredItem]:
         """One transaction for the batch. If it fails for some items only, the others are stored
         without them (in as few transactions as bisection needs), then the dead letters, the
-        watermark of what was stored and the batch's health in a last one."""
+        watermark of what was stored and the batch's health in a last one. Returns what is
+        stored."""
         _count(report, scored)
         revisions = self.dedup.take_revisions()  # stored items an earlier copy re-marked
         try:
@@ -213,7 +214,7 @@ class Pipeline:
             log.warning("storing a batch failed (%s); storing its records apart", type(exc).__name__)
         else:
             report.new_items = result.new_items
-            return
+            return scored
         new = 0
 
         def write_items(part: Sequence[ScoredItem]) -> list[bool]:
@@ -235,6 +236,7 @@ class Pipeline:
             self._batch_write([], report, source, originals.now, stored, revisions)
         )
         report.new_items = new + last.new_items
+        return stored
 
     def _batch_write(
         self,

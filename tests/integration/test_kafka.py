@@ -153,3 +153,49 @@ def test_publish_and_consume_with_the_default_model(
         dict(m.headers)["reason_code"].decode() for m in kafka_broker.read_all("e2e.dlq")
     )
     assert reasons == ["bad_json", "not_object"]
+
+
+def test_silent_partitions_are_released_and_lag_is_measured(
+    kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    """Partition 2 never speaks: once the others are caught up and quiet, every partition is
+    released as idle, so the watermark reaches the last item and its windows become final."""
+    from kafka import KafkaProducer
+    from prometheus_client import generate_latest
+
+    from finsentry.metrics import ConsumerMetrics
+
+    topic = kafka_broker.create_topic("silent", partitions=3)
+    now = datetime.now(UTC).replace(microsecond=0)
+    lines = news_lines(60, start=now - timedelta(hours=2), seed=21)
+    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
+    try:
+        for i, value in enumerate(lines):
+            producer.send(topic, value=value, partition=i % 2)
+        producer.flush()
+    finally:
+        producer.close()
+    settings = kafka_broker.settings(
+        db=str(tmp_path / "silent.db"), kafka_topic=topic, kafka_group="silent-test",
+        batch_max_items=25, batch_max_wait_ms=200, allowed_lateness_s=60,
+    )
+    pipeline = Pipeline.from_settings(settings, store=open_store(settings.db), scorer=LexiconScorer())
+    metrics = ConsumerMetrics()
+    consumer = KafkaNewsConsumer(
+        settings, pipeline, metrics=metrics,
+        options=ConsumeOptions(idle_exit_s=8, partition_idle_s=1.0, session_timeout_ms=6000),
+    )
+    totals = consumer.run()
+
+    assert (totals.consumed, totals.processed, totals.dead_lettered) == (60, 60, 0)
+    last = max(datetime.fromisoformat(json.loads(line)["published_at"]) for line in lines)
+    assert pipeline.watermark.value == last  # every partition closed: all windows final
+    assert set(pipeline.input_times) == {f"{topic}/0", f"{topic}/1"}
+    committed = kafka_broker.committed("silent-test", topic)
+    assert {p: o for p, o in committed.items() if o >= 0} == {0: 30, 1: 30}  # 2: nothing
+    text = generate_latest(metrics.registry).decode()
+    assert "finsentry_messages_consumed_total 60.0" in text
+    assert 'finsentry_consumer_lag{partition="0"} 0.0' in text
+    assert 'finsentry_consumer_lag{partition="1"} 0.0' in text
+    assert 'finsentry_event_lag_seconds{partition="1"}' in text
+    pipeline.close()

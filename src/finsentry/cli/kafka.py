@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from finsentry.cli.common import (
@@ -12,6 +14,11 @@ from finsentry.cli.common import (
     settings_from,
 )
 from finsentry.inert import redact_dsn
+
+if TYPE_CHECKING:
+    from finsentry.config import Settings
+    from finsentry.sources.kafka import ConsumeOptions
+    from finsentry.totals import RunTotals
 
 bootstrap_option = setting_option("--bootstrap", field="kafka_bootstrap", metavar="HOST:PORT[,...]")
 topic_option = setting_option("--topic", field="kafka_topic")
@@ -116,10 +123,7 @@ def consume(
     Security settings (FINSENTRY_KAFKA_SECURITY_PROTOCOL, FINSENTRY_KAFKA_SASL_*,
     FINSENTRY_KAFKA_SSL_CAFILE) come from the environment or the config file.
     """
-    from finsentry.pipeline import Pipeline
-    from finsentry.shutdown import GracefulStop
     from finsentry.sources.kafka import ConsumeOptions
-    from finsentry.sources.kafka import consume as run_consumer
     from finsentry.summary import format_totals
 
     settings = settings_from(
@@ -141,16 +145,37 @@ def consume(
         session_timeout_ms=session_timeout_ms,
         auto_offset_reset="latest" if from_latest else "earliest",
     )
+    totals = _run_member(settings, options, (metrics_port, metrics_addr), no_detect, quiet)
+    click.echo(
+        f"consumed {totals.consumed} = processed {totals.processed} + "
+        f"dead-lettered {totals.dead_lettered}"
+    )
+    click.echo(format_totals(totals))
+    click.echo(f"store: {redact_dsn(settings.db)}   dead-letter topic: {settings.dlq_topic}")
+
+
+def _run_member(
+    settings: Settings,
+    options: ConsumeOptions,
+    metrics: tuple[int | None, str],
+    no_detect: bool,
+    quiet: bool,
+) -> RunTotals:
+    """One consumer-group member until stopped (signals handled), its errors explained."""
+    from finsentry.pipeline import Pipeline
+    from finsentry.shutdown import GracefulStop
+    from finsentry.sources.kafka import consume as run_consumer
+
     stop = GracefulStop()
     stop.install()
     pipeline = Pipeline.from_settings(settings, detect=not no_detect)
     try:
-        totals = run_consumer(
+        return run_consumer(
             settings,
             pipeline=pipeline,
             options=options,
-            metrics_port=metrics_port,
-            metrics_addr=metrics_addr,
+            metrics_port=metrics[0],
+            metrics_addr=metrics[1],
             stop=stop,
             progress=not quiet,
         )
@@ -159,12 +184,6 @@ def consume(
         raise
     finally:
         pipeline.close()
-    click.echo(
-        f"consumed {totals.consumed} = processed {totals.processed} + "
-        f"dead-lettered {totals.dead_lettered}"
-    )
-    click.echo(format_totals(totals))
-    click.echo(f"store: {redact_dsn(settings.db)}   dead-letter topic: {settings.dlq_topic}")
 
 
 @click.command()
