@@ -16,11 +16,14 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from finsentry.config import Settings, load_settings
 from finsentry.schema import RawRecord, as_utc, iso
 from finsentry.totals import RunTotals
+
+if TYPE_CHECKING:
+    from finsentry.training.data import Example
 
 log = logging.getLogger(__name__)
 EVAL_STATE_KEY = "model_eval"
@@ -270,6 +273,40 @@ def report_complete_days(
 # -- model evaluation --------------------------------------------------------------------------
 
 
+def _eval_examples(data: str, task: str, label_names: Sequence[str]) -> list[Example]:
+    """The labelled examples of ``task`` in ``data``; EvalDataError when there are none."""
+    from finsentry.training.data import load_examples, parse_label_names
+
+    try:
+        examples = load_examples(data, task, parse_label_names(label_names))
+    except (OSError, ValueError, KeyError) as exc:
+        raise EvalDataError(f"cannot read labelled examples from {data}: {exc}") from exc
+    if not examples:
+        raise EvalDataError(f"no labelled examples for task {task!r} in {data}")
+    return examples
+
+
+def _record_evaluation(
+    settings: Settings, entry: dict[str, Any], baseline: dict[str, float] | None
+) -> dict[str, float]:
+    """Put ``entry`` into the store's evaluation history (replacing its date's entry); the
+    accuracies it is compared with: ``baseline``, or else the same model's previous entry."""
+    from finsentry.store import open_store
+
+    store = open_store(settings.db)
+    try:
+        history = [
+            e for e in (store.get_state(EVAL_STATE_KEY) or []) if e.get("date") != entry["date"]
+        ]
+        earlier = [e for e in history if e["date"] < entry["date"] and e["model"] == entry["model"]]
+        reference = dict(baseline or (earlier[-1]["accuracy"] if earlier else {}))
+        history = sorted([*history, entry], key=lambda e: str(e["date"]))[-EVAL_HISTORY:]
+        store.set_state(EVAL_STATE_KEY, history)
+    finally:
+        store.close()
+    return reference
+
+
 def evaluate_model(
     settings: Settings,
     data: str,
@@ -289,16 +326,9 @@ def evaluate_model(
     same model. Drops are e-mailed when SMTP and ``mail_to`` are configured; ``ok`` is False then.
     """
     from finsentry.scoring import load_scorer
-    from finsentry.store import open_store
-    from finsentry.training.data import load_examples, parse_label_names
     from finsentry.training.report import evaluate_with_scorer, write_reports
 
-    try:
-        examples = load_examples(data, task, parse_label_names(label_names))
-    except (OSError, ValueError, KeyError) as exc:
-        raise EvalDataError(f"cannot read labelled examples from {data}: {exc}") from exc
-    if not examples:
-        raise EvalDataError(f"no labelled examples for task {task!r} in {data}")
+    examples = _eval_examples(data, task, label_names)
     scorer = load_scorer(settings)
     metrics = evaluate_with_scorer(scorer, examples)
     prefix = Path(out_dir) / f"model-eval-{evaluated_for.isoformat()}"
@@ -313,17 +343,7 @@ def evaluate_model(
         "macro_f1": {name: round(m.macro_f1, 6) for name, m in metrics.items()},
         "examples": sum(m.count for m in metrics.values()),
     }
-    store = open_store(settings.db)
-    try:
-        history = [
-            e for e in (store.get_state(EVAL_STATE_KEY) or []) if e.get("date") != entry["date"]
-        ]
-        earlier = [e for e in history if e["date"] < entry["date"] and e["model"] == entry["model"]]
-        reference = dict(baseline or (earlier[-1]["accuracy"] if earlier else {}))
-        history = sorted([*history, entry], key=lambda e: str(e["date"]))[-EVAL_HISTORY:]
-        store.set_state(EVAL_STATE_KEY, history)
-    finally:
-        store.close()
+    reference = _record_evaluation(settings, entry, baseline)
     drops = {
         name: {"accuracy": acc, "reference": reference[name]}
         for name, acc in accuracy.items()
