@@ -154,3 +154,20 @@ def _tokenizer_file(directory: Path, spec: ModelSpec) -> Path:
         f"the backbone {spec.backbone} of {directory} has no local {TOKENIZER_FILE} (a fast "
         "tokenizer): the ONNX backend cannot tokenize for it"
     )
+
+
+def export_after_training(directory: Path) -> ModelSpec:
+    """What ``finsentry train`` calls once the model is written: export it to ONNX (see
+    :func:`export_onnx`); a model that cannot be exported is still a model, so a failure is
+    logged with what to do, not raised. Returns the spec as it is now on disk."""
+    try:
+        export_onnx(directory)
+    except (OnnxExportError, ValueError, RuntimeError, OSError) as exc:
+        log.warning(
+            "no ONNX export written for %s (%s): it scores with --backend torch; "
+            "retry with `finsentry export-onnx %s`",
+            directory,
+            exc,
+            directory,
+        )
+    return ModelSpec.read(directory)

@@ -23,6 +23,7 @@ import torch
 from finsentry.scoring.device import configure_cpu_threads, select_device
 from finsentry.scoring.engine import Scorer
 from finsentry.scoring.network import ENTITY_TASK, MultiTaskNetwork
+from finsentry.scoring.onnx_export import export_after_training
 from finsentry.training.config import TrainConfig, TrainResult
 from finsentry.training.data import DataError, Example, label_sets
 from finsentry.training.export import save_model
@@ -111,4 +112,5 @@ def train(
         lexical=blend.lexical,
         network_metrics=blend.network_metrics,
     )
+    spec = export_after_training(out)  # model.int8.onnx for the onnx backend
     return TrainResult(out, spec, blend.metrics, history, time.perf_counter() - started)
