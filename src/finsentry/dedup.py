@@ -177,6 +177,7 @@ class Deduplicator:
     item of the same story lies within the horizon, else a duplicate of the earliest one. When
     an item arrives that is earlier than items already marked, the items after it whose marks
     change are re-marked (a change can cascade) and handed out by :meth:`take_revisions`.
+    The pipeline trims the index behind its watermark (:meth:`forget_behind`).
     """
 
     def __init__(
@@ -191,7 +192,6 @@ class Deduplicator:
         self._by_id: dict[str, _Entry] = {}
         self._by_exact: dict[str, list[str]] = {}
         self._lsh: Any = None
-        self._latest: datetime | None = None
         self._revisions: dict[str, Revision] = {}
 
     # --- index -----------------------------------------------------------------------------
@@ -220,15 +220,17 @@ class Deduplicator:
         self._by_exact.setdefault(entry.fp.exact, []).append(entry.id)
         if entry.shingles:
             self._lsh.insert(entry.id, LeanMinHash(entry.minhash), check_duplication=False)
-        if self._latest is None or entry.published_at > self._latest:
-            self._latest = entry.published_at
 
-    def _evict(self) -> None:
-        """Forget items far behind the newest one (twice the horizon, for late arrivals)."""
-        if self._latest is None or len(self._by_id) < 1024:
-            return
-        cutoff = self._latest - 2 * self.horizon
-        for entry in [e for e in self._by_id.values() if e.published_at < cutoff]:
+    def forget_behind(self, watermark: datetime | None) -> int:
+        """Forget the items dated more than twice the horizon before the watermark: an on-time
+        item (dated at or after the watermark) cannot be a copy of them, and the margin keeps
+        them for late ones. Keyed to the watermark, not to the newest item, so that one partition
+        running ahead of another does not drop what the other still needs. Returns how many."""
+        if watermark is None or not self._by_id:
+            return 0
+        cutoff = as_utc(watermark) - 2 * self.horizon
+        old = [e for e in self._by_id.values() if e.published_at < cutoff]
+        for entry in old:
             del self._by_id[entry.id]
             ids = self._by_exact.get(entry.fp.exact, [])
             if entry.id in ids:
@@ -237,6 +239,7 @@ class Deduplicator:
                     del self._by_exact[entry.fp.exact]
             if entry.shingles:
                 self._lsh.remove(entry.id)
+        return len(old)
 
     # --- marking ---------------------------------------------------------------------------
 
@@ -294,9 +297,7 @@ class Deduplicator:
                 self._add(entry)
                 new.append(entry)
         self._settle(new)
-        marks = [self._by_id[item.id].mark for item in items]
-        self._evict()
-        return marks
+        return [self._by_id[item.id].mark for item in items]
 
     def _settle(self, new: list[_Entry]) -> None:
         """Mark the new entries and re-mark, in event-time order, every later entry whose

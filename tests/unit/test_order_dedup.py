@@ -230,3 +230,18 @@ def test_the_store_applies_revisions_in_the_batch_transaction(
     finally:
         revised.close()
         clean.close()
+
+
+def test_the_index_is_trimmed_behind_the_watermark_not_the_newest_item() -> None:
+    dedup = Deduplicator(cast(Store, FakeStore()), timedelta(hours=1))
+    old = NewsItem("old", T0, "Wire", headline(2, 0))
+    ahead = NewsItem("ahead", T0 + timedelta(days=5), "Wire", headline(1, 0))
+    dedup.mark([old, ahead], [(), ()])
+    # another partition still at T0 holds the watermark: nothing it may copy is forgotten
+    assert dedup.forget_behind(T0 - timedelta(minutes=10)) == 0
+    copy = NewsItem("copy", T0 + timedelta(minutes=30), "Desk", headline(2, 0))
+    assert dedup.mark([copy], [()])[0].duplicate_of == "old"
+    assert dedup.forget_behind(None) == 0
+    assert dedup.forget_behind(T0 + timedelta(hours=3)) == 2  # old and copy: > 2 h behind
+    again = NewsItem("again", T0 + timedelta(minutes=31), "Desk", headline(2, 0))
+    assert dedup.mark([again], [()])[0].novel  # a late item after the trim: not compared
