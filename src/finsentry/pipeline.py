@@ -174,6 +174,7 @@ class Pipeline:
         tickers = [tuple(t.name for t in targets) for _, (targets, _) in kept]
         marks = self.dedup.mark([item for item, _ in kept], tickers)
         late_flags = self.watermark.observe([item for item, _ in kept])
+        self.dedup.forget_behind(self.watermark.value)  # what no on-time item can copy
         return [
             ScoredItem(
                 item=replace(item, tickers=found),
