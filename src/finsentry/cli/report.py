@@ -65,8 +65,15 @@ def report(
 
     The HTML is self-contained (charts embedded), readable in an e-mail client.
     """
-    from finsentry.reports import build_report, send_report, write_report
+    from finsentry.reports import build_report, check_mail_settings, send_report, write_report
+
     settings = settings_from(ctx, db=db)
+    recipients = [a.strip() for value in emails for a in value.split(",") if a.strip()]
+    if recipients:  # before any work: say what to set
+        try:
+            check_mail_settings(settings, recipients)
+        except ValueError as exc:
+            raise click.UsageError(f"--email: {exc}") from exc
     the_day = day.date() if day else _yesterday()
     target = out or Path(f"report-{the_day.isoformat()}.html")
     store = open_for_reading(settings.db)
@@ -83,10 +90,20 @@ def report(
         f"{the_day}: {t.items:,} novel items, {len(result.alerts)} alerts, "
         f"{len(result.topics)} topics, {len(result.tickers)} tickers listed"
     )
-    recipients = [a.strip() for value in emails for a in value.split(",") if a.strip()]
+    if t.items == 0:
+        click.echo(_no_data_hint(the_day, result.days_with_data), err=True)
     if recipients:
         try:
             send_report(result, settings, recipients)
         except (OSError, ValueError) as exc:
             raise click.ClickException(f"could not e-mail the report: {exc}") from exc
         click.echo(f"e-mailed to {', '.join(recipients)}")
+
+
+def _no_data_hint(day: date, days: list[date]) -> str:
+    from finsentry.reports.queries import day_ranges
+
+    if not days:
+        return f"hint: the store holds no news at all; nothing to report for {day}"
+    shown = [a.isoformat() if a == b else f"{a} to {b}" for a, b in day_ranges(days)][-10:]
+    return f"hint: no news stored for {day}; days with data: {', '.join(shown)} (use --date)"

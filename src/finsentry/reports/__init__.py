@@ -1,0 +1,43 @@
+"""The daily report: one self-contained HTML page about a UTC day, readable in an e-mail client.
+
+:mod:`finsentry.reports.data` computes what the report shows from the store (numbers, changes,
+alerts, models, the days that have data); :mod:`finsentry.reports.charts` draws the charts;
+:mod:`finsentry.reports.render` lays it out with the ``report.html.j2`` and ``report.txt.j2``
+templates, writes the files and sends the e-mail.
+"""
+
+from __future__ import annotations
+
+from finsentry.reports.data import (
+    Change,
+    DayReport,
+    HourPoint,
+    ScopeDay,
+    build_report,
+    report_window,
+)
+from finsentry.reports.render import (
+    check_mail_settings,
+    email_message,
+    render_html,
+    render_plain,
+    send_report,
+    smtp_send,
+    write_report,
+)
+
+__all__ = [
+    "Change",
+    "DayReport",
+    "HourPoint",
+    "ScopeDay",
+    "build_report",
+    "check_mail_settings",
+    "email_message",
+    "render_html",
+    "render_plain",
+    "report_window",
+    "send_report",
+    "smtp_send",
+    "write_report",
+]
