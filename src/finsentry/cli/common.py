@@ -34,6 +34,9 @@ def setting_option(*decls: str, field: str, **kwargs: Any) -> Callable[[F], F]:
 db_option = setting_option("--db", field="db", metavar="PATH|DSN")
 model_option = setting_option("--model", field="model", metavar="NAME|DIR")
 device_option = setting_option("--device", field="device", type=click.Choice(["auto", "cuda", "cpu"]))
+backend_option = setting_option(
+    "--backend", field="backend", type=click.Choice(["auto", "onnx", "torch"])
+)
 
 
 def settings_from(ctx: click.Context, **overrides: Any) -> Settings:

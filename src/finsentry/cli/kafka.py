@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from finsentry.cli.common import (
+    backend_option,
     db_option,
     device_option,
     model_option,
@@ -32,6 +33,7 @@ topic_option = setting_option("--topic", field="kafka_topic")
 @db_option
 @model_option
 @device_option
+@backend_option
 @setting_option("--batch-max-items", field="batch_max_items", type=int)
 @setting_option("--batch-max-wait-ms", field="batch_max_wait_ms", type=int)
 @click.option(
@@ -100,6 +102,7 @@ def consume(
     db: str | None,
     model: str | None,
     device: str | None,
+    backend: str | None,
     batch_max_items: int | None,
     batch_max_wait_ms: int | None,
     metrics_port: int | None,
@@ -135,6 +138,7 @@ def consume(
         db=db,
         model=model,
         device=device,
+        backend=backend,
         batch_max_items=batch_max_items,
         batch_max_wait_ms=batch_max_wait_ms,
     )

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import click
 
-from finsentry.cli.common import db_option, device_option, model_option, settings_from
+from finsentry.cli.common import (
+    backend_option,
+    db_option,
+    device_option,
+    model_option,
+    settings_from,
+)
 from finsentry.inert import redact_dsn
 
 
@@ -17,6 +23,7 @@ from finsentry.inert import redact_dsn
 @db_option
 @model_option
 @device_option
+@backend_option
 @click.option("--batch-size", default=256, show_default=True, help="Records per micro-batch.")
 @click.option("--no-detect", is_flag=True, help="Store and aggregate only; run no detectors.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -27,6 +34,7 @@ def ingest(
     db: str | None,
     model: str | None,
     device: str | None,
+    backend: str | None,
     batch_size: int,
     no_detect: bool,
     quiet: bool,
@@ -48,7 +56,7 @@ def ingest(
             check_input(name)
         except InputError as exc:
             raise click.BadParameter(str(exc), param_hint="FILES") from None
-    settings = settings_from(ctx, db=db, model=model, device=device)
+    settings = settings_from(ctx, db=db, model=model, device=device, backend=backend)
     started = time.perf_counter()
     pipeline = Pipeline.from_settings(settings, detect=not no_detect)
     try:
@@ -75,6 +83,7 @@ def ingest(
 )
 @model_option
 @device_option
+@backend_option
 @click.pass_context
 def demo(
     ctx: click.Context,
@@ -84,6 +93,7 @@ def demo(
     workdir: str,
     model: str | None,
     device: str | None,
+    backend: str | None,
 ) -> None:
     """Simulate a news stream with incidents, ingest it into a fresh embedded store, show alerts.
 
@@ -94,7 +104,7 @@ def demo(
     from finsentry.demo import run_demo
 
     out = Path(workdir)
-    settings = settings_from(ctx, db=str(out / "demo.db"), model=model, device=device)
+    settings = settings_from(ctx, db=str(out / "demo.db"), model=model, device=device, backend=backend)
     report = run_demo(settings, out, seed=seed, hours=hours, incidents=incidents)
     click.echo(report.text)
     click.echo(f"\nFiles: {out}/ (stream, truth, store). Try: finsentry alerts --db {redact_dsn(settings.db)}")
