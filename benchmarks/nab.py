@@ -21,7 +21,7 @@ The scoring follows NAB's published description (Lavin & Ahmad 2015 and the NAB 
 - the result is normalised: 100 * (raw - null) / (perfect - null), where the null detector never
   fires and the perfect one fires on the first row of every window.
 
-Detectors: ``univariate`` (:class:`finsentry.anomaly_univariate.UnivariateDetector`: value, jump,
+Detectors: ``univariate`` (:class:`benchmarks.univariate.UnivariateDetector`: value, jump,
 anomaly-likelihood and new-extreme views, rank-calibrated, gated and suppressed; see
 :func:`univariate_scores`), ``finsentry`` (robust value, jump and new-extreme novelty, rank-calibrated, fires once
 per anomaly; see :func:`finsentry_scores`),
@@ -37,6 +37,7 @@ import csv
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +48,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from finsentry.anomaly_univariate import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
+
+from benchmarks.univariate import (  # noqa: E402
     UnivariateConfig,
     UnivariateDetector,
     gate,
@@ -441,7 +444,7 @@ def univariate_config(
 
 
 def univariate_scores(series: Series) -> np.ndarray:
-    """The :mod:`finsentry.anomaly_univariate` detector with the default global parameters."""
+    """The :mod:`benchmarks.univariate` detector with the default global parameters."""
     detector = UnivariateDetector(univariate_config(series, UNIVARIATE_DEFAULT))
     return detector.decision_score(series.values, series.timestamps)
 

@@ -69,6 +69,7 @@ def main() -> None:
         marks = {args.records // 3, 2 * args.records // 3, args.records}
         batch: list[RawRecord] = []
         done, started = 0, time.perf_counter()
+        last_done, last_at = 0, started
         profiler = cProfile.Profile()
         print(f"batch {size}; RSS at start {rss_mib():.0f} MiB")
         for i, data in enumerate(news_stream(args.records, seed=1, step_s=args.step_s)):
@@ -84,11 +85,14 @@ def main() -> None:
             done += len(batch)
             batch = []
             if done // args.every != (done - size) // args.every or done == args.records:
+                now = time.perf_counter()
                 print(
                     f"{done:>8} records  RSS {rss_mib():6.0f} MiB  "
-                    f"{done / (time.perf_counter() - started):7.0f} records/s",
+                    f"{done / (now - started):7.0f} records/s  "
+                    f"(last {done - last_done}: {(done - last_done) / (now - last_at):7.0f}/s)",
                     flush=True,
                 )
+                last_done, last_at = done, now
             if args.trace and any(done - size < m <= done for m in marks):
                 gc.collect()
                 snapshots.append((done, tracemalloc.take_snapshot()))

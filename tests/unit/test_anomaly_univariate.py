@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from benchmarks import nab
-
-from finsentry.anomaly_univariate import (
+from benchmarks.univariate import (
     UnivariateConfig,
     UnivariateDetector,
     gate,

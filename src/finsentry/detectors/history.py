@@ -122,6 +122,8 @@ class History:
         self.history_windows = history_windows
         self.scopes: dict[ScopeKey, ScopeSeries] = {}
         self._priors: dict[tuple[str, int], CrossSection] = {}
+        # per-window results the detectors share (history sums), dropped whenever data changes
+        self.memo: dict[tuple[object, ...], object] = {}
 
     def index(self, start: datetime) -> int:
         return int(start.timestamp()) // self.size_s
@@ -142,6 +144,7 @@ class History:
     def replace(self, stats: Iterable[WindowStat], first: datetime, end: datetime) -> None:
         """The store's statistics for windows ``first <= start < end`` replace what is held."""
         lo, hi = self.index(first), self.index(end)
+        self.memo.clear()
         for series in self.scopes.values():
             for i in [i for i in series.stats if lo <= i < hi]:
                 del series.stats[i]
@@ -158,6 +161,7 @@ class History:
     def prune(self, before: datetime, keep_all_from: datetime) -> None:
         """Drop windows before ``before`` (the all scope keeps more, for its daily baseline)."""
         cut, cut_all = self.index(before), self.index(keep_all_from)
+        self.memo.clear()
         for key in list(self.scopes):
             series = self.scopes[key]
             limit = cut_all if key == ALL_KEY else cut
@@ -170,8 +174,30 @@ class History:
 
     def other_flow(self, first: int, last: int, exclude: ScopeSeries) -> float:
         """Items of the all scope in windows ``first..last`` that are not in ``exclude``."""
-        span = last - first + 1
-        return self.all.span_sum_at(last, span) - exclude.span_sum_at(last, span)
+        return self.flow(first, last) - window_sum(exclude, first, last)
+
+    def flow(self, first: int, last: int) -> float:
+        """Items of the all scope in windows ``first..last`` (remembered until data changes)."""
+        key = ("flow", first, last)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = window_sum(self.all, first, last)
+        assert isinstance(found, float)
+        return found
+
+    def own_history(
+        self, key: ScopeKey, first: int, last: int, cap_factor: float
+    ) -> tuple[float, float, int, float]:
+        """(items, negatives, windows, other flow) of a scope in windows ``first..last``, a past
+        burst capped (:func:`capped_history`); remembered until the data changes."""
+        memo_key = ("own", key, first, last, cap_factor)
+        found = self.memo.get(memo_key)
+        if found is None:
+            series = self.scopes.get(key) or ScopeSeries(self.size_s, self.origin_index)
+            n, neg, windows = capped_history(series, first, last, cap_factor)
+            flow = self.other_flow(first, last, series) if last >= first else 0.0
+            found = self.memo[memo_key] = (n, neg, windows, flow)
+        return found  # type: ignore[return-value]
 
     def prior(self, kind: str, end_index: int, max_weight: float) -> CrossSection:
         """The cross-section priors of ``kind`` from the history before ``end_index``'s hour."""
@@ -193,10 +219,25 @@ class History:
                     neg += stat.negative
             if n > 0:
                 rows.append((n, neg))
-        flow = self.all.span_sum_at(hi - 1, max(hi - lo, 0))
-        found = fit_cross_section(rows, flow, max_weight)
+        found = fit_cross_section(rows, self.flow(lo, hi - 1), max_weight)
         self._priors[key] = found
         return found
+
+
+def window_sum(series: ScopeSeries, first: int, last: int, attr: str = "count") -> float:
+    """Sum of ``attr`` over windows ``first..last``, walking whichever is shorter: the range or
+    the series' windows."""
+    stats = series.stats
+    total = 0.0
+    if len(stats) < last - first + 1:
+        for i in sorted(i for i in stats if first <= i <= last):
+            total += float(getattr(stats[i], attr))
+        return total
+    for i in range(first, last + 1):
+        stat = stats.get(i)
+        if stat is not None:
+            total += float(getattr(stat, attr))
+    return total
 
 
 def capped_history(
@@ -206,7 +247,10 @@ def capped_history(
     counts for more than ``cap_factor`` times the mean (at least 2): a past burst does not raise
     the bar for the next one."""
     windows = max(0, last - first + 1)
-    picked = [s for i, s in sorted(series.stats.items()) if first <= i <= last]
+    if len(series.stats) < windows:
+        picked = [series.stats[i] for i in sorted(i for i in series.stats if first <= i <= last)]
+    else:
+        picked = [s for s in map(series.stats.get, range(first, last + 1)) if s is not None]
     if not picked or windows == 0:
         return 0.0, 0.0, windows
     mean = sum(s.count for s in picked) / windows

@@ -19,7 +19,7 @@ import math
 from datetime import datetime
 
 from finsentry.detectors.base import DetectorConfig, Score, span_text
-from finsentry.detectors.history import ALL_KEY, History, ScopeKey, capped_history
+from finsentry.detectors.history import ALL_KEY, History, ScopeKey
 from finsentry.detectors.stats import betabinom_log_sf, nbinom_log_sf, z_of_log_p
 from finsentry.detectors.volume import floored, flow_baseline, span_flow
 from finsentry.schema import Alert
@@ -45,12 +45,11 @@ class NegativeSurgeDetector:
             return None
         last = end - cfg.longest_span
         first = max(last - history.history_windows + 1, history.origin_index)
-        n_h, neg_h, _ = capped_history(series, first, last, cfg.cap_factor)
+        n_h, neg_h, _, flow = history.own_history(key, first, last, cfg.cap_factor)
         if key == ALL_KEY:
             if n_h < cfg.min_flow:
                 return None
             return neg_h + 1.0, n_h - neg_h + 2.0, "history"
-        flow = history.other_flow(first, last, series) if last >= first else 0.0
         if flow + n_h < cfg.min_flow:
             return None
         prior = history.prior(key[0], end, cfg.prior_max_items)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from finsentry.detectors.base import DetectorConfig, Score, span_text
-from finsentry.detectors.history import ALL_KEY, History, ScopeKey, ScopeSeries, capped_history
+from finsentry.detectors.history import ALL_KEY, History, ScopeKey, ScopeSeries
 from finsentry.detectors.stats import nbinom_log_sf, z_of_log_p
 from finsentry.schema import Alert
 
@@ -95,13 +95,12 @@ def flow_baseline(
     cfg: DetectorConfig,
     attr_share: float | None = None,
 ) -> tuple[float, float, str, float] | None:
-    """(shape, rate per item of other flow, baseline kind, usual other items a window) of a scope before the spans ending at
-    ``end``: its capped history, plus the cross-section prior. With ``attr_share``, the rate is of
+    """(shape, rate per item of other flow, baseline kind, usual other items a window) of a scope
+    before the spans ending at ``end``: its capped history, plus the cross-section prior. With ``attr_share``, the rate is of
     negative items (the prior's rate times that share, the history's negatives)."""
     last = end - cfg.longest_span
     first = max(last - history.history_windows + 1, history.origin_index)
-    n_h, neg_h, windows = capped_history(series, first, last, cfg.cap_factor)
-    flow = history.other_flow(first, last, series) if last >= first else 0.0
+    n_h, neg_h, windows, flow = history.own_history(key, first, last, cfg.cap_factor)
     if flow + n_h < cfg.min_flow:
         return None
     usual = flow / windows if windows else 0.0

@@ -1,6 +1,6 @@
 """An online anomaly detector for one generic univariate series (used by the NAB benchmark).
 
-The pipeline's detectors in :mod:`finsentry.anomaly` work on event-time windows of news counts
+The pipeline's detectors (:mod:`finsentry.detectors`) work on event-time windows of news counts
 and tones. This module scores any numeric series row by row, causally: the score of row ``t``
 depends on rows ``0..t`` only, so appending rows never changes an earlier score or decision.
 
