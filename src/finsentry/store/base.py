@@ -40,6 +40,9 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from finsentry.schema import Alert, DeadLetter, ScopeKind, ScoredItem, WindowStat
 
 if TYPE_CHECKING:
+    from finsentry.store.check import Problem
+
+if TYPE_CHECKING:
     from finsentry.dedup import Revision
 
 
@@ -153,6 +156,9 @@ class WindowReader(Protocol):
     def counts(self) -> dict[str, int]:
         """Row counts: items, novel, duplicates, late, dead_letters, alerts, windows."""
 
+    def time_range(self) -> tuple[datetime | None, datetime | None]:
+        """The first and last ``published_at`` of the stored items (None, None when empty)."""
+
 
 @runtime_checkable
 class AlertLedger(Protocol):
@@ -197,9 +203,12 @@ class Outbox(Protocol):
 
 @runtime_checkable
 class Maintenance(Protocol):
-    """Schema upgrades, re-aggregation and retention (``finsentry db``)."""
+    """Schema upgrades, re-aggregation, retention and integrity checks (``finsentry db``)."""
 
     url: str
+
+    def schema_version(self) -> int:
+        """The applied schema version (0: no finsentry schema yet)."""
 
     def migrate(self) -> int:
         """Apply pending migrations (idempotent). Returns the schema version."""
@@ -209,6 +218,9 @@ class Maintenance(Protocol):
 
     def delete_items_before(self, before: datetime) -> int:
         """Retention: drop raw items (not windows or alerts) published before a time."""
+
+    def check(self) -> list[Problem]:
+        """Integrity problems (``finsentry db check``); an empty list when there is none."""
 
     def close(self) -> None: ...
 

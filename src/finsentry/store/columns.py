@@ -13,8 +13,6 @@ ITEM_COLUMNS: tuple[str, ...] = (
     "topic_prob", "model", "novel", "duplicate_of", "late", "input", "position", "fingerprint",
     "ticker_sentiment",
 )  # fmt: skip
-ITEM_TIME_COLUMNS = frozenset({"published_at", "ingested_at"})
-ITEM_LIST_COLUMNS = frozenset({"tickers", "input_tickers"})
 
 TICKER_COLUMNS: tuple[str, ...] = (
     "item_id", "ticker", "published_at", "score", "sentiment", "p_negative", "p_neutral",
