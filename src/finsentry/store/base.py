@@ -40,10 +40,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from finsentry.schema import Alert, DeadLetter, ScopeKind, ScoredItem, WindowStat
 
 if TYPE_CHECKING:
-    from finsentry.store.check import Problem
-
-if TYPE_CHECKING:
     from finsentry.dedup import Revision
+    from finsentry.store.check import Problem
 
 
 class StoreUnavailableError(RuntimeError):
