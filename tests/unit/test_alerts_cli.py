@@ -101,7 +101,7 @@ def test_alerts_json_and_mute(tmp_path: Path) -> None:
     out = runner.invoke(main, ["alerts", "--db", db, "--json", "--since", since]).output
     assert len(out.splitlines()) == 2
     text = runner.invoke(main, ["alerts", "--db", db]).output
-    assert "volume spike on ACME" in text and "ACME plunges" in text
+    assert "ACME: news volume spike" in text and "ACME plunges" in text
 
     result = runner.invoke(main, ["mute", "--db", db, "--scope", "ticker:acme", "--for", "2h",
                                   "--rule", "volume_spike", "--reason", "known"])  # fmt: skip

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import click
 
+from finsentry.alerts import listing
 from finsentry.cli.common import (
     db_option,
     device_option,
@@ -15,8 +16,8 @@ from finsentry.cli.common import (
     open_for_reading,
     settings_from,
 )
-from finsentry.inert import for_terminal, web_url
-from finsentry.schema import ScopeKind, as_utc, iso, utc_now
+from finsentry.inert import for_terminal
+from finsentry.schema import Alert, AlertStatus, ScopeKind, as_utc, iso, utc_now
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -55,48 +56,103 @@ def parse_scope(text: str) -> tuple[str, str]:
     return kind.lower(), value.upper() if kind.lower() == "ticker" else value
 
 
-@click.command()
+STATUSES = tuple(str(s) for s in AlertStatus)
+
+
+def _select(
+    found: list[Alert], status: str | None, scope: tuple[str, str] | None, limit: int | None
+) -> list[Alert]:
+    """The alerts with ``status`` in ``scope`` (any when None), at most ``limit``, oldest first."""
+    out = [
+        a
+        for a in found
+        if (status is None or str(a.status) == status)
+        and (scope is None or (str(a.scope_kind), a.scope_value) == scope)
+    ]
+    return out[:limit] if limit is not None else out
+
+
+@click.group(invoke_without_command=True)
 @db_option
+@click.option("--format", "fmt", type=click.Choice(listing.FORMATS), default="table",
+              show_default=True, envvar="FINSENTRY_ALERTS_FORMAT", show_envvar=True,
+              help="table: one line per alert with its top headlines; json: one object per line "
+                   "(the --json shape); csv: a header row and one row per alert.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, envvar="FINSENTRY_JSON", show_envvar=True,
-              help="One JSON object per line: id, rule, scope_kind, scope_value, metric, "
-                   "window_start, window_end, fired_at, severity, observed, expected, evidence.")  # fmt: skip
+              help="Same as --format json: one JSON object per line: id, rule, scope_kind, "
+                   "scope_value, metric, window_start, window_end, fired_at, severity, observed, "
+                   "expected, evidence.")  # fmt: skip
+@click.option("--status", type=click.Choice(STATUSES), envvar="FINSENTRY_ALERTS_STATUS",
+              show_envvar=True, help="Only alerts with this status.")  # fmt: skip
+@click.option("--scope", "scope_text", envvar="FINSENTRY_ALERTS_SCOPE", show_envvar=True,
+              metavar="KIND:VALUE", help="Only alerts on this scope: ticker:AAPL, topic:NAME, "
+                                         "source:NAME or all.")  # fmt: skip
 @click.option("--since", envvar="FINSENTRY_ALERTS_SINCE", show_envvar=True, metavar="TIME|DURATION",
               help="Only alerts whose window starts at or after this (ISO time, or e.g. 24h).")  # fmt: skip
 @click.option("--limit", type=int, envvar="FINSENTRY_ALERTS_LIMIT", show_envvar=True,
               help="At most this many alerts (the oldest first).")  # fmt: skip
 @click.pass_context
 def alerts(
-    ctx: click.Context, db: str | None, as_json: bool, since: str | None, limit: int | None
-) -> None:
+    ctx: click.Context, db: str | None, fmt: str, as_json: bool, status: str | None,
+    scope_text: str | None, since: str | None, limit: int | None,
+) -> None:  # fmt: skip
     """List stored alerts, oldest first, with the headlines that drove them.
 
-    With --json each line is one alert in the documented, stable shape (timestamps ISO-8601 UTC).
+    With --json (or --format json) each line is one alert in the documented, stable shape
+    (timestamps ISO-8601 UTC). `finsentry alerts show ID` prints one alert in full, with its
+    evidence and its delivery history.
     """
-    from finsentry.alerts.engine import describe
-
+    ctx.meta["finsentry.alerts.db"] = db
+    if ctx.invoked_subcommand is not None:
+        return
+    scope = parse_scope(scope_text) if scope_text else None
     settings = settings_from(ctx, db=db)
     start = parse_since(since, utc_now()) if since else None
     store = open_for_reading(settings.db)
     try:
-        found = store.alerts(since=start, limit=limit)
+        found = _select(store.alerts(since=start), status, scope, limit)
     finally:
         store.close()
-    if as_json:
-        for alert in found:
-            click.echo(json.dumps(alert.to_json(), ensure_ascii=False))
-        return
-    if not found:
+    fmt = "json" if as_json else fmt
+    if fmt == "json":
+        for line in listing.json_lines(found):
+            click.echo(line)
+    elif fmt == "csv":
+        click.echo(listing.csv_text(found), nl=False)
+    elif not found:
         click.echo("no alerts")
-        return
-    for alert in found:  # headlines, URLs and scope names come from the news: made inert
-        click.echo(
-            f"{alert.window_start:%Y-%m-%d %H:%M}-{alert.window_end:%H:%M} UTC  "
-            f"{for_terminal(describe(alert))}  [{alert.status}]"
-        )
-        for ev in alert.evidence[:3]:
-            url = web_url(ev.url)
-            link = f"  {for_terminal(url)}" if url else ""
-            click.echo(f"    {ev.score:+.2f} {for_terminal(ev.headline)}{link}")
+    else:  # headlines, URLs and scope names come from the news: made inert
+        for line in listing.table_lines(found):
+            click.echo(line)
+
+
+@alerts.command("show")
+@click.argument("alert_id", metavar="ID")
+@db_option
+@click.pass_context
+def show(ctx: click.Context, alert_id: str, db: str | None) -> None:
+    """Print one alert (ID or a unique prefix of it) with its evidence and delivery history."""
+    from finsentry.alerts.history import deliveries, find_alert
+
+    parent = ctx.parent.meta.get("finsentry.alerts.db") if ctx.parent else None
+    settings = settings_from(ctx, db=db or parent)
+    store = open_for_reading(settings.db)
+    try:
+        found = find_alert(store, alert_id)
+        if len(found) > 1:
+            shown = ", ".join(a.id for a in found[:5])
+            raise click.UsageError(
+                f"{alert_id!r} matches {len(found)} alerts ({shown}): give more of the id"
+            )
+        if not found:
+            raise click.ClickException(
+                f"no alert {for_terminal(alert_id)!r}: `finsentry alerts` lists their ids"
+            )
+        history = deliveries(store, found[0])
+    finally:
+        store.close()
+    for line in listing.detail_lines(found[0], history):
+        click.echo(line)
 
 
 @click.command()
