@@ -210,3 +210,22 @@ def test_db_check_cli_on_postgres(pg: PostgresStore, postgres_dsn: str) -> None:
     bad = CliRunner().invoke(db, ["check", "--db", postgres_dsn])
     assert bad.exit_code == 1
     assert "tickers: item 'id-1' names 'MSFT' but has no item_tickers row for it" in bad.stdout
+
+
+def test_db_check_passes_a_store_the_pipeline_wrote(postgres_dsn: str, tmp_path: Path) -> None:
+    from finsentry.config import Settings
+    from finsentry.pipeline import Pipeline
+    from finsentry.runner import run_files
+    from finsentry.simulate import simulate
+    from tests.fixtures.scorers import LexiconScorer
+
+    stream = tmp_path / "news.jsonl"
+    simulate(stream, hours=8, seed=5, incidents=1)
+    settings = Settings(db=postgres_dsn)
+    store = PostgresStore(postgres_dsn)
+    store.migrate()
+    pipe = Pipeline.from_settings(settings, store=store, scorer=LexiconScorer())
+    totals = run_files([stream], settings, pipeline=pipe, batch_size=97)
+    assert totals.processed > 100 and store.counts()["alerts"] >= 1
+    assert [str(p) for p in store.check()] == []
+    pipe.close()

@@ -173,3 +173,29 @@ def test_cli_prints_each_problem_and_exits_non_zero(tmp_path: Path) -> None:
     assert sum(line.startswith("outbox: ") for line in lines) == 3  # 2 states, 1 delivered_at
     assert "problems in" in bad.stderr
     store.close()
+
+
+def test_a_store_written_by_the_pipeline_passes(tmp_path: Path) -> None:
+    """No false alarms: a simulated stream with duplicates, late items, an incident and its
+    alerts, ingested in odd batches and replayed, leaves nothing for the checks to report."""
+    from finsentry.config import Settings
+    from finsentry.pipeline import Pipeline
+    from finsentry.runner import run_files
+    from finsentry.simulate import simulate
+    from tests.fixtures.scorers import LexiconScorer
+
+    stream = tmp_path / "news.jsonl"
+    simulate(stream, hours=8, seed=5, incidents=1)
+    path = str(tmp_path / "pipeline.db")
+    settings = Settings(db=path)
+    store = SQLiteStore(path)
+    store.migrate()
+    pipe = Pipeline.from_settings(settings, store=store, scorer=LexiconScorer())
+    totals = run_files([stream], settings, pipeline=pipe, batch_size=97)
+    run_files([stream], settings, pipeline=pipe, batch_size=250)  # a replay
+    counts = store.counts()
+    assert totals.processed > 100 and counts["duplicates"] > 0 and counts["alerts"] >= 1
+    assert messages(store) == []
+    result = CliRunner().invoke(db, ["check", "--db", path])
+    assert result.exit_code == 0 and "store consistent" in result.output, result.output
+    pipe.close()
