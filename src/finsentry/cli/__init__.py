@@ -17,9 +17,10 @@ COMMANDS: dict[str, str] = {
     "ingest": "finsentry.cli.pipeline:ingest",
     "simulate": "finsentry.cli.simulate:simulate",
     "score": "finsentry.cli.score:score",
-    "train": "finsentry.cli.models:train",
+    "train": "finsentry.cli.train:train",
     "train-lexical": "finsentry.cli.models:train_lexical",
     "evaluate": "finsentry.cli.models:evaluate",
+    "export-onnx": "finsentry.cli.models:export_onnx",
     "alerts": "finsentry.cli.alerts:alerts",
     "mute": "finsentry.cli.alerts:mute",
     "backtest": "finsentry.cli.alerts:backtest",
@@ -58,11 +59,12 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> object:
+        from finsentry.scoring.loader import BackendError
         from finsentry.scoring.modeldir import ModelNotFoundError
 
         try:
             return super().invoke(ctx)
-        except ModelNotFoundError as exc:  # a model or backbone path a user mistyped
+        except (ModelNotFoundError, BackendError) as exc:  # a mistyped path, a missing backend
             raise click.ClickException(str(exc)) from exc
 
 

@@ -8,8 +8,14 @@ from typing import Any
 
 import click
 
-from finsentry.cli.common import device_option, model_option, setting_option, settings_from
-from finsentry.cli.models import _opt
+from finsentry.cli.common import (
+    backend_option,
+    device_option,
+    model_option,
+    setting_option,
+    settings_from,
+)
+from finsentry.cli.options import _opt
 from finsentry.inert import for_terminal
 from finsentry.schema import TextScore
 
@@ -114,6 +120,7 @@ def result_text(line: Line, result: TextScore | None) -> list[str]:
 @_opt("--json", "as_json", env="SCORE_JSON", is_flag=True, help="One JSON object per input line.")
 @model_option
 @device_option
+@backend_option
 @setting_option("--token-budget", field="token_budget", type=int)
 @setting_option("--max-length", field="max_length", type=int)
 @click.pass_context
@@ -155,6 +162,7 @@ def score(ctx: click.Context, /, texts: tuple[str, ...], **opts: Any) -> None:
         ctx,
         model=opts["model"],
         device=opts["device"],
+        backend=opts["backend"],
         token_budget=opts["token_budget"],
         max_length=opts["max_length"],
     )
