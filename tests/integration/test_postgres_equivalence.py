@@ -153,6 +153,7 @@ def test_restart_during_writes_loses_and_doubles_nothing(
     assert any("retry" in r.getMessage() for r in caplog.records), "no retry happened"
     assert store.counts()["items"] == len(items)
     assert all_windows(store) == merge_stats(window_deltas(items, SIZES))
+    assert store.check() == []  # finsentry db check after the fault
     store.close()
 
 
@@ -173,6 +174,7 @@ def test_unreachable_database_raises_and_replay_completes(
     store.write_batch(BatchWrite(items[10:], [], SIZES))
     assert store.counts()["items"] == 40
     assert all_windows(store) == merge_stats(window_deltas(items, SIZES))
+    assert store.check() == []
     store.close()
 
 
@@ -208,6 +210,7 @@ def test_lost_commit_acknowledgement_is_retried_without_double_count(
     assert result.new_items == 0  # the retry found everything already written
     assert pg.counts()["items"] == 30
     assert all_windows(pg) == merge_stats(window_deltas(items, SIZES))
+    assert pg.check() == []
 
 
 def test_concurrent_writers_with_overlap_count_each_item_once(postgres_dsn: str) -> None:
@@ -254,4 +257,5 @@ def test_concurrent_writers_with_overlap_count_each_item_once(postgres_dsn: str)
     expected_items = [s for s in items if s.id in written]
     assert check.counts()["items"] == len(expected_items)
     assert all_windows(check) == merge_stats(window_deltas(expected_items, SIZES))
+    assert check.check() == []
     check.close()
