@@ -33,6 +33,26 @@ DAY = Asset(DAY_COMPLETE)
 WEEK = Asset(WEEK_COMPLETE)
 
 
+@task(outlets=[DAY], retries=0, execution_timeout=timedelta(minutes=5))
+def announce_days(found: dict, *, outlet_events=None) -> list:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    if not found["days"]:
+        raise AirflowSkipException("no day completed since the last announcement")
+    outlet_events[DAY].extra = {"days": found["days"], "watermark": found["watermark"]}
+    return found["days"]
+
+
+@task(outlets=[WEEK], retries=0, execution_timeout=timedelta(minutes=5))
+def announce_week(found: dict, *, outlet_events=None) -> list:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    if not found["weeks"]:
+        raise AirflowSkipException("no week (Monday to Sunday) completed")
+    outlet_events[WEEK].extra = {"weeks": found["weeks"]}
+    return found["weeks"]
+
+
 @dag(
     dag_id="finsentry_ingest",
     schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
@@ -83,24 +103,6 @@ def finsentry_ingest() -> None:
         from finsentry import jobs
 
         return jobs.announce_complete_days(jobs.job_settings(config=config))
-
-    @task(outlets=[DAY], retries=0, execution_timeout=timedelta(minutes=5))
-    def announce_days(found: dict, *, outlet_events=None) -> list:
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        if not found["days"]:
-            raise AirflowSkipException("no day completed since the last announcement")
-        outlet_events[DAY].extra = {"days": found["days"], "watermark": found["watermark"]}
-        return found["days"]
-
-    @task(outlets=[WEEK], retries=0, execution_timeout=timedelta(minutes=5))
-    def announce_week(found: dict, *, outlet_events=None) -> list:
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        if not found["weeks"]:
-            raise AirflowSkipException("no week (Monday to Sunday) completed")
-        outlet_events[WEEK].extra = {"weeks": found["weeks"]}
-        return found["weeks"]
 
     pulled = pull_feeds(
         config=W.config,
