@@ -199,6 +199,6 @@ def test_alert_e_mail_renders_in_chromium_within_600_px(
     assert rendered.probe["widest"] <= 600, rendered.probe["widestTag"]
     slack = tmp_path / "slack.json"
     slack.write_text(json.dumps(slack_payload(n.payload, settings), indent=1), encoding="utf-8")
-    if os.environ.get("FINSENTRY_DOCS_SCREENSHOTS"):  # refresh the pictures of docs/operations.md
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS"):  # refresh the pictures of docs/operations.md
         DOCS.mkdir(exist_ok=True)
         shutil.copy(rendered.screenshot, DOCS / "alert-email.png")

@@ -186,6 +186,6 @@ def test_report_renders_in_chromium_within_600_px(
     images = rendered.probe["images"]
     assert len(images) == 3 and all(i["complete"] and i["width"] > 0 for i in images), images
     assert rendered.probe["widest"] <= 600, rendered.probe["widestTag"]
-    if os.environ.get("FINSENTRY_DOCS_SCREENSHOTS"):  # refresh the pictures of docs/operations.md
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS"):  # refresh the pictures of docs/operations.md
         DOCS.mkdir(exist_ok=True)
         shutil.copy(rendered.screenshot, DOCS / "daily-report.png")
