@@ -229,3 +229,9 @@ def test_db_check_passes_a_store_the_pipeline_wrote(postgres_dsn: str, tmp_path:
     assert totals.processed > 100 and store.counts()["alerts"] >= 1
     assert [str(p) for p in store.check()] == []
     pipe.close()
+
+
+def test_db_check_reads_one_snapshot(pg: PostgresStore, postgres_dsn: str) -> None:
+    other = PostgresStore(postgres_dsn)
+    check_contract.check_reads_one_snapshot(pg, other)
+    other.close()

@@ -199,3 +199,28 @@ def test_a_store_written_by_the_pipeline_passes(tmp_path: Path) -> None:
     result = CliRunner().invoke(db, ["check", "--db", path])
     assert result.exit_code == 0 and "store consistent" in result.output, result.output
     pipe.close()
+
+
+def check_reads_one_snapshot(store: SQLStore[Any], other: SQLStore[Any]) -> None:
+    """The check reads in one read-only transaction: another writer goes on meanwhile (it is
+    not held back), and what it writes does not show up half-way through the check."""
+    healthy(store)
+    seen: list[int] = []
+
+    def during(tx: Any) -> None:
+        seen.append(tx.execute("SELECT count(*) FROM items").fetchall()[0][0])
+        other.write_batch(BatchWrite([scored(99, minutes=500)], [], SIZES))
+        seen.append(tx.execute("SELECT count(*) FROM items").fetchall()[0][0])
+
+    store.dialect.snapshot(during, "test")
+    assert seen == [30, 30]
+    assert store.counts()["items"] == 31 and messages(store) == []
+
+
+def test_check_reads_one_snapshot(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.db")
+    store, other = SQLiteStore(path), SQLiteStore(path, busy_timeout_s=2)
+    store.migrate()
+    check_reads_one_snapshot(store, other)
+    other.close()
+    store.close()

@@ -40,47 +40,59 @@ class Problem:
         return f"{self.check}: {self.message}"
 
 
-def check_store(dialect: Dialect) -> list[Problem]:
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One read-only transaction: every check sees the same state, and writers go on."""
+
+    tx: Transaction
+    dialect: Dialect
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self.tx.execute(sql, params).fetchall()
+
+
+def check_store(dialect: Dialect, now: datetime | None = None) -> list[Problem]:
     """Every problem the checks find, check by check (an empty list: the store is consistent)."""
-    return [
-        *check_windows(dialect),
-        *check_tickers(dialect),
-        *check_watermarks(dialect),
-        *check_outbox(dialect),
-    ]
+
+    def work(tx: Transaction) -> list[Problem]:
+        snap = Snapshot(tx, dialect)
+        return [
+            *check_windows(snap),
+            *check_tickers(snap),
+            *check_watermarks(snap, now),
+            *check_outbox(snap),
+        ]
+
+    return dialect.snapshot(work, "integrity check")
 
 
 # --- windows ---------------------------------------------------------------------------------
 
 
-def check_windows(dialect: Dialect) -> list[Problem]:
-    sizes = [int(r[0]) for r in dialect.query("SELECT DISTINCT window_size_s FROM window_stats")]
-    low = dialect.query(
+def check_windows(snap: Snapshot) -> list[Problem]:
+    dialect = snap.dialect
+    sizes = [int(r[0]) for r in snap.rows("SELECT DISTINCT window_size_s FROM window_stats")]
+    low = snap.rows(
         "SELECT (SELECT min(published_at) FROM items), (SELECT min(window_start) FROM window_stats)"
     )[0]
     times = [t for t in (dialect.ts_out(low[0]), dialect.ts_out(low[1])) if t is not None]
     if not sizes or not times:
-        return _items_without_windows(dialect) if not sizes else []
-
-    def work(tx: Transaction) -> list[Problem]:
-        marker = state_time(tx, dialect, RETENTION_KEY)
-        since = max(min(times), marker) if marker is not None else min(times)
-        starts = reaggregate_starts(since, sizes, marker)
-        folder = WindowFolder(starts)
-        sql = (
-            f"SELECT {items_select()} FROM items WHERE published_at >= ? ORDER BY published_at, id"  # nosec B608
-        )
-        for rows in tx.stream(sql, (dialect.ts_in(min(starts.values())),)):
-            folder.add([dialect.scored(r) for r in rows])
-        return _compare_windows(folder.stats(), _stored_windows(dialect, starts))
-
-    return dialect.transact(work, "window check")
+        return _items_without_windows(snap) if not sizes else []
+    marker = state_time(snap.tx, dialect, RETENTION_KEY)
+    since = max(min(times), marker) if marker is not None else min(times)
+    starts = reaggregate_starts(since, sizes, marker)
+    folder = WindowFolder(starts)
+    sql = f"SELECT {items_select()} FROM items WHERE published_at >= ? ORDER BY published_at, id"  # nosec B608
+    for rows in snap.tx.stream(sql, (dialect.ts_in(min(starts.values())),)):
+        folder.add([dialect.scored(r) for r in rows])
+    return _compare_windows(folder.stats(), _stored_windows(snap, starts))
 
 
-def _stored_windows(dialect: Dialect, starts: dict[int, datetime]) -> list[WindowStat]:
+def _stored_windows(snap: Snapshot, starts: dict[int, datetime]) -> list[WindowStat]:
+    dialect = snap.dialect
     out: list[WindowStat] = []
     for size, start in starts.items():
-        rows = dialect.query(
+        rows = snap.rows(
             f"SELECT {WINDOW_SELECT} FROM window_stats WHERE window_size_s = ? "  # nosec B608
             "AND window_start >= ?",
             (size, dialect.ts_in(start)),
@@ -125,8 +137,8 @@ def _sums(stat: WindowStat | None) -> str:
     return ", ".join(f"{f} {getattr(stat, f)}" for f in _SUMS)
 
 
-def _items_without_windows(dialect: Dialect) -> list[Problem]:
-    (count,) = dialect.query("SELECT count(*) FROM items")[0]
+def _items_without_windows(snap: Snapshot) -> list[Problem]:
+    (count,) = snap.rows("SELECT count(*) FROM items")[0]
     if not count:
         return []
     return [Problem("windows", f"{count} items are stored but window_stats is empty: run finsentry db reaggregate")]  # fmt: skip
@@ -135,35 +147,31 @@ def _items_without_windows(dialect: Dialect) -> list[Problem]:
 # --- item_tickers ----------------------------------------------------------------------------
 
 
-def check_tickers(dialect: Dialect) -> list[Problem]:
+def check_tickers(snap: Snapshot) -> list[Problem]:
     problems = [
         Problem("tickers", f"item_tickers row ({item_id!r}, {ticker!r}) has no item")
-        for item_id, ticker in dialect.query(
+        for item_id, ticker in snap.rows(
             "SELECT t.item_id, t.ticker FROM item_tickers t LEFT JOIN items i ON i.id = t.item_id "
             "WHERE i.id IS NULL ORDER BY t.item_id, t.ticker"
         )
     ]
 
-    def work(tx: Transaction) -> list[Problem]:
-        found: list[Problem] = []
-        sql = f"SELECT {items_select()} FROM items ORDER BY id"  # nosec B608
-        for rows in tx.stream(sql, ()):
-            found.extend(_ticker_rows_of(dialect, [dialect.scored(r) for r in rows]))
-        return found
-
-    return problems + dialect.transact(work, "ticker check")
+    sql = f"SELECT {items_select()} FROM items ORDER BY id"  # nosec B608
+    for rows in snap.tx.stream(sql, ()):
+        problems.extend(_ticker_rows_of(snap, [snap.dialect.scored(r) for r in rows]))
+    return problems
 
 
-def _ticker_rows_of(dialect: Dialect, items: Sequence[ScoredItem]) -> Iterator[Problem]:
+def _ticker_rows_of(snap: Snapshot, items: Sequence[ScoredItem]) -> Iterator[Problem]:
     stored: dict[str, dict[str, datetime | None]] = {i.id: {} for i in items}
     for part in range(0, len(items), 500):
         ids = [i.id for i in items[part : part + 500]]
         marks = ", ".join("?" * len(ids))
-        for item_id, ticker, published in dialect.query(
+        for item_id, ticker, published in snap.rows(
             f"SELECT item_id, ticker, published_at FROM item_tickers WHERE item_id IN ({marks})",  # nosec B608
             ids,
         ):
-            stored[item_id][ticker] = dialect.ts_out(published)
+            stored[item_id][ticker] = snap.dialect.ts_out(published)
     for item in items:
         rows, tickers = stored[item.id], set(item.tickers)
         for ticker in sorted(tickers - rows.keys()):
@@ -177,12 +185,12 @@ def _ticker_rows_of(dialect: Dialect, items: Sequence[ScoredItem]) -> Iterator[P
 # --- watermarks ------------------------------------------------------------------------------
 
 
-def check_watermarks(dialect: Dialect, now: datetime | None = None) -> list[Problem]:
+def check_watermarks(snap: Snapshot, now: datetime | None = None) -> list[Problem]:
     """Every ``pipeline_state`` value shaped like a saved watermark (it has ``inputs``)."""
     limit = (now or utc_now()) + FUTURE_SLACK
     problems: list[Problem] = []
-    for key, raw in dialect.query("SELECT key, value FROM pipeline_state ORDER BY key"):
-        value = dialect.json_out(raw)
+    for key, raw in snap.rows("SELECT key, value FROM pipeline_state ORDER BY key"):
+        value = snap.dialect.json_out(raw)
         if isinstance(value, dict) and "inputs" in value:
             problems.extend(
                 Problem("watermark", f"{key!r}: {m}") for m in _watermark_issues(value, limit)
@@ -243,8 +251,8 @@ def _unresolved_path(name: str) -> bool:
 # --- outbox ----------------------------------------------------------------------------------
 
 
-def check_outbox(dialect: Dialect) -> list[Problem]:
-    rows = dialect.query(
+def check_outbox(snap: Snapshot) -> list[Problem]:
+    rows = snap.rows(
         "SELECT n.key, n.alert_id, n.channel, n.status, n.attempts, n.delivered_at, a.id "
         "FROM notifications n LEFT JOIN alerts a ON a.id = n.alert_id ORDER BY n.key"
     )

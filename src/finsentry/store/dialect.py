@@ -61,6 +61,10 @@ class Dialect(Protocol):
     def transact(self, work: Callable[[Transaction], T], what: str) -> T:
         """Run ``work`` in one transaction (retrying what the backend can retry)."""
 
+    def snapshot(self, work: Callable[[Transaction], T], what: str) -> T:
+        """Run ``work`` in one read-only transaction that sees one consistent state of the store
+        and does not hold writers back."""
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """All rows of one read."""
 

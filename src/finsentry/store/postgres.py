@@ -194,6 +194,13 @@ class PostgresDialect:
     def transact(self, work: Callable[[PostgresTransaction], T], what: str) -> T:
         return self.run(lambda conn: work(PostgresTransaction(conn, self)), what)
 
+    def snapshot(self, work: Callable[[PostgresTransaction], T], what: str) -> T:
+        def read(conn: Conn) -> T:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return work(PostgresTransaction(conn, self))
+
+        return self.run(read, what)
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self.run(lambda conn: conn.execute(_q(sql), params).fetchall(), "query")
 

@@ -147,6 +147,15 @@ class SQLiteDialect:
         with self._tx() as conn:
             return work(SQLiteTransaction(conn))
 
+    def snapshot(self, work: Callable[[SQLiteTransaction], T], what: str) -> T:
+        # a deferred transaction only reads: in WAL mode it sees one snapshot, writers go on
+        with self._lock:
+            self._conn.execute("BEGIN DEFERRED")
+            try:
+                return work(SQLiteTransaction(self._conn))
+            finally:
+                self._conn.execute("ROLLBACK")
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
