@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -198,4 +199,42 @@ def test_silent_partitions_are_released_and_lag_is_measured(
     assert 'finsentry_consumer_lag{partition="0"} 0.0' in text
     assert 'finsentry_consumer_lag{partition="1"} 0.0' in text
     assert 'finsentry_event_lag_seconds{partition="1"}' in text
+    pipeline.close()
+
+
+def test_a_message_the_model_fails_on_goes_to_the_dlq_and_the_rest_commits(
+    kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    class Brittle(LexiconScorer):
+        def score(self, texts: Any, targets: Any = None) -> Any:
+            if any("QQQ" in t for t in texts):
+                raise ValueError("the model cannot read this text")
+            return super().score(texts, targets)
+
+    topic = kafka_broker.create_topic("brittle", partitions=2)
+    now = datetime.now(UTC).replace(microsecond=0)
+    lines = news_lines(40, start=now - timedelta(hours=1), seed=31)
+    rows = [json.loads(line) for line in lines]
+    rows[17]["headline"] += " QQQ"
+    positions = kafka_broker.produce(topic, [(r["id"].encode(), json.dumps(r).encode()) for r in rows])
+    settings = kafka_broker.settings(
+        db=str(tmp_path / "brittle.db"), kafka_topic=topic, kafka_group="brittle-test",
+        batch_max_items=100, batch_max_wait_ms=500,
+    )
+    pipeline = Pipeline.from_settings(settings, store=open_store(settings.db), scorer=Brittle())
+    consumer = KafkaNewsConsumer(
+        settings, pipeline, options=ConsumeOptions(max_messages=40, session_timeout_ms=6000)
+    )
+    totals = consumer.run()
+    assert (totals.consumed, totals.processed, totals.dead_lettered) == (40, 39, 1)
+    assert totals.dead_reasons == {"scoring_failed": 1}
+    [dead] = kafka_broker.read_all(settings.dlq_topic)
+    headers = {k: v.decode() for k, v in dead.headers}
+    partition, offset = positions[17]
+    assert (headers["reason_code"], headers["source_partition"], headers["source_offset"]) == (
+        "scoring_failed", str(partition), str(offset))
+    assert dead.value == json.dumps(rows[17]).encode()
+    assert pipeline.store.counts()["items"] == 39
+    ends = dict(Counter(p for p, _ in positions))
+    assert kafka_broker.committed("brittle-test", topic) == ends
     pipeline.close()
