@@ -351,6 +351,13 @@ def test_nul_in_text_is_stored_as_a_replacement_character(store: Store) -> None:
     assert queued.payload == {"headline": "x\ufffdy"}
     again = store.write_batch(BatchWrite([item], [dead], SIZES))  # a replay adds nothing
     assert (again.new_items, again.new_dead_letters) == (0, 0)
+    # look-ups by a spelling with NUL find the stored text (PostgreSQL would refuse the NUL)
+    assert store.known_ids(["id-\x00", "id-2"]) == {"id-\x00"}
+    assert store.items_between(T0, T0 + timedelta(minutes=5), ScopeKind.TICKER, "AA\x00PL") == [got]
+    assert store.window_stats(60, T0, T0 + timedelta(hours=1), ScopeKind.SOURCE, "wi\x00re")
+    store.add_mute("ticker", "AA\x00PL", None, T0 + timedelta(hours=1), "r\x00")
+    assert store.is_muted("ticker", "AA\ufffdPL", "tone", T0)
+    assert store.is_muted("ticker", "AA\x00PL", "tone", T0)
 
 
 def test_batch_writes_upsert_one_row_per_window_and_scope(store: SQLiteStore) -> None:

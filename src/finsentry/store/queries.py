@@ -99,7 +99,7 @@ class SQLStore(Generic[D]):
             params.append(str(scope_kind))
         if scope_value is not None:
             sql += " AND scope_value = ?"
-            params.append(scope_value)
+            params.append(nul_free(scope_value))
         sql += " ORDER BY window_start, scope_kind, scope_value"
         return [
             window_from_row((r[0], self.dialect.ts_out(r[1]), *r[2:]))
@@ -121,24 +121,26 @@ class SQLStore(Generic[D]):
         if kind is ScopeKind.TICKER:
             join = "JOIN item_tickers t ON t.item_id = i.id"
             where = "t.ticker = ? AND t.published_at >= ? AND t.published_at < ?"
-            params.insert(0, scope_value)
+            params.insert(0, nul_free(scope_value))
         elif kind is ScopeKind.TOPIC:
             where += " AND i.topic = ?"
-            params.append(scope_value)
+            params.append(nul_free(scope_value))
         elif kind is ScopeKind.SOURCE:
             where += " AND i.source = ?"
-            params.append(scope_value)
+            params.append(nul_free(scope_value))
         sql = f"SELECT {c.items_select('i.')} FROM items i {join} WHERE {where} "
         sql += "ORDER BY i.published_at DESC, i.id LIMIT ?"
         return [self.dialect.scored(r) for r in self._all(sql, [*params, limit])]
 
     def known_ids(self, ids: Sequence[str]) -> set[str]:
+        spellings: dict[str, set[str]] = {}  # an id with NUL is stored with U+FFFD in its place
+        for item_id in ids:
+            spellings.setdefault(nul_free(item_id), set()).add(item_id)
         found: set[str] = set()
-        for part in c.chunked(list(ids), 500):
+        for part in c.chunked(list(spellings), 500):
             marks = ", ".join("?" * len(part))
-            found.update(
-                r[0] for r in self._all(f"SELECT id FROM items WHERE id IN ({marks})", part)
-            )
+            for (stored,) in self._all(f"SELECT id FROM items WHERE id IN ({marks})", part):
+                found.update(spellings[stored])
         return found
 
     def fingerprints_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
@@ -196,7 +198,7 @@ class SQLStore(Generic[D]):
             "UPDATE alerts SET status = 'resolved', resolved_at = ? "
             "WHERE id = ? AND status <> 'resolved'"
         )
-        params = (self.dialect.ts_in(resolved_at), alert_id)
+        params = (self.dialect.ts_in(resolved_at), nul_free(alert_id))
         return self.dialect.transact(
             lambda tx: tx.execute(sql, params).rowcount == 1, "alert update"
         )
@@ -270,14 +272,21 @@ class SQLStore(Generic[D]):
             "last_error = ?, delivered_at = coalesce(?, delivered_at) WHERE key = ?"
         )
         error = None if error is None else nul_free(error)
-        params = (status, attempts, self.dialect.ts_in(next_attempt_at), error, delivered, key)
+        params = (
+            status,
+            attempts,
+            self.dialect.ts_in(next_attempt_at),
+            error,
+            delivered,
+            nul_free(key),
+        )
         self.dialect.transact(lambda tx: tx.execute(sql, params), "outbox update")
 
     def is_muted(self, scope_kind: str, scope_value: str, rule: str, at: datetime) -> bool:
         rows = self._all(
             "SELECT 1 FROM mutes WHERE scope_kind = ? AND scope_value = ? "
             "AND (rule IS NULL OR rule = ?) AND until > ? LIMIT 1",
-            (str(scope_kind), scope_value, rule, self.dialect.ts_in(at)),
+            (str(scope_kind), nul_free(scope_value), rule, self.dialect.ts_in(at)),
         )
         return bool(rows)
 
@@ -288,5 +297,6 @@ class SQLStore(Generic[D]):
             "INSERT INTO mutes (scope_kind, scope_value, rule, until, reason) "
             "VALUES (?, ?, ?, ?, ?)"
         )
-        params = (str(scope_kind), scope_value, rule, self.dialect.ts_in(until), nul_free(reason))
+        text = (str(scope_kind), nul_free(scope_value), None if rule is None else nul_free(rule))
+        params = (*text, self.dialect.ts_in(until), nul_free(reason))
         self.dialect.transact(lambda tx: tx.execute(sql, params), "mute write")
