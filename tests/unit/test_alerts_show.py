@@ -38,9 +38,8 @@ def _alerts() -> list[Alert]:
     ]  # fmt: skip
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    path = str(tmp_path / "a.db")
+def fill(path: str) -> str:
+    """Three alerts, one resolved; the first two share a window and its notifications."""
     store = open_store(path)
     alerts = _alerts()
     store.insert_alerts(alerts)
@@ -56,6 +55,11 @@ def db(tmp_path: Path) -> str:
     )
     store.close()
     return path
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return fill(str(tmp_path / "a.db"))
 
 
 def run(*args: str) -> str:
