@@ -104,8 +104,10 @@ def _stored_windows(snap: Snapshot, starts: dict[int, datetime]) -> list[WindowS
 def _compare_windows(expected: Sequence[WindowStat], stored: Sequence[WindowStat]) -> list[Problem]:
     want = {s.key: s for s in expected}
     have = {s.key: s for s in stored}
-    problems = []
+    problems: list[Problem] = []
+    bad: list[datetime] = []
     for key in sorted(want.keys() | have.keys(), key=_key_order):
+        found = len(problems)
         name = f"window {key.size_s} s from {iso(key.start)}, {key.scope_kind} {key.scope_value!r}"
         w, h = want.get(key), have.get(key)
         if h is None:
@@ -122,8 +124,10 @@ def _compare_windows(expected: Sequence[WindowStat], stored: Sequence[WindowStat
                 Problem("windows", f"{name}: stored {_sums(h)} score_sum {h.score_sum:.6f}, its "
                         f"items add up to {_sums(w)} score_sum {w.score_sum:.6f}")
             )  # fmt: skip
-    if problems:
-        problems.append(Problem("windows", "to rebuild them from the items: finsentry db reaggregate --since <first bad window>"))  # fmt: skip
+        if len(problems) > found:
+            bad.append(key.start)
+    if bad:
+        problems.append(Problem("windows", f"to rebuild them from the items: finsentry db reaggregate --since {iso(min(bad))}"))  # fmt: skip
     return problems
 
 
