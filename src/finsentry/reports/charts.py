@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from finsentry.reports.data import DayReport, HourPoint, ScopeDay
+if TYPE_CHECKING:  # types only: data.py draws its charts with this module
+    from finsentry.reports.data import DayReport, HourPoint, ScopeDay
 
 TONE_NEG, TONE_POS, TONE_FLAT, TONE_NONE = "#c0392b", "#1e8449", "#7f8c8d", "#bbbbbb"
 WIDTH_IN, DPI = 5.6, 100  # 560 px: fits a 600 px e-mail column
