@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finsentry.config import Settings
-from finsentry.schema import Alert, ScopeKind
+from finsentry.schema import Alert, ScopeKind, iso
 
 if TYPE_CHECKING:
     from finsentry.pipeline import Scorer
+    from finsentry.store.base import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,14 @@ class MatchReport:
         if not self.ticker_alerts:
             return 1.0
         return (self.ticker_alerts - self.false_alerts) / self.ticker_alerts
+
+    @property
+    def median_delay_s(self) -> float | None:
+        delays = sorted(m.delay_s for m in self.incidents if m.delay_s is not None)
+        if not delays:
+            return None
+        mid = len(delays) // 2
+        return delays[mid] if len(delays) % 2 else (delays[mid - 1] + delays[mid]) / 2
 
     @property
     def mean_delay_s(self) -> float | None:
@@ -123,6 +132,40 @@ def match_incidents(
     return MatchReport(results, len(ticker_alerts), len(false_ids), false_ids)
 
 
+def inconsistent_alerts(store: Store, alerts: Sequence[Alert], limit: int = 100_000) -> list[str]:
+    """Alerts whose ``observed`` is not what the store holds for their scope and window.
+
+    For ``count``: the novel items published in ``[window_start, window_end)``; for
+    ``negative_share``: their negative share (towards the ticker, for a ticker); for
+    ``mean_score``: their mean score. Returns one line per alert that does not add up."""
+    bad: list[str] = []
+    for alert in alerts:
+        items = [
+            i
+            for i in store.items_between(
+                alert.window_start, alert.window_end, alert.scope_kind, alert.scope_value, limit
+            )
+            if i.novel
+        ]
+        ticker = alert.scope_value if alert.scope_kind == ScopeKind.TICKER else None
+        scores = [i.towards(ticker) if ticker else i.scores for i in items]
+        if alert.metric == "count":
+            want = float(len(items))
+        elif alert.metric == "negative_share":
+            want = sum(s.sentiment == "negative" for s in scores) / len(items) if items else 0.0
+        elif alert.metric == "mean_score":
+            want = sum(s.score for s in scores) / len(items) if items else 0.0
+        else:
+            continue
+        if abs(alert.observed - want) > 1e-3:
+            bad.append(
+                f"{alert.rule} {alert.scope_kind}:{alert.scope_value} "
+                f"{iso(alert.window_start)}-{iso(alert.window_end)}: observed {alert.observed:g}, "
+                f"the store holds {want:g}"
+            )
+    return bad
+
+
 @dataclass(frozen=True, slots=True)
 class BacktestResult:
     """A backtest: the match report plus what the run itself did."""
@@ -133,6 +176,7 @@ class BacktestResult:
     dead_lettered: int
     alerts: list[Alert]
     elapsed_s: float
+    inconsistent: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = self.match.to_json()
@@ -147,6 +191,8 @@ class BacktestResult:
                 "alerts_by_rule": _count_by(self.alerts, lambda a: a.rule),
                 "alerts_by_scope_kind": _count_by(self.alerts, lambda a: str(a.scope_kind)),
                 "elapsed_s": round(self.elapsed_s, 2),
+                "median_delay_s": self.match.median_delay_s,
+                "inconsistent_alerts": self.inconsistent,
             }
         )
         for row, match in zip(data["incidents"], self.match.incidents, strict=True):
@@ -206,6 +252,7 @@ def run_backtest(
         try:
             totals = run_files([stream], quiet, pipeline=pipeline, progress=progress)
             alerts = pipeline.store.alerts()
+            inconsistent = inconsistent_alerts(pipeline.store, alerts)
         finally:
             pipeline.close()
     match = match_incidents(alerts, truth, quiet.detect_window_s, grace_windows)
@@ -216,6 +263,7 @@ def run_backtest(
         dead_lettered=totals.dead_lettered,
         alerts=alerts,
         elapsed_s=time.perf_counter() - started,
+        inconsistent=inconsistent,
     )
 
 
@@ -239,7 +287,11 @@ def format_backtest(result: BacktestResult) -> str:
         f"precision {m.precision:.0%} ({m.ticker_alerts - m.false_alerts}/{m.ticker_alerts} ticker "
         f"alerts), false alerts {m.false_alerts}, mean delay "
         + ("n/a" if delay is None else f"{delay / 60:.1f} min")
+        + ("" if m.median_delay_s is None else f", median {m.median_delay_s / 60:.1f} min")
     )
+    if result.inconsistent:
+        lines.append(f"{len(result.inconsistent)} alert(s) whose numbers the store does not hold:")
+        lines.extend(f"  {line}" for line in result.inconsistent[:5])
     by_rule = ", ".join(f"{k} {v}" for k, v in _count_by(result.alerts, lambda a: a.rule).items())
     lines.append(
         f"{result.items} items, {result.dead_lettered} dead-lettered, {len(result.alerts)} alerts"

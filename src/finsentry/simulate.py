@@ -45,6 +45,13 @@ from finsentry.incidents import truth as incidents_truth
 from finsentry.schema import utc_now
 
 T = TypeVar("T")
+TWO_COMPANY_TAILS = (
+    "; {other} also in focus",
+    ", {other} named in the deal",
+    " - {other} shares move too",
+    " as {other} is drawn in",
+    "; {other} responds",
+)
 DEFAULT_START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, midnight UTC
 DEFAULT_RATE_PER_HOUR = 90.0
 WARM_UP_SHARE = 0.4
@@ -274,7 +281,7 @@ class _Generator:
                 if tp.sector is None
                 for t in (TONES if tone == "mixed" else ("negative",))
                 for tpl in tp.templates[t]
-                if "{name}" in tpl and (("{other}" in tpl) == two)
+                if "{name}" in tpl and "{other}" not in tpl
             ]
             picks = _distinct(rng, pool, count)
         seconds = (end - start).total_seconds()
@@ -282,10 +289,9 @@ class _Generator:
         drafts = []
         for (t, template), offset in zip(picks, offsets, strict=True):
             at = (start + timedelta(seconds=offset)).replace(microsecond=0)
-            values = {"name": names[0], "_year": str(at.year)}
-            if two:
-                values["other"] = names[1]
-            headline = self.render(template, values)
+            headline = self.render(template, {"name": names[0], "_year": str(at.year)})
+            if two:  # the same story names the second company too
+                headline += rng.choice(TWO_COMPANY_TAILS).format(other=names[1])
             tickers = [c.ticker for c in companies] if rng.random() < 0.5 else None
             body = self.body(t, names[0])
             draft = _Draft(at, self.arrival(at), self.wire(), headline, body, tickers,
