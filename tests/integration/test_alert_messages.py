@@ -11,10 +11,12 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -135,8 +137,9 @@ def test_one_title_human_times_links_and_the_silence_command(
     assert link is not None and link.startswith(f"{GRAFANA}/d/") and f"from={start_ms}" in link
     assert link.replace("&", "&amp;") in body
     scope = "all" if lead["scope_kind"] == "all" else f"{lead['scope_kind']}:{lead['scope_value']}"
-    command = f"finsentry silence add --scope {scope} --for 2h"
-    assert command in body and command in _plain(message)
+    command = f"finsentry silence add --scope {shlex.quote(scope)} --for 2h"
+    assert view.alerts[0].silence_command == command
+    assert command in unescape(body) and command in _plain(message)
     assert "expected 0." not in _plain(message)  # no raw floats
 
 
