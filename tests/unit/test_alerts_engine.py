@@ -214,3 +214,39 @@ def test_cooldown_keeps_one_alert_per_burst_and_restarts_after(tmp_path: Path) -
     # the burst 15 minutes later falls in the 30-minute cooldown; the one 2 hours later fires
     assert t09 == [start, start + timedelta(hours=2)], t09
     store.close()
+
+
+def test_in_memory_history_follows_late_items(tmp_path: Path) -> None:
+    """Windows are read once; late items make the engine re-read exactly the windows they hit."""
+    s = settings(tmp_path, "late.db")
+    store = open_store(s.db)
+    load(store, stream(8, 7, None))
+    engine = AlertEngine(s, store, clock=clock)
+    engine.evaluate(T0 + timedelta(hours=6))
+    at = T0 + timedelta(hours=5, minutes=1)
+    late = [item(400_000 + j, at + timedelta(seconds=j), "T21", j % 2 == 0) for j in range(4)]
+    load(store, late)
+    engine.note_items(late)
+    engine.evaluate(T0 + timedelta(hours=8))
+    history = engine.windows.history
+    assert history is not None
+    for scope in (ScopeKind.TICKER, ScopeKind.ALL):
+        value = "T21" if scope is ScopeKind.TICKER else "*"
+        stored = store.window_stats(
+            300, at - timedelta(minutes=1), at + timedelta(minutes=4), scope, value
+        )
+        series = history.series((str(scope), value))
+        assert series is not None and stored
+        assert series.get(stored[0].start) == stored[0]
+    assert stored[0].count >= 4
+    # a fresh engine (loading everything at once) holds the same windows
+    fresh = AlertEngine(s, store, clock=clock)
+    fresh.windows.sync(history.origin, T0 + timedelta(hours=8), T0 + timedelta(hours=8))
+    assert fresh.windows.history is not None
+    for key, series in history.scopes.items():
+        other = fresh.windows.history.series(key)
+        recent = {i: v for i, v in series.stats.items() if v.start >= T0 + timedelta(hours=4)}
+        assert other is not None and recent == {
+            i: v for i, v in other.stats.items() if v.start >= T0 + timedelta(hours=4)
+        }
+    store.close()

@@ -124,6 +124,7 @@ class History:
         self._priors: dict[tuple[str, int], CrossSection] = {}
         # per-window results the detectors share (history sums), dropped whenever data changes
         self.memo: dict[tuple[object, ...], object] = {}
+        self._pruned = -PRIOR_PERIOD
 
     def index(self, start: datetime) -> int:
         return int(start.timestamp()) // self.size_s
@@ -146,8 +147,12 @@ class History:
         lo, hi = self.index(first), self.index(end)
         self.memo.clear()
         for series in self.scopes.values():
-            for i in [i for i in series.stats if lo <= i < hi]:
-                del series.stats[i]
+            if hi - lo < len(series.stats):
+                for i in range(lo, hi):
+                    series.stats.pop(i, None)
+            else:
+                for i in [i for i in series.stats if lo <= i < hi]:
+                    del series.stats[i]
         for stat in stats:
             key = (str(stat.scope_kind), stat.scope_value)
             target = self.scopes.get(key)
@@ -161,6 +166,9 @@ class History:
     def prune(self, before: datetime, keep_all_from: datetime) -> None:
         """Drop windows before ``before`` (the all scope keeps more, for its daily baseline)."""
         cut, cut_all = self.index(before), self.index(keep_all_from)
+        if cut // PRIOR_PERIOD == self._pruned // PRIOR_PERIOD:
+            return  # at most once an hour of event time: a walk over everything held
+        self._pruned = cut
         self.memo.clear()
         for key in list(self.scopes):
             series = self.scopes[key]
