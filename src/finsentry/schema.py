@@ -310,6 +310,7 @@ class Evidence:
 class AlertStatus(StrEnum):
     FIRING = "firing"
     RESOLVED = "resolved"
+    SILENCED = "silenced"  # raised while a silence covered it: stored, never notified
 
 
 @dataclass(frozen=True, slots=True)
