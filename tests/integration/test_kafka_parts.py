@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from prometheus_client import generate_latest
 
@@ -12,7 +13,13 @@ from finsentry.config import Settings
 from finsentry.metrics import ConsumerMetrics
 from finsentry.schema import DeadLetter, NewsItem
 from finsentry.shutdown import GracefulStop
-from finsentry.sources.kafka import client_config, dead_letter_headers, partition_input
+from finsentry.sources.kafka import (
+    OffsetLedger,
+    client_config,
+    dead_letter_headers,
+    partition_input,
+)
+from finsentry.sources.kafka.deadletters import dead_letter_messages
 from finsentry.sources.publish import message_key
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -134,3 +141,34 @@ def test_metrics_are_served_over_http() -> None:
     body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     assert "finsentry_messages_processed_total 3.0" in body
     assert "finsentry_batch_size_bucket" in body
+
+
+def consumer_record(partition: int, offset: int, key: bytes | None, value: bytes | None) -> Any:
+    from kafka.consumer.fetcher import ConsumerRecord
+
+    return ConsumerRecord("news", partition, -1, offset, 0, 0, key, value, [], None, -1, -1, -1)
+
+
+def test_the_ledger_keeps_the_next_offset_after_what_is_durable() -> None:
+    from kafka import TopicPartition
+
+    ledger = OffsetLedger()
+    assert not ledger.pending and ledger.position(TopicPartition("news", 0)) is None
+    ledger.durable([consumer_record(0, 5, None, b"a"), consumer_record(1, 9, None, b"b"),
+                    consumer_record(0, 7, None, b"c")])
+    ledger.durable([consumer_record(0, 6, None, b"d")])  # an older offset never moves it back
+    assert ledger.pending
+    assert ledger.positions() == {TopicPartition("news", 0): 8, TopicPartition("news", 1): 10}
+
+
+def test_dead_letter_messages_keep_the_original_key_and_bytes() -> None:
+    records = [consumer_record(2, 41, b"k", b"{oops"), consumer_record(2, 42, None, None),
+               consumer_record(3, 7, b"t", None)]
+    dead = [DeadLetter(b"", "bad_json", "invalid JSON", "kafka", "news/2", 41),
+            DeadLetter(b"", "empty", "empty message", "kafka", "news/2", 42),
+            DeadLetter(b"", "empty", "empty message", "kafka", "news/3", 7)]
+    messages = dead_letter_messages(dead, records)
+    assert [(key, value) for key, value, _ in messages] == [
+        (b"k", b"{oops"), (None, b""), (b"t", None)  # a keyless tombstone cannot be sent as one
+    ]
+    assert dict(messages[2][2])["source_offset"] == b"7"
