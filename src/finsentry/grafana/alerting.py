@@ -291,7 +291,7 @@ def _escape_dollars(value: Any) -> Any:
     return value
 
 
-class _BlockDumper(yaml.SafeDumper):  # type: ignore[misc]
+class _BlockDumper(yaml.SafeDumper):
     """Multi-line strings (the SQL) as literal blocks, readable in the file."""
 
 

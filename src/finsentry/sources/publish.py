@@ -109,7 +109,7 @@ class NewsPublisher:
         self,
         lines: Iterable[bytes],
         rate: float | None = None,
-        on_sent: Callable[[int], None] | None = None,
+        on_sent: Callable[[int], object] | None = None,
     ) -> PublishResult:
         """Send every line (keyed by :func:`message_key`); wait until all are acknowledged."""
         started = time.monotonic()
