@@ -1,4 +1,4 @@
-"""The alert engine over a real embedded store: firing, evidence, idempotency, mutes, grouping."""
+"""The alert engine over a real embedded store: firing, evidence, idempotency, silences, grouping."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from finsentry.alerts.engine import PROGRESS_KEY, AlertEngine
 from finsentry.config import Settings
 from finsentry.schema import Alert, AlertStatus, NewsItem, ScopeKind, ScoredItem, TextScore
 from finsentry.store import open_store
-from finsentry.store.base import BatchWrite, Store
+from finsentry.store.base import BatchWrite, Silence, Store
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 FIXED_NOW = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
@@ -173,14 +173,20 @@ def test_same_alerts_whatever_the_evaluation_steps(tmp_path: Path) -> None:
     b.close()
 
 
-def test_mute_suppresses_and_alerts_resolve(tmp_path: Path) -> None:
+def test_silence_stores_silenced_alerts_unsent_and_alerts_resolve(tmp_path: Path) -> None:
     burst = ("T05", T0 + timedelta(hours=6, minutes=1), 22)
-    s = settings(tmp_path, "m.db")
+    s = settings(tmp_path, "m.db", webhook_urls="http://127.0.0.1:9/hook")
     store = open_store(s.db)
     load(store, stream(8, 4, burst))
-    store.add_mute("ticker", "T05", None, FIXED_NOW + timedelta(hours=2), "known event")
+    until = FIXED_NOW + timedelta(hours=2)
+    store.add_silence(Silence("s1", "ticker", "T05", None, FIXED_NOW, until, "known event"))
     new = AlertEngine(s, store, clock=clock).evaluate(T0 + timedelta(hours=8))
-    assert not [a for a in new if a.scope_value == "T05"]
+    silenced = [a for a in new if a.scope_value == "T05"]
+    assert silenced and all(a.status == AlertStatus.SILENCED for a in silenced)
+    queued = store.due_notifications(FIXED_NOW + timedelta(days=1), limit=1000)
+    sent_ids = {x["id"] for n in queued for x in n.payload["alerts"]}
+    assert not sent_ids & {a.id for a in silenced}
+    assert {a.id: a.status for a in store.alerts()}[silenced[0].id] == AlertStatus.SILENCED
 
     other = settings(tmp_path, "r.db")
     store2 = open_store(other.db)

@@ -20,7 +20,7 @@ from finsentry.schema import (
     TextScore,
 )
 from finsentry.store import open_store
-from finsentry.store.base import BatchHealth, BatchWrite, Notification, Store
+from finsentry.store.base import BatchHealth, BatchWrite, Notification, Silence, Store
 from finsentry.store.sqlite import SQLiteStore, sqlite_path
 
 T0 = datetime(2026, 3, 2, 9, 30, 17, 250_000, tzinfo=UTC)
@@ -166,10 +166,12 @@ def test_round_trips(store: SQLiteStore) -> None:
     store.mark_notification(n.key, "delivered", 2, None, None)
     assert store.due_notifications(later) == []
 
-    store.add_mute("ticker", "SAP", None, T0 + timedelta(hours=1), "earnings day")
-    store.add_mute("topic", "macro", "volume", T0 + timedelta(hours=1), "noisy")
+    hour = T0 + timedelta(hours=1)
+    store.add_silence(Silence("s1", "ticker", "SAP", None, T0, hour, "earnings day", "ops"))
+    store.add_silence(Silence("s2", "topic", "macro", "volume", T0, hour, "noisy", "ops"))
     assert store.is_muted("ticker", "SAP", "tone", T0)
     assert not store.is_muted("ticker", "SAP", "tone", T0 + timedelta(hours=2))
+    assert not store.is_muted("ticker", "SAP", "tone", T0 - timedelta(seconds=1))  # not started
     assert store.is_muted("topic", "macro", "volume", T0)
     assert not store.is_muted("topic", "macro", "tone", T0)
     store.set_state("wm", {"inputs": {"a": "x"}})
@@ -355,7 +357,9 @@ def test_nul_in_text_is_stored_as_a_replacement_character(store: Store) -> None:
     assert store.known_ids(["id-\x00", "id-2"]) == {"id-\x00"}
     assert store.items_between(T0, T0 + timedelta(minutes=5), ScopeKind.TICKER, "AA\x00PL") == [got]
     assert store.window_stats(60, T0, T0 + timedelta(hours=1), ScopeKind.SOURCE, "wi\x00re")
-    store.add_mute("ticker", "AA\x00PL", None, T0 + timedelta(hours=1), "r\x00")
+    store.add_silence(
+        Silence("s\x00", "ticker", "AA\x00PL", None, T0, T0 + timedelta(hours=1), "r\x00")
+    )
     assert store.is_muted("ticker", "AA\ufffdPL", "tone", T0)
     assert store.is_muted("ticker", "AA\x00PL", "tone", T0)
 

@@ -16,12 +16,18 @@ An alert's ``window_start``/``window_end`` is the span its detector scored (one 
 spike, up to 90 minutes for a sustained run), and ``observed``/``expected`` are that span's numbers:
 exactly what the store holds for the scope between those two times.
 
+Silences (``finsentry silence``) are looked up at the wall-clock time of evaluation (``clock``),
+not at the window's event time: an alert raised now for a window of last week is silenced when a
+silence is active now. It is stored with status ``silenced`` (it still counts for the cooldown) and
+no notification is written for it.
+
 Steps of one call, each idempotent so a crash between them is repaired by the next call:
 insert alerts (keyed) -> enqueue notifications (keyed by alert id + channel) -> save progress.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections import defaultdict
@@ -158,8 +164,9 @@ class AlertEngine:
         new = self.store.insert_alerts(run.fired) if run.fired else []
         for alert_id, at in run.resolved:
             self.store.resolve_alert(alert_id, at)
-        if run.fired and self.channels:
-            self.store.enqueue_notifications(self._notifications(run.fired, run.extras))
+        notify = [a for a in run.fired if a.status is AlertStatus.FIRING]
+        if notify and self.channels:
+            self.store.enqueue_notifications(self._notifications(notify, run.extras))
         self.store.set_state(
             PROGRESS_KEY, {"size_s": self.size_s, "origin": iso(origin), "next": iso(end_bound)}
         )
@@ -181,7 +188,8 @@ class AlertEngine:
         run.open_alerts = still_open
 
     def _consider(self, run: _Run, rule: Rule, scope_key: ScopeKey, start: datetime) -> None:
-        """Fire ``rule`` on a scope at ``start`` if it holds, is not cooling down or muted."""
+        """Fire ``rule`` on a scope at ``start`` if it holds and is not cooling down; inside an
+        active silence (wall-clock time) the alert is stored as silenced."""
         fkey = (rule.name, scope_key[0], scope_key[1])
         previous = run.last_fired.get(fkey)
         if previous is not None and start - previous < rule.cooldown_windows * self.step:
@@ -189,10 +197,12 @@ class AlertEngine:
         holds, score = rule.holds(run.history, scope_key, start)
         if not holds or score is None:
             return
-        if self.store.is_muted(scope_key[0], scope_key[1], rule.name, self.clock()):
-            log.info("muted: %s on %s:%s at %s", rule.name, *scope_key, iso(start))
-            return
+        silence = self.store.silence_for(scope_key[0], scope_key[1], rule.name, self.clock())
         alert = self._alert(rule, scope_key, start, score)
+        if silence is not None:
+            log.info("silenced by %s: %s on %s:%s at %s", silence.id, rule.name, *scope_key,
+                     iso(start))  # fmt: skip
+            alert = dataclasses.replace(alert, status=AlertStatus.SILENCED)
         series = run.history.series(scope_key)
         run.extras[alert.id] = {
             "span": score.span,
@@ -202,7 +212,8 @@ class AlertEngine:
         }
         run.last_fired[fkey] = start
         run.fired.append(alert)
-        run.open_alerts.append(alert)
+        if silence is None:
+            run.open_alerts.append(alert)
 
     def _alert(self, rule: Rule, scope_key: ScopeKey, start: datetime, score: Score) -> Alert:
         """The alert of a score: its window is the span the score's numbers cover."""

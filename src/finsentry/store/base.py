@@ -26,7 +26,8 @@ Tables (both backends; Grafana's SQL reads the PostgreSQL ones):
 - ``batches``: id, flushed_at, source, consumed, processed, dead_lettered, duplicates, late,
   lag_ms_mean, lag_ms_max, scoring_ms (pipeline health for Grafana)
 - ``pipeline_state``: key PK, value (JSON): watermarks per input, detector progress
-- ``mutes``: scope_kind, scope_value, rule (nullable = all rules), until, reason
+- ``silences``: id PK, scope_kind, scope_value, rule (nullable = all rules), starts_at, ends_at,
+  comment, created_by, created_at, expired_at (wall-clock times; replaced ``mutes``)
 - ``schema_version``: version, applied_at
 """
 
@@ -101,6 +102,35 @@ class Notification:
         return f"{self.alert_id}:{self.channel}"
 
 
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """Alerts on one scope (one rule, or every rule when ``rule`` is None) raised between
+    ``starts_at`` and ``ends_at`` (or ``expired_at`` when expired early) are stored as silenced
+    and not notified. The times are wall-clock time, not the event time of windows."""
+
+    id: str
+    scope_kind: str
+    scope_value: str
+    rule: str | None
+    starts_at: datetime
+    ends_at: datetime
+    comment: str = ""
+    created_by: str = ""
+    created_at: datetime | None = None
+    expired_at: datetime | None = None
+
+    @property
+    def end(self) -> datetime:
+        """When the silence stops covering alerts: its end, or when it was expired."""
+        return self.ends_at if self.expired_at is None else min(self.ends_at, self.expired_at)
+
+    def state(self, at: datetime) -> str:
+        """``pending`` (not started), ``active`` or ``expired`` at a wall-clock time."""
+        if at < self.starts_at:
+            return "pending"
+        return "active" if at < self.end else "expired"
+
+
 @runtime_checkable
 class BatchSink(Protocol):
     """Where the pipeline makes a micro-batch durable."""
@@ -157,10 +187,13 @@ class WindowReader(Protocol):
     def time_range(self) -> tuple[datetime | None, datetime | None]:
         """The first and last ``published_at`` of the stored items (None, None when empty)."""
 
+    def scope_seen(self, scope_kind: str, scope_value: str) -> bool:
+        """Whether any window statistic of this scope is stored (to warn about typos)."""
+
 
 @runtime_checkable
 class AlertLedger(Protocol):
-    """Alerts keyed by (rule, scope, window start), and the mutes that silence them."""
+    """Alerts keyed by (rule, scope, window start), and the silences that cover them."""
 
     def insert_alerts(self, alerts: Sequence[Alert]) -> list[Alert]:
         """Insert alerts keyed by (rule, scope, window start); return only the new ones."""
@@ -172,11 +205,22 @@ class AlertLedger(Protocol):
     ) -> list[Alert]:
         """Alerts by window start, oldest first."""
 
-    def is_muted(self, scope_kind: str, scope_value: str, rule: str, at: datetime) -> bool: ...
+    def add_silence(self, silence: Silence) -> None: ...
 
-    def add_mute(
-        self, scope_kind: str, scope_value: str, rule: str | None, until: datetime, reason: str
-    ) -> None: ...
+    def silences(self, not_ended_at: datetime | None = None) -> list[Silence]:
+        """Silences by start (all, or those not ended at a time: active and pending ones)."""
+
+    def expire_silence(self, silence_id: str, at: datetime) -> bool:
+        """End a silence early at ``at``; False when there is none or it had already ended."""
+
+    def silence_for(
+        self, scope_kind: str, scope_value: str, rule: str, at: datetime
+    ) -> Silence | None:
+        """The silence that covers an alert of ``rule`` on a scope at wall-clock ``at``."""
+
+    def is_muted(self, scope_kind: str, scope_value: str, rule: str, at: datetime) -> bool:
+        """Whether a silence covers it (``silence_for`` is not None)."""
+
 
 
 @runtime_checkable

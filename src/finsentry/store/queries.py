@@ -17,7 +17,8 @@ from finsentry.store import batch as batch_write
 from finsentry.store import columns as c
 from finsentry.store import reaggregate as reagg
 from finsentry.store import retention
-from finsentry.store.base import BatchWrite, BatchWriteResult, Notification
+from finsentry.store import silences as silence_sql
+from finsentry.store.base import BatchWrite, BatchWriteResult, Notification, Silence
 from finsentry.store.check import Problem, check_store
 from finsentry.store.dialect import Dialect, Transaction
 from finsentry.store.rows import (
@@ -225,7 +226,7 @@ class SQLStore(Generic[D]):
             out.append(alert_from_row(row))
         return out
 
-    # --- outbox and mutes ------------------------------------------------------------------
+    # --- outbox -------------------------------------------------------------------------
 
     def enqueue_notifications(self, notifications: Sequence[Notification]) -> int:
         now = utc_now()
@@ -282,21 +283,24 @@ class SQLStore(Generic[D]):
         )
         self.dialect.transact(lambda tx: tx.execute(sql, params), "outbox update")
 
-    def is_muted(self, scope_kind: str, scope_value: str, rule: str, at: datetime) -> bool:
-        rows = self._all(
-            "SELECT 1 FROM mutes WHERE scope_kind = ? AND scope_value = ? "
-            "AND (rule IS NULL OR rule = ?) AND until > ? LIMIT 1",
-            (str(scope_kind), nul_free(scope_value), rule, self.dialect.ts_in(at)),
-        )
-        return bool(rows)
+    # --- silences (store/silences.py) -------------------------------------------------------
 
-    def add_mute(
-        self, scope_kind: str, scope_value: str, rule: str | None, until: datetime, reason: str
-    ) -> None:
-        sql = (
-            "INSERT INTO mutes (scope_kind, scope_value, rule, until, reason) "
-            "VALUES (?, ?, ?, ?, ?)"
-        )
-        text = (str(scope_kind), nul_free(scope_value), None if rule is None else nul_free(rule))
-        params = (*text, self.dialect.ts_in(until), nul_free(reason))
-        self.dialect.transact(lambda tx: tx.execute(sql, params), "mute write")
+    def add_silence(self, silence: Silence) -> None:
+        silence_sql.add_silence(self.dialect, silence)
+
+    def silences(self, not_ended_at: datetime | None = None) -> list[Silence]:
+        return silence_sql.silences(self.dialect, not_ended_at)
+
+    def expire_silence(self, silence_id: str, at: datetime) -> bool:
+        return silence_sql.expire_silence(self.dialect, silence_id, at)
+
+    def silence_for(
+        self, scope_kind: str, scope_value: str, rule: str, at: datetime
+    ) -> Silence | None:
+        return silence_sql.silence_for(self.dialect, scope_kind, scope_value, rule, at)
+
+    def is_muted(self, scope_kind: str, scope_value: str, rule: str, at: datetime) -> bool:
+        return self.silence_for(scope_kind, scope_value, rule, at) is not None
+
+    def scope_seen(self, scope_kind: str, scope_value: str) -> bool:
+        return silence_sql.scope_seen(self.dialect, scope_kind, scope_value)

@@ -1,0 +1,25 @@
+-- Silences (finsentry silence add/list/expire) replace mutes. A silence covers the alerts on one
+-- scope (and one rule, or every rule when rule is NULL) raised while it is active: from starts_at
+-- until ends_at or expired_at, whichever comes first, in wall-clock time. Alerts raised inside one
+-- are stored with status 'silenced' and not notified. Existing mutes become silences that started
+-- at the migration and end when the mute ended.
+CREATE TABLE silences (
+    id            TEXT PRIMARY KEY,
+    scope_kind    TEXT NOT NULL,
+    scope_value   TEXT NOT NULL,
+    rule          TEXT,                   -- NULL: every rule
+    starts_at     TEXT NOT NULL,
+    ends_at       TEXT NOT NULL,
+    comment       TEXT NOT NULL,
+    created_by    TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    expired_at    TEXT                    -- set by finsentry silence expire
+);
+CREATE INDEX silences_scope ON silences (scope_kind, scope_value, ends_at);
+INSERT INTO silences (id, scope_kind, scope_value, rule, starts_at, ends_at, comment, created_by,
+    created_at, expired_at)
+SELECT 'mute-' || id, scope_kind, scope_value, rule,
+    strftime('%Y-%m-%dT%H:%M:%S', 'now') || '.000000+00:00', until, reason, 'finsentry mute',
+    strftime('%Y-%m-%dT%H:%M:%S', 'now') || '.000000+00:00', NULL
+FROM mutes;
+DROP TABLE mutes;
