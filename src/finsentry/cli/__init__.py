@@ -22,7 +22,8 @@ COMMANDS: dict[str, str] = {
     "evaluate": "finsentry.cli.models:evaluate",
     "export-onnx": "finsentry.cli.models:export_onnx",
     "alerts": "finsentry.cli.alerts:alerts",
-    "mute": "finsentry.cli.alerts:mute",
+    "mute": "finsentry.cli.silence:add",  # alias of `silence add`
+    "silence": "finsentry.cli.silence:silence",
     "backtest": "finsentry.cli.alerts:backtest",
     "consume": "finsentry.cli.kafka:consume",
     "publish": "finsentry.cli.kafka:publish",

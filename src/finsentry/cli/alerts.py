@@ -1,4 +1,4 @@
-"""``finsentry alerts``, ``finsentry mute`` and ``finsentry backtest``."""
+"""``finsentry alerts`` and ``finsentry backtest`` (silences: ``cli/silence.py``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from finsentry.cli.common import (
     settings_from,
 )
 from finsentry.inert import for_terminal
-from finsentry.schema import Alert, AlertStatus, ScopeKind, as_utc, iso, utc_now
+from finsentry.schema import Alert, AlertStatus, ScopeKind, as_utc, utc_now
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -153,40 +153,6 @@ def show(ctx: click.Context, alert_id: str, db: str | None) -> None:
         store.close()
     for line in listing.detail_lines(found[0], history):
         click.echo(line)
-
-
-@click.command()
-@click.option("--scope", required=True, envvar="FINSENTRY_MUTE_SCOPE", show_envvar=True,
-              metavar="KIND:VALUE", help="What to mute: ticker:AAPL, topic:Earnings or all.")  # fmt: skip
-@click.option("--for", "duration", required=True, envvar="FINSENTRY_MUTE_FOR", show_envvar=True,
-              metavar="DURATION", help="How long from now: 30m, 2h, 1d ...")  # fmt: skip
-@click.option("--rule", envvar="FINSENTRY_MUTE_RULE", show_envvar=True,
-              help="Only this rule (volume_spike, negative_surge, tone_shift); default: all rules.")  # fmt: skip
-@click.option("--reason", default="", envvar="FINSENTRY_MUTE_REASON", show_envvar=True,
-              help="Why (shown to whoever wonders where the alerts went).")  # fmt: skip
-@db_option
-@click.pass_context
-def mute(
-    ctx: click.Context, scope: str, duration: str, rule: str | None, reason: str, db: str | None
-) -> None:
-    """Silence alerts on one scope for a while (no alert is stored or sent while muted)."""
-    from finsentry.alerts.rules import default_rules, rule_names
-    from finsentry.store import open_store
-
-    settings = settings_from(ctx, db=db)
-    kind, value = parse_scope(scope)
-    known = rule_names(default_rules(settings))
-    if rule is not None and rule not in known:
-        raise click.BadParameter(
-            f"unknown rule {rule!r}: one of {', '.join(known)}", param_hint="--rule"
-        )
-    until = utc_now() + parse_duration(duration)
-    store = open_store(settings.db)
-    try:
-        store.add_mute(kind, value, rule, until, reason)
-    finally:
-        store.close()
-    click.echo(f"muted {rule or 'all rules'} on {kind}:{value} until {iso(until)}")
 
 
 @click.command()
