@@ -101,7 +101,11 @@ class Settings(BaseSettings):
         None, description="Standard Webhooks signing secret, whsec_<base64>."
     )
     webhook_format: str = Field("json", description="Webhook payload: json or slack.")
-    public_url: str | None = Field(None, description="Base URL of dashboards, linked from alerts.")
+    public_url: str | None = Field(
+        None,
+        description="Grafana as readers of alerts reach it (a proxy, a public host); "
+        "alert and report links use it, else grafana_url.",
+    )
 
     # --- kafka -------------------------------------------------------------------------------
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
@@ -117,7 +121,11 @@ class Settings(BaseSettings):
     batch_max_wait_ms: int = Field(1000, description="Longest wait before a partial batch flushes.")
 
     # --- grafana -----------------------------------------------------------------------------
-    grafana_url: str | None = Field(None, description="Grafana base URL for provisioning.")
+    grafana_url: str | None = Field(
+        None,
+        description="Grafana base URL: where `grafana provision` installs dashboards, and "
+        "where alert links point when public_url is not set.",
+    )
     grafana_token: SecretStr | None = Field(None, description="Grafana service-account token.")
 
     @field_validator("window_sizes_s", "mail_to", "webhook_urls", mode="before")
