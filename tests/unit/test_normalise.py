@@ -155,3 +155,13 @@ def test_normalised_text_holds_no_nul_or_lone_surrogate(raw: str) -> None:
     assert "\x00" not in text
     text.encode("utf-8")  # raises on a lone surrogate
     assert normalise_text("Apple\x00beats\ud800 estimates") == "Apple beats estimates"
+
+
+def test_printable_text_holds_no_whitespace_but_the_space() -> None:
+    """normalise_text returns printable text without double or edge spaces as it is: that is
+    right only while " " is the one printable character str.split() splits on."""
+    import sys
+
+    found = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isprintable() and c.isspace()]
+    assert found == [" "]
+    assert normalise_text("Apple beats\u00a0estimates") == "Apple beats estimates"

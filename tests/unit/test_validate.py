@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from finsentry.config import Settings
+from finsentry.inert import web_url
 from finsentry.schema import RawRecord
-from finsentry.sources.validate import CsvRecord, Reason, parse_records
+from finsentry.sources.validate import _PLAIN_WEB_URL, CsvRecord, Reason, parse_records
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SETTINGS = Settings(max_record_bytes=4000, max_text_chars=500, future_tolerance_s=300)
@@ -343,3 +344,30 @@ def test_common_iso_forms_are_accepted(value: str) -> None:
 )
 def test_non_iso_or_out_of_range_times_are_rejected(value: str) -> None:
     assert reject(good(published_at=value))[0] in (Reason.BAD_TIMESTAMP, Reason.FUTURE_TIMESTAMP)
+
+
+def test_negative_future_tolerance_still_rejects_recent_items() -> None:
+    strict = SETTINGS.with_overrides(future_tolerance_s=-60)
+    assert reject(good(published_at=(NOW - timedelta(seconds=30)).isoformat()), strict)[0] == (
+        Reason.FUTURE_TIMESTAMP
+    )
+    items, _ = parse_records(
+        [record(good(published_at=(NOW - timedelta(seconds=120)).isoformat()))], strict, NOW
+    )
+    assert len(items) == 1
+
+
+@given(st.from_regex(_PLAIN_WEB_URL, fullmatch=True))
+def test_links_taken_without_urlsplit_are_links_web_url_keeps(url: str) -> None:
+    assert web_url(url) == url
+    items, _ = parse_records([record(good(url=url))], SETTINGS, NOW)
+    assert items[0].url == url
+
+
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", "https://", "http://a\u202eb/", "https://x.example/\x1b[2J", "ftp://x.io"]
+)
+def test_links_that_are_not_plain_still_take_the_full_check(url: str) -> None:
+    assert _PLAIN_WEB_URL.fullmatch(url) is None
+    items, _ = parse_records([record(good(url=url))], SETTINGS, NOW)
+    assert items[0].url is None

@@ -133,8 +133,8 @@ def timestamp(value: Any, settings: Settings, now: datetime) -> datetime:
             f"{settings.earliest_published_at.isoformat()}; check the field, or lower "
             "FINSENTRY_EARLIEST_PUBLISHED_AT for archives",
         )
-    limit = now + timedelta(seconds=settings.future_tolerance_s)
-    if published > limit:
+    tolerance = settings.future_tolerance_s
+    if (published > now or tolerance < 0) and published > now + timedelta(seconds=tolerance):
         ahead = (published - now).total_seconds()
         raise Rejected(
             Reason.FUTURE_TIMESTAMP,

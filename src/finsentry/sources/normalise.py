@@ -85,11 +85,15 @@ def normalise_text(text: str) -> str:
         text = html.unescape(text)
         if "<" in text:
             text = _strip_markup(text)
-    if "://" in text or "www." in text.lower():
+    # "w." or "W." comes before any "www." (no other character lower-cases to "w" or ".")
+    if "://" in text or (("w." in text or "W." in text) and "www." in text.lower()):
         text = _URLS.sub(" ", text)
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
-    text = _drop_control(text)
+    if not text.isprintable():
+        text = _drop_control(text)
+    elif "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text  # the only whitespace a printable text can hold is " " (see the tests)
     # str.split() splits on exactly the characters that \s matches in a str pattern
     return " ".join(text.split())
 
@@ -104,6 +108,8 @@ _CLASS_SEPARATOR = re.compile(r"(?<=[A-Z])[-/](?=[A-Z]{1,2}$)")
 def normalise_ticker(value: str) -> str | None:
     """An upper-case ticker, or None if ``value`` is not one (``"$aapl"`` -> ``"AAPL"``,
     ``"brk-b"`` -> ``"BRK.B"``)."""
+    if _TICKER.fullmatch(value):  # already one: the common case
+        return value
     candidate = value.strip().lstrip("$").upper()
     if ":" in candidate:  # NASDAQ:AAPL
         candidate = candidate.rsplit(":", 1)[1].strip()
