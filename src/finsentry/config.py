@@ -101,6 +101,15 @@ class Settings(BaseSettings):
         None, description="Standard Webhooks signing secret, whsec_<base64>."
     )
     webhook_format: str = Field("json", description="Webhook payload: json or slack.")
+    outbox_max_attempts: int = Field(
+        12, ge=1, description="Attempts to deliver a notification before it is marked failed."
+    )
+    outbox_backoff_s: float = Field(
+        2.0, gt=0, description="First retry delay of a channel; doubles on each failure."
+    )
+    outbox_max_backoff_s: float = Field(
+        900.0, gt=0, description="Longest retry delay of a channel (exponential backoff cap)."
+    )
     public_url: str | None = Field(
         None,
         description="Grafana as readers of alerts reach it (a proxy, a public host); "
