@@ -221,12 +221,15 @@ def test_restart_with_pending_outbox_delivers_exactly_once(
     )
     assert proc.returncode == 17, proc.stderr.decode()
     assert receiver.requests == [(n.key, True)]
-    # the restarted process still finds the row pending and sends it again, same key
+    # the restarted process finds the row pending, its attempt counted, due after the backoff
+    # (at most FINSENTRY_OUTBOX_BACKOFF_S, 2 s), and sends it again with the same key
     store = open_store(settings.db)
-    assert [p.key for p in store.due_notifications(datetime.now(UTC))] == [n.key]
-    report = OutboxSender(settings, store).drain(5)
+    later = datetime.now(UTC) + timedelta(seconds=settings.outbox_backoff_s + 0.1)
+    (pending,) = store.due_notifications(later)
+    assert (pending.key, pending.attempts) == (n.key, 1)
+    report = OutboxSender(settings, store, clock=lambda: later).drain(5)
     assert report.delivered == 1
-    assert OutboxSender(settings, store).drain(5).attempted == 0
+    assert OutboxSender(settings, store, clock=lambda: later).drain(5).attempted == 0
     assert [key for key, _ in receiver.requests] == [n.key, n.key]
     assert list(receiver.accepted) == [n.key]  # the receiver's dedup keeps exactly one
     store.close()

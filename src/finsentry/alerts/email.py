@@ -10,6 +10,7 @@ port 587), ``ssl`` (implicit TLS, usually port 465) or ``none`` (a local relay).
 from __future__ import annotations
 
 import base64
+import hashlib
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -62,6 +63,13 @@ def preview_html(settings: Settings, notification: Notification) -> str:
     return render_parts(settings, notification, src)[2]
 
 
+def message_id(idempotency_key: str) -> str:
+    """The Message-ID of a notification's e-mail, derived from its idempotency key: the same on
+    every attempt, so mail clients merge the copies that at-least-once delivery can produce."""
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:32]
+    return f"<{digest}@finsentry>"
+
+
 def build_message(settings: Settings, notification: Notification) -> EmailMessage:
     """The alert e-mail for one notification (its payload holds the alert group): a complete
     plain-text part and an HTML part whose charts are inline ``cid:`` images."""
@@ -76,7 +84,7 @@ def build_message(settings: Settings, notification: Notification) -> EmailMessag
     msg["From"] = settings.mail_from
     msg["To"] = ", ".join(settings.mail_to)
     msg["Date"] = format_datetime(utc_now())
-    msg["Message-ID"] = make_msgid(idstring=notification.alert_id, domain="finsentry")
+    msg["Message-ID"] = message_id(notification.key)
     msg[MAIL_IDEMPOTENCY_HEADER] = notification.key
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")

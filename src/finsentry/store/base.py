@@ -103,6 +103,15 @@ class Notification:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """An outbox row as ``finsentry outbox list`` shows it."""
+
+    notification: Notification
+    created_at: datetime | None
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Silence:
     """Alerts on one scope (one rule, or every rule when ``rule`` is None) raised between
     ``starts_at`` and ``ends_at`` (or ``expired_at`` when expired early) are stored as silenced
@@ -222,7 +231,6 @@ class AlertLedger(Protocol):
         """Whether a silence covers it (``silence_for`` is not None)."""
 
 
-
 @runtime_checkable
 class Outbox(Protocol):
     """Notifications to deliver, at least once, keyed by alert and channel."""
@@ -241,6 +249,21 @@ class Outbox(Protocol):
         next_attempt_at: datetime | None,
         error: str | None,
     ) -> None: ...
+
+    def claim_notification(
+        self, notification: Notification, attempts: int, next_attempt_at: datetime
+    ) -> bool:
+        """Before a send: count the attempt and schedule the next one, if the row is still as
+        ``notification`` saw it (False: another sender claimed it)."""
+
+    def outbox(self, status: str | None = None, limit: int | None = None) -> list[OutboxEntry]:
+        """Outbox rows, oldest first (all, or those with one status)."""
+
+    def retry_notifications(self, key: str | None = None) -> int:
+        """Failed (and backing-off) rows due now with a fresh attempt count; one key or all."""
+
+    def purge_notifications(self, before: datetime) -> int:
+        """Delete delivered and failed rows created before a time. Returns how many."""
 
 
 @runtime_checkable

@@ -15,10 +15,17 @@ from typing import Any, Generic, TypeVar, cast
 from finsentry.schema import Alert, DeadLetter, ScopeKind, ScoredItem, WindowStat, utc_now
 from finsentry.store import batch as batch_write
 from finsentry.store import columns as c
+from finsentry.store import outbox as outbox_sql
 from finsentry.store import reaggregate as reagg
 from finsentry.store import retention
 from finsentry.store import silences as silence_sql
-from finsentry.store.base import BatchWrite, BatchWriteResult, Notification, Silence
+from finsentry.store.base import (
+    BatchWrite,
+    BatchWriteResult,
+    Notification,
+    OutboxEntry,
+    Silence,
+)
 from finsentry.store.check import Problem, check_store
 from finsentry.store.dialect import Dialect, Transaction
 from finsentry.store.rows import (
@@ -282,6 +289,20 @@ class SQLStore(Generic[D]):
             nul_free(key),
         )
         self.dialect.transact(lambda tx: tx.execute(sql, params), "outbox update")
+
+    def claim_notification(
+        self, notification: Notification, attempts: int, next_attempt_at: datetime
+    ) -> bool:
+        return outbox_sql.claim(self.dialect, notification, attempts, next_attempt_at)
+
+    def outbox(self, status: str | None = None, limit: int | None = None) -> list[OutboxEntry]:
+        return outbox_sql.entries(self.dialect, status, limit)
+
+    def retry_notifications(self, key: str | None = None) -> int:
+        return outbox_sql.retry(self.dialect, key)
+
+    def purge_notifications(self, before: datetime) -> int:
+        return outbox_sql.purge(self.dialect, before)
 
     # --- silences (store/silences.py) -------------------------------------------------------
 
