@@ -1,4 +1,5 @@
-"""The delivery loop: the outbox sent from a background thread while the pipeline runs.
+"""The delivery loop: the outbox sent from a background thread while the pipeline runs, or
+drained once on its own (:func:`drain_outbox`, for ``finsentry deliver`` and Airflow).
 
 Detection only writes notifications to the outbox (:mod:`finsentry.alerts.outbox`); this thread
 delivers them, so a slow or broken mail server or webhook receiver never holds up the pipeline.
@@ -7,8 +8,27 @@ delivers them, so a slow or broken mail server or webhook receiver never holds u
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from finsentry.config import Settings
+
+if TYPE_CHECKING:
+    from finsentry.alerts.outbox import DrainReport
+
+
+def drain_outbox(settings: Settings, max_seconds: float = 60.0) -> DrainReport:
+    """Send the due notifications once, for at most about ``max_seconds`` (``finsentry deliver``,
+    the Airflow outbox task): for deployments where no pipeline runs between batches."""
+    from finsentry.alerts.outbox import OutboxSender
+    from finsentry.store import open_store
+
+    store = open_store(settings.db)
+    sender = OutboxSender(settings, store)
+    try:
+        return sender.drain(max_seconds=max_seconds)
+    finally:
+        sender.close()
+        store.close()
 
 
 class AlertDelivery:

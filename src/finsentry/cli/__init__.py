@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "mute": "finsentry.cli.silence:add",  # alias of `silence add`
     "silence": "finsentry.cli.silence:silence",
     "backtest": "finsentry.cli.alerts:backtest",
+    "outbox": "finsentry.cli.outbox:outbox",
+    "deliver": "finsentry.cli.deliver:deliver",
     "consume": "finsentry.cli.kafka:consume",
     "publish": "finsentry.cli.kafka:publish",
     "db": "finsentry.cli.db:db",
