@@ -71,6 +71,12 @@ def test_sentiment_towards_each_ticker(pg: PostgresStore) -> None:
     ]
 
 
+def test_outbox_operations(pg: PostgresStore) -> None:
+    from tests.unit.test_outbox_store import outbox_contract
+
+    outbox_contract(pg)
+
+
 def test_items_between_scopes(pg: PostgresStore) -> None:
     contract.test_items_between_scopes(pg)  # type: ignore[arg-type]
 
