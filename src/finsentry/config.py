@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = Field(None, description="SASL password.")
     kafka_ssl_cafile: str | None = Field(None, description="CA bundle for SSL.")
     batch_max_items: int = Field(512, description="Largest micro-batch from a stream.")
-    batch_max_wait_ms: int = Field(1000, description="Longest wait before a partial batch flushes.")
+    batch_max_wait_ms: int = Field(500, description="Longest wait before a partial batch flushes.")
 
     # --- grafana -----------------------------------------------------------------------------
     grafana_url: str | None = Field(
