@@ -278,3 +278,16 @@ def apply_retention(settings: Settings, keep_days: float, now: datetime) -> dict
     finally:
         store.close()
     return {"deleted": deleted, "cutoff": iso(cutoff)}
+
+
+# -- outbox --------------------------------------------------------------------------------------
+
+
+def drain_outbox(settings: Settings, max_seconds: float = 240.0) -> dict[str, Any]:
+    """Send the due alert notifications once (as ``finsentry deliver`` does): backoff, attempt
+    limit and idempotency keys as in the pipeline's own sender. Failures stay in the outbox."""
+    from finsentry.alerts.delivery import drain_outbox as drain
+
+    if max_seconds <= 0:
+        raise ValueError("max_seconds must be positive (seconds one drain may send for)")
+    return drain(settings, max_seconds).to_json()

@@ -33,6 +33,7 @@ from finsentry.runner import run_files
 from finsentry.schema import ScopeKind
 from finsentry.store import open_store
 from tests.fixtures.scorers import LexiconScorer
+from tests.integration.test_email import notification as alert_mail
 from tests.integration.test_reports import START, simulated_days
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
@@ -46,6 +47,7 @@ DAG_IDS = {
     "finsentry_daily_report",
     "finsentry_model_eval",
     "finsentry_retention",
+    "finsentry_outbox",
 }
 
 IMPORT_CHECK = r"""
@@ -414,7 +416,7 @@ def dag_runs(
     day with no news); the runs: the scheduled daily report, the same again (nothing left), a
     manual report of the incomplete day 03-03, the ingest of [09:00, 10:00), the same interval
     again, the backfill of [08:00, 09:00), a model evaluation, a second one after the labelled file
-    changed, one with an empty labelled file, and retention.
+    changed, one with an empty labelled file, and retention; first of all, the outbox drain.
     """
     work = tmp_path_factory.mktemp("dag-runs")
     base_url, _ = feed_server
@@ -427,6 +429,10 @@ def dag_runs(
     finally:
         pipe.close()
     shutil.copy(store_db, work / "before.db")
+    queued = alert_mail()  # an alert e-mail left in the outbox: finsentry_outbox sends it
+    store = open_store(settings.db)
+    store.enqueue_notifications([queued])
+    store.close()
     labelled = work / "labelled.csv"
     labelled.write_text(_labelled_csv(), encoding="utf-8")
     variables = {
@@ -446,6 +452,7 @@ def dag_runs(
     after_hour = (HOUR + timedelta(hours=1)).isoformat()
     next_day = (START + timedelta(days=1)).isoformat()
     plan = [
+        {"name": "outbox", "dag_id": "finsentry_outbox", "logical_date": next_day},
         {"name": "report", "dag_id": "finsentry_daily_report", "logical_date": next_day},
         {"name": "report_again", "dag_id": "finsentry_daily_report",
          "logical_date": (START + timedelta(days=1, hours=6)).isoformat()},
@@ -483,6 +490,7 @@ def dag_runs(
         "work": work,
         "store_db": store_db,
         "before_db": work / "before.db",
+        "queued": queued,
         "seconds": (datetime.now(UTC) - started).total_seconds(),
         "output": output,
     }
@@ -509,6 +517,25 @@ def _hour_count(db: Path, hour: datetime) -> int:
 
 
 FEED_IDS = {"rss-0", "rss-1", "rss-2", "api-1", "rss-3", "rss-4", "api-2"}
+
+
+def test_outbox_dag_sends_the_queued_alert_mail_once(
+    dag_runs: dict[str, Any], smtp_inbox: tuple[int, list[Message]]
+) -> None:
+    from finsentry.alerts.email import message_id
+
+    run = dag_runs["results"]["outbox"]
+    assert run["state"] == "success" and run["tasks"] == {"drain_outbox": "success"}
+    queued = dag_runs["queued"]
+    _, inbox = smtp_inbox
+    sent = [m for m in inbox if m["To"] == "models@example.com" and "ACME" in m["Subject"]]
+    assert [m["Message-ID"] for m in sent] == [message_id(queued.key)]
+    store = open_store(str(dag_runs["store_db"]))
+    try:
+        (row,) = [e for e in store.outbox() if e.notification.key == queued.key]
+    finally:
+        store.close()
+    assert (row.notification.status, row.notification.attempts) == ("delivered", 1)
 
 
 def test_ingest_pulls_feeds_idempotently_per_interval(
