@@ -55,7 +55,7 @@ def test_every_command_has_help_with_env_vars(name: str) -> None:
     flat = " ".join(result.output.split())
     if any(opt in flat for opt in ("--db", "--model", "--bootstrap")):
         assert "env var: FINSENTRY_" in flat, result.output
-    assert takes_options or name in {"db", "grafana"}
+    assert takes_options or name in {"db", "grafana", "outbox", "silence"}  # groups
 
 
 def test_overrides_are_validated() -> None:
