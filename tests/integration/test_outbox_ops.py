@@ -240,3 +240,35 @@ def test_kill_9_mid_webhook_then_the_retry_carries_the_same_webhook_id(tmp_path:
         receiver.stop()
     assert (row.notification.status, row.notification.attempts) == ("delivered", 2)
     assert receiver.ids == [n.key, n.key]
+
+
+def test_deliver_loop_sends_what_comes_later_and_stops_on_sigterm(tmp_path: Path) -> None:
+    inbox = Inbox()
+    controller = start(inbox, auth_require_tls=False)
+    db = str(tmp_path / "l.db")
+    open_store(db).close()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "finsentry", "deliver", "--loop", "--interval", "0.2"],
+        env={**os.environ, **mail_env(db, controller.port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        time.sleep(1.0)  # the loop is running with an empty outbox
+        store = open_store(db)
+        n = notification()
+        store.enqueue_notifications([n])  # queued while it runs, as the pipeline would
+        store.close()
+        deadline = time.monotonic() + 30
+        while not inbox.messages and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None  # still looping after sending
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        controller.stop()
+    assert proc.returncode == 0, err.decode()
+    assert headers(inbox) == [(message_id(n.key), n.key)]
+    assert "delivered 1" in out.decode()
