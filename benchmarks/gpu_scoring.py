@@ -6,7 +6,13 @@ with fixed-size batches vs naive tokenizer-padded batches, same texts, same run)
 budget swept. The BERT-base-size model (12 layers, 768 wide, 110M parameters) is built from its
 config with random weights: throughput does not depend on the weight values.
 
+Each model's result also holds ``flop_bound``: the FLOPs per text of its forward (2 x weights x
+tokens plus attention) and the texts per second a GPU with ``--peak-tflops`` (default 989, the
+dense bf16 peak of an H100/H200 SXM) would reach at full use, against which the engine's best rate
+is given as a share.
+
     python benchmarks/gpu_scoring.py [--n 20000] [--json gpu.json]
+    python benchmarks/gpu_scoring.py --dry-run     # a few seconds on the CPU: checks the script
 """
 
 from __future__ import annotations
@@ -30,14 +36,16 @@ from finsentry.scoring.modeldir import DEFAULT_BACKBONE  # noqa: E402
 from finsentry.scoring.network import MultiTaskNetwork, load_backbone  # noqa: E402
 
 
-def bert_base_scorer(device: torch.device, budget: int, max_length: int) -> Scorer:
+def bert_base_scorer(
+    device: torch.device, budget: int, max_length: int, layers: int = 12
+) -> Scorer:
     from transformers import AutoModel, BertConfig
 
     _, tokenizer = load_backbone(DEFAULT_BACKBONE)  # same uncased 30,522-token vocabulary
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
         hidden_size=768,
-        num_hidden_layers=12,
+        num_hidden_layers=layers,
         num_attention_heads=12,
         intermediate_size=3072,
         max_position_embeddings=512,
@@ -56,6 +64,34 @@ def bert_base_scorer(device: torch.device, budget: int, max_length: int) -> Scor
     )
 
 
+def flop_bound(scorer: Scorer, texts: list[str], peak_tflops: float, best: float) -> dict[str, float]:
+    """FLOPs per text of the forward and the rate ``peak_tflops`` would allow at full use."""
+    backbone = scorer.network.backbone
+    config = backbone.config
+    embedding = sum(p.numel() for n, p in backbone.named_parameters() if "embeddings" in n)
+    dense = sum(p.numel() for p in backbone.parameters()) - embedding
+    lengths = [len(row) for row in scorer.tokenize(texts)]
+    attention = 4 * config.num_hidden_layers * config.hidden_size  # QK^T and AV, per token pair
+    flops = sum(2 * dense * t + attention * t * t for t in lengths) / len(lengths)
+    bound = peak_tflops * 1e12 / flops
+    return {
+        "gflops_per_text": round(flops / 1e9, 4),
+        "peak_tflops": peak_tflops,
+        "bound_texts_per_s": round(bound, 1),
+        "engine_share_of_bound": round(best / bound, 4),
+    }
+
+
+def measure_model(scorer: Scorer, texts: list[str], args: argparse.Namespace) -> dict[str, object]:
+    result = measure(scorer, texts, args.budgets, args.batch_sizes, args.repeats)
+    best = result["best"]
+    assert isinstance(best, dict)
+    result["flop_bound"] = flop_bound(scorer, texts, args.peak_tflops, best["engine"][1])
+    report(result)
+    print(json.dumps({"flop_bound": result["flop_bound"]}))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="finsentry GPU scoring throughput (bf16)")
     parser.add_argument("--texts", type=Path, default=None)
@@ -69,25 +105,43 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--peak-tflops", type=float, default=989.0, help="the GPU's bf16 peak")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="run every step on the CPU with 16 texts, tiny batches and a 1-layer BERT-base "
+        "(checks the script only)",
+    )
     args = parser.parse_args(argv)
-    if not torch.cuda.is_available():
+    if args.dry_run:
+        args.n, args.budgets, args.batch_sizes, args.repeats = 16, [512], [8], 1
+    elif not torch.cuda.is_available():
         print("no CUDA device: this benchmark needs a GPU (use benchmarks/scoring.py on a CPU)")
         return 2
-    device = torch.device("cuda")
-    print(f"GPU: {torch.cuda.get_device_name(0)}, torch {torch.__version__}", file=sys.stderr)
+    device = torch.device("cpu" if args.dry_run else "cuda")
+    name = torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu (dry run)"
+    print(f"device: {name}, torch {torch.__version__}", file=sys.stderr)
     texts = read_texts(args.texts, args.n) if args.texts else generated_headlines(args.n, 7)
     started = time.perf_counter()
-    results: dict[str, object] = {"gpu": torch.cuda.get_device_name(0)}
-    default = load_scorer(Settings(model="default", device="cuda", max_length=args.max_length))
-    results["default"] = measure(default, texts, args.budgets, args.batch_sizes, args.repeats)
-    report(results["default"])  # type: ignore[arg-type]
+    results: dict[str, object] = {"gpu": name}
+    default = load_scorer(
+        Settings(
+            model="default",
+            device=device.type,
+            backend="torch",
+            max_length=args.max_length,
+            cpu_threads=1 if args.dry_run else 0,
+        )
+    )
+    results["default"] = measure_model(default, texts, args)
     del default
-    torch.cuda.empty_cache()
-    base = bert_base_scorer(device, args.budgets[0], args.max_length)
-    results["bert_base_size"] = measure(base, texts, args.budgets, args.batch_sizes, args.repeats)
-    report(results["bert_base_size"])  # type: ignore[arg-type]
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    base = bert_base_scorer(device, args.budgets[0], args.max_length, 1 if args.dry_run else 12)
+    results["bert_base_size"] = measure_model(base, texts, args)
     results["seconds"] = round(time.perf_counter() - started, 1)
-    results["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else 0
+    results["peak_memory_gib"] = round(peak / 2**30, 2)
     print(json.dumps({k: results[k] for k in ("gpu", "seconds", "peak_memory_gib")}))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -1,4 +1,5 @@
-"""Scoring throughput: the engine vs a bare ``model(**batch)`` loop, same texts, model, device, run.
+"""Scoring throughput: the engine vs a bare ``model(**batch)`` loop, same texts, model, device, run,
+and the int8 ONNX backend against both.
 
 Measured, in headlines per second:
 
@@ -10,6 +11,14 @@ Measured, in headlines per second:
   each batch's longest text, tensors built in advance, for each batch size;
 * ``naive``: what a first attempt looks like - the tokenizer pads each fixed-size batch, then the
   forward (tokenization included, as in the engine).
+
+* ``onnx``: the same engine on the int8 ONNX Runtime backend (``--backend onnx``), and its bare
+  loop (the session alone on pre-built arrays, one text per run on the backend's thread pool);
+  ratios against the fp32 torch engine and the best bare torch forward (skipped with
+  ``--no-onnx`` or when the model has no export).
+
+On the CPU the torch engine computes each text alone (batch-independent scores, issue 13), so its
+budgets give the same batches of one; the bare fixed-size loops show what batching would give.
 
 The bare loops run the network only; the engine also runs the model's lexical head when it has one
 (the default model does), so the ratios include that cost. The head alone, and the engine without
@@ -94,11 +103,62 @@ def timed(fn: Callable[[], object], repeats: int) -> float:
 
 def run(args: argparse.Namespace) -> dict[str, object]:
     settings = Settings(
-        model=args.model, device=args.device, max_length=args.max_length, cpu_threads=args.threads
+        model=args.model,
+        device=args.device,
+        max_length=args.max_length,
+        cpu_threads=args.threads,
+        backend="torch",
     )
     scorer: Scorer = load_scorer(settings)
     texts = read_texts(args.texts, args.n) if args.texts else generated_headlines(args.n, args.seed)
-    return measure(scorer, texts, args.budgets, args.batch_sizes, args.repeats)
+    results = measure(scorer, texts, args.budgets, args.batch_sizes, args.repeats)
+    if not args.no_onnx:
+        try:
+            onnx = load_scorer(settings.with_overrides(backend="onnx", device="cpu"))
+        except RuntimeError as exc:  # BackendError: no export, or no onnxruntime
+            print(f"  onnx backend skipped: {exc}", file=sys.stderr)
+        else:
+            results["onnx"] = measure_onnx(onnx, texts, results, args.repeats)
+    return results
+
+
+def measure_onnx(
+    scorer: Scorer, texts: list[str], torch_results: dict[str, object], repeats: int
+) -> dict[str, object]:
+    """The int8 ONNX engine and its bare loop, with ratios against the torch numbers."""
+    import numpy as np
+
+    runner = scorer.runner
+    session = runner.session  # type: ignore[attr-defined]
+    outputs = runner._outputs  # type: ignore[attr-defined]
+    arrays = [np.asarray([row], dtype=np.int64) for row in scorer.tokenize(texts)]
+
+    def bare() -> None:
+        def one(ids: np.ndarray) -> None:
+            session.run(outputs, {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+
+        list(runner._pool.map(one, arrays))  # type: ignore[attr-defined]
+
+    n = len(texts)
+    scorer.score(texts[:64])
+    engine = n / timed(lambda: scorer.score(texts), repeats)
+    bare_rate = n / timed(bare, repeats)
+    best = torch_results["best"]
+    assert isinstance(best, dict)
+    torch_engine, torch_bare = best["engine"][1], best["bare_fixed"][1]
+    print(
+        f"  onnx int8 ({runner!r}): engine {engine:8.1f}/s   bare session {bare_rate:8.1f}/s   "
+        f"x{engine / torch_engine:.2f} the fp32 torch engine, x{engine / torch_bare:.2f} its best "
+        "bare forward",
+        file=sys.stderr,
+    )
+    return {
+        "engine_per_s": round(engine, 1),
+        "bare_per_s": round(bare_rate, 1),
+        "vs_torch_engine": round(engine / torch_engine, 3),
+        "vs_torch_bare_fixed_best": round(engine / torch_bare, 3),
+        "engine_vs_own_bare": round(engine / bare_rate, 3),
+    }
 
 
 def measure(
@@ -114,7 +174,7 @@ def measure(
         file=sys.stderr,
     )
     network = scorer.network
-    amp = scorer._amp  # the engine's autocast dtype, so every variant computes alike
+    amp = scorer.runner._amp  # type: ignore[attr-defined]  # the engine's autocast dtype
 
     def forward(batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
         with (
@@ -135,7 +195,9 @@ def measure(
     for budget in budgets:
         scorer.token_budget = budget
         engine[budget] = n / timed(lambda: scorer.score(texts), repeats)
-        plan = plan_batches(lengths, budget, multiple_of=scorer._multiple)
+        plan = plan_batches(
+            lengths, budget, max_rows=scorer.runner.max_rows, multiple_of=scorer.runner.multiple
+        )
         prepared = [scorer.collate([rows[i] for i in batch]) for batch in plan]
         same_batches[budget] = n / timed(lambda prepared=prepared: forward(prepared), repeats)
         print(
@@ -234,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=1, help="runs per variant; the best counts")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--no-onnx", action="store_true", help="skip the int8 ONNX backend")
     args = parser.parse_args(argv)
     results = run(args)
     report(results)
@@ -253,6 +316,13 @@ def report(results: dict[str, object]) -> None:
         f"\nratio engine/bare-fixed-best {ratios['engine_vs_bare_fixed_best']}, engine/naive-best "
         f"{ratios['engine_vs_naive_best']}, engine/bare-same-batches {ratios['engine_vs_bare_same_batches']}"
     )
+    onnx = results.get("onnx")
+    if isinstance(onnx, dict):
+        print(
+            f"onnx int8 engine {onnx['engine_per_s']}/s: x{onnx['vs_torch_engine']} the fp32 torch "
+            f"engine, x{onnx['vs_torch_bare_fixed_best']} its best bare forward, "
+            f"{onnx['engine_vs_own_bare']} of its own bare session loop"
+        )
 
 
 if __name__ == "__main__":
