@@ -36,14 +36,14 @@ class NegativeSurgeDetector:
         self.config = config
 
     def _share_prior(
-        self, history: History, key: ScopeKey, end: int
+        self, history: History, key: ScopeKey, end: int, span: int
     ) -> tuple[float, float, str] | None:
-        """(alpha, beta, kind) of the scope's negative share before the spans ending at ``end``."""
+        """(alpha, beta, kind) of the scope's negative share before the span."""
         cfg = self.config
         series = history.series(key)
         if series is None:
             return None
-        last = end - cfg.longest_span
+        last = end - span
         first = max(last - history.history_windows + 1, history.origin_index)
         n_h, neg_h, _, flow = history.own_history(key, first, last, cfg.cap_factor)
         if key == ALL_KEY:
@@ -66,7 +66,7 @@ class NegativeSurgeDetector:
         neg = int(series.span_sum_at(end, span, "negative"))
         if n <= 0:
             return None
-        shares = self._share_prior(history, key, end)
+        shares = self._share_prior(history, key, end, span)
         if shares is None:
             return None
         alpha, beta, kind = shares

@@ -2,7 +2,7 @@
 
 Tickers and topics: the items of the scope in the span are compared with its *share of the flow*:
 its items per item of everything else, estimated from its own recent history (``history_windows``
-before the longest span, a past burst capped) with an empirical-Bayes Gamma prior fitted over the
+before the span, a past burst capped) with an empirical-Bayes Gamma prior fitted over the
 comparable scopes (:meth:`History.prior`). The expected count is that share times the other items
 in the span, so the daily rhythm and quiet hours need no model of their own. The rate's
 uncertainty makes the predictive count negative binomial: a scope with little history (a new
@@ -96,9 +96,9 @@ def flow_baseline(
     attr_share: float | None = None,
 ) -> tuple[float, float, str, float] | None:
     """(shape, rate per item of other flow, baseline kind, usual other items a window) of a scope
-    before the spans ending at ``end``: its capped history, plus the cross-section prior. With ``attr_share``, the rate is of
+    before the span of ``span`` windows ending at ``end``: its capped history, plus the cross-section prior. With ``attr_share``, the rate is of
     negative items (the prior's rate times that share, the history's negatives)."""
-    last = end - cfg.longest_span
+    last = end - span
     first = max(last - history.history_windows + 1, history.origin_index)
     n_h, neg_h, windows, flow = history.own_history(key, first, last, cfg.cap_factor)
     if flow + n_h < cfg.min_flow:
