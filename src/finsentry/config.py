@@ -81,6 +81,17 @@ class Settings(BaseSettings):
     allowed_lateness_s: int = Field(
         600, description="Watermark lag: items older than max event time minus this are late."
     )
+    worker_id: str = Field(
+        "",
+        description="This process's name among the workers writing one store (its watermark "
+        "is saved under it); empty: host:pid.",
+    )
+    worker_lease_s: int = Field(
+        300,
+        ge=1,
+        description="A worker whose heartbeat is older than this many seconds is taken as gone: "
+        "its open inputs stop holding the shared watermark back.",
+    )
 
     # --- detection ---------------------------------------------------------------------------
     min_support: int = Field(8, description="Fewest items in a window for a tone alert.")
