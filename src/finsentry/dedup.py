@@ -14,8 +14,9 @@ Two headlines are the same story when
 
 The first occurrence (earliest ``published_at``, ties by id) is novel; the others are marked
 duplicates of it. Items are compared with every item seen within reach (this run's items, novel or
-not, and the novel items already in the store, loaded once, lazily, from
-:meth:`Store.fingerprints_since`).
+not, the novel items already in the store, loaded once, lazily, from
+:meth:`Store.fingerprints_since`, and what other workers stored since, read before each batch by
+:meth:`Deduplicator.refresh`).
 
 Each item gets a ``fingerprint`` the store keeps in ``items.fingerprint``:
 ``v1|<exact hash>|<tickers, comma separated>|<normalised title>``. It holds all the index needs, so
@@ -30,38 +31,29 @@ and arrival order" in docs/internals.md.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from finsentry.aggregate import window_deltas
-from finsentry.schema import NewsItem, ScoredItem, WindowStat, as_utc
+from finsentry.fingerprint import Fingerprint, fingerprint, jaccard, title_tokens
+from finsentry.schema import NewsItem, ScoredItem, WindowStat, as_utc, utc_now
 from finsentry.store.base import Store
 
 if TYPE_CHECKING:
     from finsentry.entities import EntityTagger
 
-FINGERPRINT_VERSION = "v1"
+__all__ = [
+    "DedupMark", "Deduplicator", "Fingerprint", "Revision", "fingerprint", "jaccard",
+    "revision_deltas", "title_tokens",
+]  # fmt: skip
+
 NEAR_THRESHOLD = 0.65
 LSH_THRESHOLD = 0.3  # recall ~0.99 at the decision threshold; the exact Jaccard then decides
 NUM_PERM = 64
-
-_SYNDICATION_PREFIX = re.compile(
-    r"^(?:(?:update|updated|corrected|correction|refile|rpt|repeat|brief|exclusive|breaking|"
-    r"urgent|wrapup|factbox|analysis|instant view|live|watch)\s*\d*\s*[-:\u2013\u2014|]\s*)+",
-    re.IGNORECASE,
-)
-_ATTRIBUTION_SEPARATORS = (" - ", " | ", " \u2013 ", " \u2014 ")
-_STOP_WORDS = frozenset(
-    "a an the of to in on at for from by with as after before amid over into and or but is are "
-    "be its it this that than says say said".split()
-)
-_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.'][A-Za-z0-9]+)*")
+CLOCK_SKEW = timedelta(seconds=5)  # between workers' hosts, when reading what others stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,73 +63,6 @@ class DedupMark:
     novel: bool
     duplicate_of: str | None
     fingerprint: str
-
-
-@dataclass(frozen=True, slots=True)
-class Fingerprint:
-    exact: str
-    tickers: frozenset[str]
-    tokens: tuple[str, ...]
-
-    def encode(self) -> str:
-        tickers = ",".join(sorted(self.tickers))
-        return f"{FINGERPRINT_VERSION}|{self.exact}|{tickers}|{' '.join(self.tokens)}"
-
-    @classmethod
-    def decode(cls, text: str) -> Fingerprint | None:
-        parts = text.split("|", 3)
-        if len(parts) != 4 or parts[0] != FINGERPRINT_VERSION:
-            return None
-        _, exact, tickers, tokens = parts
-        return cls(exact, frozenset(t for t in tickers.split(",") if t), tuple(tokens.split()))
-
-    @property
-    def shingles(self) -> frozenset[str]:
-        """The content words, lower-cased (stop words such as "the", "of" carry no story)."""
-        words = [t.lower() for t in self.tokens]
-        content = frozenset(t for t in words if t not in _STOP_WORDS)
-        return content or frozenset(words)
-
-    @property
-    def names(self) -> frozenset[str]:
-        """Words written with a capital (names, places, institutions), lower-cased."""
-        return frozenset(low for t in self.tokens if (low := t.lower()) != t)
-
-
-def title_tokens(headline: str) -> tuple[str, ...]:
-    """The words of a headline as written, without accents, punctuation and syndication markers."""
-    text = _SYNDICATION_PREFIX.sub("", headline.strip())
-    stripped = _strip_attribution(text)
-    if len(_TOKEN.findall(stripped.lower())) >= 4:  # never strip a short headline to nothing
-        text = stripped
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).replace("\u2019", "'")
-    return tuple(_TOKEN.findall(text))
-
-
-def _strip_attribution(text: str) -> str:
-    """Drop a short attribution tail: " - Harbor Wire", " | sources", " (Bellwether)"."""
-    cut = max(text.rfind(sep) for sep in _ATTRIBUTION_SEPARATORS)
-    if cut > 0 and len(text[cut + 3 :].split()) <= 4:
-        return text[:cut]
-    if text.endswith(")"):
-        opening = text.rfind("(")
-        if 0 < opening and len(text) - opening <= 42:
-            return text[:opening].rstrip()
-    return text
-
-
-def fingerprint(headline: str, tickers: Sequence[str] = ()) -> Fingerprint:
-    tokens = title_tokens(headline)
-    basis = " ".join(tokens).lower() if tokens else headline.strip().lower()
-    exact = hashlib.sha1(basis.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
-    return Fingerprint(exact, frozenset(tickers), tokens)
-
-
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a and not b:
-        return 1.0
-    return len(a & b) / len(a | b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +118,7 @@ class Deduplicator:
         self._by_exact: dict[str, list[str]] = {}
         self._lsh: Any = None
         self._revisions: dict[str, Revision] = {}
+        self._synced_at: datetime | None = None
 
     # --- index -----------------------------------------------------------------------------
 
@@ -220,6 +146,35 @@ class Deduplicator:
         self._by_exact.setdefault(entry.fp.exact, []).append(entry.id)
         if entry.shingles:
             self._lsh.insert(entry.id, LeanMinHash(entry.minhash), check_duplication=False)
+
+    def refresh(self) -> datetime | None:
+        """Take in what other workers stored or re-marked since the last call; the caller holds
+        the store's exclusive lock, so nobody writes meanwhile. Their items join the index with
+        their stored marks, and stored marks replace ours. Returns the earliest event time of
+        what others changed (the detectors re-read from there), or None."""
+        now = utc_now()
+        since, self._synced_at = self._synced_at, now
+        if since is None or not self._seeded:
+            return None  # the first mark() seeds the index from the store
+        changed: list[datetime] = []
+        fresh: list[_Entry] = []
+        for item_id, text, published_at, novel, duplicate_of in self.store.items_changed_since(
+            since - CLOCK_SKEW
+        ):
+            entry = self._by_id.get(item_id)
+            if entry is None:
+                fp = Fingerprint.decode(text)
+                if fp is not None:
+                    fresh.append(_Entry(item_id, as_utc(published_at), fp, fp.shingles, None,
+                                        novel, duplicate_of))  # fmt: skip
+                    changed.append(as_utc(published_at))
+            elif (entry.novel, entry.duplicate_of) != (novel, duplicate_of):
+                entry.novel, entry.duplicate_of = novel, duplicate_of
+                changed.append(entry.published_at)
+        for entry, mh in zip(fresh, _minhashes([e.shingles for e in fresh]), strict=True):
+            entry.minhash = mh
+            self._add(entry)
+        return min(changed, default=None)
 
     def forget_behind(self, watermark: datetime | None) -> int:
         """Forget the items dated more than twice the horizon before the watermark: an on-time

@@ -53,10 +53,12 @@ class WindowHistory:
 
     def note_items(self, items: Sequence[ScoredItem]) -> None:
         """Items just stored: any dated before what is loaded marks their windows for re-reading."""
-        if self.loaded_until is None or not items:
-            return
-        earliest = min(item.published_at for item in items)
-        if earliest < self.loaded_until:
+        if items:
+            self.note_since(min(item.published_at for item in items))
+
+    def note_since(self, earliest: datetime) -> None:
+        """Windows from ``earliest`` on changed (another worker wrote there): re-read them."""
+        if self.loaded_until is not None and earliest < self.loaded_until:
             self.dirty_from = (
                 earliest if self.dirty_from is None else min(self.dirty_from, earliest)
             )

@@ -14,7 +14,8 @@ Tables (both backends; Grafana's SQL reads the PostgreSQL ones):
 
 - ``items``: id PK, published_at, ingested_at, source, headline, body, url, lang, tickers (JSON text in
   SQLite / text[] in PostgreSQL), sentiment, p_negative, p_neutral, p_positive, score, topic,
-  topic_prob, model, novel, duplicate_of, late, input, position
+  topic_prob, model, novel, duplicate_of, late, input, position, fingerprint, marked_at (when
+  another copy last changed its duplicate marks)
 - ``item_tickers``: item_id, ticker, published_at, score, sentiment (one row per item and ticker)
 - ``window_stats``: window_size_s, window_start, window_end, scope_kind, scope_value, count,
   negative, neutral, positive, score_sum, duplicates, late; PK (size, start, kind, value)
@@ -25,7 +26,8 @@ Tables (both backends; Grafana's SQL reads the PostgreSQL ones):
   (pending|delivered|failed), attempts, next_attempt_at, last_error, created_at, delivered_at
 - ``batches``: id, flushed_at, source, consumed, processed, dead_lettered, duplicates, late,
   lag_ms_mean, lag_ms_max, scoring_ms (pipeline health for Grafana)
-- ``pipeline_state``: key PK, value (JSON): watermarks per input, detector progress
+- ``pipeline_state``: key PK, value (JSON): each worker's watermark (``watermark/<worker>``),
+  detector progress
 - ``silences``: id PK, scope_kind, scope_value, rule (nullable = all rules), starts_at, ends_at,
   comment, created_by, created_at, expired_at (wall-clock times; replaced ``mutes``)
 - ``schema_version``: version, applied_at
@@ -34,6 +36,7 @@ Tables (both backends; Grafana's SQL reads the PostgreSQL ones):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -157,6 +160,14 @@ class PipelineState(Protocol):
 
     def set_state(self, key: str, value: Any) -> None: ...
 
+    def get_states(self, prefix: str) -> dict[str, Any]:
+        """Every ``pipeline_state`` value whose key starts with ``prefix`` (the workers')."""
+
+    def exclusive(self, name: str) -> AbstractContextManager[None]:
+        """Hold a lock shared by every process using this store (PostgreSQL: an advisory lock;
+        SQLite: a lock on a file beside the database) while the block runs: the pipeline
+        de-duplicates, writes and evaluates alerts one worker at a time."""
+
 
 @runtime_checkable
 class WindowReader(Protocol):
@@ -187,6 +198,12 @@ class WindowReader(Protocol):
 
     def fingerprints_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
         """(item id, fingerprint, published_at) of novel items since a time, for dedup."""
+
+    def items_changed_since(
+        self, since: datetime
+    ) -> list[tuple[str, str, datetime, bool, str | None]]:
+        """(id, fingerprint, published_at, novel, duplicate_of) of the items stored or re-marked
+        at or after a wall-clock time: what other workers wrote, for dedup and the detectors."""
 
     def dead_letters(self, limit: int | None = None) -> list[DeadLetter]: ...
 

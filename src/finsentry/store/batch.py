@@ -94,8 +94,8 @@ def revise(
         if (old.novel, old.duplicate_of) == (revision.novel, revision.duplicate_of):
             continue
         tx.execute(
-            "UPDATE items SET novel = ?, duplicate_of = ? WHERE id = ?",
-            (revision.novel, revision.duplicate_of, revision.item_id),
+            "UPDATE items SET novel = ?, duplicate_of = ?, marked_at = ? WHERE id = ?",
+            (revision.novel, revision.duplicate_of, dialect.ts_in(utc_now()), revision.item_id),
         )
         if old.novel != revision.novel:
             moved.append((old, replace(old, novel=revision.novel, duplicate_of=revision.duplicate_of)))

@@ -9,6 +9,7 @@ To add a backend, implement both and a ``Store`` subclass of ``SQLStore`` (see `
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -67,6 +68,9 @@ class Dialect(Protocol):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """All rows of one read."""
+
+    def exclusive(self, name: str) -> AbstractContextManager[None]:
+        """A lock held across transactions by one process of all those using the store."""
 
     def ts_in(self, value: datetime | None) -> Any: ...
 

@@ -14,10 +14,12 @@ adds no deltas, and so counts nothing twice.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -139,6 +141,7 @@ class PostgresDialect:
         self.connect_timeout_s = connect_timeout_s
         self._conn: Conn | None = None
         self._lock = threading.RLock()
+        self._exclusive = threading.Lock()
         self._temp_tables = False
 
     def _connection(self) -> Conn:
@@ -203,6 +206,22 @@ class PostgresDialect:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self.run(lambda conn: conn.execute(_q(sql), params).fetchall(), "query")
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """A session advisory lock keyed by ``name``, taken with ``pg_try_advisory_lock`` in a
+        polling loop (the connection stays free for this process's other threads meanwhile).
+        A connection lost while it is held loses the lock; the next step's retry reconnects."""
+        key = _lock_key(name)
+        with self._exclusive:
+            delay = 0.005
+            while not self.run(lambda conn: bool(_one(conn, _TRY_LOCK, (key,))), "lock"):
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+            try:
+                yield
+            finally:
+                self.run(lambda conn: _one(conn, "SELECT pg_advisory_unlock(%s)", (key,)), "unlock")
 
     def ts_in(self, value: datetime | None) -> datetime | None:
         return value
@@ -304,6 +323,15 @@ def _values_sql(table: str, columns: Sequence[str], rows: int) -> str:
 def _one(conn: Conn, sql: str, params: Sequence[Any] = ()) -> Any:
     row = conn.execute(sql, params).fetchone()
     return None if row is None else row[0]
+
+
+_TRY_LOCK = "SELECT pg_try_advisory_lock(%s)"
+
+
+def _lock_key(name: str) -> int:
+    """A stable 63-bit advisory lock key for a name (the same in every process)."""
+    digest = hashlib.sha256(f"finsentry:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
 
 
 def _q(sql: str) -> str:

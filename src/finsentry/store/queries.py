@@ -9,6 +9,7 @@ re-aggregation in ``store/reaggregate.py``, retention in ``store/retention.py``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
@@ -87,6 +88,13 @@ class SQLStore(Generic[D]):
     def set_state(self, key: str, value: Any) -> None:
         self.dialect.transact(lambda tx: put_state(tx, self.dialect, key, value), "state write")
 
+    def get_states(self, prefix: str) -> dict[str, Any]:
+        rows = self._all("SELECT key, value FROM pipeline_state ORDER BY key")
+        return {r[0]: self.dialect.json_out(r[1]) for r in rows if str(r[0]).startswith(prefix)}
+
+    def exclusive(self, name: str) -> AbstractContextManager[None]:
+        return self.dialect.exclusive(name)
+
     # --- windows and items -----------------------------------------------------------------
 
     def window_stats(
@@ -158,6 +166,19 @@ class SQLStore(Generic[D]):
             (self.dialect.ts_in(since), True),
         )
         return [(r[0], r[1], cast(datetime, self.dialect.ts_out(r[2]))) for r in rows]  # NOT NULL
+
+    def items_changed_since(
+        self, since: datetime
+    ) -> list[tuple[str, str, datetime, bool, str | None]]:
+        at = self.dialect.ts_in(since)
+        rows = self._all(
+            "SELECT id, fingerprint, published_at, novel, duplicate_of FROM items "
+            "WHERE ingested_at >= ? UNION SELECT id, fingerprint, published_at, novel, "
+            "duplicate_of FROM items WHERE marked_at >= ?",
+            (at, at),
+        )
+        out = [(r[0], r[1], cast(datetime, self.dialect.ts_out(r[2])), bool(r[3]), r[4]) for r in rows]
+        return sorted(out, key=lambda r: (r[2], r[0]))
 
     def time_range(self) -> tuple[datetime | None, datetime | None]:
         low, high = self._all("SELECT min(published_at), max(published_at) FROM items")[0]

@@ -7,6 +7,7 @@ order; lists and JSON are stored as JSON text.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import sqlite3
@@ -124,6 +125,8 @@ class SQLiteDialect:
             path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
         )
         self._lock = threading.RLock()
+        self._exclusive = threading.Lock()
+        self.path = path
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
@@ -159,6 +162,21 @@ class SQLiteDialect:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """``flock`` on ``<database>-<name>.lock`` (a transaction cannot span the pipeline's
+        steps); an in-memory database has one process, so a thread lock is enough."""
+        with self._exclusive:
+            if self.path == ":memory:":
+                yield
+                return
+            with open(f"{self.path}-{name}.lock", "a+b") as handle:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def ts_in(self, value: datetime | None) -> str | None:
         return ts(value)

@@ -1,0 +1,146 @@
+"""Several workers on one store: each keeps its own watermark; detection uses their merge.
+
+A *worker* is one pipeline writing the store: a ``finsentry ingest`` or ``consume`` process, a
+DAG run. It is named by ``settings.worker_id`` (``FINSENTRY_WORKER_ID``; default ``host:pid``)
+and saves its watermark under ``watermark/<worker id>`` in ``pipeline_state`` with every batch,
+together with a heartbeat (wall-clock time of that write), when it started, whether it is still
+running and whether it *holds* (it runs but has no watermark yet: nothing read, or an assigned
+partition not heard from). :func:`merged_watermark` is the watermark detection uses:
+
+- a live worker that holds: no merged watermark (nothing is final yet);
+- otherwise the rule of :class:`~finsentry.aggregate.Watermark` over the inputs of every worker:
+  the minimum of the open inputs' largest event times less the allowed lateness, or the largest
+  event time when every input is closed;
+- a worker that stopped (``Pipeline.close``) or whose heartbeat is older than
+  ``worker_lease_s`` (it crashed) holds nothing back: its inputs count as closed;
+- an input named by several workers (a file read again, a partition handed over) belongs to the
+  worker that started last; ``<stdin>``-style names are each worker's own.
+
+The key ``watermark`` (no worker), written by versions before workers, counts as a stopped worker.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from finsentry.aggregate import PartitionWatermark, Watermark
+from finsentry.schema import as_utc, iso, utc_now
+from finsentry.store.base import PipelineState
+
+LEGACY_KEY = "watermark"
+PREFIX = "watermark/"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def default_worker_id() -> str:
+    """``host:pid``: unique among the processes running now."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(slots=True)
+class _Worker:
+    key: str
+    started_at: datetime
+    live: bool
+    holding: bool
+    inputs: dict[str, datetime] = field(default_factory=dict)
+    closed: set[str] = field(default_factory=set)
+    unheard: set[str] = field(default_factory=set)
+
+    @classmethod
+    def parse(cls, key: str, value: Any, now: datetime, lease: timedelta) -> _Worker | None:
+        if not isinstance(value, dict) or not isinstance(value.get("inputs", {}), dict):
+            return None
+        try:
+            inputs = {
+                str(k): as_utc(datetime.fromisoformat(str(v))) for k, v in value["inputs"].items()
+            } if "inputs" in value else {}  # fmt: skip
+            started = _time(value.get("started_at")) or EPOCH
+            beat = _time(value.get("heartbeat"))
+        except (TypeError, ValueError):
+            return None
+        live = bool(value.get("running")) and beat is not None and now - beat <= lease
+        return cls(
+            key, started, live, live and bool(value.get("holding")), inputs,
+            {str(n) for n in value.get("closed", ())}, {str(n) for n in value.get("unheard", ())},
+        )  # fmt: skip
+
+
+def _time(value: Any) -> datetime | None:
+    return None if value is None else as_utc(datetime.fromisoformat(str(value)))
+
+
+def _private(name: str) -> bool:
+    return name.startswith("<")  # <stdin>: two workers' standard inputs are not one input
+
+
+def merged_watermark(
+    states: Mapping[str, Any], lateness_s: int, now: datetime, lease_s: float
+) -> datetime | None:
+    """The watermark over every worker's saved state (see the module's docstring)."""
+    lease = timedelta(seconds=lease_s)
+    workers = [w for k, v in sorted(states.items()) if (w := _Worker.parse(k, v, now, lease))]
+    if any(w.holding for w in workers):
+        return None
+    owner: dict[str, tuple[datetime, str]] = {}
+    for w in workers:
+        for name in (*w.inputs, *w.unheard):
+            if not _private(name):
+                owner[name] = max(owner.get(name, (EPOCH, "")), (w.started_at, w.key))
+    inputs: dict[str, str] = {}
+    closed: list[str] = []
+    for w in workers:
+        for name, stamp in w.inputs.items():
+            if not _private(name) and owner[name][1] != w.key:
+                continue  # a later worker took this input over
+            qualified = f"{w.key}|{name}"
+            inputs[qualified] = stamp.isoformat()
+            if not w.live or name in w.closed:
+                closed.append(qualified)
+    return Watermark(lateness_s, {"inputs": inputs, "closed": closed}).value
+
+
+class Workers:
+    """This pipeline's entry among the workers of a store, and the merged watermark."""
+
+    def __init__(
+        self, store: PipelineState, worker_id: str, lateness_s: int, lease_s: float
+    ) -> None:
+        self.store = store
+        self.id = worker_id or default_worker_id()
+        self.key = PREFIX + self.id
+        self.lateness_s = lateness_s
+        self.lease_s = lease_s
+        self.started_at = utc_now()
+
+    def saved(self) -> dict[str, Any] | None:
+        """This worker's saved watermark (a restart under the same id goes on from it)."""
+        value = self.store.get_state(self.key)
+        return value if isinstance(value, dict) else None
+
+    def state(self, watermark: PartitionWatermark, running: bool = True) -> dict[str, Any]:
+        """What is saved under :attr:`key`: the watermark, heartbeat and run state."""
+        state = watermark.to_state()
+        state.update(
+            worker=self.id,
+            started_at=iso(self.started_at),
+            heartbeat=iso(utc_now()),
+            running=running,
+            holding=running and watermark.value is None,
+            unheard=sorted(watermark.unheard),
+        )
+        return state
+
+    def merged(self, watermark: PartitionWatermark) -> datetime | None:
+        """The merged watermark, with this worker's entry as it stands in memory."""
+        states = {
+            k: v for k, v in self.store.get_states(LEGACY_KEY).items()
+            if k == LEGACY_KEY or k.startswith(PREFIX)
+        }  # fmt: skip
+        states[self.key] = self.state(watermark)
+        return merged_watermark(states, self.lateness_s, utc_now(), self.lease_s)
