@@ -29,10 +29,12 @@ from finsentry.schema import (
     ScoredItem,
     Target,
     TextScore,
+    as_utc,
     utc_now,
 )
 from finsentry.store.base import BatchHealth, BatchWrite, Store
 from finsentry.totals import BatchReport, RunTotals
+from finsentry.workers import Workers
 
 if TYPE_CHECKING:
     from finsentry.alerts.engine import AlertEngine
@@ -43,7 +45,8 @@ __all__ = ["BatchReport", "Pipeline", "RunTotals", "Scorer", "WATERMARK_STATE_KE
 
 log = logging.getLogger(__name__)
 
-WATERMARK_STATE_KEY = "watermark"
+WATERMARK_STATE_KEY = "watermark"  # before workers; each worker now saves watermark/<id>
+EXCLUSIVE_LOCK = "pipeline"  # de-duplicate, write and evaluate: one worker at a time
 
 
 class Scorer(Protocol):
@@ -82,8 +85,12 @@ class Pipeline:
         self.dedup = dedup
         self.engine = engine
         self.clock = clock
-        saved = store.get_state(WATERMARK_STATE_KEY)
+        self.workers = Workers(
+            store, settings.worker_id, settings.allowed_lateness_s, settings.worker_lease_s
+        )
+        saved = self.workers.saved()  # a restart under the same worker id goes on from it
         self.watermark = PartitionWatermark(Watermark(settings.allowed_lateness_s, saved))
+        self._save_state()  # registered: holds detection back until it has read something
 
     @classmethod
     def from_settings(
@@ -142,19 +149,24 @@ class Pipeline:
         items, dead = parse_records(records, self.settings, now)
         report.dead_letters.extend(dead)
         originals = _Originals(records, now)
-        before = copy.deepcopy(self.watermark)
-        scored = self._score(items, report, originals) if items else []
-        stored = self._write(scored, report, originals, source or records[0].source, before)
-        if self.engine is not None:
-            self.engine.note_items(stored)  # late items: the detectors re-read their windows
-        report.input_times = self.watermark.inputs
-        report.alerts = self.detect()
+        kept = self._score(items, report, originals) if items else []
+        with self.store.exclusive(EXCLUSIVE_LOCK):  # one worker at a time from here on
+            changed = self.dedup.refresh()  # what other workers stored since our last batch
+            if changed is not None and self.engine is not None:
+                self.engine.windows.note_since(changed)
+            before = copy.deepcopy(self.watermark)
+            scored = self._mark(kept)
+            stored = self._write(scored, report, originals, source or records[0].source, before)
+            if self.engine is not None:
+                self.engine.note_items(stored)  # late items: the detectors re-read their windows
+            report.input_times = self.watermark.inputs
+            report.alerts = self._detect()
         return report
 
     def _score(
         self, items: Sequence[NewsItem], report: BatchReport, originals: _Originals
-    ) -> list[ScoredItem]:
-        """Tag and score (records failing alone are dead-lettered), de-duplicate, watermark."""
+    ) -> list[tuple[NewsItem, tuple[tuple[Target, ...], TextScore]]]:
+        """Tag and score; records failing alone are dead-lettered."""
         spent: list[float] = []
 
         def tag_and_score(part: Sequence[NewsItem]) -> list[tuple[tuple[Target, ...], TextScore]]:
@@ -170,11 +182,19 @@ class Pipeline:
             report.dead_letters.append(
                 originals.dead(items[index], "scoring_failed", describe("tagging or scoring", exc))
             )
-        kept = [(item, r) for item, r in zip(items, done.results, strict=True) if r is not None]
+        return [(item, r) for item, r in zip(items, done.results, strict=True) if r is not None]
+
+    def _mark(
+        self, kept: Sequence[tuple[NewsItem, tuple[tuple[Target, ...], TextScore]]]
+    ) -> list[ScoredItem]:
+        """De-duplicate and watermark (under the store's exclusive lock). Late: behind the
+        merged watermark of every worker as it stood before the batch."""
+        merged = self.workers.merged(self.watermark)
         tickers = [tuple(t.name for t in targets) for _, (targets, _) in kept]
         marks = self.dedup.mark([item for item, _ in kept], tickers)
-        late_flags = self.watermark.observe([item for item, _ in kept])
-        self.dedup.forget_behind(self.watermark.value)  # what no on-time item can copy
+        self.watermark.observe([item for item, _ in kept])
+        late_flags = [merged is not None and as_utc(i.published_at) < merged for i, _ in kept]
+        self.dedup.forget_behind(merged)  # what no on-time item can copy
         return [
             ScoredItem(
                 item=replace(item, tickers=found),
@@ -252,17 +272,27 @@ class Pipeline:
             items=items,
             dead_letters=report.dead_letters,
             window_sizes_s=self.settings.window_sizes_s,
-            state={WATERMARK_STATE_KEY: self.watermark.to_state()},
+            state={self.workers.key: self.workers.state(self.watermark)},
             health=_health(source, report, items if healthy is None else healthy, now),
             revisions=revisions,
         )
 
     def detect(self) -> list[Alert]:
-        """Evaluate the windows the watermark has made final; returns the new alerts."""
-        final_until = self.watermark.value
+        """Evaluate the windows the merged watermark of every worker has made final, one worker
+        at a time; returns the new alerts."""
+        if self.engine is None:
+            return []
+        with self.store.exclusive(EXCLUSIVE_LOCK):
+            return self._detect()
+
+    def _detect(self) -> list[Alert]:
+        final_until = self.workers.merged(self.watermark) if self.engine is not None else None
         if self.engine is None or final_until is None:
             return []
         return self.engine.evaluate(final_until)
+
+    def _save_state(self, running: bool = True) -> None:
+        self.store.set_state(self.workers.key, self.workers.state(self.watermark, running))
 
     # -- inputs: what the runner tells the pipeline about a source's inputs -----------------
 
@@ -278,13 +308,14 @@ class Pipeline:
         gone = [name for name in self.watermark.inputs if name.startswith(prefix) and name not in owned]
         for name in gone:
             self.watermark.remove_input(name)
+        self._save_state()  # other workers see what this one now waits for
         return gone
 
     def close_input(self, input_name: str) -> list[Alert]:
         """An input has nothing more to say for now (a file read to its end, a caught-up idle
         partition): it stops holding the watermark back; detect again. Returns new alerts."""
         self.watermark.close_input(input_name)
-        self.store.set_state(WATERMARK_STATE_KEY, self.watermark.to_state())
+        self._save_state()
         return self.detect()
 
     @property
@@ -293,6 +324,11 @@ class Pipeline:
         return self.watermark.inputs
 
     def close(self) -> None:
+        """Stop: this worker's inputs no longer hold the other workers' watermark back."""
+        try:
+            self._save_state(running=False)
+        except Exception as exc:  # the store may be what failed; closing must go on
+            log.warning("could not mark worker %s as stopped: %s", self.workers.id, exc)
         if self.delivery is not None:
             self.delivery.stop()
         self.store.close()
