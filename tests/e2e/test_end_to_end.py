@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from finsentry.backtest import match_incidents
+from finsentry.backtest import inconsistent_alerts, match_incidents
 from finsentry.cli import main
 from finsentry.schema import ScopeKind
 from finsentry.store import open_store
@@ -102,3 +102,9 @@ def test_demo_runs_and_finds_the_incidents(tmp_path: Path) -> None:
     assert "Tone per topic" in out
     assert "MISSED" not in out
     assert out.count("DETECTED") == 3
+    store = open_store(str(tmp_path / "demo" / "demo.db"))
+    try:  # every alert says what the store holds for its scope and window
+        alerts = store.alerts()
+        assert alerts and inconsistent_alerts(store, alerts) == []
+    finally:
+        store.close()
