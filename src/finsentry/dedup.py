@@ -154,7 +154,7 @@ class Deduplicator:
         what others changed (the detectors re-read from there), or None."""
         now = utc_now()
         since, self._synced_at = self._synced_at, now
-        if since is None or not self._seeded:
+        if since is None:
             return None  # the first mark() seeds the index from the store
         changed: list[datetime] = []
         fresh: list[_Entry] = []
@@ -163,11 +163,11 @@ class Deduplicator:
         ):
             entry = self._by_id.get(item_id)
             if entry is None:
-                fp = Fingerprint.decode(text)
+                changed.append(as_utc(published_at))
+                fp = Fingerprint.decode(text) if self._seeded else None  # else: seeded later
                 if fp is not None:
                     fresh.append(_Entry(item_id, as_utc(published_at), fp, fp.shingles, None,
                                         novel, duplicate_of))  # fmt: skip
-                    changed.append(as_utc(published_at))
             elif (entry.novel, entry.duplicate_of) != (novel, duplicate_of):
                 entry.novel, entry.duplicate_of = novel, duplicate_of
                 changed.append(entry.published_at)

@@ -151,9 +151,7 @@ class Pipeline:
         originals = _Originals(records, now)
         kept = self._score(items, report, originals) if items else []
         with self.store.exclusive(EXCLUSIVE_LOCK):  # one worker at a time from here on
-            changed = self.dedup.refresh()  # what other workers stored since our last batch
-            if changed is not None and self.engine is not None:
-                self.engine.windows.note_since(changed)
+            self._take_in_others()
             before = copy.deepcopy(self.watermark)
             scored = self._mark(kept)
             stored = self._write(scored, report, originals, source or records[0].source, before)
@@ -283,7 +281,15 @@ class Pipeline:
         if self.engine is None:
             return []
         with self.store.exclusive(EXCLUSIVE_LOCK):
+            self._take_in_others()
             return self._detect()
+
+    def _take_in_others(self) -> None:
+        """What other workers stored since this one's last look: into the duplicate index, and
+        their windows marked for the detectors to re-read."""
+        changed = self.dedup.refresh()
+        if changed is not None and self.engine is not None:
+            self.engine.windows.note_since(changed)
 
     def _detect(self) -> list[Alert]:
         final_until = self.workers.merged(self.watermark) if self.engine is not None else None

@@ -1,0 +1,124 @@
+"""The merged watermark of several workers on one store (issue 13, item 4)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from finsentry.config import Settings
+from finsentry.pipeline import Pipeline
+from finsentry.schema import RawRecord, iso
+from finsentry.store import open_store
+from finsentry.workers import merged_watermark
+from tests.fixtures.scorers import LexiconScorer
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+NOW = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+LEASE = 300
+
+
+def worker(inputs: dict[str, datetime], closed: tuple[str, ...] = (), *, running: bool = True,
+           beat: datetime = NOW, started: datetime = NOW, holding: bool = False) -> dict[str, Any]:  # fmt: skip
+    return {
+        "inputs": {name: iso(t) for name, t in inputs.items()}, "closed": list(closed),
+        "running": running, "heartbeat": iso(beat), "started_at": iso(started),
+        "holding": holding, "unheard": [],
+    }  # fmt: skip
+
+
+def merged(states: dict[str, Any]) -> datetime | None:
+    return merged_watermark(states, 600, NOW, LEASE)
+
+
+def test_the_slowest_open_input_of_any_live_worker_holds_the_watermark() -> None:
+    a = worker({"/d/a.jsonl": T0 + timedelta(hours=5)})
+    b = worker({"/d/b.jsonl": T0 + timedelta(hours=1)})
+    assert merged({"watermark/a": a, "watermark/b": b}) == T0 + timedelta(hours=1, minutes=-10)
+    # a finished worker (its input closed) does not raise the others' watermark past theirs
+    a_done = worker({"/d/a.jsonl": T0 + timedelta(hours=5)}, ("/d/a.jsonl",))
+    assert merged({"watermark/a": a_done, "watermark/b": b}) == T0 + timedelta(minutes=50)
+    # every input of every worker closed: all final
+    b_done = worker({"/d/b.jsonl": T0 + timedelta(hours=1)}, ("/d/b.jsonl",))
+    assert merged({"watermark/a": a_done, "watermark/b": b_done}) == T0 + timedelta(hours=5)
+
+
+def test_a_live_worker_that_has_read_nothing_holds_everything() -> None:
+    a = worker({"/d/a.jsonl": T0}, ("/d/a.jsonl",))
+    waiting = worker({}, holding=True)
+    assert merged({"watermark/a": a, "watermark/b": waiting}) is None
+    # ... until its lease runs out (it crashed before reading)
+    gone = worker({}, holding=True, beat=NOW - timedelta(seconds=LEASE + 1))
+    assert merged({"watermark/a": a, "watermark/b": gone}) == T0
+
+
+def test_stopped_and_crashed_workers_stop_holding_the_watermark_back() -> None:
+    live = worker({"news:0": T0 + timedelta(hours=3)})
+    crashed = worker({"news:1": T0}, beat=NOW - timedelta(seconds=LEASE + 1))
+    stopped = worker({"news:2": T0}, running=False)
+    states = {"watermark/a": live, "watermark/b": crashed, "watermark/c": stopped}
+    assert merged(states) == T0 + timedelta(hours=3, minutes=-10)
+    # within its lease the crashed worker still holds
+    states["watermark/b"] = worker({"news:1": T0}, beat=NOW - timedelta(seconds=LEASE - 5))
+    assert merged(states) == T0 - timedelta(minutes=10)
+
+
+def test_an_input_read_again_belongs_to_the_worker_that_started_last() -> None:
+    old = worker({"/d/a.jsonl": T0}, started=NOW - timedelta(hours=1))  # killed mid-file
+    new = worker({"/d/a.jsonl": T0 + timedelta(hours=2)}, ("/d/a.jsonl",))
+    assert merged({"watermark/old": old, "watermark/new": new}) == T0 + timedelta(hours=2)
+    # standard input is each worker's own
+    one = worker({"<stdin>": T0}, started=NOW - timedelta(hours=1))
+    two = worker({"<stdin>": T0 + timedelta(hours=2)}, ("<stdin>",))
+    assert merged({"watermark/one": one, "watermark/two": two}) == T0 - timedelta(minutes=10)
+
+
+def test_a_watermark_saved_before_workers_counts_as_a_stopped_worker() -> None:
+    legacy = {"inputs": {"/d/old.jsonl": iso(T0)}, "closed": [], "value": iso(T0)}
+    live = worker({"/d/a.jsonl": T0 + timedelta(hours=1)})
+    assert merged({"watermark": legacy, "watermark/a": live}) == T0 + timedelta(minutes=50)
+    assert merged({"watermark": legacy}) == T0
+
+
+def records(name: str, minutes: range) -> list[RawRecord]:
+    return [
+        RawRecord(
+            data=(
+                f'{{"id": "{name}-{m}", "published_at": "{iso(T0 + timedelta(minutes=m))}", '
+                f'"source": "Wire", "headline": "{name} item number {m} beats estimates"}}'
+            ).encode(),
+            source="file", input=f"/d/{name}.jsonl", position=m + 1,
+        )
+        for m in minutes
+    ]  # fmt: skip
+
+
+def test_two_pipelines_on_one_store_detect_on_their_merged_watermark(tmp_path: Path) -> None:
+    db = str(tmp_path / "w.db")
+    store_a, store_b = open_store(db), open_store(db)
+    a = Pipeline.from_settings(
+        Settings(db=db, worker_id="a"), store=store_a, scorer=LexiconScorer(), deliver=False
+    )
+    b = Pipeline.from_settings(
+        Settings(db=db, worker_id="b"), store=store_b, scorer=LexiconScorer(), deliver=False
+    )
+    try:
+        a.process(records("a", range(0, 120, 2)))
+        assert a.workers.merged(a.watermark) is None  # b is registered and has read nothing
+        b.process(records("b", range(0, 40, 2)))
+        assert a.workers.merged(a.watermark) == T0 + timedelta(minutes=38 - 10)
+        a.close_input("/d/a.jsonl")  # a is done; b still holds the watermark at its own pace
+        assert b.workers.merged(b.watermark) == T0 + timedelta(minutes=28)
+        b.close_input("/d/b.jsonl")
+        assert b.workers.merged(b.watermark) == T0 + timedelta(minutes=118)
+        assert set(store_a.get_states("watermark/")) == {"watermark/a", "watermark/b"}
+    finally:
+        a.close()
+        b.close()
+    again = open_store(db)
+    try:
+        states = again.get_states("watermark/")
+        assert not states["watermark/a"]["running"] and not states["watermark/b"]["running"]
+        assert again.counts()["items"] == 80
+    finally:
+        again.close()
