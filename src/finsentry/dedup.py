@@ -14,9 +14,9 @@ Two headlines are the same story when
 
 The first occurrence (earliest ``published_at``, ties by id) is novel; the others are marked
 duplicates of it. Items are compared with every item seen within reach (this run's items, novel or
-not, the novel items already in the store, loaded once, lazily, from
-:meth:`Store.fingerprints_since`, and what other workers stored since, read before each batch by
-:meth:`Deduplicator.refresh`).
+not, the items already in the store with their marks, loaded lazily for the stretch of time a batch
+can reach, from :meth:`Store.stored_marks`, and what other workers stored since, read before each
+batch by :meth:`Deduplicator.refresh`).
 
 Each item gets a ``fingerprint`` the store keeps in ``items.fingerprint``:
 ``v1|<exact hash>|<tickers, comma separated>|<normalised title>``. It holds all the index needs, so
@@ -113,7 +113,7 @@ class Deduplicator:
         self.store = store
         self.horizon = horizon
         self._tagger = tagger
-        self._seeded = False
+        self._seeded_from: datetime | None = None  # stored items from here on are indexed
         self._by_id: dict[str, _Entry] = {}
         self._by_exact: dict[str, list[str]] = {}
         self._lsh: Any = None
@@ -123,21 +123,29 @@ class Deduplicator:
     # --- index -----------------------------------------------------------------------------
 
     def _ensure_index(self, earliest: datetime) -> None:
+        """Load the stored items (novel and duplicates, with their marks) that items from
+        ``earliest`` on may be copies of, or originals of, once per stretch of time."""
         if self._lsh is None:
             from datasketch import MinHashLSH
 
             self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
-        if self._seeded:
+        want = earliest - self.horizon
+        if self._seeded_from is not None and want >= self._seeded_from:
             return
-        self._seeded = True
-        seeds = []
-        for item_id, text, published_at in self.store.fingerprints_since(earliest - self.horizon):
+        rows = self.store.stored_marks(want, self._seeded_from)
+        self._seeded_from = want
+        self._index_rows([r for r in rows if r[0] not in self._by_id])
+
+    def _index_rows(self, rows: Sequence[tuple[str, str, datetime, bool, str | None]]) -> None:
+        entries = []
+        for item_id, text, published_at, novel, duplicate_of in rows:
             fp = Fingerprint.decode(text)
-            if fp is not None and item_id not in self._by_id:
-                seeds.append((item_id, as_utc(published_at), fp))
-        hashes = _minhashes([fp.shingles for _, _, fp in seeds])
-        for (item_id, published_at, fp), mh in zip(seeds, hashes, strict=True):
-            self._add(_Entry(item_id, published_at, fp, fp.shingles, mh))
+            if fp is not None:
+                entries.append(_Entry(item_id, as_utc(published_at), fp, fp.shingles, None,
+                                      novel, duplicate_of))  # fmt: skip
+        for entry, mh in zip(entries, _minhashes([e.shingles for e in entries]), strict=True):
+            entry.minhash = mh
+            self._add(entry)
 
     def _add(self, entry: _Entry) -> None:
         from datasketch import LeanMinHash
@@ -157,23 +165,18 @@ class Deduplicator:
         if since is None:
             return None  # the first mark() seeds the index from the store
         changed: list[datetime] = []
-        fresh: list[_Entry] = []
-        for item_id, text, published_at, novel, duplicate_of in self.store.items_changed_since(
-            since - CLOCK_SKEW
-        ):
+        fresh = []
+        for row in self.store.items_changed_since(since - CLOCK_SKEW):
+            item_id, _, published_at, novel, duplicate_of = row
             entry = self._by_id.get(item_id)
             if entry is None:
                 changed.append(as_utc(published_at))
-                fp = Fingerprint.decode(text) if self._seeded else None  # else: seeded later
-                if fp is not None:
-                    fresh.append(_Entry(item_id, as_utc(published_at), fp, fp.shingles, None,
-                                        novel, duplicate_of))  # fmt: skip
+                if self._seeded_from is not None:  # else the first mark() loads it
+                    fresh.append(row)
             elif (entry.novel, entry.duplicate_of) != (novel, duplicate_of):
                 entry.novel, entry.duplicate_of = novel, duplicate_of
                 changed.append(entry.published_at)
-        for entry, mh in zip(fresh, _minhashes([e.shingles for e in fresh]), strict=True):
-            entry.minhash = mh
-            self._add(entry)
+        self._index_rows(fresh)
         return min(changed, default=None)
 
     def forget_behind(self, watermark: datetime | None) -> int:

@@ -22,9 +22,13 @@ class FakeStore:
         self.rows = rows or []
         self.calls: list[datetime] = []
 
-    def fingerprints_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
-        self.calls.append(since)
-        return [r for r in self.rows if r[2] >= since]
+    def stored_marks(
+        self, start: datetime, end: datetime | None = None
+    ) -> list[tuple[str, str, datetime, bool, str | None]]:
+        self.calls.append(start)
+        return [
+            (*r, True, None) for r in self.rows if r[2] >= start and (end is None or r[2] < end)
+        ]
 
 
 def dedup(store: FakeStore | None = None, horizon: timedelta = DAY) -> Deduplicator:
@@ -165,7 +169,9 @@ def test_seeds_lazily_from_the_store() -> None:
     assert store.calls == [T0 + timedelta(minutes=5) - DAY]
     assert not marks[0].novel and marks[0].duplicate_of == "old"
     d.mark([news("other", "Airbus raises delivery target", 6)])
-    assert len(store.calls) == 1  # seeded once
+    assert len(store.calls) == 1  # seeded once for the stretch of time it covers
+    d.mark([news("early", "Airbus cuts delivery target", -3 * 60)])
+    assert store.calls[1:] == [T0 - timedelta(hours=3) - DAY]  # only the earlier stretch
 
 
 def test_many_items_are_marked_consistently() -> None:

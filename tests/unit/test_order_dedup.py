@@ -43,7 +43,9 @@ def headline(story: int, variant: int) -> str:
 
 
 class FakeStore:
-    def fingerprints_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
+    def stored_marks(
+        self, start: datetime, end: datetime | None = None
+    ) -> list[tuple[str, str, datetime, bool, str | None]]:
         return []
 
 

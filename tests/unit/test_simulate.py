@@ -24,7 +24,9 @@ HOURS = 24
 
 
 class NoStore:
-    def fingerprints_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
+    def stored_marks(
+        self, start: datetime, end: datetime | None = None
+    ) -> list[tuple[str, str, datetime, bool, str | None]]:
         return []
 
 

@@ -199,6 +199,12 @@ class WindowReader(Protocol):
     def fingerprints_since(self, since: datetime) -> list[tuple[str, str, datetime]]:
         """(item id, fingerprint, published_at) of novel items since a time, for dedup."""
 
+    def stored_marks(
+        self, start: datetime, end: datetime | None = None
+    ) -> list[tuple[str, str, datetime, bool, str | None]]:
+        """(id, fingerprint, published_at, novel, duplicate_of) of the items published in
+        ``[start, end)`` (no end: from ``start`` on), by time: the duplicate index's seed."""
+
     def items_changed_since(
         self, since: datetime
     ) -> list[tuple[str, str, datetime, bool, str | None]]:

@@ -167,6 +167,20 @@ class SQLStore(Generic[D]):
         )
         return [(r[0], r[1], cast(datetime, self.dialect.ts_out(r[2]))) for r in rows]  # NOT NULL
 
+    def stored_marks(
+        self, start: datetime, end: datetime | None = None
+    ) -> list[tuple[str, str, datetime, bool, str | None]]:
+        sql = (
+            "SELECT id, fingerprint, published_at, novel, duplicate_of FROM items "
+            "WHERE published_at >= ? AND fingerprint <> ''"
+        )
+        params = [self.dialect.ts_in(start)]
+        if end is not None:
+            sql += " AND published_at < ?"
+            params.append(self.dialect.ts_in(end))
+        rows = self._all(sql + " ORDER BY published_at, id", params)
+        return [(r[0], r[1], cast(datetime, self.dialect.ts_out(r[2])), bool(r[3]), r[4]) for r in rows]
+
     def items_changed_since(
         self, since: datetime
     ) -> list[tuple[str, str, datetime, bool, str | None]]:

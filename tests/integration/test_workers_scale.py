@@ -1,0 +1,148 @@
+"""N ``ingest`` worker processes on one store give the same items, duplicate flags, windows and
+alerts as one process (issue 13, item 4): on SQLite and PostgreSQL, with the stream split between
+the workers (syndicated copies of a story in different workers' parts) and with forward and
+reversed copies of the whole stream.
+
+Every worker reads standard input and registers in the store before it reads anything; the test
+feeds them only once all are registered, as long-running workers would be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from finsentry.config import Settings
+from finsentry.pipeline import Pipeline
+from finsentry.runner import run_files
+from finsentry.simulate import simulate
+from finsentry.store import open_store
+from tests.fixtures.ingest_worker import IngestWorker, wait_registered
+from tests.fixtures.scorers import LexiconScorer
+
+EARLY, LATE = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+HOLD_ALL = 30 * 86_400  # an allowed lateness longer than the stream: only the end makes it final
+
+
+def stream(tmp_path: Path) -> list[bytes]:
+    """A day of simulated news (syndicated copies, three incidents), in arrival order."""
+    result = simulate(tmp_path / "stream.jsonl", hours=24, seed=7, incidents=3)
+    return [line for line in result.out.read_bytes().splitlines() if line.strip()]
+
+
+def results(db: str) -> dict[str, object]:
+    store = open_store(db)
+    try:
+        items = sorted(
+            (s.id, s.novel, s.duplicate_of, s.late)
+            for s in store.items_between(EARLY, LATE, limit=1_000_000)
+        )
+        windows = sorted(
+            (str(w.key), w.count, w.negative, w.neutral, w.positive, w.score_sum, w.duplicates,
+             w.late)
+            for size in Settings().window_sizes_s
+            for w in store.window_stats(size, EARLY, LATE)
+        )  # fmt: skip
+        alerts = sorted(
+            (a.id, a.rule, str(a.scope_kind), a.scope_value, a.window_start, a.window_end,
+             a.observed, a.expected, a.severity, a.status.value)
+            for a in store.alerts()
+        )  # fmt: skip
+        return {"items": items, "windows": windows, "alerts": alerts, "counts": store.counts()}
+    finally:
+        store.close()
+
+
+def one_process(db: str, lines: Sequence[bytes], folder: Path, lateness_s: int) -> dict[str, object]:
+    path = folder / "one.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    settings = Settings(db=db, worker_id="one", allowed_lateness_s=lateness_s)
+    pipeline = Pipeline.from_settings(settings, scorer=LexiconScorer(), deliver=False)
+    try:
+        run_files([path], settings, pipeline=pipeline, batch_size=64)
+    finally:
+        pipeline.close()
+    return results(db)
+
+
+def n_workers(
+    db: str, parts: Sequence[Sequence[bytes]], folder: Path, lateness_s: int
+) -> dict[str, object]:
+    names = [f"w{n}" for n in range(len(parts))]
+    workers = [IngestWorker(db, name, folder, lateness_s) for name in names]
+    try:
+        wait_registered(db, names)
+        for worker, part in zip(workers, parts, strict=True):
+            worker.feed(part)
+        totals = [worker.wait() for worker in workers]
+    finally:
+        for worker in workers:
+            worker.kill()
+    for total, part in zip(totals, parts, strict=True):
+        assert total["consumed"] == len(part) == total["processed"] + total["dead_lettered"]
+    return results(db)
+
+
+def same(one: dict[str, object], many: dict[str, object]) -> None:
+    assert many["counts"] == one["counts"]
+    assert many["items"] == one["items"]
+    assert many["windows"] == one["windows"]
+    assert many["alerts"] == one["alerts"]
+
+
+def split_forward_reversed(lines: Sequence[bytes], n: int) -> list[list[bytes]]:
+    """Every n-th line to each worker; odd workers read their part backwards."""
+    return [list(lines[k::n]) if k % 2 == 0 else list(reversed(lines[k::n])) for k in range(n)]
+
+
+def check(
+    make_db: Callable[[], str], tmp_path: Path, parts: Sequence[Sequence[bytes]], lateness_s: int,
+    lines: Sequence[bytes],
+) -> dict[str, object]:  # fmt: skip
+    one = one_process(make_db(), lines, tmp_path, lateness_s)
+    assert one["alerts"], "the stream should raise alerts, or the comparison proves little"
+    assert one["counts"]["duplicates"] > 0  # type: ignore[index]
+    same(one, n_workers(make_db(), parts, tmp_path, lateness_s))
+    return one
+
+
+def sqlite_dbs(tmp_path: Path) -> Callable[[], str]:
+    count = iter(range(100))
+    return lambda: str(tmp_path / f"store{next(count)}.db")
+
+
+@pytest.mark.slow
+def test_two_sqlite_workers_with_forward_and_reversed_parts_match_one(tmp_path: Path) -> None:
+    lines = stream(tmp_path)
+    check(sqlite_dbs(tmp_path), tmp_path, split_forward_reversed(lines, 2), HOLD_ALL, lines)
+
+
+@pytest.mark.slow
+def test_two_sqlite_workers_with_the_whole_stream_forward_and_reversed_match_one(
+    tmp_path: Path,
+) -> None:
+    lines = stream(tmp_path)
+    one = check(sqlite_dbs(tmp_path), tmp_path, [lines, list(reversed(lines))], HOLD_ALL, lines)
+    assert one["counts"]["items"] == len(lines)  # type: ignore[index]
+
+
+@pytest.mark.postgres
+def test_two_postgres_workers_with_forward_and_reversed_parts_match_one(
+    postgres_dsn_factory: Callable[[], str], tmp_path: Path
+) -> None:
+    lines = stream(tmp_path)
+    check(postgres_dsn_factory, tmp_path, split_forward_reversed(lines, 2), HOLD_ALL, lines)
+
+
+@pytest.mark.postgres
+def test_four_postgres_workers_in_time_order_match_one(
+    postgres_dsn_factory: Callable[[], str], tmp_path: Path
+) -> None:
+    """Default lateness: windows become final while the workers run, on their merged watermark
+    (each part in arrival order, so no item is late for one process or for four)."""
+    lines = stream(tmp_path)
+    parts = [list(lines[k::4]) for k in range(4)]
+    check(postgres_dsn_factory, tmp_path, parts, 600, lines)
