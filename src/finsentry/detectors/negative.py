@@ -21,7 +21,7 @@ from datetime import datetime
 from finsentry.detectors.base import DetectorConfig, Score, span_text
 from finsentry.detectors.history import ALL_KEY, History, ScopeKey
 from finsentry.detectors.stats import betabinom_log_sf, nbinom_log_sf, z_of_log_p
-from finsentry.detectors.volume import floored, flow_baseline, span_flow
+from finsentry.detectors.volume import dominant, floored, flow_baseline, span_flow
 from finsentry.schema import Alert
 
 __all__ = ["NegativeSurgeDetector"]
@@ -73,7 +73,12 @@ class NegativeSurgeDetector:
         p0 = alpha / (alpha + beta)
         log_share = betabinom_log_sf(neg, n, alpha, beta) if n >= cfg.min_support else 0.0
         log_count = 0.0
-        if key != ALL_KEY and neg >= cfg.min_negatives and neg > n * p0:
+        if (
+            key != ALL_KEY
+            and neg >= cfg.min_negatives
+            and neg > n * p0
+            and not dominant(history, key, end, span, cfg)
+        ):
             base = flow_baseline(history, key, series, end, span, cfg, attr_share=p0)
             if base is not None:
                 shape, rate, _, usual = base

@@ -26,7 +26,7 @@ from finsentry.detectors.history import ALL_KEY, History, ScopeKey, ScopeSeries
 from finsentry.detectors.stats import nbinom_log_sf, z_of_log_p
 from finsentry.schema import Alert
 
-__all__ = ["VolumeDetector", "flow_baseline", "floored", "robust_baseline", "span_flow"]
+__all__ = ["VolumeDetector", "dominant", "floored", "flow_baseline", "robust_baseline", "span_flow"]
 
 MAD_TO_SD = 1.4826
 
@@ -45,7 +45,7 @@ class VolumeDetector:
             return None
         end = history.index(start)
         observed = series.span_sum_at(end, span)
-        if key == ALL_KEY:
+        if key == ALL_KEY or dominant(history, key, end, span, self.config):
             return self._score_all(history, series, end, span, observed)
         base = flow_baseline(history, key, series, end, span, self.config)
         if base is None:
@@ -115,6 +115,17 @@ def flow_baseline(
 
 
 FLOW_PSEUDO_ITEMS = 10.0
+DOMINANT_SHARE = 0.5
+
+
+def dominant(history: History, key: ScopeKey, end: int, span: int, cfg: DetectorConfig) -> bool:
+    """Whether a scope held at least half of all items before the span (a topic that is most of
+    the news): the rest of the flow is then too thin to scale by, and the scope is scored on its
+    own level, as the all scope is."""
+    last = end - span
+    first = max(last - history.history_windows + 1, history.origin_index)
+    n_h, _, _, flow = history.own_history(key, first, last, cfg.cap_factor)
+    return n_h > 0 and n_h >= DOMINANT_SHARE * (n_h + flow)
 
 
 def floored(estimate: float, shape: float, floor: float) -> tuple[float, float]:
