@@ -24,11 +24,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
+from finsentry.app.simulate import simulate
 from finsentry.config import Settings
 from finsentry.dedup import NEAR_THRESHOLD, Deduplicator, _same_companies, _same_names, fingerprint
 from finsentry.entities import EntityTagger, WatchlistEntry, load_watchlist
 from finsentry.schema import NewsItem
-from finsentry.simulate import simulate
 from finsentry.sources.files import FileSource
 from finsentry.sources.validate import parse_records
 from finsentry.store.base import Store

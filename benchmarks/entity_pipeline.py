@@ -23,12 +23,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from finsentry.app.simulate import simulate
 from finsentry.config import Settings
 from finsentry.pipeline import Pipeline
 from finsentry.runner import run_files
 from finsentry.schema import Target, TextScore
 from finsentry.scoring import Scorer, load_scorer
-from finsentry.simulate import simulate
 
 
 class HeadlineOnly:

@@ -27,7 +27,7 @@ from datetime import timedelta
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
-from finsentry.dagwiring import DAY_COMPLETE, variable, wiring
+from finsentry.app.dagwiring import DAY_COMPLETE, variable, wiring
 
 W = wiring(__file__)
 
@@ -63,7 +63,7 @@ def finsentry_daily_report() -> None:
         from datetime import date
         from pathlib import Path
 
-        from finsentry import jobs
+        from finsentry.app import jobs
 
         settings = jobs.job_settings(config=config)
         recipients = [] if dry_run == "True" else jobs.split_list(to) or list(settings.mail_to)

@@ -26,7 +26,7 @@ from datetime import timedelta
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, task
 
-from finsentry.dagwiring import DAY_COMPLETE, MODEL_POOL, WEEK_COMPLETE, variable, wiring
+from finsentry.app.dagwiring import DAY_COMPLETE, MODEL_POOL, WEEK_COMPLETE, variable, wiring
 
 W = wiring(__file__)
 DAY = Asset(DAY_COMPLETE)
@@ -83,7 +83,7 @@ def finsentry_ingest() -> None:
     ) -> dict:  # fmt: skip
         from datetime import datetime, timedelta
 
-        from finsentry import jobs
+        from finsentry.app import jobs
 
         return jobs.ingest_feeds(
             jobs.job_settings(config=config),
@@ -100,7 +100,7 @@ def finsentry_ingest() -> None:
         **W.external(execution_timeout=timedelta(minutes=10), retries=2, trigger_rule="all_done")
     )
     def find_complete_days(config: str) -> dict:
-        from finsentry import jobs
+        from finsentry.app import jobs
 
         return jobs.announce_complete_days(jobs.job_settings(config=config))
 

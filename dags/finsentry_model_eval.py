@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from airflow.sdk import Asset, dag, task
 
-from finsentry.dagwiring import MODEL_POOL, WEEK_COMPLETE, variable, wiring
+from finsentry.app.dagwiring import MODEL_POOL, WEEK_COMPLETE, variable, wiring
 
 W = wiring(__file__)
 
@@ -51,7 +51,7 @@ def finsentry_model_eval() -> None:
         from datetime import date
         from pathlib import Path
 
-        from finsentry import jobs
+        from finsentry.app import jobs
 
         if not data:
             return {"data_error": "set the Airflow Variable finsentry_eval_data to a labelled file"}

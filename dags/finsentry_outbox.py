@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from finsentry.dagwiring import wiring
+from finsentry.app.dagwiring import wiring
 
 W = wiring(__file__)
 
@@ -32,7 +32,7 @@ W = wiring(__file__)
 def finsentry_outbox() -> None:
     @task.external_python(**W.external(execution_timeout=timedelta(minutes=5), retries=0))
     def drain_outbox(config: str) -> dict:
-        from finsentry import jobs
+        from finsentry.app import jobs
 
         return jobs.drain_outbox(jobs.job_settings(config=config), max_seconds=240.0)
 

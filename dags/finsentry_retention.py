@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from finsentry.dagwiring import variable, wiring
+from finsentry.app.dagwiring import variable, wiring
 
 W = wiring(__file__)
 
@@ -30,7 +30,7 @@ def finsentry_retention() -> None:
     def apply_retention(config: str, keep_days: str, now: str) -> dict:
         from datetime import datetime
 
-        from finsentry import jobs
+        from finsentry.app import jobs
 
         settings = jobs.job_settings(config=config)
         return jobs.apply_retention(settings, float(keep_days), datetime.fromisoformat(now))

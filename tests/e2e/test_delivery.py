@@ -9,10 +9,10 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from finsentry.app.simulate import simulate
 from finsentry.config import Settings
 from finsentry.pipeline import Pipeline
 from finsentry.runner import run_files
-from finsentry.simulate import simulate
 from finsentry.store import open_store
 from tests.fixtures.scorers import LexiconScorer
 from tests.integration.test_email import PASSWORD, USER, Inbox, start

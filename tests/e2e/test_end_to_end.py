@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from finsentry.backtest import inconsistent_alerts, match_incidents
+from finsentry.app.backtest import inconsistent_alerts, match_incidents
 from finsentry.cli import main
 from finsentry.schema import ScopeKind
 from finsentry.store import open_store

@@ -27,11 +27,11 @@ from finsentry.alerts.email import build_message, preview_html
 from finsentry.alerts.engine import notification_payload
 from finsentry.alerts.message import message_view
 from finsentry.alerts.slack import slack_payload
+from finsentry.app.simulate import simulate
 from finsentry.config import Settings
 from finsentry.pipeline import Pipeline
 from finsentry.runner import run_files
 from finsentry.schema import Alert, Evidence, ScopeKind
-from finsentry.simulate import simulate
 from finsentry.store import open_store
 from finsentry.store.base import Notification
 from tests.fixtures.chromium import Rendered

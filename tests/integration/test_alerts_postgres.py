@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from finsentry.alerts.channels import webhook_channel
+from finsentry.app.reports.queries import days_with_data, models_between
 from finsentry.inert import redact_dsn
-from finsentry.reports.queries import days_with_data, models_between
 from finsentry.store import open_store
 from tests.unit.test_alerts_show import HOOK, T0, _alerts, fill, run
 
@@ -38,9 +38,9 @@ def test_show_and_report_reads_on_postgres(postgres_dsn_factory: Callable[[], st
 def test_report_footer_and_data_days_on_postgres(
     postgres_dsn_factory: Callable[[], str], tmp_path: Path
 ) -> None:
+    from finsentry.app.reports import build_report
     from finsentry.config import Settings
     from finsentry.pipeline import Pipeline
-    from finsentry.reports import build_report
     from finsentry.runner import run_files
     from tests.fixtures.scorers import LexiconScorer
     from tests.integration.test_reports import DAY, simulated_days

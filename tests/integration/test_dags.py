@@ -574,7 +574,7 @@ def test_ingest_pulls_feeds_idempotently_per_interval(
 
 
 def test_daily_report_catches_up_complete_days_once(dag_runs: dict[str, Any], smtp_inbox) -> None:
-    from finsentry.reports import build_report
+    from finsentry.app.reports import build_report
 
     results = dag_runs["results"]
     for name in ("report", "report_again", "report_manual"):

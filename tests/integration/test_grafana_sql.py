@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from finsentry.app.simulate import simulate
 from finsentry.config import Settings
 from finsentry.grafana.alerting import health_rules
 from finsentry.grafana.dashboards import all_dashboards, render
@@ -19,7 +20,6 @@ from finsentry.grafana.model import Dashboard, Query
 from finsentry.pipeline import Pipeline
 from finsentry.runner import run_files
 from finsentry.schema import Alert, Evidence, ScopeKind
-from finsentry.simulate import simulate
 from finsentry.store import open_store
 from finsentry.store.base import Notification
 from tests.fixtures.scorers import LexiconScorer

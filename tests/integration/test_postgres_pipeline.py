@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from finsentry.app.simulate import simulate
 from finsentry.config import Settings
 from finsentry.pipeline import Pipeline
 from finsentry.runner import run_files
-from finsentry.simulate import simulate
 from finsentry.store import open_store
 from finsentry.store.base import Store
 from tests.fixtures.scorers import LexiconScorer

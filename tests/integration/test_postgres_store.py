@@ -219,10 +219,10 @@ def test_db_check_cli_on_postgres(pg: PostgresStore, postgres_dsn: str) -> None:
 
 
 def test_db_check_passes_a_store_the_pipeline_wrote(postgres_dsn: str, tmp_path: Path) -> None:
+    from finsentry.app.simulate import simulate
     from finsentry.config import Settings
     from finsentry.pipeline import Pipeline
     from finsentry.runner import run_files
-    from finsentry.simulate import simulate
     from tests.fixtures.scorers import LexiconScorer
 
     stream = tmp_path / "news.jsonl"

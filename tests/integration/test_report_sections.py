@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from finsentry.app.reports import build_report, render_html, render_plain
 from finsentry.config import Settings
 from finsentry.pipeline import Pipeline
-from finsentry.reports import build_report, render_html, render_plain
 from finsentry.runner import run_files
 from finsentry.schema import Alert, Evidence, ScopeKind, ScoredItem
 from finsentry.store import open_store

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from finsentry.app.reports import build_report, email_message, render_html, write_report
 from finsentry.config import Settings
 from finsentry.pipeline import Pipeline
-from finsentry.reports import build_report, email_message, render_html, write_report
 from finsentry.runner import run_files
 from finsentry.schema import Alert, Evidence, ScopeKind
 from finsentry.store import open_store
@@ -232,7 +232,7 @@ def test_report_email_uses_inline_images_and_smtp(day_store: str) -> None:
 
 
 def test_email_message_without_recipients_is_refused(day_store: str) -> None:
-    from finsentry.reports import send_report
+    from finsentry.app.reports import send_report
 
     store = open_store(day_store)
     try:

@@ -11,7 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from finsentry.backtest import format_backtest, run_backtest
+from finsentry.app.backtest import format_backtest, run_backtest
 from finsentry.cli import main
 from finsentry.cli.alerts import parse_duration, parse_scope, parse_since
 from finsentry.config import Settings

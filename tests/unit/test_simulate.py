@@ -9,13 +9,13 @@ from typing import Any, cast
 import pytest
 from click.testing import CliRunner
 
+from finsentry.app.headlines import load_topics
+from finsentry.app.simulate import SimulationResult, rate_factor, simulate
 from finsentry.cli.simulate import simulate as simulate_cmd
 from finsentry.config import Settings
 from finsentry.dedup import Deduplicator
 from finsentry.entities import EntityTagger
-from finsentry.headlines import load_topics
 from finsentry.schema import NewsItem
-from finsentry.simulate import SimulationResult, rate_factor, simulate
 from finsentry.sources.files import FileSource
 from finsentry.sources.validate import parse_records
 from finsentry.store.base import Store

@@ -180,10 +180,10 @@ def test_cli_prints_each_problem_and_exits_non_zero(tmp_path: Path) -> None:
 def test_a_store_written_by_the_pipeline_passes(tmp_path: Path) -> None:
     """No false alarms: a simulated stream with duplicates, late items, an incident and its
     alerts, ingested in odd batches and replayed, leaves nothing for the checks to report."""
+    from finsentry.app.simulate import simulate
     from finsentry.config import Settings
     from finsentry.pipeline import Pipeline
     from finsentry.runner import run_files
-    from finsentry.simulate import simulate
     from tests.fixtures.scorers import LexiconScorer
 
     stream = tmp_path / "news.jsonl"

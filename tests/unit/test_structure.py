@@ -272,3 +272,17 @@ def test_no_import_cycles_between_finsentry_modules() -> None:
         "import cycles (move what both need into a module below them, or invert the"
         f" dependency): {cycles}"
     )
+
+
+def test_pipeline_stages_do_not_import_application_features() -> None:
+    """Layout (issue 15, item 4): application features (``finsentry.app``) build on the pipeline's
+    stages; a stage that imported a feature would tie the pipeline to the demo or the report.
+    Only the command line and the features themselves may import ``finsentry.app``."""
+    graph = import_graph(SRC)
+    assert "finsentry.app.jobs" in graph  # the layout the test protects exists
+    offenders = {
+        module: sorted(t for t in targets if t.startswith("finsentry.app"))
+        for module, targets in graph.items()
+        if not module.startswith(("finsentry.app", "finsentry.cli"))
+    }
+    assert {m: t for m, t in offenders.items() if t} == {}

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from finsentry.reports.queries import sql_reads
 from finsentry.schema import Alert
 from finsentry.store.base import Store
+from finsentry.store.reads import sql_reads
 
 NEARBY = timedelta(days=1)
 COLUMNS = "key, alert_id, channel, payload, status, attempts, next_attempt_at, last_error, created_at, delivered_at"

@@ -184,7 +184,7 @@ def backtest(
     (from the incident's start to the end of the first alert window), then recall, precision of
     ticker alerts and the false alerts: the numbers to tune detection thresholds with.
     """
-    from finsentry.backtest import format_backtest, load_truth, run_backtest
+    from finsentry.app.backtest import format_backtest, load_truth, run_backtest
 
     settings = settings_from(ctx, model=model, device=device)
     try:

@@ -126,8 +126,8 @@ def consume(
     Security settings (FINSENTRY_KAFKA_SECURITY_PROTOCOL, FINSENTRY_KAFKA_SASL_*,
     FINSENTRY_KAFKA_SSL_CAFILE) come from the environment or the config file.
     """
+    from finsentry.app.summary import format_totals
     from finsentry.sources.kafka import ConsumeOptions
-    from finsentry.summary import format_totals
 
     settings = settings_from(
         ctx,

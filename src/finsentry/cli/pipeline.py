@@ -46,10 +46,10 @@ def ingest(
     checked by the detectors. Re-ingesting the same file changes nothing. FILES are JSONL (or
     .csv) files; '-' reads JSON lines from standard input.
     """
+    from finsentry.app.summary import format_alerts, format_totals
     from finsentry.pipeline import Pipeline
     from finsentry.runner import run_files
     from finsentry.sources.reader import InputError, check_input
-    from finsentry.summary import format_alerts, format_totals
 
     for name in files:
         try:
@@ -101,7 +101,7 @@ def demo(
     items, dead letters, tone per topic and per top tickers, and each alert with the headlines that
     drove it, checked against the injected incidents.
     """
-    from finsentry.demo import run_demo
+    from finsentry.app.demo import run_demo
 
     out = Path(workdir)
     settings = settings_from(ctx, db=str(out / "demo.db"), model=model, device=device, backend=backend)

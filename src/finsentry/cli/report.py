@@ -65,7 +65,7 @@ def report(
 
     The HTML is self-contained (charts embedded), readable in an e-mail client.
     """
-    from finsentry.reports import build_report, check_mail_settings, send_report, write_report
+    from finsentry.app.reports import build_report, check_mail_settings, send_report, write_report
 
     settings = settings_from(ctx, db=db)
     recipients = [a.strip() for value in emails for a in value.split(",") if a.strip()]
@@ -101,7 +101,7 @@ def report(
 
 
 def _no_data_hint(day: date, days: list[date]) -> str:
-    from finsentry.reports.queries import day_ranges
+    from finsentry.app.reports.queries import day_ranges
 
     if not days:
         return f"hint: the store holds no news at all; nothing to report for {day}"

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from finsentry.simulate import DEFAULT_START
+from finsentry.app.simulate import DEFAULT_START
 
 
 def _parse_start(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -99,7 +99,7 @@ def simulate(
     news about one ticker, and volume spikes. The incidents and their item ids are written to
     FILE.truth.json, which `finsentry backtest` and `finsentry demo` compare alerts against.
     """
-    from finsentry.simulate import simulate as run
+    from finsentry.app.simulate import simulate as run
 
     try:
         result = run(out, hours=hours, seed=seed, incidents=incidents, start=start, profile=profile)

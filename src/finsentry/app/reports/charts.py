@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # types only: data.py draws its charts with this module
-    from finsentry.reports.data import DayReport, HourPoint, ScopeDay
+    from finsentry.app.reports.data import DayReport, HourPoint, ScopeDay
 
 TONE_NEG, TONE_POS, TONE_FLAT, TONE_NONE = "#c0392b", "#1e8449", "#7f8c8d", "#bbbbbb"
 WIDTH_IN, DPI = 5.6, 100  # 560 px: fits a 600 px e-mail column

@@ -1,37 +1,16 @@
-"""Reads the report needs beyond the store's protocol: models of a day, days that have data.
-
-The SQL goes through the store's own dialect (``store.dialect``: ``query`` with ``?``
-placeholders and ``ts_in`` for timestamps), so it runs on SQLite and PostgreSQL alike.
-"""
+"""Reads the report needs beyond the store's protocol: models of a day, days that have data
+(SQL through the store's dialect: :mod:`finsentry.store.reads`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any, Protocol, cast
 
 from finsentry.schema import ScopeKind
 from finsentry.store.base import Store
+from finsentry.store.reads import sql_reads
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
-
-
-class SQLReads(Protocol):
-    """The part of a store's SQL dialect that reads."""
-
-    def query(self, sql: str, params: Any = ()) -> list[Any]: ...
-
-    def ts_in(self, value: datetime | None) -> Any: ...
-
-    def ts_out(self, value: Any) -> datetime | None: ...
-
-    def json_out(self, value: Any) -> Any: ...
-
-
-def sql_reads(store: Store) -> SQLReads | None:
-    """The store's SQL dialect, or None for a store without one."""
-    dialect = getattr(store, "dialect", None)
-    return cast(SQLReads, dialect) if dialect is not None and hasattr(dialect, "query") else None
 
 
 def models_between(store: Store, start: datetime, end: datetime) -> list[tuple[str, int]]:

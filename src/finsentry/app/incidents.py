@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from finsentry.entities import WatchlistEntry
 
 if TYPE_CHECKING:
-    from finsentry.simulate import _Draft, _Generator
+    from finsentry.app.simulate import _Draft, _Generator
 
 __all__ = ["HARD_KINDS", "INCIDENT_KINDS", "PROFILES", "Incident", "Planned", "inject", "plan"]
 

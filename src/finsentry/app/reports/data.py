@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from finsentry.app.reports import queries
 from finsentry.inert import redact_dsn
-from finsentry.reports import queries
 from finsentry.schema import Alert, ScopeKind, WindowStat, utc_now
 from finsentry.store.base import Store
 
@@ -229,7 +229,7 @@ def build_report(
     if total.items == 0:
         report.days_with_data = queries.days_with_data(store, size)
     if charts:
-        from finsentry.reports.charts import render_charts
+        from finsentry.app.reports.charts import render_charts
 
         report.charts = render_charts(report)
     return report

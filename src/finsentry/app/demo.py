@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from finsentry.app.summary import format_alerts, format_tones, format_totals
 from finsentry.config import Settings
 from finsentry.pipeline import Pipeline
 from finsentry.runner import run_files
-from finsentry.summary import format_alerts, format_tones, format_totals
 
 # A few records of every kind the validator rejects, so the demo shows dead letters at work.
 MALFORMED_LINES: tuple[bytes, ...] = (
@@ -29,8 +29,8 @@ class DemoReport:
 
 
 def run_demo(settings: Settings, out: Path, *, seed: int, hours: int, incidents: int) -> DemoReport:
-    from finsentry.backtest import match_incidents
-    from finsentry.simulate import simulate
+    from finsentry.app.backtest import match_incidents
+    from finsentry.app.simulate import simulate
 
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("demo.db*"):

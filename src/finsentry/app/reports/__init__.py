@@ -1,14 +1,14 @@
 """The daily report: one self-contained HTML page about a UTC day, readable in an e-mail client.
 
-:mod:`finsentry.reports.data` computes what the report shows from the store (numbers, changes,
-alerts, models, the days that have data); :mod:`finsentry.reports.charts` draws the charts;
-:mod:`finsentry.reports.render` lays it out with the ``report.html.j2`` and ``report.txt.j2``
+:mod:`finsentry.app.reports.data` computes what the report shows from the store (numbers, changes,
+alerts, models, the days that have data); :mod:`finsentry.app.reports.charts` draws the charts;
+:mod:`finsentry.app.reports.render` lays it out with the ``report.html.j2`` and ``report.txt.j2``
 templates, writes the files and sends the e-mail.
 """
 
 from __future__ import annotations
 
-from finsentry.reports.data import (
+from finsentry.app.reports.data import (
     Change,
     DayReport,
     HourPoint,
@@ -16,7 +16,7 @@ from finsentry.reports.data import (
     build_report,
     report_window,
 )
-from finsentry.reports.render import (
+from finsentry.app.reports.render import (
     check_mail_settings,
     email_message,
     render_html,

@@ -1,4 +1,4 @@
-"""The weekly model evaluation behind the finsentry_model_eval DAG (through :mod:`finsentry.jobs`):
+"""The weekly model evaluation behind the finsentry_model_eval DAG (through :mod:`finsentry.app.jobs`):
 the configured model on a labelled file, its metrics kept in the store's history, accuracy drops
 flagged and e-mailed."""
 
@@ -109,7 +109,7 @@ def evaluate_model(
         "notified": False,
     }
     if drops and settings.smtp_host and settings.mail_to:
-        from finsentry.reports import smtp_send
+        from finsentry.app.reports import smtp_send
 
         smtp_send(settings, _accuracy_mail(settings, result))
         result["notified"] = True

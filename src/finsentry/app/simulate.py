@@ -17,7 +17,7 @@ The stream:
   second wire minutes later (verbatim or lightly edited); bodies sometimes carry HTML and links.
 - Records are written in arrival order: up to a few minutes out of event-time order.
 
-Incidents (profiles ``standard`` and ``hard``) are planned and written by :mod:`finsentry.incidents`.
+Incidents (profiles ``standard`` and ``hard``) are planned and written by :mod:`finsentry.app.incidents`.
 """
 
 from __future__ import annotations
@@ -32,16 +32,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from finsentry.entities import WatchlistEntry, load_watchlist
-from finsentry.headlines import (
+from finsentry.app.headlines import (
     SLOT_NUMBERS,
     TONES,
     Wire,
     load_vocabulary,
 )
-from finsentry.incidents import Incident, inject
-from finsentry.incidents import plan as incidents_plan
-from finsentry.incidents import truth as incidents_truth
+from finsentry.app.incidents import Incident, inject
+from finsentry.app.incidents import plan as incidents_plan
+from finsentry.app.incidents import truth as incidents_truth
+from finsentry.entities import WatchlistEntry, load_watchlist
 from finsentry.schema import utc_now
 
 T = TypeVar("T")
@@ -230,7 +230,7 @@ class _Generator:
         copies = [self.syndicated_copy(d) for d in drafts if self.rng.random() < SYNDICATION_SHARE]
         return drafts + [c for c in copies if c.published_at < end]
 
-    # --- incidents (see finsentry.incidents) ------------------------------------------------
+    # --- incidents (see finsentry.app.incidents) ------------------------------------------------
 
     def incident_companies(self, count: int) -> list[WatchlistEntry]:
         """Companies of middling popularity whose names are short enough to be distinctive."""

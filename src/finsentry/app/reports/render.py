@@ -21,10 +21,10 @@ from typing import Any
 from finsentry.alerts import humanize
 from finsentry.alerts.render import render_html as render_template_html
 from finsentry.alerts.render import render_text
+from finsentry.app.reports.data import DayReport, ScopeDay
+from finsentry.app.reports.queries import day_ranges
 from finsentry.config import Settings
 from finsentry.inert import for_terminal, web_url
-from finsentry.reports.data import DayReport, ScopeDay
-from finsentry.reports.queries import day_ranges
 from finsentry.schema import Alert
 
 

@@ -1,5 +1,5 @@
 """The scheduled jobs behind the Airflow DAGs in ``dags/``: feed ingest, the daily report, model
-evaluation (:mod:`finsentry.model_eval`) and retention.
+evaluation (:mod:`finsentry.app.model_eval`) and retention.
 
 The DAG files only wire these functions (they run in finsentry's own environment through
 ``@task.external_python``, see docs/operations.md). Each takes explicit settings and plain values,
@@ -17,9 +17,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from finsentry.app.model_eval import EvalDataError as EvalDataError
+from finsentry.app.model_eval import evaluate_model as evaluate_model
 from finsentry.config import Settings, load_settings
-from finsentry.model_eval import EvalDataError as EvalDataError
-from finsentry.model_eval import evaluate_model as evaluate_model
 from finsentry.schema import RawRecord, as_utc, iso
 from finsentry.totals import RunTotals
 
@@ -195,7 +195,7 @@ def daily_report(
     settings: Settings, day: date, out_dir: Path, recipients: Sequence[str] = ()
 ) -> dict[str, Any]:
     """Write the report for ``day`` into ``out_dir`` (HTML + PNGs) and e-mail it if asked."""
-    from finsentry.reports import build_report, send_report, write_report
+    from finsentry.app.reports import build_report, send_report, write_report
     from finsentry.store import open_store
 
     store = open_store(settings.db)
