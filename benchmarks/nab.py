@@ -6,20 +6,25 @@
 The scoring follows NAB's published description (Lavin & Ahmad 2015 and the NAB README):
 
 - each labelled anomaly window (``labels/combined_windows.json``) rewards only its earliest detection,
-  with the scaled sigmoid of the detection's relative position in the window
-  (``2 / (1 + exp(5 y)) - 1``, y = -1 at the window's first row, 0 just past its last), so an early
-  detection earns ~0.99 of ``tpWeight`` and a late one ~0;
+  with ``tpWeight`` times the scaled sigmoid of the detection's relative position in the window
+  (``2 / (1 + exp(5 y)) - 1``, y = -(rows from the detection to the window's end + 1) / window
+  rows, so -1 at the first row), divided by its value at y = -1 (as NAB's sweeper): a detection on
+  the window's first row earns exactly ``tpWeight``, a late one ~0;
 - a detection outside every window is a false positive, weighted ``fpWeight`` times the scaled
-  sigmoid of its distance past the previous window (in window lengths; -1 before any window or
-  far past it), so detections right after a window cost little;
-- every window without a detection costs ``fnWeight``;
+  sigmoid of its distance past the previous window's last row (in that window's rows - 1; -1
+  before any window or 3 or more past it), so detections right after a window cost little;
+- every window without a detection costs ``fnWeight`` (a window wholly in the probationary
+  period is not scored, as in NAB);
 - detections in the probationary period (the first 15% of each file, at most 750 rows, as NAB's
   ``getProbationPeriod``) are ignored;
 - costs come from ``config/profiles.json`` (standard, reward_low_FP_rate, reward_low_FN_rate);
 - a detector gives a score in [0, 1] per row; as in NAB, the detection threshold is the one that
   maximises the summed raw score over the corpus, per profile;
-- the result is normalised: 100 * (raw - null) / (perfect - null), where the null detector never
-  fires and the perfect one fires on the first row of every window.
+- the result is normalised as NAB's runner does: 100 * (raw - null) / (perfect - null), where null
+  is the raw score of a detector that never fires and perfect = ``tpWeight`` x the number of
+  windows.
+
+Checked against NAB's ``sweeper.py`` and ``runner.normalize`` (the published scoreboard's code).
 
 Detectors: ``univariate`` (:class:`benchmarks.univariate.UnivariateDetector`: value, jump,
 anomaly-likelihood and new-extreme views, rank-calibrated, gated and suppressed; see
@@ -60,6 +65,7 @@ from benchmarks.univariate import (  # noqa: E402
 
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
 PROBATION_SHARE = 0.15
+MAX_TP = float(2.0 / (1.0 + math.exp(-5.0)) - 1.0)  # scaled sigmoid at a window's first row
 PUBLISHED_STANDARD = {"ARTime": 74.9, "Numenta HTM": 70.5, "Skyline": 58.2, "Twitter ADVec": 47.1}
 
 
@@ -159,7 +165,7 @@ def file_table(series: Series) -> FileTable:
     for lo, hi in series.windows:
         length = hi - lo + 1
         idx = np.arange(lo, hi + 1)
-        tp_values.append(scaled_sigmoid(-(hi - idx + 1) / length))
+        tp_values.append(scaled_sigmoid(-(hi - idx + 1) / length) / MAX_TP)
         slices.append((lo, hi))
         inside[lo : hi + 1] = True
         if previous is not None:
@@ -182,7 +188,7 @@ def _past_window(fp_value: np.ndarray, window: tuple[int, int], until: int) -> N
     lo, hi = window
     length = hi - lo + 1
     idx = np.arange(hi + 1, until)
-    fp_value[hi + 1 : until] = scaled_sigmoid((idx - hi) / length)
+    fp_value[hi + 1 : until] = scaled_sigmoid((idx - hi) / max(length - 1, 1))
 
 
 def raw_scores(
@@ -191,6 +197,8 @@ def raw_scores(
     """Raw NAB score of one file for every threshold (detection = score >= threshold)."""
     total = np.zeros(len(thresholds))
     for (lo, hi), tp in zip(table.window_slices, table.tp_value, strict=True):
+        if np.isnan(tp).all():
+            continue  # wholly in probation: NAB does not score it
         window_scores = np.where(np.isnan(tp), -np.inf, scores[lo : hi + 1])
         running = np.maximum.accumulate(window_scores)
         first = np.searchsorted(running, thresholds, side="left")  # first row reaching threshold
@@ -247,7 +255,7 @@ def score_corpus(
     if thresholds is None:
         thresholds = candidate_thresholds(detections)
     null_det = {s.name: null_scores(s) for s in corpus}
-    perfect_det = {s.name: perfect_scores(s) for s in corpus}
+    windows = {s.name: len(s.windows) for s in corpus}
     half = np.array([0.5])
     names = [s.name for s in corpus]
     categories = sorted({s.category for s in corpus})
@@ -259,7 +267,7 @@ def score_corpus(
         def norm(subset: Sequence[str], theta: np.ndarray, cost: dict[str, float]) -> float:
             raw = float(_raw_total(tables, detections, subset, theta, cost)[0])
             null = float(_raw_total(tables, null_det, subset, half, cost)[0])
-            perfect = float(_raw_total(tables, perfect_det, subset, half, cost)[0])
+            perfect = cost["tpWeight"] * sum(windows[n] for n in subset)
             return normalise(raw, null, perfect) if perfect != null else float("nan")
 
         results[profile] = ProfileResult(
@@ -308,7 +316,7 @@ def two_fold(
     the held-out raw scores of both folds are summed and normalised together."""
     tables = {s.name: file_table(s) for s in corpus}
     null_det = {s.name: null_scores(s) for s in corpus}
-    perfect_det = {s.name: perfect_scores(s) for s in corpus}
+    windows = {s.name: len(s.windows) for s in corpus}
     half = np.array([0.5])
     parts = folds(corpus)
     results = {}
@@ -328,7 +336,7 @@ def two_fold(
             _, label, theta = best
             raw += float(_raw_total(tables, candidates[label], test, np.array([theta]), cost)[0])
             null += float(_raw_total(tables, null_det, test, half, cost)[0])
-            perfect += float(_raw_total(tables, perfect_det, test, half, cost)[0])
+            perfect += cost["tpWeight"] * sum(windows[n] for n in test)
             chosen.append(f"fold {k}: {label}, threshold {theta:.4f}")
         results[profile] = FoldResult(profile, normalise(raw, null, perfect), chosen)
     return results

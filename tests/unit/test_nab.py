@@ -86,7 +86,7 @@ def test_false_positives_cost_by_profile_and_probation_is_ignored(
     fp_rows = {s.name: [s.probation + 10] for s in corpus}  # before every window: weight -1
     s_fp = scores(corpus, fire_at(corpus, fp_rows))
     windows = sum(len(s.windows) for s in corpus)
-    perfect_raw = windows * float(nab.scaled_sigmoid(-1.0))
+    perfect_raw = windows * 1.0  # NAB: tpWeight per window
     # raw = -windows (all missed) - 3 * fpWeight; null raw = -windows
     assert s_fp["standard"] == pytest.approx(100 * (-3 * 0.11) / (perfect_raw + windows))
     assert s_fp["reward_low_FP_rate"] == pytest.approx(2 * s_fp["standard"])
@@ -97,10 +97,28 @@ def test_false_positives_cost_by_profile_and_probation_is_ignored(
 
 def test_fp_right_after_a_window_costs_less_than_far_after(corpus: list[nab.Series]) -> None:
     one = [corpus[0]]
-    hi = one[0].windows[0][1]
+    lo, hi = one[0].windows[0]
     near = scores(one, fire_at(one, {one[0].name: [hi + 2]}))["standard"]
     far = scores(one, fire_at(one, {one[0].name: [hi + 500]}))["standard"]
     assert far < near < 0
+    # NAB's sweeper: distance past the window in (window rows - 1), weight = scaled sigmoid
+    table = nab.file_table(one[0])
+    width = hi - lo + 1
+    assert table.fp_value[hi + 10] == pytest.approx(float(nab.scaled_sigmoid(10 / (width - 1))))
+    assert table.fp_value[one[0].probation + 1] == -1.0  # before any window
+
+
+def test_tp_weight_is_the_sigmoid_relative_to_the_first_row() -> None:
+    s = series("c/one.csv", 1000, [(400, 499)])
+    table = nab.file_table(s)
+    assert table.tp_value[0][0] == pytest.approx(1.0)  # first row: exactly tpWeight
+    assert table.tp_value[0][50] == pytest.approx(
+        float(nab.scaled_sigmoid(-50 / 100)) / nab.MAX_TP
+    )
+    # a detection half-way in: raw = 0.848.. / 0.986..; normalised against null -1 and perfect 1
+    half = {s.name: np.eye(1, 1000, 450).ravel()}
+    res = nab.score_corpus([s], half, PROFILES, thresholds=np.array([0.5]))["standard"]
+    assert res.score == pytest.approx(100 * (table.tp_value[0][50] + 1) / 2)
 
 
 def test_threshold_is_optimised_over_the_corpus(corpus: list[nab.Series]) -> None:
