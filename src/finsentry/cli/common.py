@@ -31,6 +31,11 @@ def setting_option(*decls: str, field: str, **kwargs: Any) -> Callable[[F], F]:
     )
 
 
+def env_option(*decls: str, env: str, **kwargs: Any) -> Callable[[F], F]:
+    """A command option with its own environment variable FINSENTRY_<ENV> (shown in --help)."""
+    return click.option(*decls, envvar=f"{ENV_PREFIX}{env}", show_envvar=True, **kwargs)
+
+
 db_option = setting_option("--db", field="db", metavar="PATH|DSN")
 model_option = setting_option("--model", field="model", metavar="NAME|DIR")
 device_option = setting_option("--device", field="device", type=click.Choice(["auto", "cuda", "cpu"]))

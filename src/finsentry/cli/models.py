@@ -12,13 +12,15 @@ from typing import Any
 import click
 
 from finsentry.cli.common import (
+    F,
     backend_option,
     device_option,
+    env_option,
     model_option,
     setting_option,
     settings_from,
 )
-from finsentry.cli.options import TASK_CHOICES, TASK_HELP, F, _opt
+from finsentry.cli.options import TASK_CHOICES, TASK_HELP
 from finsentry.cli.train import train
 
 __all__ = ["evaluate", "export_onnx", "train", "train_lexical"]
@@ -30,7 +32,7 @@ def _labelled_data(env: str, data_help: str) -> Callable[[F], F]:
     def decorate(command: F) -> F:
         for option in reversed(
             [
-                _opt(
+                env_option(
                     "--data",
                     env=f"{env}_DATA",
                     multiple=True,
@@ -38,14 +40,14 @@ def _labelled_data(env: str, data_help: str) -> Callable[[F], F]:
                     metavar="[TASK=]FILE",
                     help=data_help,
                 ),
-                _opt(
+                env_option(
                     "--task",
                     env=f"{env}_TASK",
                     type=click.Choice(TASK_CHOICES),
                     required=True,
                     help=TASK_HELP,
                 ),
-                _opt(
+                env_option(
                     "--label-names",
                     env=f"{env}_LABEL_NAMES",
                     multiple=True,
@@ -74,7 +76,7 @@ def _examples(
 
 # ------------------------------------------------------------------------------- train-lexical
 @click.command("train-lexical")
-@_opt(
+@env_option(
     "--model",
     env="LEXICAL_MODEL",
     type=click.Path(file_okay=False, exists=True),
@@ -82,14 +84,14 @@ def _examples(
     help="finsentry model directory to add the lexical head to (written in place).",
 )
 @_labelled_data("LEXICAL", "Training data, as for train (use the data the network was trained on).")
-@_opt(
+@env_option(
     "--weight",
     env="LEXICAL_WEIGHT",
     default=0.5,
     show_default=True,
     help="Share of the lexical head in the mixed probabilities (between 0 and 1).",
 )
-@_opt(
+@env_option(
     "--c",
     "c",
     env="LEXICAL_C",
@@ -142,7 +144,7 @@ def train_lexical(
 @click.command()
 @model_option
 @_labelled_data("EVAL", "Labelled data, as for train.")
-@_opt(
+@env_option(
     "--report",
     env="EVAL_REPORT",
     type=click.Path(dir_okay=False),
@@ -150,7 +152,7 @@ def train_lexical(
     show_default=True,
     help="Report path prefix: writes PREFIX.json and PREFIX.md.",
 )
-@_opt(
+@env_option(
     "--json",
     "as_json",
     env="EVAL_JSON",

@@ -1,23 +1,7 @@
-"""Shared pieces of the model commands' options: an option with its own environment variable,
-and the training tasks."""
+"""Shared pieces of the model commands' options: the training tasks (options with their own
+environment variable are :func:`finsentry.cli.common.env_option`)."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any, TypeVar
-
-import click
-
-ENV = "FINSENTRY_"
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _opt(*decls: str, env: str, **kwargs: Any) -> Callable[[F], F]:
-    """A command option with its own environment variable (shown in --help)."""
-    return click.option(*decls, envvar=f"{ENV}{env}", show_envvar=True, **kwargs)
-
 
 # --------------------------------------------------------------------------------------- train
 TASK_HELP = (

@@ -11,11 +11,11 @@ import click
 from finsentry.cli.common import (
     backend_option,
     device_option,
+    env_option,
     model_option,
     setting_option,
     settings_from,
 )
-from finsentry.cli.options import _opt
 from finsentry.inert import for_terminal
 from finsentry.schema import TextScore
 
@@ -94,14 +94,14 @@ def result_text(line: Line, result: TextScore | None) -> list[str]:
 
 @click.command()
 @click.argument("texts", nargs=-1)
-@_opt(
+@env_option(
     "--input",
     "input_file",
     env="SCORE_INPUT",
     type=click.File("r", encoding="utf-8"),
     help="Score the lines of this file ('-' for standard input); see --input-format.",
 )
-@_opt(
+@env_option(
     "--input-format",
     env="SCORE_INPUT_FORMAT",
     type=click.Choice(["text", "jsonl"]),
@@ -109,7 +109,7 @@ def result_text(line: Line, result: TextScore | None) -> list[str]:
     show_default=True,
     help='text: one text per line. jsonl: {"text": "...", "entities": ["...", ...]} per line.',
 )
-@_opt(
+@env_option(
     "--entity",
     "entities",
     env="SCORE_ENTITY",
@@ -117,7 +117,7 @@ def result_text(line: Line, result: TextScore | None) -> list[str]:
     metavar="NAME",
     help="Also score each text's sentiment towards NAME (repeatable; order kept).",
 )
-@_opt("--json", "as_json", env="SCORE_JSON", is_flag=True, help="One JSON object per input line.")
+@env_option("--json", "as_json", env="SCORE_JSON", is_flag=True, help="One JSON object per input line.")
 @model_option
 @device_option
 @backend_option

@@ -8,12 +8,12 @@ from typing import Any
 
 import click
 
-from finsentry.cli.common import device_option, setting_option, settings_from
-from finsentry.cli.options import TASK_CHOICES, TASK_HELP, _opt
+from finsentry.cli.common import device_option, env_option, setting_option, settings_from
+from finsentry.cli.options import TASK_CHOICES, TASK_HELP
 
 
 @click.command()
-@_opt(
+@env_option(
     "--data",
     env="TRAIN_DATA",
     multiple=True,
@@ -22,28 +22,28 @@ from finsentry.cli.options import TASK_CHOICES, TASK_HELP, _opt
     help="Training data, CSV or JSONL with text and label columns (label: class name, or id with "
     "--label-names). Repeat for several files.",
 )
-@_opt(
+@env_option(
     "--task",
     env="TRAIN_TASK",
     type=click.Choice(TASK_CHOICES),
     required=True,
     help=TASK_HELP,
 )
-@_opt(
+@env_option(
     "--valid",
     env="TRAIN_VALID",
     multiple=True,
     metavar="[TASK=]FILE",
     help="Validation data (same format); without it --val-split of the training data is held out.",
 )
-@_opt(
+@env_option(
     "--val-split",
     env="TRAIN_VAL_SPLIT",
     default=0.1,
     show_default=True,
     help="Held-out fraction when no --valid is given.",
 )
-@_opt(
+@env_option(
     "--label-names",
     env="TRAIN_LABEL_NAMES",
     multiple=True,
@@ -51,7 +51,7 @@ from finsentry.cli.options import TASK_CHOICES, TASK_HELP, _opt
     help="Names of integer label ids, in id order: TASK=name0,name1,... or TASK=FILE (one per line). "
     "Sentiment names may be negative/neutral/positive or bearish/bullish.",
 )
-@_opt(
+@env_option(
     "--base",
     env="TRAIN_BASE",
     default="minilm",
@@ -60,21 +60,21 @@ from finsentry.cli.options import TASK_CHOICES, TASK_HELP, _opt
     "finsentry model directory to continue from (its fine-tuned weights, and its heads where the "
     "classes match; the new model has heads for the tasks in --data only).",
 )
-@_opt(
+@env_option(
     "--lora-r",
     env="TRAIN_LORA_R",
     default=16,
     show_default=True,
     help="LoRA rank; 0 fine-tunes the whole backbone.",
 )
-@_opt(
+@env_option(
     "--train-layers",
     env="TRAIN_LAYERS",
     default=0,
     show_default=True,
     help="Train only the top K layers; the frozen lower layers run once per example and are cached (much faster on a CPU). 0 = all layers.",
 )
-@_opt(
+@env_option(
     "--contrast-weight",
     env="TRAIN_CONTRAST_WEIGHT",
     default=1.0,
@@ -82,42 +82,42 @@ from finsentry.cli.options import TASK_CHOICES, TASK_HELP, _opt
     help="Loss weight of the entity labels of headlines whose entities disagree (\"X gains as Y "
     "slips\"), against 1 for the others.",
 )
-@_opt(
+@env_option(
     "--freeze-embeddings",
     env="TRAIN_FREEZE_EMBEDDINGS",
     is_flag=True,
     help="Keep the backbone's pretrained token embeddings (they are then not stored in the "
     "model: about 23 MB less for MiniLM).",
 )
-@_opt(
+@env_option(
     "--lora-alpha",
     env="TRAIN_LORA_ALPHA",
     type=int,
     default=None,
     help="LoRA alpha [default: 2 x rank].",
 )
-@_opt(
+@env_option(
     "--epochs",
     env="TRAIN_EPOCHS",
     default=3,
     show_default=True,
     help="Passes over the training data.",
 )
-@_opt(
+@env_option(
     "--lr",
     env="TRAIN_LR",
     type=float,
     default=None,
     help="Backbone learning rate [default: 5e-4 LoRA, 5e-5 full].",
 )
-@_opt(
+@env_option(
     "--head-lr",
     env="TRAIN_HEAD_LR",
     default=2e-3,
     show_default=True,
     help="Learning rate of the heads.",
 )
-@_opt(
+@env_option(
     "--lexical-weight",
     env="TRAIN_LEXICAL_WEIGHT",
     default=0.5,
@@ -125,73 +125,73 @@ from finsentry.cli.options import TASK_CHOICES, TASK_HELP, _opt
     help="Share of the lexical head (word n-gram TF-IDF + logistic regression, fitted after the "
     "network) in the mixed probabilities; 0 = no lexical head.",
 )
-@_opt(
+@env_option(
     "--lexical-c",
     env="TRAIN_LEXICAL_C",
     default=10.0,
     show_default=True,
     help="Inverse L2 strength of the lexical head's logistic regression.",
 )
-@_opt(
+@env_option(
     "--batch-size", env="TRAIN_BATCH_SIZE", default=32, show_default=True, help="Examples per step."
 )
-@_opt(
+@env_option(
     "--max-length",
     env="TRAIN_MAX_LENGTH",
     default=64,
     show_default=True,
     help="Truncate texts to this many tokens.",
 )
-@_opt(
+@env_option(
     "--warmup",
     env="TRAIN_WARMUP",
     default=0.06,
     show_default=True,
     help="Share of steps with a linear learning-rate warm-up.",
 )
-@_opt(
+@env_option(
     "--patience",
     env="TRAIN_PATIENCE",
     default=2,
     show_default=True,
     help="Evaluations without improvement before stopping early.",
 )
-@_opt(
+@env_option(
     "--eval-every",
     env="TRAIN_EVAL_EVERY",
     default=0,
     show_default=True,
     help="Steps between validations (0 = each epoch).",
 )
-@_opt(
+@env_option(
     "--max-steps",
     env="TRAIN_MAX_STEPS",
     default=0,
     show_default=True,
     help="Stop after this many steps (0 = no limit).",
 )
-@_opt(
+@env_option(
     "--max-minutes",
     env="TRAIN_MAX_MINUTES",
     default=0.0,
     show_default=True,
     help="Stop after this many minutes, keeping the best state so far (0 = no limit).",
 )
-@_opt(
+@env_option(
     "--seed",
     env="TRAIN_SEED",
     default=13,
     show_default=True,
     help="Random seed (data order, initialisation).",
 )
-@_opt(
+@env_option(
     "--name",
     env="TRAIN_NAME",
     default="finsentry-custom",
     show_default=True,
     help="Model name recorded on scored items.",
 )
-@_opt(
+@env_option(
     "--version",
     "model_version",
     env="TRAIN_VERSION",
@@ -199,14 +199,14 @@ from finsentry.cli.options import TASK_CHOICES, TASK_HELP, _opt
     show_default=True,
     help="Model version.",
 )
-@_opt(
+@env_option(
     "--data-licence",
     env="TRAIN_DATA_LICENCE",
     default="not stated",
     show_default=True,
     help="Licence of the training data, for the model card.",
 )
-@_opt(
+@env_option(
     "--out",
     env="TRAIN_OUT",
     type=click.Path(file_okay=False),
@@ -215,7 +215,7 @@ from finsentry.cli.options import TASK_CHOICES, TASK_HELP, _opt
 )
 @device_option
 @setting_option("--cpu-threads", field="cpu_threads", type=int)
-@_opt("--quiet", env="TRAIN_QUIET", is_flag=True, help="No progress bar.")
+@env_option("--quiet", env="TRAIN_QUIET", is_flag=True, help="No progress bar.")
 @click.pass_context
 def train(ctx: click.Context, /, **opts: Any) -> None:
     """Fine-tune a backbone with LoRA adapters (or fully) and write a finsentry model directory,
