@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from finsentry.dedup import Deduplicator, Revision
     from finsentry.entities import EntityTagger
 
-__all__ = ["BatchReport", "Pipeline", "RunTotals", "Scorer", "WATERMARK_STATE_KEY"]
+__all__ = ["BatchReport", "Pipeline", "RunTotals", "TextScorer", "WATERMARK_STATE_KEY"]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ WATERMARK_STATE_KEY = "watermark"  # before workers; each worker now saves water
 EXCLUSIVE_LOCK = "pipeline"  # de-duplicate, write and evaluate: one worker at a time
 
 
-class Scorer(Protocol):
+class TextScorer(Protocol):
     """What the pipeline needs of a model: see :mod:`finsentry.scoring`.
 
     ``targets`` holds, per text, the tickers to score its sentiment towards and where the text
@@ -70,7 +70,7 @@ class Pipeline:
         self,
         settings: Settings,
         store: Store,
-        scorer: Scorer,
+        scorer: TextScorer,
         tagger: EntityTagger,
         dedup: Deduplicator,
         engine: AlertEngine | None,
@@ -98,7 +98,7 @@ class Pipeline:
         settings: Settings,
         *,
         store: Store | None = None,
-        scorer: Scorer | None = None,
+        scorer: TextScorer | None = None,
         detect: bool = True,
         deliver: bool = True,
         clock: Callable[[], datetime] = utc_now,

@@ -24,7 +24,7 @@ from finsentry.config import Settings
 from finsentry.schema import Alert, ScopeKind, iso
 
 if TYPE_CHECKING:
-    from finsentry.pipeline import Scorer
+    from finsentry.pipeline import TextScorer
     from finsentry.store.base import Store
 
 
@@ -226,7 +226,7 @@ def run_backtest(
     settings: Settings,
     *,
     db: str | None = None,
-    scorer: Scorer | None = None,
+    scorer: TextScorer | None = None,
     progress: bool = False,
     grace_windows: int = 2,
 ) -> BacktestResult:
