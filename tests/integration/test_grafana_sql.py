@@ -358,3 +358,41 @@ def test_grafana_reader_reads_what_the_dashboards_need_and_nothing_else(filled_d
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(refused)  # type: ignore[arg-type]
+
+
+def test_headline_tables_link_only_web_urls_and_show_hostile_text_as_stored(
+    filled: tuple[str, datetime, str],
+) -> None:
+    """Rows stored before validation dropped non-http(s) URLs keep them in ``items.url``; the
+    headline tables' "Open" link must not make them clickable. The hostile headline itself is a
+    value Grafana's table renders as text: the query returns it unchanged, nothing more."""
+    dsn, _ran_at, ticker = filled
+    hostile_headline = f"{ticker} \x1b[2J <script>alert(1)</script> [x](javascript:alert(1)) <!channel>"
+    with psycopg.connect(dsn) as conn, conn.transaction(force_rollback=True):
+        ids = [r[0] for r in conn.execute(  # the newest items with a ticker: on both tables
+            "SELECT i.id FROM items i WHERE EXISTS (SELECT 1 FROM item_tickers t"
+            " WHERE t.item_id = i.id) ORDER BY i.published_at DESC LIMIT 3"
+        )]  # fmt: skip
+        assert len(ids) == 3
+        bad = {ids[0]: "javascript:alert(document.cookie)", ids[1]: "data:text/html,<b>x</b>"}
+        for item_id, url in bad.items():
+            conn.execute(
+                "UPDATE items SET url = %s, headline = %s WHERE id = %s",
+                (url, hostile_headline, item_id),
+            )
+        conn.execute("UPDATE items SET url = %s WHERE id = %s", ("https://news.example/a", ids[2]))
+        checked = 0
+        for uid, title in (("finsentry-overview", "Headlines"), ("finsentry-ticker", "Headlines")):
+            dashboard = DASHBOARDS[uid]
+            panel = next(p for p in dashboard.panels if p.title.startswith(title))
+            values = _all_of(conn, dashboard, *FULL)
+            cur = conn.execute(expand_sql(panel.query.sql, *FULL, variables=values))  # type: ignore[arg-type]
+            columns = [d.name for d in cur.description or []]
+            rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
+            urls = {r["url"] for r in rows}
+            assert "https://news.example/a" in urls, uid
+            assert not any(u and not u.lower().startswith(("http://", "https://")) for u in urls)
+            shown = [r for r in rows if r["headline"] == hostile_headline]
+            assert len(shown) >= 2 and all(r["url"] is None for r in shown), uid
+            checked += 1
+        assert checked == 2

@@ -30,6 +30,7 @@ from finsentry.grafana.panels import (
     ticker_link,
     timeseries,
     tone,
+    web_url,
 )
 from finsentry.grafana.windows import (
     items_stat,
@@ -219,7 +220,7 @@ def _headlines() -> Panel:
     return table(
         "Headlines",
         "SELECT published_at AS time, headline, sentiment, score, topic, source,\n"
-        "  array_to_string(tickers, ' ') AS tickers, novel, url\n"
+        f"  array_to_string(tickers, ' ') AS tickers, novel, {web_url('url')}\n"
         "FROM items\n"
         f"WHERE $__timeFilter(published_at) AND {any_of('topic', 'topic')}\n"
         f"  AND {any_of('source', 'source')}\n"

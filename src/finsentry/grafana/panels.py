@@ -223,6 +223,12 @@ SCORE_CELL = by_name(
     "score", color=TONE_COLORS, min=-1, max=1, custom_cellOptions={"type": "color-text"}
 )
 URL_LINK = by_name("url", links=[{"title": "Open", "url": "${__value.raw}"}])
+
+
+def web_url(column: str) -> str:
+    """``column`` where it is an http(s) link, else NULL: rows stored before validation dropped
+    other schemes (``javascript:``, ``data:``) must not become clickable "Open" links."""
+    return f"CASE WHEN {column} ~* '^https?://' THEN {column} END AS url"
 ALERT_COLUMNS = (
     time_col(),
     text("severity"),

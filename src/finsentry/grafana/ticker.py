@@ -26,6 +26,7 @@ from finsentry.grafana.panels import (
     stat,
     table,
     timeseries,
+    web_url,
 )
 from finsentry.grafana.windows import (
     NEGATIVE_SHARE,
@@ -115,7 +116,7 @@ def _headlines() -> Panel:
     return table(
         "Headlines: $ticker",
         "SELECT t.published_at AS time, t.ticker, i.headline, t.sentiment, t.score,\n"
-        "  i.score AS headline_score, i.topic, i.source, i.novel, i.url\n"
+        f"  i.score AS headline_score, i.topic, i.source, i.novel, {web_url('i.url')}\n"
         "FROM item_tickers t JOIN items i ON i.id = t.item_id\n"
         f"WHERE {any_of('t.ticker', 'ticker')} AND $__timeFilter(t.published_at)\n"
         f"  AND {any_of('i.topic', 'topic')} AND {any_of('i.source', 'source')}\n"
