@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from finsentry.inert import web_url
+
 SENTIMENT_LABELS: tuple[str, str, str] = ("negative", "neutral", "positive")
 
 
@@ -290,7 +292,7 @@ class Evidence:
             "published_at": iso(self.published_at),
             "score": round(self.score, 4),
             "sentiment": self.sentiment,
-            "url": self.url,
+            "url": web_url(self.url),  # items stored before validation dropped other schemes
             "novel": self.novel,
         }
 

@@ -144,3 +144,19 @@ def test_score_prints_hostile_texts_inertly() -> None:
     assert result.exit_code == 0, result.output
     assert "plunges" in result.output and "towards ACME" in result.output
     assert "\x1b" not in result.output and "\u202e" not in result.output
+
+
+def test_generic_webhook_payloads_carry_only_web_links() -> None:
+    """The JSON webhook body: headlines are JSON strings (inert for a JSON parser), and an
+    evidence link that is not http(s) is dropped, as in every other output."""
+    from finsentry.alerts.engine import notification_payload
+
+    evidence = (
+        Evidence("n1", HOSTILE_HEADLINE, T0, -0.9, "negative", "javascript:alert(1)"),
+        Evidence("n2", "ACME recall", T0, -0.5, "negative", "https://ok.example/a"),
+    )
+    alert = Alert("negative_surge", ScopeKind.TICKER, "ACME", "negative_share", T0,
+                  T0 + timedelta(minutes=5), T0, "warning", 0.9, 0.2, evidence)  # fmt: skip
+    body = json.dumps(notification_payload([alert], {}, None))
+    assert "javascript:" not in body and "https://ok.example/a" in body
+    assert json.loads(body)["alerts"][0]["evidence"][0]["headline"] == HOSTILE_HEADLINE
