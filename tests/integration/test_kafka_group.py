@@ -105,3 +105,56 @@ def test_two_consumers_share_partitions_and_hand_over(
     assert inputs == set(PARTITIONS)
     ends = dict(Counter(p for p, _ in positions))
     assert kafka_broker.committed("pair", topic) == ends
+
+
+def test_two_group_members_raise_the_alerts_of_one_consumer(
+    kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    """A day of simulated news (syndicated copies, three incidents) on four partitions: two
+    members of one group, one of them slower, give one consumer's items, duplicate flags,
+    windows and alerts (issue 13, item 4). The allowed lateness is longer than the stream, so
+    windows become final only when every partition of every member is idle: a member that
+    judged on its own watermark would judge the other's windows before they were complete."""
+    from finsentry.app.simulate import simulate
+    from tests.fixtures.ingest_worker import results
+
+    stream = simulate(tmp_path / "day.jsonl", hours=24, seed=7, incidents=3)
+    lines = [line for line in stream.out.read_bytes().splitlines() if line.strip()]
+    common = ("--allowed-lateness-s", str(30 * 86_400), "--idle-exit-s", "25",
+              "--batch-max-items", "100")  # fmt: skip
+
+    solo_topic = kafka_broker.create_topic("day-solo", partitions=4)
+    kafka_broker.produce(solo_topic, keyed(lines, "id"))
+    solo_db = tmp_path / "solo.db"
+    solo = ConsumerProcess(kafka_broker, solo_db, solo_topic, "solo", *common, name="solo")
+    try:
+        assert solo.wait(300) == 0, solo.log[-3000:]
+    finally:
+        solo.stop_if_running()
+    one = results(str(solo_db))
+    assert one["alerts"] and one["counts"]["items"] == len(lines)  # type: ignore[index]
+
+    topic = kafka_broker.create_topic("day-pair", partitions=4)
+    pair_db = tmp_path / "pair.db"
+    a = ConsumerProcess(kafka_broker, pair_db, topic, "duo", *common, name="fast")
+    b = ConsumerProcess(kafka_broker, pair_db, topic, "duo", *common, "--slow-ms", "1000",
+                        name="slow")  # fmt: skip
+    try:
+        wait_until(
+            lambda: any(len(x) == 2 for x in a.assignments())
+            and any(len(x) == 2 for x in b.assignments()),
+            90,
+            "both members to own two partitions each",
+        )
+        kafka_broker.produce(topic, keyed(lines, "id"))
+        assert a.wait(300) == 0, a.log[-3000:]
+        assert b.wait(300) == 0, b.log[-3000:]
+    finally:
+        a.stop_if_running()
+        b.stop_if_running()
+    assert a.totals()["processed"] > 0 and b.totals()["processed"] > 0
+    two = results(str(pair_db))
+    assert two["counts"] == one["counts"]
+    assert two["items"] == one["items"]
+    assert two["windows"] == one["windows"]
+    assert two["alerts"] == one["alerts"]

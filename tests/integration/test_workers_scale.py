@@ -10,20 +10,17 @@ feeds them only once all are registered, as long-running workers would be.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from finsentry.app.simulate import simulate
 from finsentry.config import Settings
 from finsentry.pipeline import Pipeline
 from finsentry.runner import run_files
-from finsentry.simulate import simulate
-from finsentry.store import open_store
-from tests.fixtures.ingest_worker import IngestWorker, wait_registered
+from tests.fixtures.ingest_worker import IngestWorker, results, wait_registered
 from tests.fixtures.scorers import LexiconScorer
 
-EARLY, LATE = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
 HOLD_ALL = 30 * 86_400  # an allowed lateness longer than the stream: only the end makes it final
 
 
@@ -31,29 +28,6 @@ def stream(tmp_path: Path) -> list[bytes]:
     """A day of simulated news (syndicated copies, three incidents), in arrival order."""
     result = simulate(tmp_path / "stream.jsonl", hours=24, seed=7, incidents=3)
     return [line for line in result.out.read_bytes().splitlines() if line.strip()]
-
-
-def results(db: str) -> dict[str, object]:
-    store = open_store(db)
-    try:
-        items = sorted(
-            (s.id, s.novel, s.duplicate_of, s.late)
-            for s in store.items_between(EARLY, LATE, limit=1_000_000)
-        )
-        windows = sorted(
-            (str(w.key), w.count, w.negative, w.neutral, w.positive, w.score_sum, w.duplicates,
-             w.late)
-            for size in Settings().window_sizes_s
-            for w in store.window_stats(size, EARLY, LATE)
-        )  # fmt: skip
-        alerts = sorted(
-            (a.id, a.rule, str(a.scope_kind), a.scope_value, a.window_start, a.window_end,
-             a.observed, a.expected, a.severity, a.status.value)
-            for a in store.alerts()
-        )  # fmt: skip
-        return {"items": items, "windows": windows, "alerts": alerts, "counts": store.counts()}
-    finally:
-        store.close()
 
 
 def one_process(db: str, lines: Sequence[bytes], folder: Path, lateness_s: int) -> dict[str, object]:
