@@ -226,3 +226,32 @@ def test_check_reads_one_snapshot(tmp_path: Path) -> None:
     check_reads_one_snapshot(store, other)
     other.close()
     store.close()
+
+
+def test_workers_left_running_misnamed_or_ahead_of_the_clock_are_reported(
+    store: SQLStore[Any],
+) -> None:
+    healthy(store)
+    from finsentry.schema import utc_now
+
+    now = utc_now()
+    base = {"inputs": {INPUT: iso(T0)}, "closed": [], "value": iso(T0 - timedelta(minutes=10)),
+            "started_at": iso(now - timedelta(hours=4)), "holding": False, "unheard": []}  # fmt: skip
+    store.set_state("watermark/live", {**base, "worker": "live", "running": True,
+                                       "heartbeat": iso(now)})  # fmt: skip
+    store.set_state("watermark/done", {**base, "worker": "done", "running": False,
+                                       "heartbeat": iso(now - timedelta(days=3))})  # fmt: skip
+    assert not [m for m in messages(store) if m.startswith("workers:")]
+    store.set_state("watermark/crashed", {**base, "worker": "crashed", "running": True,
+                                          "heartbeat": iso(now - timedelta(hours=3))})  # fmt: skip
+    store.set_state("watermark/w2", {**base, "worker": "other", "running": False,
+                                     "heartbeat": iso(now)})  # fmt: skip
+    store.set_state("watermark/w3", {**base, "worker": "w3", "running": True})
+    store.set_state("watermark/w4", {**base, "worker": "w4", "running": True,
+                                     "heartbeat": iso(now + timedelta(hours=1))})  # fmt: skip
+    found = [m for m in messages(store) if m.startswith("workers:")]
+    assert any("'watermark/crashed': last seen at" in m and "never stopped" in m for m in found)
+    assert any("'watermark/w2': names worker 'other'" in m for m in found)
+    assert any("'watermark/w3': has no heartbeat" in m for m in found)
+    assert any("'watermark/w4': heartbeat" in m and "ahead of this clock" in m for m in found)
+    assert len(found) == 4

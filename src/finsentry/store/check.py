@@ -6,6 +6,8 @@
 - watermark: each saved watermark's inputs have aware times not far in the future, its closed
   inputs are among them, its value agrees with them, and no open input is named by an unresolved
   path (files are named by their resolved path; another spelling would never be closed);
+- workers: each worker's saved progress names its worker, has a heartbeat not ahead of the clock,
+  and no worker left running with open inputs has been silent for over an hour (it crashed);
 - outbox: notification states are pending, delivered or failed, attempts are not negative,
   ``delivered_at`` is set exactly for delivered rows, each row belongs to a stored alert and its
   key is ``<alert id>:<channel>``.
@@ -28,12 +30,15 @@ from finsentry.store.rows import window_from_row
 from finsentry.store.state import state_time
 
 FUTURE_SLACK = timedelta(days=1)  # an input's event time may run this far ahead of the clock
+WORKER_PREFIX = "watermark/"  # a worker's saved progress: finsentry/workers.py
+STALE_WORKER = timedelta(hours=1)  # a running worker silent this long has crashed
+HEARTBEAT_SLACK = timedelta(minutes=5)
 _SUMS = ("count", "negative", "neutral", "positive", "duplicates", "late")
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    check: str  # windows | tickers | watermark | outbox
+    check: str  # windows | tickers | watermark | workers | outbox
     message: str
 
     def __str__(self) -> str:
@@ -199,7 +204,34 @@ def check_watermarks(snap: Snapshot, now: datetime | None = None) -> list[Proble
             problems.extend(
                 Problem("watermark", f"{key!r}: {m}") for m in _watermark_issues(value, limit)
             )
+        if str(key).startswith(WORKER_PREFIX):
+            problems.extend(
+                Problem("workers", f"{key!r}: {m}")
+                for m in _worker_issues(str(key), value, now or utc_now())
+            )
     return problems
+
+
+def _worker_issues(key: str, state: Any, now: datetime) -> Iterator[str]:
+    """A worker's saved progress (``watermark/<worker id>``, see ``finsentry/workers.py``)."""
+    if not isinstance(state, dict):
+        yield "a worker's state must be a JSON object"
+        return
+    if state.get("worker") not in (None, key[len(WORKER_PREFIX) :]):
+        yield f"names worker {state.get('worker')!r}, not the one in its key"
+    beat = _aware(state.get("heartbeat")) if state.get("heartbeat") is not None else None
+    if beat is None:
+        yield "has no heartbeat (an ISO-8601 time with a UTC offset): it never counts as live"
+        return
+    if beat > now + HEARTBEAT_SLACK:
+        yield (f"heartbeat {iso(beat)} is ahead of this clock: check the worker host's clock "
+               "(a worker ahead of time would hold the others back past its lease)")  # fmt: skip
+    closed = set(state.get("closed") or ())
+    open_inputs = sorted(set(state.get("inputs") or {}) - closed)
+    if state.get("running") and now - beat > STALE_WORKER and (open_inputs or state.get("holding")):
+        yield (f"last seen at {iso(beat)} and never stopped (killed, or its host died) with "
+               f"{len(open_inputs)} open input(s); past its lease it no longer holds the "
+               "watermark back. Delete this pipeline_state row if the worker will not return")  # fmt: skip
 
 
 def _watermark_issues(state: dict[str, Any], limit: datetime) -> Iterator[str]:
@@ -221,7 +253,8 @@ def _watermark_issues(state: dict[str, Any], limit: datetime) -> Iterator[str]:
                    "resolved path, so it would never be closed and holds the watermark back")  # fmt: skip
     for name in sorted(set(closed) - inputs.keys()):
         yield f"closed input {name!r} is not among the inputs"
-    yield from _value_issues(state.get("value"), times, set(closed))
+    if not state.get("unheard"):  # an assigned partition not heard from holds the value back
+        yield from _value_issues(state.get("value"), times, set(closed))
 
 
 def _value_issues(value: Any, times: dict[str, datetime], closed: set[str]) -> Iterator[str]:
