@@ -138,9 +138,19 @@ class Workers:
 
     def merged(self, watermark: PartitionWatermark) -> datetime | None:
         """The merged watermark, with this worker's entry as it stands in memory."""
-        states = {
-            k: v for k, v in self.store.get_states(LEGACY_KEY).items()
-            if k == LEGACY_KEY or k.startswith(PREFIX)
-        }  # fmt: skip
+        states = saved_states(self.store)
         states[self.key] = self.state(watermark)
         return merged_watermark(states, self.lateness_s, utc_now(), self.lease_s)
+
+
+def saved_states(store: PipelineState) -> dict[str, Any]:
+    """Every worker's saved state (and the one saved before workers), by key."""
+    return {
+        k: v for k, v in store.get_states(LEGACY_KEY).items()
+        if k == LEGACY_KEY or k.startswith(PREFIX)
+    }  # fmt: skip
+
+
+def store_watermark(store: PipelineState, lateness_s: int, lease_s: float) -> datetime | None:
+    """The merged watermark as the store holds it now (for jobs that read, not ingest)."""
+    return merged_watermark(saved_states(store), lateness_s, utc_now(), lease_s)

@@ -133,17 +133,15 @@ def _ingest_snapshot(settings: Settings, records: list[RawRecord]) -> RunTotals:
 
 
 def store_watermark(settings: Settings) -> datetime | None:
-    """The pipeline's watermark as the store keeps it (every source writes the same state)."""
-    from finsentry.aggregate import Watermark
-    from finsentry.pipeline import WATERMARK_STATE_KEY
+    """The watermark of every worker's saved progress together (``finsentry/workers.py``)."""
     from finsentry.store import open_store
+    from finsentry.workers import store_watermark as merged
 
     store = open_store(settings.db)
     try:
-        state = store.get_state(WATERMARK_STATE_KEY)
+        return merged(store, settings.allowed_lateness_s, settings.worker_lease_s)
     finally:
         store.close()
-    return Watermark(settings.allowed_lateness_s, state).value if state else None
 
 
 def last_complete_day(watermark: datetime | None) -> date | None:
