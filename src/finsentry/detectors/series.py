@@ -1,0 +1,209 @@
+"""Generic numeric series: the product's span scan applied to any stream of values, row by row.
+
+The window detectors (:mod:`.volume`, :mod:`.negative`) score counts and shares of news items. This
+module is the same machinery for a stream of plain numbers (a price, a latency, a metric scope, the
+NAB corpus in ``benchmarks/nab.py``), causal: the score of row ``t`` uses rows ``0..t`` only, so
+appending rows never changes an earlier score or decision.
+
+How a row is scored:
+
+1. **Robust baseline.** Each value is standardised against the median and the IQR-based spread of
+   the ``history`` rows before it: ``z_t = (x_t - median) / spread`` (signed). The first difference
+   is standardised the same way (sudden jumps).
+2. **Multi-span scan.** As the window detectors scan spans of 1-18 windows, the sum of the last
+   ``s`` standardised deviations, for every span ``s`` in ``spans`` and in both directions, so a
+   sustained moderate shift stands out even when no single row is extreme. A **spread term** does
+   the same for the mean absolute deviation over the span (a change of variance at a steady level).
+3. **Calibration.** Each statistic becomes a rank tail probability against its own past
+   (``-log10`` of the share of earlier values at least as large, over the most that share can say
+   after ``m`` rows): 1 means stranger than anything seen. Ranks make one threshold fit every series
+   whatever its scale or autocorrelation. New highs and lows of the raw value are a statistic too.
+4. **Score, then decide.** The row's score is the strongest statistic, counted only if the robust z
+   of the value or of the jump is at least ``min_z``. :meth:`SeriesDetector.decision_score` then
+   applies the rule: a row is a candidate when its score beats every score of the previous ``gate``
+   rows (an ongoing anomaly does not fire again), a candidate reaching ``threshold`` fires, and the
+   detector stays silent ``suppress`` rows after it fires (the rule's cooldown).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SeriesConfig", "SeriesDetector", "cooldown", "gate", "rank_strength", "robust_z"]
+
+
+@dataclass(frozen=True)
+class SeriesConfig:
+    """Parameters of :class:`SeriesDetector` (global: the same for every series).
+
+    ``history``: rows of the trailing robust baseline (and the default gate); ``spans``: rows the
+    scan sums over (1 = the row alone); ``spread_spans``: spans of the spread term (empty: off);
+    ``threshold``: score (0-1) at which a candidate fires; ``gate`` and ``suppress`` as shares of
+    ``history``; ``min_z``: magnitude floor (robust z of value or jump); ``warmup``: rows before
+    anything scores; ``extremes``: new highs and lows are statistics; ``jump``: so is the robust z
+    of the first difference (off by default: the extremes and the scan already see jumps, and on
+    NAB it added false alarms).
+    """
+
+    history: int = 750
+    spans: tuple[int, ...] = (1, 4, 16)
+    spread_spans: tuple[int, ...] = (16,)
+    threshold: float = 0.8
+    gate: float = 1.0
+    suppress: float = 0.1
+    min_z: float = 2.0
+    warmup: int = 20
+    extremes: bool = True
+    jump: bool = False
+
+    def __post_init__(self) -> None:
+        if self.history < 10 or self.warmup < 1:
+            raise ValueError("history must be >= 10 rows and warmup >= 1")
+        if not self.spans or min(self.spans) < 1 or min(self.spread_spans, default=2) < 2:
+            raise ValueError("spans must be >= 1 row and spread_spans >= 2 rows")
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError("threshold must be in (0, 1]")
+        if self.gate < 0 or self.suppress < 0:
+            raise ValueError("gate and suppress must be >= 0 (shares of history)")
+
+    @property
+    def gate_rows(self) -> int:
+        return int(round(self.gate * self.history))
+
+    @property
+    def suppress_rows(self) -> int:
+        return int(round(self.suppress * self.history))
+
+
+def robust_z(values: np.ndarray, history: int, min_periods: int = 10) -> np.ndarray:
+    """Signed ``(x_t - median) / spread`` with median and IQR / 1.349 over the ``history`` rows
+    before ``t``; the spread is floored at 1 % of the mean magnitude so far (flat stretches)."""
+    x = pd.Series(values, dtype=float)
+    past = x.shift(1).rolling(history, min_periods=min_periods)
+    q25, q50, q75 = past.quantile(0.25), past.quantile(0.5), past.quantile(0.75)
+    scale = x.abs().shift(1).expanding().mean().fillna(0.0)
+    spread = np.maximum(((q75 - q25) / 1.349).fillna(0.0), 0.01 * scale + 1e-9)
+    z = ((x - q50) / spread).fillna(0.0).clip(lower=-1e6, upper=1e6)
+    return np.asarray(z.to_numpy(), dtype=float)
+
+
+def span_scan(z: np.ndarray, spans: Sequence[int]) -> dict[str, np.ndarray]:
+    """For each span, the absolute sum of the last ``span`` signed z over sqrt(span)."""
+    s = pd.Series(np.clip(z, -50.0, 50.0))
+    out = {}
+    for span in spans:
+        total = s.rolling(span, min_periods=1).sum() / math.sqrt(span)
+        out[f"scan{span}"] = np.abs(total.to_numpy())
+    return out
+
+
+def spread_scan(z: np.ndarray, spans: Sequence[int]) -> dict[str, np.ndarray]:
+    """For each span, the mean absolute z over the span (a change of variance or of shape)."""
+    s = pd.Series(np.minimum(np.abs(z), 50.0))
+    return {f"spread{k}": s.rolling(k, min_periods=1).mean().to_numpy() for k in spans}
+
+
+def rank_strength(raw: np.ndarray, warmup: int) -> np.ndarray:
+    """Each value as a rank tail probability against all earlier ones, on a 0-1 scale.
+
+    ``-log10((k + 1) / (m + 1)) / log10(m + 2)`` where ``k`` of the ``m`` earlier values were at
+    least as large; rows before ``warmup`` score 0.
+    """
+    seen: list[float] = []
+    out = np.zeros(len(raw))
+    for t, value in enumerate(raw.tolist()):
+        if t >= warmup:
+            m = len(seen)
+            at_least = m - bisect.bisect_left(seen, value)
+            out[t] = -math.log10((at_least + 1) / (m + 1)) / math.log10(m + 2)
+        bisect.insort(seen, value)
+    return np.clip(out, 0.0, 1.0)
+
+
+def gate(score: np.ndarray, rows: int) -> np.ndarray:
+    """Keep a score only where it is above every score of the previous ``rows`` rows."""
+    if rows <= 0:
+        return np.asarray(score, dtype=float).copy()
+    s = pd.Series(score, dtype=float)
+    previous = s.shift(1).rolling(rows, min_periods=1).max().fillna(-np.inf).to_numpy()
+    return np.where(s.to_numpy() > previous, s.to_numpy(), 0.0)
+
+
+def cooldown(score: np.ndarray, threshold: float, rows: int) -> np.ndarray:
+    """Keep a score where it reaches ``threshold`` more than ``rows`` rows after the previous
+    kept one; every other row becomes 0."""
+    out = np.zeros(len(score))
+    last = -rows - 1
+    for t in np.flatnonzero(np.asarray(score) >= threshold).tolist():
+        if t - last > rows:
+            out[t] = score[t]
+            last = t
+    return out
+
+
+@dataclass
+class SeriesDetector:
+    """Causal detector of one numeric series: :meth:`statistics`, :meth:`score`, :meth:`detect`."""
+
+    config: SeriesConfig = field(default_factory=SeriesConfig)
+
+    def statistic_names(self) -> list[str]:
+        """Names of the statistics :meth:`statistics` returns, in order."""
+        cfg = self.config
+        names = [f"scan{k}" for k in cfg.spans] + [f"spread{k}" for k in cfg.spread_spans]
+        return names + ["jump"] * cfg.jump + ["high", "low"] * cfg.extremes
+
+    def statistics(self, values: Sequence[float] | np.ndarray) -> dict[str, np.ndarray]:
+        """Each raw statistic per row (before rank calibration), all 'larger is stranger'."""
+        cfg = self.config
+        x = np.asarray(values, dtype=float)
+        z = robust_z(x, cfg.history)
+        stats = span_scan(z, cfg.spans)
+        stats.update(spread_scan(z, cfg.spread_spans))
+        if cfg.jump:
+            stats["jump"] = np.abs(robust_z(np.diff(x, prepend=x[:1]), cfg.history))
+        if cfg.extremes:
+            stats["high"], stats["low"] = x.copy(), -x
+        return stats
+
+    def magnitude(self, values: Sequence[float] | np.ndarray) -> np.ndarray:
+        """The larger of |robust z| of the value and of its first difference."""
+        x = np.asarray(values, dtype=float)
+        jump = robust_z(np.diff(x, prepend=x[:1]), self.config.history)
+        return np.asarray(np.maximum(np.abs(robust_z(x, self.config.history)), np.abs(jump)))
+
+    def strengths(self, values: Sequence[float] | np.ndarray) -> dict[str, np.ndarray]:
+        """Each statistic's 0-1 rank strength per row."""
+        warmup = self.config.warmup
+        return {k: rank_strength(v, warmup) for k, v in self.statistics(values).items()}
+
+    def score(self, values: Sequence[float] | np.ndarray) -> np.ndarray:
+        """The strongest statistic per row, 0-1 (0 in warm-up and below ``min_z``)."""
+        strengths = self.strengths(values)
+        score: np.ndarray = np.max(np.vstack(list(strengths.values())), axis=0)
+        return self.floor(score, values)
+
+    def floor(self, score: np.ndarray, values: Sequence[float] | np.ndarray) -> np.ndarray:
+        """``score`` where the magnitude reaches ``min_z`` (after warm-up), else 0."""
+        out = np.where(self.magnitude(values) >= self.config.min_z, score, 0.0)
+        out[: self.config.warmup] = 0.0
+        return out
+
+    def decide(self, score: np.ndarray) -> np.ndarray:
+        """The rule on a score series: gate, threshold and cooldown; 0 where nothing fires."""
+        cfg = self.config
+        return cooldown(gate(score, cfg.gate_rows), cfg.threshold, cfg.suppress_rows)
+
+    def decision_score(self, values: Sequence[float] | np.ndarray) -> np.ndarray:
+        """The score on rows that fire, 0 elsewhere (a higher threshold selects a subset)."""
+        return self.decide(self.score(values))
+
+    def detect(self, values: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Boolean detections per row."""
+        return self.decision_score(values) > 0.0
