@@ -332,7 +332,8 @@ class Pipeline:
     def close(self) -> None:
         """Stop: this worker's inputs no longer hold the other workers' watermark back."""
         try:
-            self._save_state(running=False)
+            with self.store.exclusive(EXCLUSIVE_LOCK):
+                self.workers.retire(self.watermark)
         except Exception as exc:  # the store may be what failed; closing must go on
             log.warning("could not mark worker %s as stopped: %s", self.workers.id, exc)
         if self.delivery is not None:

@@ -16,7 +16,11 @@ partition not heard from). :func:`merged_watermark` is the watermark detection u
 - an input named by several workers (a file read again, a partition handed over) belongs to the
   worker that started last; ``<stdin>``-style names are each worker's own.
 
-The key ``watermark`` (no worker), written by versions before workers, counts as a stopped worker.
+A worker named by settings keeps its entry when it stops (marked stopped) and goes on from its
+watermark when it starts again under that name. A ``host:pid`` worker, never the same twice,
+folds its inputs into the key ``watermark``, the entry of stopped workers (every input closed),
+and removes its own entry (:meth:`Workers.retire`); the value saved there before workers
+existed reads the same way.
 """
 
 from __future__ import annotations
@@ -112,6 +116,7 @@ class Workers:
         self, store: PipelineState, worker_id: str, lateness_s: int, lease_s: float
     ) -> None:
         self.store = store
+        self.named = bool(worker_id)  # named by settings: it may come back under that name
         self.id = worker_id or default_worker_id()
         self.key = PREFIX + self.id
         self.lateness_s = lateness_s
@@ -141,6 +146,30 @@ class Workers:
         states = saved_states(self.store)
         states[self.key] = self.state(watermark)
         return merged_watermark(states, self.lateness_s, utc_now(), self.lease_s)
+
+
+    def retire(self, watermark: PartitionWatermark) -> None:
+        """Stopping (the caller holds the store's exclusive lock). A worker named by settings
+        keeps its entry, as stopped, to go on from it when it starts again under that name;
+        one named ``host:pid`` (never the same twice) folds its inputs into the entry of
+        stopped workers (``watermark``: every input closed, the largest time of each) and its
+        own entry goes, so finished runs do not pile up."""
+        if self.named:
+            self.store.set_state(self.key, self.state(watermark, running=False))
+            return
+        before = self.store.get_state(LEGACY_KEY)
+        times: dict[str, datetime] = {}
+        if isinstance(before, dict) and isinstance(before.get("inputs"), dict):
+            for name, stamp in before["inputs"].items():
+                times[str(name)] = as_utc(datetime.fromisoformat(str(stamp)))
+        for name, stamp in watermark.inputs.items():
+            times[name] = max(stamp, times.get(name, stamp))
+        if times:
+            self.store.set_state(LEGACY_KEY, {
+                "inputs": {name: stamp.isoformat() for name, stamp in sorted(times.items())},
+                "closed": sorted(times), "value": max(times.values()).isoformat(),
+            })  # fmt: skip
+        self.store.delete_state(self.key)
 
 
 def saved_states(store: PipelineState) -> dict[str, Any]:

@@ -116,13 +116,14 @@ def test_process_returns_after_durable_write(tmp_path: Path) -> None:
 
 
 def test_watermark_survives_restart(tmp_path: Path) -> None:
-    pipe = make_pipeline(tmp_path)
+    """Under the same worker id (FINSENTRY_WORKER_ID) a restart goes on from its watermark."""
+    pipe = make_pipeline(tmp_path, worker_id="ingest-1")
     rec = lambda i, m: RawRecord(  # noqa: E731
         json.dumps(news(i, m, f"Amazon item {i}", ["AMZN"])).encode(), "t", "mem", i)
     pipe.process([rec(1, 60)])
     before = pipe.watermark.value
     pipe.close()
-    again = make_pipeline(tmp_path)
+    again = make_pipeline(tmp_path, worker_id="ingest-1")
     assert again.watermark.value == before
     report = again.process([rec(2, 0)])  # 60 minutes behind the max with 10 minutes lateness
     assert report.late == 1

@@ -117,8 +117,22 @@ def test_two_pipelines_on_one_store_detect_on_their_merged_watermark(tmp_path: P
         b.close()
     again = open_store(db)
     try:
-        states = again.get_states("watermark/")
+        states = again.get_states("watermark/")  # named workers keep their entry, as stopped
         assert not states["watermark/a"]["running"] and not states["watermark/b"]["running"]
         assert again.counts()["items"] == 80
+    finally:
+        again.close()
+    # a host:pid worker folds its inputs into the stopped workers' entry and removes its own
+    c = Pipeline.from_settings(Settings(db=db), scorer=LexiconScorer(), deliver=False)
+    c.process(records("c", range(0, 10, 2)))
+    c.close_input("/d/c.jsonl")
+    c.close()
+    again = open_store(db)
+    try:
+        assert set(again.get_states("watermark/")) == {"watermark/a", "watermark/b"}
+        assert again.get_state("watermark")["closed"] == ["/d/c.jsonl"]
+        assert merged_watermark(again.get_states("watermark"), 600, NOW, LEASE) == T0 + timedelta(
+            minutes=118
+        )
     finally:
         again.close()

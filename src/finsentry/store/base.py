@@ -160,6 +160,8 @@ class PipelineState(Protocol):
 
     def set_state(self, key: str, value: Any) -> None: ...
 
+    def delete_state(self, key: str) -> None: ...
+
     def get_states(self, prefix: str) -> dict[str, Any]:
         """Every ``pipeline_state`` value whose key starts with ``prefix`` (the workers')."""
 

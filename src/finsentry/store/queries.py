@@ -88,6 +88,12 @@ class SQLStore(Generic[D]):
     def set_state(self, key: str, value: Any) -> None:
         self.dialect.transact(lambda tx: put_state(tx, self.dialect, key, value), "state write")
 
+    def delete_state(self, key: str) -> None:
+        self.dialect.transact(
+            lambda tx: tx.execute("DELETE FROM pipeline_state WHERE key = ?", (nul_free(key),)),
+            "state delete",
+        )
+
     def get_states(self, prefix: str) -> dict[str, Any]:
         rows = self._all("SELECT key, value FROM pipeline_state ORDER BY key")
         return {r[0]: self.dialect.json_out(r[1]) for r in rows if str(r[0]).startswith(prefix)}
