@@ -198,6 +198,7 @@ def test_every_backend_fills_each_role(pg: PostgresStore) -> None:
         "test_each_broken_window_is_reported",
         "test_item_tickers_out_of_step_with_items_are_reported",
         "test_watermark_inputs_that_do_not_add_up_are_reported",
+        "test_workers_left_running_misnamed_or_ahead_of_the_clock_are_reported",
         "test_outbox_rows_in_impossible_states_are_reported",
     ],
 )

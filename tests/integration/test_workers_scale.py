@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -18,6 +19,7 @@ from finsentry.app.simulate import simulate
 from finsentry.config import Settings
 from finsentry.pipeline import Pipeline
 from finsentry.runner import run_files
+from finsentry.store import open_store
 from tests.fixtures.ingest_worker import IngestWorker, results, wait_registered
 from tests.fixtures.scorers import LexiconScorer
 
@@ -120,3 +122,46 @@ def test_four_postgres_workers_in_time_order_match_one(
     lines = stream(tmp_path)
     parts = [list(lines[k::4]) for k in range(4)]
     check(postgres_dsn_factory, tmp_path, parts, 600, lines)
+
+
+def hold_in_turn(make_store: Callable[[], object]) -> list[str]:
+    """Two stores (as two processes would) on one database take the exclusive lock in turn."""
+    import threading
+    import time
+
+    from finsentry.store.base import Store
+
+    first, second = cast(Store, make_store()), cast(Store, make_store())
+    events: list[str] = []
+    held = threading.Event()
+
+    def hold() -> None:
+        with first.exclusive("pipeline"):
+            events.append("first in")
+            held.set()
+            time.sleep(0.5)
+            events.append("first out")
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(10)
+    with second.exclusive("pipeline"):
+        events.append("second in")
+    thread.join()
+    with first.exclusive("other"), second.exclusive("pipeline"):  # another name: no wait
+        events.append("both")
+    first.close()
+    second.close()
+    return events
+
+
+def test_the_exclusive_lock_is_held_by_one_sqlite_store_at_a_time(tmp_path: Path) -> None:
+    db = str(tmp_path / "lock.db")
+    events = hold_in_turn(lambda: open_store(db))
+    assert events == ["first in", "first out", "second in", "both"]
+
+
+@pytest.mark.postgres
+def test_the_exclusive_lock_is_held_by_one_postgres_session_at_a_time(postgres_dsn: str) -> None:
+    events = hold_in_turn(lambda: open_store(postgres_dsn))
+    assert events == ["first in", "first out", "second in", "both"]
