@@ -6,7 +6,9 @@ Two headlines are the same story when
 - their *normalised titles* are equal (case, accents, punctuation and syndication markers such as
   "UPDATE 1-" or "EXCLUSIVE:" removed), or
 - they are *near duplicates*: the Jaccard similarity of their content words is at least
-  :data:`NEAR_THRESHOLD` (candidates come from a MinHash LSH index, then the exact Jaccard decides),
+  :data:`NEAR_THRESHOLD` (candidates come from an index of word combinations,
+  :class:`~finsentry.word_sets.WordSetIndex`, that misses no pair at the threshold and returns a
+  handful of others whatever its size; the exact Jaccard decides),
   and they are not about different companies (their ticker sets overlap, or one has none) and
   no capitalised name was swapped for another ("Fed chair says ..." vs "SNB chair says ...").
   The ticker condition keeps "Apple shares slide after downgrade" and "Nike shares slide after
@@ -35,12 +37,13 @@ import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from finsentry.aggregate import window_deltas
 from finsentry.fingerprint import Fingerprint, fingerprint, jaccard, title_tokens
 from finsentry.schema import NewsItem, ScoredItem, WindowStat, as_utc, utc_now
 from finsentry.store.base import Store
+from finsentry.word_sets import WordSetIndex
 
 if TYPE_CHECKING:
     from finsentry.entities import EntityTagger
@@ -51,8 +54,6 @@ __all__ = [
 ]  # fmt: skip
 
 NEAR_THRESHOLD = 0.65
-LSH_THRESHOLD = 0.3  # recall ~0.99 at the decision threshold; the exact Jaccard then decides
-NUM_PERM = 64
 CLOCK_SKEW = timedelta(seconds=5)  # between workers' hosts, when reading what others stored
 
 
@@ -81,7 +82,7 @@ class _Entry:
     published_at: datetime
     fp: Fingerprint
     shingles: frozenset[str]
-    minhash: Any
+    names: frozenset[str]
     novel: bool = True
     duplicate_of: str | None = None
 
@@ -116,7 +117,8 @@ class Deduplicator:
         self._seeded_from: datetime | None = None  # stored items from here on are indexed
         self._by_id: dict[str, _Entry] = {}
         self._by_exact: dict[str, list[str]] = {}
-        self._lsh: Any = None
+        self._near = WordSetIndex(NEAR_THRESHOLD)
+        self._ages: list[tuple[datetime, str]] = []  # a heap: the oldest indexed item first
         self._revisions: dict[str, Revision] = {}
         self._synced_at: datetime | None = None
 
@@ -125,10 +127,6 @@ class Deduplicator:
     def _ensure_index(self, earliest: datetime) -> None:
         """Load the stored items (novel and duplicates, with their marks) that items from
         ``earliest`` on may be copies of, or originals of, once per stretch of time."""
-        if self._lsh is None:
-            from datasketch import MinHashLSH
-
-            self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
         want = earliest - self.horizon
         if self._seeded_from is not None and want >= self._seeded_from:
             return
@@ -137,23 +135,17 @@ class Deduplicator:
         self._index_rows([r for r in rows if r[0] not in self._by_id])
 
     def _index_rows(self, rows: Sequence[tuple[str, str, datetime, bool, str | None]]) -> None:
-        entries = []
         for item_id, text, published_at, novel, duplicate_of in rows:
             fp = Fingerprint.decode(text)
             if fp is not None:
-                entries.append(_Entry(item_id, as_utc(published_at), fp, fp.shingles, None,
-                                      novel, duplicate_of))  # fmt: skip
-        for entry, mh in zip(entries, _minhashes([e.shingles for e in entries]), strict=True):
-            entry.minhash = mh
-            self._add(entry)
+                self._add(_entry(item_id, as_utc(published_at), fp, novel, duplicate_of))
 
     def _add(self, entry: _Entry) -> None:
-        from datasketch import LeanMinHash
-
         self._by_id[entry.id] = entry
         self._by_exact.setdefault(entry.fp.exact, []).append(entry.id)
         if entry.shingles:
-            self._lsh.insert(entry.id, LeanMinHash(entry.minhash), check_duplication=False)
+            self._near.add(entry.id, entry.shingles)
+        heapq.heappush(self._ages, (entry.published_at, entry.id))
 
     def refresh(self) -> datetime | None:
         """Take in what other workers stored or re-marked since the last call; the caller holds
@@ -187,7 +179,12 @@ class Deduplicator:
         if watermark is None or not self._by_id:
             return 0
         cutoff = as_utc(watermark) - 2 * self.horizon
-        old = [e for e in self._by_id.values() if e.published_at < cutoff]
+        old = []
+        while self._ages and self._ages[0][0] < cutoff:
+            published_at, item_id = heapq.heappop(self._ages)
+            entry = self._by_id.get(item_id)
+            if entry is not None and entry.published_at == published_at:
+                old.append(entry)
         for entry in old:
             del self._by_id[entry.id]
             ids = self._by_exact.get(entry.fp.exact, [])
@@ -196,7 +193,7 @@ class Deduplicator:
                 if not ids:
                     del self._by_exact[entry.fp.exact]
             if entry.shingles:
-                self._lsh.remove(entry.id)
+                self._near.remove(entry.id, entry.shingles)
         return len(old)
 
     # --- marking ---------------------------------------------------------------------------
@@ -204,24 +201,27 @@ class Deduplicator:
     def _same_story(self, entry: _Entry) -> list[_Entry]:
         """The indexed items of the same story as ``entry`` within the horizon (symmetric)."""
         found: dict[str, _Entry] = {}
+        at, horizon, tickers = entry.published_at, self.horizon, entry.fp.tickers
         for cand in self._by_exact.get(entry.fp.exact, ()):
             other = self._by_id[cand]
-            if _same_companies(other.fp.tickers, entry.fp.tickers):
+            near_in_time = abs(other.published_at - at) <= horizon
+            if near_in_time and _same_companies(other.fp.tickers, tickers):
                 found[cand] = other
         if entry.shingles:
-            names = entry.fp.names
-            for cand in self._lsh.query(entry.minhash):
+            for cand in self._near.candidates(entry.shingles):
                 near = self._by_id.get(cand)
                 if near is None or near.fp.exact == entry.fp.exact:
                     continue
-                if not _same_companies(near.fp.tickers, entry.fp.tickers):
+                if abs(near.published_at - at) > horizon:
                     continue
-                if not _same_names(near.fp.names, names):
+                if not _same_companies(near.fp.tickers, tickers):
+                    continue
+                if not _same_names(near.names, entry.names):
                     continue
                 if jaccard(near.shingles, entry.shingles) >= NEAR_THRESHOLD:
                     found[cand] = near
         found.pop(entry.id, None)
-        return [o for o in found.values() if abs(o.published_at - entry.published_at) <= self.horizon]
+        return list(found.values())
 
     def _remark(self, entry: _Entry, story: list[_Entry]) -> None:
         """Novel unless an earlier novel item of the story exists; else a duplicate of the
@@ -244,14 +244,11 @@ class Deduplicator:
         if len(tickers) != len(items):
             raise ValueError("mark() needs one ticker tuple per item")
         self._ensure_index(min(as_utc(i.published_at) for i in items))
-        fps = [
-            fingerprint(item.headline, found) for item, found in zip(items, tickers, strict=True)
-        ]
-        hashes = _minhashes([fp.shingles for fp in fps])
         new: list[_Entry] = []
-        for item, fp, mh in zip(items, fps, hashes, strict=True):
+        for item, found in zip(items, tickers, strict=True):
             if item.id not in self._by_id:  # else a replay, or the same id twice: same answer
-                entry = _Entry(item.id, as_utc(item.published_at), fp, fp.shingles, mh)
+                fp = fingerprint(item.headline, found)
+                entry = _entry(item.id, as_utc(item.published_at), fp)
                 self._add(entry)
                 new.append(entry)
         self._settle(new)
@@ -322,11 +319,14 @@ def revision_deltas(
     return new, deltas
 
 
-def _minhashes(shingles: Sequence[frozenset[str]]) -> list[Any]:
-    from datasketch import MinHash
-
-    encoded = [[s.encode("utf-8") for s in sh] for sh in shingles]
-    return list(MinHash.bulk(encoded, num_perm=NUM_PERM))
+def _entry(
+    item_id: str,
+    published_at: datetime,
+    fp: Fingerprint,
+    novel: bool = True,
+    duplicate_of: str | None = None,
+) -> _Entry:
+    return _Entry(item_id, published_at, fp, fp.shingles, fp.names, novel, duplicate_of)
 
 
 def _same_names(a: frozenset[str], b: frozenset[str]) -> bool:

@@ -1,0 +1,96 @@
+"""Finding near-duplicate titles without scanning: an index of word sets that returns, for a
+query set, every indexed set whose Jaccard similarity with it can reach a threshold, and few
+others. :mod:`finsentry.dedup` then checks each candidate exactly.
+
+How (prefix filtering over k-word combinations). Every word set is sorted by one fixed order of
+words (a hash of the word). If two sets ``x`` and ``y`` have Jaccard similarity at least ``t``,
+they share at least ``o = ceil(t * |x|)`` words (and ``ceil(t * |y|)``). The first
+``|x| - o + k`` words of ``x`` hold at most ``|x| - o`` words that ``y`` lacks, so they hold the
+``k`` smallest shared words; so do the first ``|y| - o + k`` words of ``y``. Each set is indexed
+under the ``k``-word combinations of its prefix, and a query looks up the combinations of its own
+prefix: a pair above the threshold always meets on its ``k`` smallest shared words, so nothing is
+missed, unlike MinHash LSH, and the answer does not depend on random hashing.
+
+The cost of a look-up is the number of sets that share ``k`` prefix words with the query, which
+for ``k`` = 3 (2 for long titles) is a handful whatever the number of indexed titles, where a
+MinHash index tuned to find pairs at 0.65 returns a fixed share of everything indexed.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterable, Iterator
+from itertools import combinations
+
+__all__ = ["WordSetIndex"]
+
+_EPS = 1e-9  # the overlap and size bounds are taken a hair low: never miss a pair at the threshold
+_LONG = 12  # sets longer than this are indexed by word pairs (fewer keys), shorter by triples
+
+
+class WordSetIndex:
+    """Word sets by key (an item id); :meth:`candidates` gives every key whose set has a Jaccard
+    similarity of at least ``threshold`` with a query set (and a few more: check them)."""
+
+    def __init__(self, threshold: float) -> None:
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError("the similarity threshold must be in (0, 1]")
+        self.threshold = threshold
+        self._postings: dict[tuple[str, ...], list[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._postings)
+
+    def add(self, key: str, words: Iterable[str]) -> None:
+        for combo in self._keys(_ordered(words)):
+            self._postings.setdefault(combo, []).append(key)
+
+    def remove(self, key: str, words: Iterable[str]) -> None:
+        """Forget ``key``, indexed with these ``words`` (the same set as when it was added)."""
+        for combo in self._keys(_ordered(words)):
+            keys = self._postings.get(combo)
+            if keys is not None and key in keys:
+                keys.remove(key)
+                if not keys:
+                    del self._postings[combo]
+
+    def candidates(self, words: Iterable[str]) -> set[str]:
+        """Every indexed key whose set may reach the threshold with ``words``."""
+        ordered = _ordered(words)
+        size = len(ordered)
+        if not size:
+            return set()
+        low = max(1, math.ceil(self.threshold * size - _EPS))
+        high = math.floor(size / self.threshold + _EPS)
+        found: set[str] = set()
+        for k in sorted({self._k(n) for n in range(low, high + 1)}):
+            for combo in combinations(ordered[: self._prefix(size, k)], k):
+                keys = self._postings.get(combo)
+                if keys:
+                    found.update(keys)
+        return found
+
+    def _keys(self, ordered: list[str]) -> Iterator[tuple[str, ...]]:
+        k = self._k(len(ordered))
+        return combinations(ordered[: self._prefix(len(ordered), k)], k)
+
+    def _overlap(self, size: int) -> int:
+        """The fewest shared words a set of ``size`` words has with any set at the threshold."""
+        return max(1, math.ceil(self.threshold * size - _EPS))
+
+    def _k(self, size: int) -> int:
+        """How many words a set of ``size`` words is indexed by: never more than it must share."""
+        return min(self._overlap(size), 3 if size <= _LONG else 2)
+
+    def _prefix(self, size: int, k: int) -> int:
+        return min(size, size - self._overlap(size) + k)
+
+
+def _ordered(words: Iterable[str]) -> list[str]:
+    """The words in the one fixed order every set is cut by (a hash, then the word)."""
+    return sorted(set(words), key=_rank)
+
+
+def _rank(word: str) -> tuple[int, str]:
+    return zlib.crc32(word.encode("utf-8")), word

@@ -1,0 +1,86 @@
+"""The near-duplicate candidate index: no pair at the threshold is missed, whatever the sizes,
+and a look-up returns only sets that share words with the query."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from finsentry.dedup import NEAR_THRESHOLD
+from finsentry.fingerprint import jaccard
+from finsentry.word_sets import WordSetIndex
+
+VOCAB = [f"w{i}" for i in range(14)]  # small: many overlapping sets
+
+word_sets = st.frozensets(st.sampled_from(VOCAB), min_size=1, max_size=len(VOCAB))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sets=st.lists(word_sets, min_size=1, max_size=25),
+    query=word_sets,
+    threshold=st.sampled_from([NEAR_THRESHOLD, 0.5, 0.8, 1.0, 0.3]),
+)
+def test_every_set_at_the_threshold_is_a_candidate(
+    sets: list[frozenset[str]], query: frozenset[str], threshold: float
+) -> None:
+    index = WordSetIndex(threshold)
+    for n, words in enumerate(sets):
+        index.add(f"s{n}", words)
+    found = index.candidates(query)
+    for n, words in enumerate(sets):
+        if jaccard(words, query) >= threshold:
+            assert f"s{n}" in found, (sorted(words), sorted(query))
+        if f"s{n}" in found:
+            assert words & query  # never a set with nothing in common
+
+
+def test_long_titles_at_the_threshold_are_found() -> None:
+    rng = random.Random(4)
+    words = [f"t{i}" for i in range(400)]
+    for size in range(1, 40):
+        base = frozenset(rng.sample(words, size))
+        index = WordSetIndex(NEAR_THRESHOLD)
+        index.add("base", base)
+        for _ in range(30):  # drop, swap and add words while staying at the threshold
+            edited = set(base)
+            for _ in range(rng.randint(0, 3)):
+                if edited and rng.random() < 0.5:
+                    edited.discard(rng.choice(sorted(edited)))
+                else:
+                    edited.add(rng.choice(words))
+            if edited and jaccard(frozenset(edited), base) >= NEAR_THRESHOLD:
+                assert "base" in index.candidates(edited), (size, sorted(edited))
+
+
+def test_removed_sets_are_not_returned_and_leave_no_keys() -> None:
+    index = WordSetIndex(NEAR_THRESHOLD)
+    a = frozenset("apple shares rise after earnings beat".split())
+    b = frozenset("apple shares climb after earnings beat".split())
+    index.add("a", a)
+    index.add("b", b)
+    assert index.candidates(a) >= {"a", "b"}
+    index.remove("a", a)
+    assert "a" not in index.candidates(a)
+    index.remove("b", b)
+    assert len(index) == 0 and index.candidates(b) == set()
+
+
+def test_unrelated_sets_are_not_candidates_however_many() -> None:
+    rng = random.Random(7)
+    vocab = [f"v{i}" for i in range(80)]
+    index = WordSetIndex(NEAR_THRESHOLD)
+    for n in range(20_000):  # like busy news: common words, one word of its own each
+        index.add(f"n{n}", frozenset([*rng.sample(vocab, 6), f"own{n}"]))
+    query = frozenset([*rng.sample(vocab, 6), "own-query"])
+    # a random 7-word title shares 3 chosen words with few others, whatever the index size
+    assert len(index.candidates(query)) < 100
+
+
+def test_threshold_must_be_a_similarity() -> None:
+    for bad in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="threshold"):
+            WordSetIndex(bad)
