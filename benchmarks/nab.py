@@ -480,20 +480,20 @@ def univariate_grid(corpus: Sequence[Series]) -> dict[str, dict[str, np.ndarray]
 # parameters (scan spans, gate and cooldown as shares of the history rows, magnitude floor min_z)
 # chosen on this corpus; the two-fold run re-chooses them from SERIES_GRID on half of the files and
 # scores the other half. The rule's threshold stays 0.8 (NAB's sweep picks one at or above it).
-SERIES_DEFAULT = ((32,), 1.5, 0.1, 2.0)
-SERIES_GRID = tuple(
-    (spans, g, sup, min_z)
-    for spans in ((16,), (32,), (64,), (1, 32))
-    for g in (1.0, 1.5)
+SeriesParams = tuple[tuple[int, ...], float, float, float, float]
+SERIES_DEFAULT: SeriesParams = ((32,), 1.5, 0.1, 2.0, 6.0)
+SERIES_GRID: tuple[SeriesParams, ...] = tuple(
+    (spans, g, sup, min_z, scan_min_z)
+    for spans in ((32,), (64,), (1, 32))
+    for g in (1.0, 1.5, 3.0)
     for sup in (0.05, 0.1, 0.2)
     for min_z in (1.5, 2.0, 2.5)
+    for scan_min_z in (6.0, math.inf)
 )
 
 
-def series_config(
-    series: Series, params: tuple[tuple[int, ...], float, float, float]
-) -> SeriesConfig:
-    spans, gate_share, suppress_share, min_z = params
+def series_config(series: Series, params: SeriesParams) -> SeriesConfig:
+    spans, gate_share, suppress_share, min_z, scan_min_z = params
     return SeriesConfig(
         history=learning_rows(series),
         spans=spans,
@@ -501,6 +501,7 @@ def series_config(
         gate=gate_share,
         suppress=suppress_share,
         min_z=min_z,
+        scan_min_z=scan_min_z,
     )
 
 
@@ -517,12 +518,15 @@ def series_grid(corpus: Sequence[Series]) -> dict[str, dict[str, np.ndarray]]:
     for s in tqdm(corpus, desc="series grid", unit="file"):
         full = SeriesDetector(series_config(s, (all_spans, *SERIES_DEFAULT[1:])))
         strengths = full.strengths(s.values)
+        magnitudes: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
         for params in SERIES_GRID:
             det = SeriesDetector(series_config(s, params))
+            if params[0] not in magnitudes:
+                magnitudes[params[0]] = det.magnitude(s.values)
             keys = det.statistic_names()
             score = np.max(np.vstack([strengths[k] for k in keys]), axis=0)
-            label = "spans {} gate {} suppress {} min_z {}".format(*params)
-            out.setdefault(label, {})[s.name] = det.decide(det.floor(score, s.values))
+            label = "spans {} gate {} suppress {} min_z {} scan_min_z {}".format(*params)
+            out.setdefault(label, {})[s.name] = det.decide(det.floor(score, magnitudes[params[0]]))
     return out
 
 

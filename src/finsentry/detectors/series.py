@@ -45,7 +45,9 @@ class SeriesConfig:
     ``history``: rows of the trailing robust baseline (and the default gate); ``spans``: rows the
     scan sums over (1 = the row alone); ``spread_spans``: spans of the spread term (empty: off);
     ``threshold``: score (0-1) at which a candidate fires; ``gate`` and ``suppress`` as shares of
-    ``history``; ``min_z``: magnitude floor (robust z of value or jump); ``warmup``: rows before
+    ``history``; ``min_z``: magnitude floor (robust z of value or jump); ``scan_min_z``: the same
+    floor reached by a scan over more than one row (its sum over sqrt(span), so a sustained shift
+    of a little over 1 z per row for 32 rows passes; ``inf``: off); ``warmup``: rows before
     anything scores; ``extremes``: new highs and lows are statistics; ``jump``: so is the robust z
     of the first difference (off by default: the extremes and the scan already see jumps, and on
     NAB it added false alarms).
@@ -58,6 +60,7 @@ class SeriesConfig:
     gate: float = 1.0
     suppress: float = 0.1
     min_z: float = 2.0
+    scan_min_z: float = 6.0
     warmup: int = 20
     extremes: bool = True
     jump: bool = False
@@ -172,11 +175,17 @@ class SeriesDetector:
             stats["high"], stats["low"] = x.copy(), -x
         return stats
 
-    def magnitude(self, values: Sequence[float] | np.ndarray) -> np.ndarray:
-        """The larger of |robust z| of the value and of its first difference."""
+    def magnitude(self, values: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row: the larger of |robust z| of the value and of its first difference, and the
+        largest scan over more than one row (0 when the spans hold only 1)."""
+        cfg = self.config
         x = np.asarray(values, dtype=float)
-        jump = robust_z(np.diff(x, prepend=x[:1]), self.config.history)
-        return np.asarray(np.maximum(np.abs(robust_z(x, self.config.history)), np.abs(jump)))
+        z = robust_z(x, cfg.history)
+        jump = robust_z(np.diff(x, prepend=x[:1]), cfg.history)
+        point = np.asarray(np.maximum(np.abs(z), np.abs(jump)))
+        scans = list(span_scan(z, [k for k in cfg.spans if k > 1]).values())
+        scan = np.max(np.vstack(scans), axis=0) if scans else np.zeros(len(x))
+        return point, scan
 
     def strengths(self, values: Sequence[float] | np.ndarray) -> dict[str, np.ndarray]:
         """Each statistic's 0-1 rank strength per row."""
@@ -187,11 +196,15 @@ class SeriesDetector:
         """The strongest statistic per row, 0-1 (0 in warm-up and below ``min_z``)."""
         strengths = self.strengths(values)
         score: np.ndarray = np.max(np.vstack(list(strengths.values())), axis=0)
-        return self.floor(score, values)
+        return self.floor(score, self.magnitude(values))
 
-    def floor(self, score: np.ndarray, values: Sequence[float] | np.ndarray) -> np.ndarray:
-        """``score`` where the magnitude reaches ``min_z`` (after warm-up), else 0."""
-        out = np.where(self.magnitude(values) >= self.config.min_z, score, 0.0)
+    def floor(self, score: np.ndarray, magnitude: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """``score`` where the value or jump reaches ``min_z`` or a scan ``scan_min_z`` (after
+        warm-up), else 0: a rank says how unusual a row is, the floor that it is also large.
+        ``magnitude`` is what :meth:`magnitude` returns for the same values."""
+        point, scan = magnitude
+        big = (point >= self.config.min_z) | (scan >= self.config.scan_min_z)
+        out = np.where(big, score, 0.0)
         out[: self.config.warmup] = 0.0
         return out
 
