@@ -231,6 +231,10 @@ def test_train_lexical_adds_a_head_to_a_model_directory(
     train(examples, examples[:15], _config(tiny_backbone_dir), tmp_path / "m", progress=False)  # type: ignore[arg-type]
     spec = ModelSpec.read(tmp_path / "m")
     assert spec.lexical is None and spec.to_json()["format"] == 1
+    # train wrote the int8 ONNX export too, and it scores
+    assert spec.onnx is not None and (tmp_path / "m" / spec.onnx["file"]).is_file()
+    onnx = load_scorer(Settings(model=str(tmp_path / "m"), device="cpu", backend="onnx"))
+    assert len(onnx.score(["Shares plunge"])) == 1
     data = tmp_path / "train.csv"
     data.write_text(
         "text,label\n" + "".join(f"{e.text},{e.label}\n" for e in examples), encoding="utf-8"

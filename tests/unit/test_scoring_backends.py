@@ -77,6 +77,23 @@ def test_auto_takes_onnx_on_the_cpu_when_the_model_ships_an_export() -> None:
         choose_backend("onnx", "cuda", spec)
 
 
+def test_the_onnx_tokenizer_gives_the_transformers_tokens_and_offsets() -> None:
+    """The onnx backend tokenizes with ``tokenizers`` alone: ids, truncation and character
+    offsets (which place entity mentions) must be exactly those of the transformers tokenizer."""
+    torch_scorer, onnx_scorer = (
+        load_scorer(Settings(model="default", device="cpu", backend=name, max_length=24))
+        for name in ("torch", "onnx")
+    )
+    texts = [
+        *_headlines(20, seed=2),
+        "Société Générale cuts 900 jobs; Nestlé’s CEO — “no comment” 🚀",
+        "a very long headline that goes on " * 8,
+        "$AAPL -3.5% after-hours (Q3 EPS $1.26 vs. $1.19 est.)",
+    ]
+    assert onnx_scorer._encode(texts, offsets=True) == torch_scorer._encode(texts, offsets=True)
+    assert max(len(row) for row in onnx_scorer.tokenize(texts)) == 24
+
+
 def test_both_backends_give_the_same_labels_and_close_probabilities() -> None:
     torch_scorer, onnx_scorer = (
         load_scorer(Settings(model="default", device="cpu", backend=name, cpu_threads=1))
