@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from finsentry.cli import main
 from finsentry.config import Settings
 from finsentry.schema import Target
 from finsentry.scoring import Scorer, load_scorer
@@ -151,7 +153,6 @@ def test_export_of_a_trained_model_scores_like_its_network(
     import torch
 
     from finsentry.scoring.network import MultiTaskNetwork, load_backbone
-    from finsentry.scoring.onnx_export import export_onnx
 
     torch.manual_seed(3)
     backbone, _ = load_backbone(str(tiny_backbone_dir))
@@ -167,9 +168,13 @@ def test_export_of_a_trained_model_scores_like_its_network(
     out.mkdir()
     network.save_heads(out)
     ModelSpec(name="m", version="0.1.0", backbone=str(tiny_backbone_dir), heads=heads).write(out)
-    path = export_onnx(out)
+    with pytest.raises(BackendError, match="export-onnx"):
+        load_scorer(Settings(model=str(out), device="cpu", backend="onnx"))
+    done = CliRunner().invoke(main, ["export-onnx", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "model.int8.onnx" in done.output
     spec = ModelSpec.read(out)
-    assert spec.onnx is not None and spec.onnx["file"] == path.name == "model.int8.onnx"
+    assert spec.onnx is not None and spec.onnx["file"] == "model.int8.onnx"
     assert (out / "tokenizer.json").is_file() and spec.to_json()["format"] == 3
 
     texts = _headlines(24, seed=9)
