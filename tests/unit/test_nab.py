@@ -112,9 +112,7 @@ def test_tp_weight_is_the_sigmoid_relative_to_the_first_row() -> None:
     s = series("c/one.csv", 1000, [(400, 499)])
     table = nab.file_table(s)
     assert table.tp_value[0][0] == pytest.approx(1.0)  # first row: exactly tpWeight
-    assert table.tp_value[0][50] == pytest.approx(
-        float(nab.scaled_sigmoid(-50 / 100)) / nab.MAX_TP
-    )
+    assert table.tp_value[0][50] == pytest.approx(float(nab.scaled_sigmoid(-50 / 100)) / nab.MAX_TP)
     # a detection half-way in: raw = 0.848.. / 0.986..; normalised against null -1 and perfect 1
     half = {s.name: np.eye(1, 1000, 450).ravel()}
     res = nab.score_corpus([s], half, PROFILES, thresholds=np.array([0.5]))["standard"]
@@ -153,3 +151,23 @@ def test_corpus_loading_and_window_rows(tmp_path: Path) -> None:
     corpus = nab.load_corpus(tmp_path)
     assert corpus[0].windows == ((10, 19),) and corpus[0].category == "catA"
     assert nab.load_profiles(tmp_path)["reward_low_FN_rate"]["fnWeight"] == 2.0
+
+
+def test_product_series_detector_finds_the_spikes_in_sample_and_held_out(
+    corpus: list[nab.Series],
+) -> None:
+    ours = nab.score_corpus(corpus, nab.run_detector(corpus, nab.series_scores, "s"), PROFILES)
+    assert ours["standard"].score > 80
+    grid = nab.series_grid(corpus)
+    assert len(grid) == len(nab.SERIES_GRID)
+    standard = {"standard": PROFILES["standard"]}
+    held_out = nab.two_fold(corpus, grid, standard)["standard"]
+    rand = nab.two_fold(
+        corpus, {"r": nab.run_detector(corpus, nab.random_detector(1), "r")}, standard
+    )
+    assert held_out.score > 40 > rand["standard"].score  # two tiny folds: thresholds move
+    assert all("spans" in c for c in held_out.chosen)
+
+
+def test_series_default_is_in_its_grid() -> None:
+    assert nab.SERIES_DEFAULT in nab.SERIES_GRID

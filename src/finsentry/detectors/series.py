@@ -45,7 +45,8 @@ class SeriesConfig:
     ``history``: rows of the trailing robust baseline (and the default gate); ``spans``: rows the
     scan sums over (1 = the row alone); ``spread_spans``: spans of the spread term (empty: off);
     ``threshold``: score (0-1) at which a candidate fires; ``gate`` and ``suppress`` as shares of
-    ``history``; ``min_z``: magnitude floor (robust z of value or jump); ``scan_min_z``: the same
+    ``history``; ``min_z``: magnitude floor (robust z of value or jump; 4 keeps new extremes of
+    plain noise quiet, as an alert desk wants; NAB's benchmark passes 2); ``scan_min_z``: the same
     floor reached by a scan over more than one row (its sum over sqrt(span), so a sustained shift
     of a little over 1 z per row for 32 rows passes; ``inf``: off); ``warmup``: rows before
     anything scores; ``extremes``: new highs and lows are statistics; ``jump``: so is the robust z
@@ -59,7 +60,7 @@ class SeriesConfig:
     threshold: float = 0.8
     gate: float = 1.0
     suppress: float = 0.1
-    min_z: float = 2.0
+    min_z: float = 4.0
     scan_min_z: float = 6.0
     warmup: int = 20
     extremes: bool = True
