@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -143,6 +144,23 @@ def test_sustained_run_no_window_extreme_fires_with_its_span() -> None:
     assert series is not None
     assert score.observed == series.span_sum_at(_ix(hits[0]), score.span)
     assert score.observed >= sum(run[i][0] for i in range(max(first, 260), hits[0] + 1))
+
+
+def test_rate_of_a_quiet_scope_comes_from_the_prior_not_a_floor() -> None:
+    # a ticker never seen before: its expected count is the cross-section's rate (about 0.02 a
+    # window here), so a run of 3-4 items a window fires at its second window, a window earlier
+    # than with the old floor of 0.1 items a window; 4 items in one window stay quiet
+    run = {260 + i: (3 + i % 2, 0) for i in range(7)}
+    history = market(300, 2, run, ticker="NEWCO")
+    key = ("ticker", "NEWCO")
+    floored = Rule("old", VolumeDetector(replace(CFG, min_rate=0.1)), 6.0, spans=CFG.spans)
+    assert fired(volume_rule(), history, key, range(40, 300))[:1] == [261]
+    assert fired(floored, history, key, range(40, 300))[:1] == [262]
+    _, score = volume_rule().holds(history, key, _start(261))
+    assert score is not None and (score.span, score.observed) == (2, 7)
+    assert score.expected < 0.1 * score.span
+    lone = market(300, 2, {260: (4, 0)}, ticker="NEWCO")
+    assert fired(volume_rule(), lone, key, range(40, 300)) == []
 
 
 def test_quiet_market_raises_nothing() -> None:

@@ -30,7 +30,9 @@ class DetectorConfig:
     spans: tuple[int, ...] = (1, 2, 3, 4, 6, 9, 12, 18)  # windows a span may cover (5 min-90 min)
     history_windows: int = 288  # a scope's own history before the spans: one day of 5-min windows
     min_flow: float = 30.0  # items of all scopes in the history before anything is scored
-    min_rate: float = 0.1  # floor of the expected items per window of a ticker or topic
+    # floor of the expected items per window of a ticker or topic: only a guard against a zero
+    # estimate; the empirical-Bayes posterior sets the rate (a quiet ticker sees ~0.02 a window)
+    min_rate: float = 0.02
     min_items: int = 6  # fewest items in a span for a volume alert
     min_negatives: int = 5  # fewest negative items for a count-based negative alert
     dispersion: float = 1.15  # news comes in small clusters: counts are over-dispersed
