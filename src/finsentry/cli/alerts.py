@@ -10,6 +10,7 @@ import click
 
 from finsentry.alerts import listing
 from finsentry.cli.common import (
+    backend_option,
     db_option,
     device_option,
     model_option,
@@ -165,6 +166,7 @@ def show(ctx: click.Context, alert_id: str, db: str | None) -> None:
               help="Keep the backtest store here (a new file); default: a temporary one.")  # fmt: skip
 @model_option
 @device_option
+@backend_option
 @click.option("--quiet", is_flag=True, envvar="FINSENTRY_QUIET", show_envvar=True,
               help="No progress bar.")  # fmt: skip
 @click.pass_context
@@ -176,6 +178,7 @@ def backtest(
     db: str | None,
     model: str | None,
     device: str | None,
+    backend: str | None,
     quiet: bool,
 ) -> None:
     """Run a labelled stream through the pipeline and score the alerts against its truth.
@@ -186,7 +189,7 @@ def backtest(
     """
     from finsentry.app.backtest import format_backtest, load_truth, run_backtest
 
-    settings = settings_from(ctx, model=model, device=device)
+    settings = settings_from(ctx, model=model, device=device, backend=backend)
     try:
         labels = load_truth(truth or f"{file}.truth.json")
         result = run_backtest(file, labels, settings, db=db, progress=not quiet and not as_json)
