@@ -126,7 +126,6 @@ def consume(
     Security settings (FINSENTRY_KAFKA_SECURITY_PROTOCOL, FINSENTRY_KAFKA_SASL_*,
     FINSENTRY_KAFKA_SSL_CAFILE) come from the environment or the config file.
     """
-    from finsentry.app.summary import format_totals
     from finsentry.sources.kafka import ConsumeOptions
 
     settings = settings_from(
@@ -150,6 +149,13 @@ def consume(
         auto_offset_reset="latest" if from_latest else "earliest",
     )
     totals = _run_member(settings, options, (metrics_port, metrics_addr), no_detect, quiet)
+    _print_summary(totals, settings)
+
+
+def _print_summary(totals: RunTotals, settings: Settings) -> None:
+    """What a consume run did: the accounting identity, the totals, where the results went."""
+    from finsentry.app.summary import format_totals
+
     click.echo(
         f"consumed {totals.consumed} = processed {totals.processed} + "
         f"dead-lettered {totals.dead_lettered}"
