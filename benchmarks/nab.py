@@ -1,6 +1,6 @@
 """Numenta Anomaly Benchmark: run a detector over the NAB corpus and score it with the NAB rules.
 
-    nice python benchmarks/nab.py --nab-dir ../shared/data/nab [--detector univariate]
+    nice python benchmarks/nab.py --nab-dir ../shared/data/nab [--detector series]
         [--baseline finsentry --baseline random] [--two-fold] [--json]
 
 The scoring follows NAB's published description (Lavin & Ahmad 2015 and the NAB README):
@@ -26,7 +26,10 @@ The scoring follows NAB's published description (Lavin & Ahmad 2015 and the NAB 
 
 Checked against NAB's ``sweeper.py`` and ``runner.normalize`` (the published scoreboard's code).
 
-Detectors: ``univariate`` (:class:`benchmarks.univariate.UnivariateDetector`: value, jump,
+Detectors: ``series`` (the default: the product's :class:`finsentry.detectors.series.SeriesDetector`
+through :func:`series_scores`; ``history`` is the file's probationary period kept within 50-750
+rows, as NAB passes its probation to every detector, and the other parameters are global, see
+:data:`SERIES_DEFAULT` and :data:`SERIES_GRID`), ``univariate`` (:class:`benchmarks.univariate.UnivariateDetector`: value, jump,
 anomaly-likelihood and new-extreme views, rank-calibrated, gated and suppressed; see
 :func:`univariate_scores`), ``finsentry`` (robust value, jump and new-extreme novelty, rank-calibrated, fires once
 per anomaly; see :func:`finsentry_scores`),
@@ -239,7 +242,8 @@ def _raw_total(
     thresholds: np.ndarray,
     cost: dict[str, float],
 ) -> np.ndarray:
-    return np.sum([raw_scores(tables[n], detections[n], thresholds, cost) for n in names], axis=0)
+    per_file = [raw_scores(tables[n], detections[n], thresholds, cost) for n in names]
+    return np.asarray(np.sum(per_file, axis=0), dtype=float)
 
 
 def score_corpus(
@@ -570,13 +574,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=sorted(DETECTORS),
         action="append",
         help="Detector(s) measured in the same run for the ratio (repeatable; default: "
-        "finsentry and random).",
+        "univariate, finsentry and random).",
     )
     parser.add_argument(
         "--two-fold",
         action="store_true",
         help="Also score with a 2-fold split: parameters and threshold chosen on half of the "
-        "files, scored on the other half (univariate: its parameter grid; others: threshold).",
+        "files, scored on the other half (series and univariate: their parameter grids; others: "
+        "threshold).",
     )
     parser.add_argument(
         "--profile",
@@ -594,7 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     profiles = load_profiles(args.nab_dir)
     if args.profile:
         profiles = {k: v for k, v in profiles.items() if k in args.profile}
-    baselines = args.baseline or ["finsentry", "random"]
+    baselines = args.baseline or ["univariate", "finsentry", "random"]
     out: dict[str, dict[str, ProfileResult]] = {}
     held_out: dict[str, dict[str, FoldResult]] = {}
     timings = {}
