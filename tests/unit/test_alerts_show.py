@@ -127,3 +127,18 @@ def test_show_unknown_or_ambiguous_ids(db: str) -> None:
     assert missing.exit_code == 1 and "finsentry alerts" in missing.output
     ambiguous = CliRunner().invoke(main, ["alerts", "--db", db, "show", ""])
     assert ambiguous.exit_code != 0
+
+
+def test_show_says_a_silenced_alert_was_not_sent(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from finsentry.schema import AlertStatus
+
+    path = str(tmp_path / "s.db")
+    store = open_store(path)
+    silenced = replace(_alerts()[2], status=AlertStatus.SILENCED)
+    store.insert_alerts([silenced])
+    store.close()
+    out = run("--db", path, "show", silenced.id)
+    assert "deliveries (0)" in out and "silenced when it fired" in out
+    assert "no channel was configured" not in out

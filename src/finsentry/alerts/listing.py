@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from finsentry.alerts import humanize
 from finsentry.alerts.history import Delivery
 from finsentry.inert import for_terminal, web_url
-from finsentry.schema import Alert, iso
+from finsentry.schema import Alert, AlertStatus, iso
 
 FORMATS = ("table", "json", "csv")
 CSV_COLUMNS = (
@@ -107,7 +107,9 @@ def detail_lines(alert: Alert, history: Sequence[Delivery]) -> Iterable[str]:
         if url:
             yield f"         {for_terminal(url)}"
     yield f"deliveries ({len(history)})"
-    if not history:
+    if not history and alert.status == AlertStatus.SILENCED:
+        yield "  none: silenced when it fired (`finsentry silence list --all`), so not sent"
+    elif not history:
         yield "  none: no channel was configured when it fired, or it is not in the outbox"
     for d in history:
         at = iso(d.delivered_at) if d.delivered_at else "-"
