@@ -34,7 +34,7 @@ and arrival order" in docs/internals.md.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -147,15 +147,19 @@ class Deduplicator:
             self._near.add(entry.id, entry.shingles)
         heapq.heappush(self._ages, (entry.published_at, entry.id))
 
-    def refresh(self) -> datetime | None:
+    def refresh(self, others_since: Callable[[datetime], bool] | None = None) -> datetime | None:
         """Take in what other workers stored or re-marked since the last call; the caller holds
         the store's exclusive lock, so nobody writes meanwhile. Their items join the index with
         their stored marks, and stored marks replace ours. Returns the earliest event time of
-        what others changed (the detectors re-read from there), or None."""
+        what others changed (the detectors re-read from there), or None. ``others_since(t)``
+        says whether another worker may have written since ``t``; when none has, nothing is
+        read (a lone worker would only read back its own items)."""
         now = utc_now()
         since, self._synced_at = self._synced_at, now
         if since is None:
             return None  # the first mark() seeds the index from the store
+        if others_since is not None and not others_since(since - CLOCK_SKEW):
+            return None
         changed: list[datetime] = []
         fresh = []
         for row in self.store.items_changed_since(since - CLOCK_SKEW):

@@ -287,7 +287,7 @@ class Pipeline:
     def _take_in_others(self) -> None:
         """What other workers stored since this one's last look: into the duplicate index, and
         their windows marked for the detectors to re-read."""
-        changed = self.dedup.refresh()
+        changed = self.dedup.refresh(self.workers.others_since)
         if changed is not None and self.engine is not None:
             self.engine.windows.note_since(changed)
 

@@ -148,6 +148,15 @@ class Workers:
         return merged_watermark(states, self.lateness_s, utc_now(), self.lease_s)
 
 
+    def others_since(self, since: datetime) -> bool:
+        """Whether another worker saved its state (as it does with every batch) since a time."""
+        for key, value in saved_states(self.store).items():
+            if key != self.key and isinstance(value, dict) and value.get("heartbeat"):
+                beat = _time(value["heartbeat"])
+                if beat is not None and beat >= since:
+                    return True
+        return False
+
     def retire(self, watermark: PartitionWatermark) -> None:
         """Stopping (the caller holds the store's exclusive lock). A worker named by settings
         keeps its entry, as stopped, to go on from it when it starts again under that name;
@@ -168,6 +177,7 @@ class Workers:
             self.store.set_state(LEGACY_KEY, {
                 "inputs": {name: stamp.isoformat() for name, stamp in sorted(times.items())},
                 "closed": sorted(times), "value": max(times.values()).isoformat(),
+                "heartbeat": iso(utc_now()),  # its last batch: the others read it
             })  # fmt: skip
         self.store.delete_state(self.key)
 

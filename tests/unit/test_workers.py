@@ -136,3 +136,32 @@ def test_two_pipelines_on_one_store_detect_on_their_merged_watermark(tmp_path: P
         )
     finally:
         again.close()
+
+
+def test_a_lone_worker_does_not_read_back_its_own_items(tmp_path: Path) -> None:
+    db = str(tmp_path / "lone.db")
+    store = open_store(db)
+    reads: list[datetime] = []
+    inner = store.items_changed_since
+
+    def counted(since: datetime) -> Any:
+        reads.append(since)
+        return inner(since)
+
+    store.items_changed_since = counted  # type: ignore[method-assign]
+    pipe = Pipeline.from_settings(
+        Settings(db=db, worker_id="lone"), store=store, scorer=LexiconScorer(), deliver=False
+    )
+    try:
+        for start in range(0, 60, 10):
+            pipe.process(records("a", range(start, start + 10, 2)))
+        assert reads == []  # nobody else saved a heartbeat since its last batch
+        other = open_store(db)
+        other.set_state("watermark/other", {"inputs": {}, "closed": [], "running": True,
+                                            "heartbeat": iso(datetime.now(UTC))})  # fmt: skip
+        other.close()
+        pipe.process(records("a", range(60, 70, 2)))
+        assert len(reads) == 1
+        assert pipe.workers.others_since(datetime.now(UTC) + timedelta(minutes=1)) is False
+    finally:
+        pipe.close()
