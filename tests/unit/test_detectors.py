@@ -21,7 +21,7 @@ from finsentry.detectors.stats import (
     z_of_log_p,
 )
 from finsentry.detectors.tone import ToneShiftDetector
-from finsentry.detectors.volume import VolumeDetector, robust_baseline
+from finsentry.detectors.volume import VolumeDetector, flow_baseline, robust_baseline
 from finsentry.schema import ScopeKind, WindowStat
 
 STEP = 300
@@ -161,6 +161,22 @@ def test_rate_of_a_quiet_scope_comes_from_the_prior_not_a_floor() -> None:
     assert score.expected < 0.1 * score.span
     lone = market(300, 2, {260: (4, 0)}, ticker="NEWCO")
     assert fired(volume_rule(), lone, key, range(40, 300)) == []
+
+
+def test_negative_rate_is_the_volume_rate_times_the_share() -> None:
+    history = market(300, 2)
+    key = ("ticker", "T03")
+    series = history.series(key)
+    assert series is not None
+    end = _ix(280)
+    volume = flow_baseline(history, key, series, end, 3, CFG)
+    vague = flow_baseline(history, key, series, end, 3, CFG, (0.25, 2.0))
+    firm = flow_baseline(history, key, series, end, 3, CFG, (0.25, 300.0))
+    assert volume is not None and vague is not None and firm is not None
+    assert vague[1] == pytest.approx(0.25 * volume[1]) == firm[1]
+    # a product of uncertain rate and share is less certain than either; a firmer share helps
+    assert vague[0] < firm[0] < volume[0]
+    assert firm[0] > 0.5 * volume[0]
 
 
 def test_quiet_market_raises_nothing() -> None:

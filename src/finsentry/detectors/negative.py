@@ -79,7 +79,7 @@ class NegativeSurgeDetector:
             and neg > n * p0
             and not dominant(history, key, end, span, cfg)
         ):
-            base = flow_baseline(history, key, series, end, span, cfg, attr_share=p0)
+            base = flow_baseline(history, key, series, end, span, cfg, (p0, alpha + beta))
             if base is not None:
                 shape, rate, _, usual = base
                 estimate = rate * span_flow(history, series, end, span, usual)

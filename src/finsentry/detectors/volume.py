@@ -93,23 +93,29 @@ def flow_baseline(
     end: int,
     span: int,
     cfg: DetectorConfig,
-    attr_share: float | None = None,
+    share: tuple[float, float] | None = None,
 ) -> tuple[float, float, str, float] | None:
     """(shape, rate per item of other flow, baseline kind, usual other items a window) of a scope
-    before the span of ``span`` windows ending at ``end``: its capped history, plus the cross-section prior. With ``attr_share``, the rate is of
-    negative items (the prior's rate times that share, the history's negatives)."""
+    before the span of ``span`` windows ending at ``end``: its capped history, plus the
+    cross-section prior. With ``share`` (the mean and weight of a Beta posterior of the scope's
+    negative share), the rate is of negative items: the rate of all its items times that share,
+    the Gamma shape matched to the product's coefficient of variation, so a negative rate borrows
+    the precision of the scope's whole volume and of the share's prior."""
     last = end - span
     first = max(last - history.history_windows + 1, history.origin_index)
-    n_h, neg_h, windows, flow = history.own_history(key, first, last, cfg.cap_factor)
+    n_h, _, windows, flow = history.own_history(key, first, last, cfg.cap_factor)
     if flow + n_h < cfg.min_flow:
         return None
     usual = flow / windows if windows else 0.0
     prior = history.prior(key[0], end, cfg.prior_max_items)
-    if attr_share is None:
-        shape = prior.rate_shape + n_h
-    else:
-        shape = prior.rate_shape * attr_share + neg_h
+    shape = prior.rate_shape + n_h
     rate = shape / (prior.rate_scale_items + max(flow, 0.0))
+    if share is not None:
+        mean, weight = share
+        if mean <= 0:
+            return None
+        rate *= mean
+        shape = 1.0 / (1.0 / shape + (1.0 - mean) / (mean * (weight + 1.0)))
     kind = "history" if n_h >= prior.rate_shape else "prior"
     return shape, rate, kind, usual
 
