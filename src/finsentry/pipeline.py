@@ -321,6 +321,7 @@ class Pipeline:
         """An input has nothing more to say for now (a file read to its end, a caught-up idle
         partition): it stops holding the watermark back; detect again. Returns new alerts."""
         self.watermark.close_input(input_name)
+        self.workers.released = True  # read to its end or idle: it holds nothing back now
         self._save_state()
         return self.detect()
 

@@ -122,6 +122,7 @@ class Workers:
         self.lateness_s = lateness_s
         self.lease_s = lease_s
         self.started_at = utc_now()
+        self.released = False  # a source closed an input: it has read what it had (maybe nothing)
 
     def saved(self) -> dict[str, Any] | None:
         """This worker's saved watermark (a restart under the same id goes on from it)."""
@@ -136,7 +137,8 @@ class Workers:
             started_at=iso(self.started_at),
             heartbeat=iso(utc_now()),
             running=running,
-            holding=running and watermark.value is None,
+            holding=running
+            and (bool(watermark.unheard) or (watermark.value is None and not self.released)),
             unheard=sorted(watermark.unheard),
         )
         return state

@@ -165,3 +165,23 @@ def test_a_lone_worker_does_not_read_back_its_own_items(tmp_path: Path) -> None:
         assert pipe.workers.others_since(datetime.now(UTC) + timedelta(minutes=1)) is False
     finally:
         pipe.close()
+
+
+def test_a_worker_whose_inputs_had_nothing_stops_holding_once_they_close(tmp_path: Path) -> None:
+    """A group member whose partitions never deliver must not stop the others' detection."""
+    db = str(tmp_path / "idle.db")
+    busy = Pipeline.from_settings(Settings(db=db, worker_id="busy"), scorer=LexiconScorer(),
+                                  deliver=False)  # fmt: skip
+    idle = Pipeline.from_settings(Settings(db=db, worker_id="idle"), scorer=LexiconScorer(),
+                                  deliver=False)  # fmt: skip
+    try:
+        idle.assign_inputs("news:", ["news:2", "news:3"])
+        busy.process(records("a", range(0, 60, 2)))
+        assert busy.workers.merged(busy.watermark) is None  # idle's partitions not heard yet
+        idle.close_input("news:2")
+        assert busy.workers.merged(busy.watermark) is None
+        idle.close_input("news:3")  # both caught up and silent: released
+        assert busy.workers.merged(busy.watermark) == T0 + timedelta(minutes=58 - 10)
+    finally:
+        busy.close()
+        idle.close()
