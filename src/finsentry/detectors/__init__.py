@@ -6,4 +6,8 @@
 
 :mod:`.registry` lists them with the default rule of each; :mod:`.history` holds the in-memory
 window history and the cross-section priors; :mod:`.stats` the tail probabilities.
+
+:mod:`.series` scores a plain numeric series row by row with the same ideas (robust trailing
+baseline, a scan over several spans in both directions, new extremes, gate and cooldown); the NAB
+benchmark (``benchmarks/nab.py``) uses it. It is not registered for a window scope yet.
 """
