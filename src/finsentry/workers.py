@@ -4,8 +4,8 @@ A *worker* is one pipeline writing the store: a ``finsentry ingest`` or ``consum
 DAG run. It is named by ``settings.worker_id`` (``FINSENTRY_WORKER_ID``; default ``host:pid``)
 and saves its watermark under ``watermark/<worker id>`` in ``pipeline_state`` with every batch,
 together with a heartbeat (wall-clock time of that write), when it started, whether it is still
-running and whether it *holds* (it runs but has no watermark yet: nothing read, or an assigned
-partition not heard from). :func:`merged_watermark` is the watermark detection uses:
+running and whether it *holds* (it runs but has no watermark yet: nothing read and no input
+closed, or an assigned partition not heard from). :func:`merged_watermark` is the watermark detection uses:
 
 - a live worker that holds: no merged watermark (nothing is final yet);
 - otherwise the rule of :class:`~finsentry.aggregate.Watermark` over the inputs of every worker:
