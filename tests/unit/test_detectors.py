@@ -22,7 +22,7 @@ from finsentry.detectors.stats import (
 )
 from finsentry.detectors.tone import ToneShiftDetector
 from finsentry.detectors.volume import VolumeDetector, flow_baseline, robust_baseline
-from finsentry.schema import ScopeKind, WindowStat
+from finsentry.schema import Alert, ScopeKind, WindowStat
 
 STEP = 300
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -161,6 +161,13 @@ def test_rate_of_a_quiet_scope_comes_from_the_prior_not_a_floor() -> None:
     assert score.expected < 0.1 * score.span
     lone = market(300, 2, {260: (4, 0)}, ticker="NEWCO")
     assert fired(volume_rule(), lone, key, range(40, 300)) == []
+    alert = Alert(
+        "volume_spike", ScopeKind.TICKER, "NEWCO", "count", _start(260), _start(262), _start(262),
+        "critical", score.observed, round(score.expected, 6),
+    )  # fmt: skip
+    text = VolumeDetector(CFG).describe(alert)
+    assert text.startswith("7 items in 21:40-21:50 UTC (10 min), expected 0.0")
+    assert f"expected {score.expected:.2f} in that span" in text and "0.00" not in text
 
 
 def test_negative_rate_is_the_volume_rate_times_the_share() -> None:

@@ -80,9 +80,11 @@ class VolumeDetector:
         )  # fmt: skip
 
     def describe(self, alert: Alert) -> str:
+        # a quiet ticker expects a few hundredths of an item in a short span: "0.04", not "0.0"
+        digits = 1 if alert.expected >= 0.095 else 2
         return (
             f"{alert.observed:.0f} items in {span_text(alert)}, "
-            f"expected {alert.expected:.1f} in that span"
+            f"expected {alert.expected:.{digits}f} in that span"
         )
 
 
