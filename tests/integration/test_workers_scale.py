@@ -165,3 +165,44 @@ def test_the_exclusive_lock_is_held_by_one_sqlite_store_at_a_time(tmp_path: Path
 def test_the_exclusive_lock_is_held_by_one_postgres_session_at_a_time(postgres_dsn: str) -> None:
     events = hold_in_turn(lambda: open_store(postgres_dsn))
     assert events == ["first in", "first out", "second in", "both"]
+
+
+@pytest.mark.slow
+def test_a_killed_worker_stops_holding_the_others_back_after_its_lease(tmp_path: Path) -> None:
+    """A worker killed mid-stream (SIGKILL: it never says it stopped) holds the merged watermark
+    only until FINSENTRY_WORKER_LEASE_S passes; another worker that reads the whole stream again
+    then gives one process's results, and db check finds nothing wrong."""
+    import time
+
+    lines = stream(tmp_path)
+    one = one_process(sqlite_dbs(tmp_path)(), lines, tmp_path, HOLD_ALL)
+    db = str(tmp_path / "killed.db")
+    lease = {"FINSENTRY_WORKER_LEASE_S": "3"}
+    victim = IngestWorker(db, "victim", tmp_path, HOLD_ALL, env=lease)
+    try:
+        wait_registered(db, ["victim"])
+        victim.feed(lines[: len(lines) // 2], close=False)  # it waits for more, mid-stream
+        deadline = time.monotonic() + 120
+        while results_count(db) < len(lines) // 4 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert results_count(db) >= len(lines) // 4
+    finally:
+        victim.kill()
+    killed_at = time.monotonic()
+    again = IngestWorker(db, "again", tmp_path, HOLD_ALL, env=lease)
+    wait_registered(db, ["again"])
+    again.feed(lines)
+    again.wait()
+    time.sleep(max(0.0, 3.5 - (time.monotonic() - killed_at)))
+    late = IngestWorker(db, "late", tmp_path, HOLD_ALL, env=lease)  # reads nothing, evaluates
+    late.feed([])
+    late.wait()
+    same(one, results(db))
+
+
+def results_count(db: str) -> int:
+    store = open_store(db)
+    try:
+        return store.counts()["items"]
+    finally:
+        store.close()
