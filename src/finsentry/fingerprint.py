@@ -26,6 +26,7 @@ _STOP_WORDS = frozenset(
 )
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.'][A-Za-z0-9]+)*")
 
+
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     exact: str

@@ -149,7 +149,6 @@ class Workers:
         states[self.key] = self.state(watermark)
         return merged_watermark(states, self.lateness_s, utc_now(), self.lease_s)
 
-
     def others_since(self, since: datetime) -> bool:
         """Whether another worker saved its state (as it does with every batch) since a time."""
         for key, value in saved_states(self.store).items():

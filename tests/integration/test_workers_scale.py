@@ -32,7 +32,9 @@ def stream(tmp_path: Path) -> list[bytes]:
     return [line for line in result.out.read_bytes().splitlines() if line.strip()]
 
 
-def one_process(db: str, lines: Sequence[bytes], folder: Path, lateness_s: int) -> dict[str, object]:
+def one_process(
+    db: str, lines: Sequence[bytes], folder: Path, lateness_s: int
+) -> dict[str, object]:
     path = folder / "one.jsonl"
     path.write_bytes(b"".join(line + b"\n" for line in lines))
     settings = Settings(db=db, worker_id="one", allowed_lateness_s=lateness_s)

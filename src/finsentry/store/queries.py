@@ -184,8 +184,7 @@ class SQLStore(Generic[D]):
         if end is not None:
             sql += " AND published_at < ?"
             params.append(self.dialect.ts_in(end))
-        rows = self._all(sql + " ORDER BY published_at, id", params)
-        return [(r[0], r[1], cast(datetime, self.dialect.ts_out(r[2])), bool(r[3]), r[4]) for r in rows]
+        return [self._mark(r) for r in self._all(sql + " ORDER BY published_at, id", params)]
 
     def items_changed_since(
         self, since: datetime
@@ -197,8 +196,11 @@ class SQLStore(Generic[D]):
             "duplicate_of FROM items WHERE marked_at >= ?",
             (at, at),
         )
-        out = [(r[0], r[1], cast(datetime, self.dialect.ts_out(r[2])), bool(r[3]), r[4]) for r in rows]
-        return sorted(out, key=lambda r: (r[2], r[0]))
+        return sorted((self._mark(r) for r in rows), key=lambda r: (r[2], r[0]))
+
+    def _mark(self, row: Sequence[Any]) -> tuple[str, str, datetime, bool, str | None]:
+        """(id, fingerprint, published_at, novel, duplicate_of) from a row of those columns."""
+        return row[0], row[1], cast(datetime, self.dialect.ts_out(row[2])), bool(row[3]), row[4]
 
     def time_range(self) -> tuple[datetime | None, datetime | None]:
         low, high = self._all("SELECT min(published_at), max(published_at) FROM items")[0]
