@@ -11,8 +11,9 @@ closed, or an assigned partition not heard from). :func:`merged_watermark` is th
 - otherwise the rule of :class:`~finsentry.aggregate.Watermark` over the inputs of every worker:
   the minimum of the open inputs' largest event times less the allowed lateness, or the largest
   event time when every input is closed;
-- a worker that stopped (``Pipeline.close``) or whose heartbeat is older than
-  ``worker_lease_s`` (it crashed) holds nothing back: its inputs count as closed;
+- a worker that stopped (``Pipeline.close``), whose heartbeat is older than ``worker_lease_s``
+  (it crashed), or, named ``host:pid`` on this host, whose process has ended, holds nothing
+  back: its inputs count as closed;
 - an input named by several workers (a file read again, a partition handed over) belongs to the
   worker that started last; ``<stdin>``-style names are each worker's own.
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,7 +58,9 @@ class _Worker:
     unheard: set[str] = field(default_factory=set)
 
     @classmethod
-    def parse(cls, key: str, value: Any, now: datetime, lease: timedelta) -> _Worker | None:
+    def parse(
+        cls, key: str, value: Any, now: datetime, lease: timedelta, gone: Callable[[str], bool]
+    ) -> _Worker | None:
         if not isinstance(value, dict) or not isinstance(value.get("inputs", {}), dict):
             return None
         try:
@@ -69,6 +72,7 @@ class _Worker:
         except (TypeError, ValueError):
             return None
         live = bool(value.get("running")) and beat is not None and now - beat <= lease
+        live = live and not gone(key.removeprefix(PREFIX))
         return cls(
             key, started, live, live and bool(value.get("holding")), inputs,
             {str(n) for n in value.get("closed", ())}, {str(n) for n in value.get("unheard", ())},
@@ -83,12 +87,32 @@ def _private(name: str) -> bool:
     return name.startswith("<")  # <stdin>: two workers' standard inputs are not one input
 
 
+def local_process_gone(worker_id: str) -> bool:
+    """A ``host:pid`` worker of this host whose process has ended (killed, crashed): it need
+    not wait for its lease."""
+    host, _, pid = worker_id.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False
+    return False
+
+
 def merged_watermark(
-    states: Mapping[str, Any], lateness_s: int, now: datetime, lease_s: float
+    states: Mapping[str, Any],
+    lateness_s: int,
+    now: datetime,
+    lease_s: float,
+    gone: Callable[[str], bool] = lambda worker_id: False,
 ) -> datetime | None:
-    """The watermark over every worker's saved state (see the module's docstring)."""
+    """The watermark over every worker's saved state (see the module's docstring); ``gone``
+    says which workers have ended before their lease ran out."""
     lease = timedelta(seconds=lease_s)
-    workers = [w for k, v in sorted(states.items()) if (w := _Worker.parse(k, v, now, lease))]
+    workers = [w for k, v in sorted(states.items()) if (w := _Worker.parse(k, v, now, lease, gone))]
     if any(w.holding for w in workers):
         return None
     owner: dict[str, tuple[datetime, str]] = {}
@@ -147,7 +171,9 @@ class Workers:
         """The merged watermark, with this worker's entry as it stands in memory."""
         states = saved_states(self.store)
         states[self.key] = self.state(watermark)
-        return merged_watermark(states, self.lateness_s, utc_now(), self.lease_s)
+        return merged_watermark(
+            states, self.lateness_s, utc_now(), self.lease_s, local_process_gone
+        )
 
     def others_since(self, since: datetime) -> bool:
         """Whether another worker saved its state (as it does with every batch) since a time."""
@@ -193,4 +219,4 @@ def saved_states(store: PipelineState) -> dict[str, Any]:
 
 def store_watermark(store: PipelineState, lateness_s: int, lease_s: float) -> datetime | None:
     """The merged watermark as the store holds it now (for jobs that read, not ingest)."""
-    return merged_watermark(saved_states(store), lateness_s, utc_now(), lease_s)
+    return merged_watermark(saved_states(store), lateness_s, utc_now(), lease_s, local_process_gone)
