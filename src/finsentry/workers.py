@@ -59,7 +59,7 @@ class _Worker:
 
     @classmethod
     def parse(
-        cls, key: str, value: Any, now: datetime, lease: timedelta, gone: Callable[[str], bool]
+        cls, key: str, value: Any, now: datetime, lease: timedelta, gone: Gone
     ) -> _Worker | None:
         if not isinstance(value, dict) or not isinstance(value.get("inputs", {}), dict):
             return None
@@ -72,7 +72,7 @@ class _Worker:
         except (TypeError, ValueError):
             return None
         live = bool(value.get("running")) and beat is not None and now - beat <= lease
-        live = live and not gone(key.removeprefix(PREFIX))
+        live = live and not gone(key.removeprefix(PREFIX), value)
         return cls(
             key, started, live, live and bool(value.get("holding")), inputs,
             {str(n) for n in value.get("closed", ())}, {str(n) for n in value.get("unheard", ())},
@@ -87,11 +87,24 @@ def _private(name: str) -> bool:
     return name.startswith("<")  # <stdin>: two workers' standard inputs are not one input
 
 
-def local_process_gone(worker_id: str) -> bool:
-    """A ``host:pid`` worker of this host whose process has ended (killed, crashed): it need
-    not wait for its lease."""
+Gone = Callable[[str, dict[str, Any]], bool]
+
+
+def pid_namespace() -> str:
+    """This process's PID namespace (containers sharing a host name have their own)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+def local_process_gone(worker_id: str, state: dict[str, Any]) -> bool:
+    """A ``host:pid`` worker of this host and PID namespace whose process has ended (killed,
+    crashed): it need not wait for its lease."""
     host, _, pid = worker_id.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if not state.get("pidns") or state.get("pidns") != pid_namespace():
         return False
     try:
         os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
@@ -107,7 +120,7 @@ def merged_watermark(
     lateness_s: int,
     now: datetime,
     lease_s: float,
-    gone: Callable[[str], bool] = lambda worker_id: False,
+    gone: Gone = lambda worker_id, state: False,
 ) -> datetime | None:
     """The watermark over every worker's saved state (see the module's docstring); ``gone``
     says which workers have ended before their lease ran out."""
@@ -164,6 +177,7 @@ class Workers:
             holding=running
             and (bool(watermark.unheard) or (watermark.value is None and not self.released)),
             unheard=sorted(watermark.unheard),
+            pidns=pid_namespace(),
         )
         return state
 

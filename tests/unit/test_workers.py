@@ -193,17 +193,20 @@ def test_a_host_pid_worker_of_this_host_whose_process_ended_is_gone_at_once() ->
     import subprocess
     import sys
 
-    from finsentry.workers import local_process_gone
+    from finsentry.workers import local_process_gone, pid_namespace
 
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],  # noqa: S603
                            capture_output=True, text=True, check=True)  # fmt: skip
     host = socket.gethostname()
     dead_id = f"{host}:{ended.stdout.strip()}"
-    assert local_process_gone(dead_id)
-    assert not local_process_gone(f"{host}:{os.getpid()}")
-    assert not local_process_gone("other-host:1") and not local_process_gone("ingest-1")
+    here = {"pidns": pid_namespace()}
+    assert local_process_gone(dead_id, here)
+    assert not local_process_gone(dead_id, {"pidns": "pid:[1]"})  # another container's
+    assert not local_process_gone(f"{host}:{os.getpid()}", here)
+    assert not local_process_gone("other-host:1", here)
+    assert not local_process_gone("ingest-1", here)
     a = worker({"/d/a.jsonl": T0}, ("/d/a.jsonl",))
-    waiting = worker({}, holding=True)  # killed before its first batch, lease still running
+    waiting = {**worker({}, holding=True), **here}  # killed before its first batch
     states = {"watermark/a": a, f"watermark/{dead_id}": waiting}
     assert merged(states) is None
     assert merged_watermark(states, 600, NOW, LEASE, local_process_gone) == T0
