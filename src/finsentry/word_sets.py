@@ -14,6 +14,9 @@ missed, unlike MinHash LSH, and the answer does not depend on random hashing.
 The cost of a look-up is the number of sets that share ``k`` prefix words with the query, which
 for ``k`` = 3 (2 for long titles) is a handful whatever the number of indexed titles, where a
 MinHash index tuned to find pairs at 0.65 returns a fixed share of everything indexed.
+
+A combination is kept as its hash, and a key found under one combination only as the key itself,
+not a list: few objects for the garbage collector to walk (a collision only adds a candidate).
 """
 
 from __future__ import annotations
@@ -37,23 +40,33 @@ class WordSetIndex:
         if not 0.0 < threshold <= 1.0:
             raise ValueError("the similarity threshold must be in (0, 1]")
         self.threshold = threshold
-        self._postings: dict[tuple[str, ...], list[str]] = {}
+        self._postings: dict[int, str | list[str]] = {}
 
     def __len__(self) -> int:
         return len(self._postings)
 
     def add(self, key: str, words: Iterable[str]) -> None:
+        postings = self._postings
         for combo in self._keys(_ordered(words)):
-            self._postings.setdefault(combo, []).append(key)
+            keys = postings.get(combo)
+            if keys is None:
+                postings[combo] = key
+            elif isinstance(keys, str):
+                postings[combo] = [keys, key]
+            else:
+                keys.append(key)
 
     def remove(self, key: str, words: Iterable[str]) -> None:
         """Forget ``key``, indexed with these ``words`` (the same set as when it was added)."""
+        postings = self._postings
         for combo in self._keys(_ordered(words)):
-            keys = self._postings.get(combo)
-            if keys is not None and key in keys:
+            keys = postings.get(combo)
+            if keys == key:
+                del postings[combo]
+            elif isinstance(keys, list) and key in keys:
                 keys.remove(key)
-                if not keys:
-                    del self._postings[combo]
+                if len(keys) == 1:
+                    postings[combo] = keys[0]
 
     def candidates(self, words: Iterable[str]) -> set[str]:
         """Every indexed key whose set may reach the threshold with ``words``."""
@@ -66,14 +79,16 @@ class WordSetIndex:
         found: set[str] = set()
         for k in sorted({self._k(n) for n in range(low, high + 1)}):
             for combo in combinations(ordered[: self._prefix(size, k)], k):
-                keys = self._postings.get(combo)
-                if keys:
+                keys = self._postings.get(hash(combo))
+                if isinstance(keys, str):
+                    found.add(keys)
+                elif keys:
                     found.update(keys)
         return found
 
-    def _keys(self, ordered: list[str]) -> Iterator[tuple[str, ...]]:
+    def _keys(self, ordered: list[str]) -> Iterator[int]:
         k = self._k(len(ordered))
-        return combinations(ordered[: self._prefix(len(ordered), k)], k)
+        return map(hash, combinations(ordered[: self._prefix(len(ordered), k)], k))
 
     def _overlap(self, size: int) -> int:
         """The fewest shared words a set of ``size`` words has with any set at the threshold."""
