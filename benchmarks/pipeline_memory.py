@@ -85,6 +85,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=0, help="records per batch (0 = settings)")
     parser.add_argument("--every", type=int, default=10_000, help="print RSS this often")
     parser.add_argument("--trace", action="store_true", help="tracemalloc: what grew most")
+    parser.add_argument(
+        "--no-detect", action="store_true", help="without the alert engine (what it costs)"
+    )
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument(
         "--profile-at",
@@ -96,7 +99,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(db=str(Path(tmp) / "memory.db"))
-        pipeline = Pipeline.from_settings(settings, scorer=ConstantScorer())  # type: ignore[arg-type]
+        pipeline = Pipeline.from_settings(
+            settings,
+            scorer=ConstantScorer(),  # type: ignore[arg-type]
+            detect=not args.no_detect,
+        )
         size = args.batch or settings.batch_max_items
         if args.trace:
             tracemalloc.start(1)
