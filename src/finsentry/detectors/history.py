@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from finsentry.schema import ScopeKind, WindowStat
 
@@ -182,16 +183,26 @@ class History:
 
     def other_flow(self, first: int, last: int, exclude: ScopeSeries) -> float:
         """Items of the all scope in windows ``first..last`` that are not in ``exclude``."""
-        return self.flow(first, last) - window_sum(exclude, first, last)
+        return self.flow(first, last) - self.count_sum(exclude, first, last)
 
     def flow(self, first: int, last: int) -> float:
-        """Items of the all scope in windows ``first..last`` (remembered until data changes)."""
-        key = ("flow", first, last)
-        found = self.memo.get(key)
+        """Items of the all scope in windows ``first..last``."""
+        return self.count_sum(self.all, first, last)
+
+    def count_sum(self, series: ScopeSeries, first: int, last: int) -> float:
+        """Items of ``series`` in windows ``first..last``, from its running totals (built once
+        after each change of the data, then O(1) whatever the range; exact, counts are whole)."""
+        if last < first or not series.stats:
+            return 0.0
+        memo_key = ("totals", id(series))  # the memo is cleared whenever a series changes
+        found = self.memo.get(memo_key)
         if found is None:
-            found = self.memo[key] = window_sum(self.all, first, last)
-        assert isinstance(found, float)
-        return found
+            found = self.memo[memo_key] = running_totals(series)
+        lo, totals = cast(tuple[int, list[int]], found)
+        first, last = max(first, lo), min(last, lo + len(totals) - 2)
+        if last < first:
+            return 0.0
+        return float(totals[last - lo + 1] - totals[first - lo])
 
     def own_history(
         self, key: ScopeKey, first: int, last: int, cap_factor: float
@@ -230,6 +241,18 @@ class History:
         found = fit_cross_section(rows, self.flow(lo, hi - 1), max_weight)
         self._priors[key] = found
         return found
+
+
+def running_totals(series: ScopeSeries) -> tuple[int, list[int]]:
+    """(first window held, items before each window from there on, and after the last)."""
+    lo, hi = min(series.stats), max(series.stats)
+    totals, total, get = [0], 0, series.stats.get
+    for i in range(lo, hi + 1):
+        stat = get(i)
+        if stat is not None:
+            total += stat.count
+        totals.append(total)
+    return lo, totals
 
 
 def window_sum(series: ScopeSeries, first: int, last: int, attr: str = "count") -> float:

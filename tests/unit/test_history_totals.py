@@ -1,0 +1,67 @@
+"""Window history sums from running totals: the same numbers as walking the windows, for any
+range, after new windows, late changes and pruning."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from finsentry.detectors.history import ALL_KEY, History, window_sum
+from finsentry.schema import ScopeKind, WindowStat
+
+SIZE = 300
+T0 = datetime(2026, 3, 2, tzinfo=UTC)
+FIRST = int(T0.timestamp()) // SIZE
+
+
+def stat(kind: ScopeKind, value: str, i: int, count: int) -> WindowStat:
+    return WindowStat(SIZE, T0 + timedelta(seconds=SIZE * i), kind, value, count, count // 3)
+
+
+def windows(rng: random.Random, lo: int, hi: int) -> list[WindowStat]:
+    """A sparse series for the all scope and two tickers (a window without items has no row)."""
+    out = []
+    for i in range(lo, hi):
+        counts = {t: rng.choice((0, 0, 1, 2, 7)) for t in ("AAPL", "MSFT")}
+        out += [stat(ScopeKind.TICKER, t, i, n) for t, n in counts.items() if n]
+        if sum(counts.values()):
+            out.append(stat(ScopeKind.ALL, "*", i, sum(counts.values()) + rng.randint(0, 3)))
+    return out
+
+
+def check_every_range(history: History, rng: random.Random) -> None:
+    for key, series in history.scopes.items():
+        held = sorted(series.stats) or [FIRST]
+        for _ in range(60):
+            first = rng.randint(held[0] - 5, held[-1] + 5)
+            last = first + rng.randint(-2, 120)
+            assert history.count_sum(series, first, last) == window_sum(series, first, last), key
+            flow = window_sum(history.all, first, last) - window_sum(series, first, last)
+            assert history.other_flow(first, last, series) == flow
+
+
+def test_running_totals_give_the_walked_sums_through_changes() -> None:
+    rng = random.Random(11)
+    history = History(SIZE, T0, history_windows=96)
+    history.replace(windows(rng, 0, 80), T0, T0 + timedelta(seconds=SIZE * 80))
+    check_every_range(history, rng)
+    # a batch: new windows, and a late item that changes an old window
+    late = [stat(ScopeKind.ALL, "*", 10, 40), stat(ScopeKind.TICKER, "AAPL", 10, 30)]
+    history.replace(late, T0 + timedelta(seconds=SIZE * 10), T0 + timedelta(seconds=SIZE * 11))
+    assert history.count_sum(history.scopes[ALL_KEY], FIRST + 10, FIRST + 10) == 40.0
+    history.replace(
+        windows(rng, 80, 120), T0 + timedelta(seconds=SIZE * 80), T0 + timedelta(seconds=SIZE * 120)
+    )
+    check_every_range(history, rng)
+    history.prune(T0 + timedelta(seconds=SIZE * 60), T0 + timedelta(seconds=SIZE * 30))
+    assert min(history.scopes[("ticker", "AAPL")].stats) >= FIRST + 60
+    check_every_range(history, rng)
+
+
+def test_an_empty_or_unknown_series_sums_to_nothing() -> None:
+    history = History(SIZE, T0, history_windows=96)
+    assert history.flow(FIRST, FIRST + 10) == 0.0
+    history.replace([stat(ScopeKind.ALL, "*", 3, 5)], T0, T0 + timedelta(seconds=SIZE * 4))
+    assert history.flow(FIRST, FIRST + 10) == 5.0
+    assert history.flow(FIRST + 4, FIRST + 10) == 0.0
+    assert history.flow(FIRST + 3, FIRST + 2) == 0.0
