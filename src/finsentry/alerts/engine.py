@@ -178,10 +178,14 @@ class AlertEngine:
         """Open alerts whose condition no longer holds at ``start`` resolve at its end."""
         rules = {rule.name: rule for rule in self.rules}
         still_open: list[Alert] = []
-        for alert in run.open_alerts:
+        holds: dict[tuple[str, str, str], bool] = {}  # one check per rule and scope, however
+        for alert in run.open_alerts:  # many of its alerts are open
             rule = rules.get(alert.rule)
             key = (str(alert.scope_kind), alert.scope_value)
-            if rule is None or rule.holds(run.history, key, start)[0]:
+            check = (alert.rule, *key)
+            if rule is not None and check not in holds:
+                holds[check] = rule.holds(run.history, key, start)[0]
+            if rule is None or holds[check]:
                 still_open.append(alert)
             else:
                 run.resolved.append((alert.id, start + self.step))
