@@ -210,3 +210,29 @@ def test_a_host_pid_worker_of_this_host_whose_process_ended_is_gone_at_once() ->
     states = {"watermark/a": a, f"watermark/{dead_id}": waiting}
     assert merged(states) is None
     assert merged_watermark(states, 600, NOW, LEASE, local_process_gone) == T0
+
+
+def test_ingest_names_its_worker_from_the_command_line(tmp_path: Path) -> None:
+    """`finsentry ingest --worker-id NAME` (the default model, detection off) saves its progress
+    under watermark/NAME, where several workers' progress is merged."""
+    from click.testing import CliRunner
+
+    from finsentry.cli import main
+
+    news = tmp_path / "n.jsonl"
+    news.write_text(
+        '{"id": "a1", "published_at": "2026-03-03T10:00:00Z", "source": "wire",'
+        ' "headline": "Apple shares rise after record iPhone sales"}\n',
+        encoding="utf-8",
+    )
+    db = str(tmp_path / "w.db")
+    result = CliRunner().invoke(
+        main, ["ingest", "--db", db, "--worker-id", "desk-7", "--no-detect", "--quiet", str(news)]
+    )
+    assert result.exit_code == 0, result.output
+    store = open_store(db)
+    try:
+        state = store.get_state("watermark/desk-7")
+    finally:
+        store.close()
+    assert state is not None and state["worker"] == "desk-7", state

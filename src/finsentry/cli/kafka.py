@@ -13,6 +13,7 @@ from finsentry.cli.common import (
     model_option,
     setting_option,
     settings_from,
+    worker_option,
 )
 from finsentry.inert import redact_dsn
 
@@ -34,6 +35,7 @@ topic_option = setting_option("--topic", field="kafka_topic")
 @model_option
 @device_option
 @backend_option
+@worker_option
 @setting_option("--batch-max-items", field="batch_max_items", type=int)
 @setting_option("--batch-max-wait-ms", field="batch_max_wait_ms", type=int)
 @click.option(
@@ -103,6 +105,7 @@ def consume(
     model: str | None,
     device: str | None,
     backend: str | None,
+    worker_id: str | None,
     batch_max_items: int | None,
     batch_max_wait_ms: int | None,
     metrics_port: int | None,
@@ -138,6 +141,7 @@ def consume(
         model=model,
         device=device,
         backend=backend,
+        worker_id=worker_id,
         batch_max_items=batch_max_items,
         batch_max_wait_ms=batch_max_wait_ms,
     )

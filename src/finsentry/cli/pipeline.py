@@ -14,6 +14,7 @@ from finsentry.cli.common import (
     device_option,
     model_option,
     settings_from,
+    worker_option,
 )
 from finsentry.inert import redact_dsn
 
@@ -24,6 +25,7 @@ from finsentry.inert import redact_dsn
 @model_option
 @device_option
 @backend_option
+@worker_option
 @click.option("--batch-size", default=256, show_default=True, help="Records per micro-batch.")
 @click.option("--no-detect", is_flag=True, help="Store and aggregate only; run no detectors.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -35,6 +37,7 @@ def ingest(
     model: str | None,
     device: str | None,
     backend: str | None,
+    worker_id: str | None,
     batch_size: int,
     no_detect: bool,
     quiet: bool,
@@ -56,7 +59,9 @@ def ingest(
             check_input(name)
         except InputError as exc:
             raise click.BadParameter(str(exc), param_hint="FILES") from None
-    settings = settings_from(ctx, db=db, model=model, device=device, backend=backend)
+    settings = settings_from(
+        ctx, db=db, model=model, device=device, backend=backend, worker_id=worker_id
+    )
     started = time.perf_counter()
     pipeline = Pipeline.from_settings(settings, detect=not no_detect)
     try:
