@@ -31,13 +31,14 @@ its expected learning period, as NAB passes its probationary period to every det
 
 from __future__ import annotations
 
-import bisect
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from finsentry.detectors.series import cooldown as suppress
+from finsentry.detectors.series import gate, rank_strength, robust_z
 
 VIEWS = ("value", "jump", "likelihood", "season", "extreme")
 DEFAULT_VIEWS = ("value", "jump", "likelihood", "extreme")
@@ -98,13 +99,7 @@ class UnivariateConfig:
 
 def trailing_robust_z(values: np.ndarray, history: int, min_periods: int = 10) -> np.ndarray:
     """|x_t - median| / (IQR / 1.349) with median and IQR over the ``history`` rows before t."""
-    x = pd.Series(values, dtype=float)
-    past = x.shift(1).rolling(history, min_periods=min_periods)
-    q25, q50, q75 = past.quantile(0.25), past.quantile(0.5), past.quantile(0.75)
-    scale = x.abs().shift(1).expanding().mean().fillna(0.0)
-    spread = np.maximum(((q75 - q25) / 1.349).fillna(0.0), 0.01 * scale + 1e-9)
-    z = ((x - q50).abs() / spread).fillna(0.0).clip(upper=1e6)
-    return np.array(z.to_numpy(), dtype=float)
+    return np.abs(robust_z(values, history, min_periods))
 
 
 def likelihood_z(raw: np.ndarray, history: int, short: int) -> np.ndarray:
@@ -149,27 +144,6 @@ def magnitude_z(values: Sequence[float] | np.ndarray, history: int) -> np.ndarra
     jump = trailing_robust_z(np.diff(x, prepend=x[:1]), history)
     out: np.ndarray = np.maximum(trailing_robust_z(x, history), jump)
     return out
-
-
-def rank_strength(raw: np.ndarray, warmup: int, memory: int | None = None) -> np.ndarray:
-    """Each raw score as a rank tail probability against earlier ones, on a 0-1 scale.
-
-    ``-log10((k + 1) / (m + 1))`` where ``k`` of the ``m`` earlier scores (all of them, or the
-    last ``memory``) were at least as large, divided by ``log10(m + 2)`` (the most it can be);
-    rows before ``warmup`` score 0.
-    """
-    seen: list[float] = []
-    values = raw.tolist()
-    out = np.zeros(len(values))
-    for t, value in enumerate(values):
-        if t >= warmup:
-            m = len(seen)
-            at_least = m - bisect.bisect_left(seen, value)
-            out[t] = -math.log10((at_least + 1) / (m + 1)) / math.log10(m + 2)
-        bisect.insort(seen, value)
-        if memory is not None and t >= memory:
-            del seen[bisect.bisect_left(seen, values[t - memory])]
-    return np.clip(out, 0.0, 1.0)
 
 
 # --- detector --------------------------------------------------------------------------------
@@ -248,24 +222,3 @@ class UnivariateDetector:
     ) -> np.ndarray:
         """Boolean detections per row."""
         return self.decision_score(values, timestamps) > 0.0
-
-
-def gate(score: np.ndarray, rows: int) -> np.ndarray:
-    """Keep a score only where it is above every score of the previous ``rows`` rows."""
-    if rows <= 0:
-        return np.asarray(score, dtype=float).copy()
-    s = pd.Series(score, dtype=float)
-    previous = s.shift(1).rolling(rows, min_periods=1).max().fillna(-np.inf).to_numpy()
-    return np.where(s.to_numpy() > previous, s.to_numpy(), 0.0)
-
-
-def suppress(score: np.ndarray, threshold: float, rows: int) -> np.ndarray:
-    """Keep a score only where it reaches ``threshold`` more than ``rows`` rows after the
-    previous kept one; every other row becomes 0."""
-    out = np.zeros(len(score))
-    last = -rows - 1
-    for t in np.flatnonzero(np.asarray(score) >= threshold).tolist():
-        if t - last > rows:
-            out[t] = score[t]
-            last = t
-    return out

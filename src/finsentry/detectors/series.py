@@ -113,20 +113,23 @@ def spread_scan(z: np.ndarray, spans: Sequence[int]) -> dict[str, np.ndarray]:
     return {f"spread{k}": s.rolling(k, min_periods=1).mean().to_numpy() for k in spans}
 
 
-def rank_strength(raw: np.ndarray, warmup: int) -> np.ndarray:
-    """Each value as a rank tail probability against all earlier ones, on a 0-1 scale.
+def rank_strength(raw: np.ndarray, warmup: int, memory: int | None = None) -> np.ndarray:
+    """Each value as a rank tail probability against earlier ones, on a 0-1 scale.
 
-    ``-log10((k + 1) / (m + 1)) / log10(m + 2)`` where ``k`` of the ``m`` earlier values were at
-    least as large; rows before ``warmup`` score 0.
+    ``-log10((k + 1) / (m + 1)) / log10(m + 2)`` where ``k`` of the ``m`` earlier values (all of
+    them, or the last ``memory``) were at least as large; rows before ``warmup`` score 0.
     """
     seen: list[float] = []
-    out = np.zeros(len(raw))
-    for t, value in enumerate(raw.tolist()):
+    values = raw.tolist()
+    out = np.zeros(len(values))
+    for t, value in enumerate(values):
         if t >= warmup:
             m = len(seen)
             at_least = m - bisect.bisect_left(seen, value)
             out[t] = -math.log10((at_least + 1) / (m + 1)) / math.log10(m + 2)
         bisect.insort(seen, value)
+        if memory is not None and t >= memory:
+            del seen[bisect.bisect_left(seen, values[t - memory])]
     return np.clip(out, 0.0, 1.0)
 
 
