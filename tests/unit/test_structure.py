@@ -17,19 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
 PACKAGE = "finsentry"
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
-
-# Offenders allowed for the time being: none are left, and nothing may be added. (Were one ever
-# listed, it must still be over its limit: the test fails when it is not.) Modules by path;
-# functions as "path:qualified name".
-ALLOWED_LONG_MODULES: set[str] = set()
-ALLOWED_LONG_FUNCTIONS: set[str] = set()
 
 
 def module_lines(text: str) -> int:
@@ -242,24 +234,12 @@ def test_import_cycles_are_found_through_lazy_and_relative_imports(tmp_path: Pat
 
 def test_no_module_over_400_lines() -> None:
     found = long_modules(SRC)
-    new = {path: lines for path, lines in found.items() if path not in ALLOWED_LONG_MODULES}
-    assert not new, f"modules over {MAX_MODULE_LINES} lines (split them by concern): {new}"
+    assert not found, f"modules over {MAX_MODULE_LINES} lines (split them by concern): {found}"
 
 
 def test_no_function_over_60_lines() -> None:
     found = long_functions(SRC)
-    new = {name: lines for name, lines in found.items() if name not in ALLOWED_LONG_FUNCTIONS}
-    assert not new, f"functions over {MAX_FUNCTION_LINES} lines (extract named steps): {new}"
-
-
-@pytest.mark.parametrize(
-    ("allowed", "find"),
-    [(ALLOWED_LONG_MODULES, long_modules), (ALLOWED_LONG_FUNCTIONS, long_functions)],
-    ids=["modules", "functions"],
-)
-def test_the_allow_list_names_only_current_offenders(allowed: set[str], find: Any) -> None:
-    within = sorted(allowed - set(find(SRC)))
-    assert not within, f"within the limit now (or gone): remove from the allow-list: {within}"
+    assert not found, f"functions over {MAX_FUNCTION_LINES} lines (extract named steps): {found}"
 
 
 def test_no_import_cycles_between_finsentry_modules() -> None:
