@@ -49,6 +49,9 @@ def test_two_consumers_share_partitions_and_hand_over(
             and any(len(x) == 2 for x in b.assignments()),
             90,
             "both consumers to own two partitions each",
+            0.5,
+            a,
+            b,
         )
         wait_until(lambda: store_counts(db)["items"] >= 1_500, 120, "progress of the pair")
         assert a.terminate() == 0  # graceful: finishes its batch, commits, leaves the group
@@ -145,6 +148,9 @@ def test_two_group_members_raise_the_alerts_of_one_consumer(
             and any(len(x) == 2 for x in b.assignments()),
             90,
             "both members to own two partitions each",
+            0.5,
+            a,
+            b,
         )
         kafka_broker.produce(topic, keyed(lines, "id"))
         assert a.wait(300) == 0, a.log[-3000:]

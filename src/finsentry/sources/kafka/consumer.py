@@ -204,6 +204,8 @@ class KafkaSource:
             now = time.monotonic()
             for records in polled.values():
                 self._buffer.extend(records)
+            if self._assignment is not None:
+                last_data = now  # a rebalance starts the idle clock again: new partitions to read
             if polled:
                 self.partitions.heard(polled, now)
                 last_data = now
