@@ -12,8 +12,11 @@ prefix: a pair above the threshold always meets on its ``k`` smallest shared wor
 missed, unlike MinHash LSH, and the answer does not depend on random hashing.
 
 The cost of a look-up is the number of sets that share ``k`` prefix words with the query, which
-for ``k`` = 3 (2 for long titles) is a handful whatever the number of indexed titles, where a
-MinHash index tuned to find pairs at 0.65 returns a fixed share of everything indexed.
+for ``k`` = 4 (short titles: up to 8 words), 3 (up to 12) or 2 (longer) is a handful whatever the
+number of indexed titles, where a MinHash index tuned to find pairs at 0.65 returns a fixed share
+of everything indexed. Short titles take 4 words because a title of 7 words shares 3 of its first
+5 with many others in a busy stream of one company (24 candidates a look-up against 2 over two
+days of ``benchmarks/pipeline_memory.py``); ``k`` is never more than the words a pair must share.
 
 A combination is kept as its hash, and a key found under one combination only as the key itself,
 not a list: few objects for the garbage collector to walk (a collision only adds a candidate).
@@ -29,6 +32,7 @@ from itertools import combinations
 __all__ = ["WordSetIndex"]
 
 _EPS = 1e-9  # the overlap and size bounds are taken a hair low: never miss a pair at the threshold
+_SHORT = 8  # sets up to this size are indexed by 4 words: 3 shared words are common in short ones
 _LONG = 12  # sets longer than this are indexed by word pairs (fewer keys), shorter by triples
 
 
@@ -96,7 +100,7 @@ class WordSetIndex:
 
     def _k(self, size: int) -> int:
         """How many words a set of ``size`` words is indexed by: never more than it must share."""
-        return min(self._overlap(size), 3 if size <= _LONG else 2)
+        return min(self._overlap(size), 4 if size <= _SHORT else 3 if size <= _LONG else 2)
 
     def _prefix(self, size: int, k: int) -> int:
         return min(size, size - self._overlap(size) + k)

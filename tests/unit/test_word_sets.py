@@ -84,3 +84,19 @@ def test_threshold_must_be_a_similarity() -> None:
     for bad in (0.0, -0.1, 1.5):
         with pytest.raises(ValueError, match="threshold"):
             WordSetIndex(bad)
+
+
+def test_short_titles_of_one_company_meet_few_candidates() -> None:
+    """7-word titles from a small vocabulary, 12 companies (the pipeline benchmark's stream):
+    sharing 3 of 5 prefix words is common there, so short titles are indexed by 4 words."""
+    rng = random.Random(3)
+    vocab = [f"v{i}" for i in range(90)]
+    tickers = [f"t{i}" for i in range(12)]
+    index = WordSetIndex(NEAR_THRESHOLD)
+    for n in range(20_000):
+        index.add(f"n{n}", frozenset([rng.choice(tickers), *rng.sample(vocab, 5), f"own{n}"]))
+    found = 0
+    for q in range(200):
+        query = frozenset([rng.choice(tickers), *rng.sample(vocab, 5), f"q{q}"])
+        found += len(index.candidates(query))
+    assert found / 200 < 2  # by 3-word combinations: about 11
