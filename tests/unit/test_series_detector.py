@@ -123,3 +123,73 @@ def test_config_rejects_bad_values() -> None:
         SeriesConfig(history=5)
     with pytest.raises(ValueError, match="gate"):
         SeriesConfig(gate=-1.0)
+
+
+def recurring_spikes(seed: int) -> np.ndarray:
+    """Noise with a spike every 250 rows, each a hair (0.1 % of its height) above the last."""
+    x = noise(3000, seed) * 0.3 + 7.0
+    for i, row in enumerate(range(150, 3000, 250)):
+        x[row] = 30.0 + 0.02 * i
+    return x
+
+
+def nab_like(**overrides: object) -> SeriesDetector:
+    return detector(spans=(32,), spread_spans=(), **overrides)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_peak_that_merely_ties_recurring_ones_is_not_a_record(seed: int) -> None:
+    x = recurring_spikes(seed)
+    plain = fired(nab_like(tolerance=0.0), x)
+    assert len(plain) >= 10  # every spike a new high by a hair: each one fires
+    tolerant = fired(nab_like(), x)
+    assert len(tolerant) <= 4
+    x[2400] = 45.0  # a spike clearly above the others still fires at once
+    assert 2400 in fired(nab_like(), x)
+
+
+def seasonal(seed: int, period: int = 48, days: int = 60) -> np.ndarray:
+    """A daily square wave (20 by night, 80 by day) with noise."""
+    rows = np.arange(period * days)
+    level = np.where(rows % period >= period // 2, 80.0, 20.0)
+    return level + np.random.default_rng(seed).normal(0.0, 1.5, len(rows))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_missing_daily_peak_is_found_by_the_seasonal_view_only(seed: int) -> None:
+    x = seasonal(seed)
+    assert fired(nab_like(period=48), x) == [] and fired(nab_like(), x) == []
+    start = 45 * 48 + 24
+    x[start : start + 24] -= 40.0  # one day's high at 40 instead of 80: no new low, no new high
+    shots = fired(nab_like(period=48), x)
+    assert len(shots) == 1 and start <= shots[0] <= start + 4
+    assert fired(nab_like(), x) == []  # against the plain baseline 40 is an ordinary value
+
+
+def test_seasonal_decisions_do_not_move_when_rows_are_appended_or_change() -> None:
+    x = seasonal(4)
+    x[45 * 48 + 24 : 46 * 48] -= 40.0
+    det = nab_like(period=48)
+    full = det.decision_score(x)
+    assert full.max() > 0.8
+    for cut in (500, 1500, 2200):
+        assert np.array_equal(det.decision_score(x[:cut]), full[:cut])
+    altered = x.copy()
+    altered[2300:] = 0.0
+    assert np.array_equal(det.decision_score(altered)[:2300], full[:2300])
+
+
+def test_seasonal_view_only_where_a_rhythm_explains_the_movement() -> None:
+    det = nab_like(period=48)
+    assert det.components(seasonal(5)).seasonal[300:].all()
+    assert not det.components(noise(2880, 5)).seasonal.any()
+    names = det.statistic_names()
+    assert names == ["scan32", "high", "low", "season1", "season32"]
+    assert names == list(det.statistics(seasonal(5)))
+
+
+def test_config_rejects_bad_tolerance_and_period() -> None:
+    with pytest.raises(ValueError, match="tolerance"):
+        SeriesConfig(tolerance=1.0)
+    with pytest.raises(ValueError, match="period"):
+        SeriesConfig(period=4, season_width=2)
