@@ -379,3 +379,25 @@ def test_batch_writes_upsert_one_row_per_window_and_scope(store: SQLiteStore) ->
     result = store.write_batch(BatchWrite(items, [], SIZES))
     assert result.windows_touched == len(rows)
     assert all_windows(store) == merge_stats(window_deltas(items, SIZES))
+
+
+def test_opening_waits_for_another_process_that_holds_a_new_file(tmp_path: Path) -> None:
+    """Two consumers started together open one new file: switching it to WAL fails at once
+    ("database is locked", no busy wait) while the other holds a write transaction."""
+    import threading
+
+    path = tmp_path / "shared.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE t (x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (1)")
+    releaser = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    releaser.start()
+    try:
+        store = SQLiteStore(str(path), busy_timeout_s=10)
+        store.migrate()
+        assert store.dialect.query("PRAGMA journal_mode")[0][0] == "wal"
+        store.close()
+    finally:
+        releaser.join()
+        other.close()

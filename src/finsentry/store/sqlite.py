@@ -12,6 +12,7 @@ import functools
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -127,9 +128,9 @@ class SQLiteDialect:
         self._lock = threading.RLock()
         self._exclusive = threading.Lock()
         self.path = path
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        _set_wal(self._conn, busy_timeout_s)
+        self._conn.execute("PRAGMA synchronous=FULL")
         # A batch dirties many window pages: checkpoint the WAL every ~40 MB rather than every
         # 4 MB (fewer fsyncs of the database file), and truncate it back to 64 MB after that.
         self._conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
@@ -222,6 +223,21 @@ class SQLiteDialect:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _set_wal(conn: sqlite3.Connection, patience_s: float) -> None:
+    """Switch to WAL mode. The switch needs the database to itself and SQLite answers "database
+    is locked" at once, without waiting, while another process opens or migrates the same new
+    file (two consumers started together): so it is tried again for ``patience_s``."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 class SQLiteStore(SQLStore[SQLiteDialect]):
