@@ -172,3 +172,50 @@ def test_dead_letter_messages_keep_the_original_key_and_bytes() -> None:
         (b"k", b"{oops"), (None, b""), (b"t", None)  # a keyless tombstone cannot be sent as one
     ]
     assert dict(messages[2][2])["source_offset"] == b"7"
+
+
+class CommitRecorder:
+    """A consumer stand-in that owns partitions 0 and 1 and records asynchronous commits."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[dict[Any, int], Any]] = []
+
+    def assignment(self) -> set[Any]:
+        from kafka import TopicPartition
+
+        return {TopicPartition("news", 0), TopicPartition("news", 1)}
+
+    def commit_async(self, offsets: dict[Any, Any], callback: Any = None) -> None:
+        self.sent.append(({tp: meta.offset for tp, meta in offsets.items()}, callback))
+
+
+def test_one_commit_is_in_flight_and_the_next_covers_the_batches_stored_meanwhile() -> None:
+    from kafka import TopicPartition
+
+    p0, p1 = TopicPartition("news", 0), TopicPartition("news", 1)
+    consumer, ledger = CommitRecorder(), OffsetLedger()
+    ledger.durable([consumer_record(0, 9, None, b"a")])
+    ledger.commit(consumer)
+    ledger.durable([consumer_record(0, 19, None, b"b")])
+    ledger.commit(consumer)  # the first is still on its way: nothing more is sent
+    ledger.durable([consumer_record(1, 4, None, b"c")])
+    ledger.commit(consumer)
+    assert [offsets for offsets, _ in consumer.sent] == [{p0: 10}]
+    consumer.sent[0][1]({p0: 10}, None)  # the broker answers the first
+    assert ledger.pending  # what was stored meanwhile is still to commit
+    ledger.commit(consumer)
+    assert [offsets for offsets, _ in consumer.sent][1] == {p0: 20, p1: 5}
+    consumer.sent[1][1]({p0: 20, p1: 5}, None)
+    assert not ledger.pending
+
+
+def test_a_failed_commit_stays_pending_and_is_sent_again() -> None:
+    from kafka import TopicPartition
+
+    consumer, ledger = CommitRecorder(), OffsetLedger()
+    ledger.durable([consumer_record(1, 2, None, b"a")])
+    ledger.commit(consumer)
+    consumer.sent[0][1]({}, RuntimeError("coordinator moved"))
+    assert ledger.pending
+    ledger.commit(consumer)
+    assert [offsets for offsets, _ in consumer.sent] == [{TopicPartition("news", 1): 3}] * 2

@@ -2,8 +2,10 @@
 
 An offset enters the ledger only when the runner says its batch is durable (items, dead letters,
 watermark in the store; dead letters acknowledged by the DLQ topic). Commits are sent without
-waiting after each batch; a failed one stays pending and is covered by the next (a later offset
-covers an earlier one). At shutdown the last commit is synchronous, with retries. A revoked
+waiting after each batch, one at a time: while one is on its way, the offsets of the batches
+stored meanwhile wait and go together in the next (a later offset covers an earlier one), so a
+consumer racing through a backlog does not queue a commit per batch behind its fetches. A failed
+commit stays pending and is covered by the next. At shutdown the last commit is synchronous, with retries. A revoked
 partition's pending offset is sent once, best effort: its new owner re-reads anything not
 committed, and the store's upserts make that harmless.
 """
@@ -109,8 +111,8 @@ class OffsetLedger:
     def _commit_async(self, consumer: Any, snapshot: dict[Any, int]) -> None:
         """Its callback clears what it covered; a failure is retried with the next batch or poll."""
         now = time.monotonic()
-        if snapshot == self._inflight and now - self._inflight_since < RESEND_AFTER_S:
-            return  # these very offsets are on their way
+        if self._inflight is not None and now - self._inflight_since < RESEND_AFTER_S:
+            return  # one commit is on its way; what is pending now goes with the next one
         self._inflight, self._inflight_since = snapshot, now
 
         def done(_offsets: Any, response: Any) -> None:
