@@ -6,7 +6,9 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from finsentry.detectors.history import ALL_KEY, History, window_sum
+import pytest
+
+from finsentry.detectors.history import ALL_KEY, History, capped_history, window_sum
 from finsentry.schema import ScopeKind, WindowStat
 
 SIZE = 300
@@ -65,3 +67,35 @@ def test_an_empty_or_unknown_series_sums_to_nothing() -> None:
     assert history.flow(FIRST, FIRST + 10) == 5.0
     assert history.flow(FIRST + 4, FIRST + 10) == 0.0
     assert history.flow(FIRST + 3, FIRST + 2) == 0.0
+
+
+def test_capped_sums_from_totals_are_the_walked_ones() -> None:
+    """A burst capped at cap_factor x the mean: the totals' answer equals the window walk."""
+    rng = random.Random(5)
+    history = History(SIZE, T0, history_windows=96)
+    stats = windows(rng, 0, 150)
+    bursts = [stat(ScopeKind.TICKER, "AAPL", i, 40 + i % 7) for i in (20, 21, 90, 149)]
+    stats = [
+        s for s in stats if not (s.scope_value == "AAPL" and s.start in {b.start for b in bursts})
+    ]
+    history.replace(stats + bursts, T0, T0 + timedelta(seconds=SIZE * 150))
+    capped_somewhere = False
+    for key, series in history.scopes.items():
+        totals = history.totals(series)
+        assert totals is not None
+        for _ in range(300):
+            first = FIRST + rng.randint(-5, 150)
+            last = first + rng.randint(-1, 100)
+            n, neg, count = capped_history(series, first, last, 4.0)
+            got = history.own_history(key, first, last, 4.0)
+            assert got[:3] == pytest.approx((n, neg, count), rel=1e-12, abs=1e-12), (
+                key,
+                first,
+                last,
+            )
+            assert got[0] == n  # whole numbers: exact
+            capped_somewhere |= n < window_sum(series, first, last)
+        assert history.negative_sum(series, FIRST, FIRST + 149) == window_sum(
+            series, FIRST, FIRST + 149, "negative"
+        )
+    assert capped_somewhere  # the bursts were capped in some ranges

@@ -23,7 +23,10 @@ from typing import cast
 
 from finsentry.schema import ScopeKind, WindowStat
 
-__all__ = ["ALL_KEY", "CrossSection", "History", "ScopeKey", "ScopeSeries"]
+__all__ = [
+    "ALL_KEY", "CrossSection", "History", "ScopeKey", "ScopeSeries", "SeriesTotals",
+    "capped_history", "window_sum",
+]  # fmt: skip
 
 ScopeKey = tuple[str, str]
 ALL_KEY: ScopeKey = (str(ScopeKind.ALL), "*")
@@ -189,20 +192,27 @@ class History:
         """Items of the all scope in windows ``first..last``."""
         return self.count_sum(self.all, first, last)
 
-    def count_sum(self, series: ScopeSeries, first: int, last: int) -> float:
-        """Items of ``series`` in windows ``first..last``, from its running totals (built once
-        after each change of the data, then O(1) whatever the range; exact, counts are whole)."""
-        if last < first or not series.stats:
-            return 0.0
-        memo_key = ("totals", id(series))  # the memo is cleared whenever a series changes
+    def totals(self, series: ScopeSeries) -> SeriesTotals | None:
+        """The running totals of ``series``, built once after each change of the data (the memo
+        is cleared whenever a series changes); None for a series without windows."""
+        if not series.stats:
+            return None
+        memo_key = ("totals", id(series))
         found = self.memo.get(memo_key)
         if found is None:
-            found = self.memo[memo_key] = running_totals(series)
-        lo, totals = cast(tuple[int, list[int]], found)
-        first, last = max(first, lo), min(last, lo + len(totals) - 2)
-        if last < first:
-            return 0.0
-        return float(totals[last - lo + 1] - totals[first - lo])
+            found = self.memo[memo_key] = SeriesTotals(series)
+        return cast(SeriesTotals, found)
+
+    def count_sum(self, series: ScopeSeries, first: int, last: int) -> float:
+        """Items of ``series`` in windows ``first..last``, from its running totals (O(1) whatever
+        the range; exact, counts are whole)."""
+        totals = self.totals(series)
+        return 0.0 if totals is None else float(totals.sum(totals.counts, first, last))
+
+    def negative_sum(self, series: ScopeSeries, first: int, last: int) -> float:
+        """Negative items of ``series`` in windows ``first..last`` (as :meth:`count_sum`)."""
+        totals = self.totals(series)
+        return 0.0 if totals is None else float(totals.sum(totals.negatives, first, last))
 
     def own_history(
         self, key: ScopeKey, first: int, last: int, cap_factor: float
@@ -213,7 +223,9 @@ class History:
         found = self.memo.get(memo_key)
         if found is None:
             series = self.scopes.get(key) or ScopeSeries(self.size_s, self.origin_index)
-            n, neg, windows = capped_history(series, first, last, cap_factor)
+            totals = self.totals(series)
+            windows = max(0, last - first + 1)
+            n, neg = (0.0, 0.0) if totals is None else totals.capped(first, last, cap_factor)
             flow = self.other_flow(first, last, series) if last >= first else 0.0
             found = self.memo[memo_key] = (n, neg, windows, flow)
         return found  # type: ignore[return-value]
@@ -243,16 +255,52 @@ class History:
         return found
 
 
-def running_totals(series: ScopeSeries) -> tuple[int, list[int]]:
-    """(first window held, items before each window from there on, and after the last)."""
-    lo, hi = min(series.stats), max(series.stats)
-    totals, total, get = [0], 0, series.stats.get
-    for i in range(lo, hi + 1):
-        stat = get(i)
-        if stat is not None:
-            total += stat.count
-        totals.append(total)
-    return lo, totals
+class SeriesTotals:
+    """Running totals of one series (items and negative items before each window from its
+    first window on), and its windows by count, largest first: any range's sums in O(1), and
+    its capped sums (:func:`capped_history`) by visiting only the windows above the cap."""
+
+    __slots__ = ("by_count", "counts", "hi", "lo", "negatives")
+
+    def __init__(self, series: ScopeSeries) -> None:
+        stats = series.stats
+        self.lo, self.hi = min(stats), max(stats)
+        counts, negatives, n, neg, get = [0], [0], 0, 0, stats.get
+        for i in range(self.lo, self.hi + 1):
+            stat = get(i)
+            if stat is not None:
+                n += stat.count
+                neg += stat.negative
+            counts.append(n)
+            negatives.append(neg)
+        self.counts, self.negatives = counts, negatives
+        self.by_count = sorted(((s.count, i, s.negative) for i, s in stats.items()), reverse=True)
+
+    def sum(self, totals: list[int], first: int, last: int) -> int:
+        """The sum over windows ``first..last`` of the running ``totals`` given."""
+        first, last = max(first, self.lo), min(last, self.hi)
+        if last < first:
+            return 0
+        return totals[last - self.lo + 1] - totals[first - self.lo]
+
+    def capped(self, first: int, last: int, cap_factor: float) -> tuple[float, float]:
+        """(items, negatives) in windows ``first..last``, no window counting for more than
+        ``cap_factor`` times the mean (at least 2): the sums of :func:`capped_history`."""
+        windows = last - first + 1
+        n = self.sum(self.counts, first, last)
+        if windows <= 0:
+            return 0.0, 0.0
+        cap = max(2.0, math.ceil(cap_factor * (n / windows)))
+        neg, scaled = self.sum(self.negatives, first, last), 0.0
+        items = float(n)
+        for count, i, negative in self.by_count:
+            if count <= cap:
+                break
+            if first <= i <= last:
+                items -= count - cap
+                neg -= negative
+                scaled += negative * (cap / count)
+        return items, neg + scaled
 
 
 def window_sum(series: ScopeSeries, first: int, last: int, attr: str = "count") -> float:
@@ -276,7 +324,8 @@ def capped_history(
 ) -> tuple[float, float, int]:
     """(items, negatives, windows) of ``series`` in windows ``first..last``, where no window
     counts for more than ``cap_factor`` times the mean (at least 2): a past burst does not raise
-    the bar for the next one."""
+    the bar for the next one. By a walk over the windows: the detectors take the same sums from
+    :meth:`SeriesTotals.capped`, and tests check the two agree."""
     windows = max(0, last - first + 1)
     if len(series.stats) < windows:
         picked = [series.stats[i] for i in sorted(i for i in series.stats if first <= i <= last)]

@@ -62,8 +62,8 @@ class NegativeSurgeDetector:
         if series is None:
             return None
         end = history.index(start)
-        n = int(series.span_sum_at(end, span))
-        neg = int(series.span_sum_at(end, span, "negative"))
+        n = int(history.count_sum(series, end - span + 1, end))
+        neg = int(history.negative_sum(series, end - span + 1, end))
         if n <= 0:
             return None
         shares = self._share_prior(history, key, end, span)

@@ -44,7 +44,7 @@ class VolumeDetector:
         if series is None:
             return None
         end = history.index(start)
-        observed = series.span_sum_at(end, span)
+        observed = history.count_sum(series, end - span + 1, end)
         if key == ALL_KEY or dominant(history, key, end, span, self.config):
             return self._score_all(history, series, end, span, observed)
         base = flow_baseline(history, key, series, end, span, self.config)
@@ -188,7 +188,7 @@ def _all_baseline(
         for offset in (-1, 0, 1):
             slot = end - d * per_day + offset
             if slot - (span - 1) >= origin:
-                seasonal.append(series.span_sum_at(slot, span))
+                seasonal.append(history.count_sum(series, slot - span + 1, slot))
                 found = True
         days_found += found
     if days_found >= cfg.min_seasonal_days and per_day > 1:
@@ -198,5 +198,5 @@ def _all_baseline(
         slot = end - span - i
         if slot - (span - 1) < origin:
             break
-        trailing.append(series.span_sum_at(slot, span))
+        trailing.append(history.count_sum(series, slot - span + 1, slot))
     return trailing, "trailing"
