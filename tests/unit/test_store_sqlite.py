@@ -16,6 +16,7 @@ from finsentry.schema import (
     NewsItem,
     ScopeKind,
     ScoredItem,
+    SentimentBasis,
     TargetSentiment,
     TextScore,
 )
@@ -401,3 +402,28 @@ def test_opening_waits_for_another_process_that_holds_a_new_file(tmp_path: Path)
     finally:
         releaser.join()
         other.close()
+
+
+def test_sqlite_item_rows_are_the_shared_item_values_adapted() -> None:
+    """sqlite._item_row builds the row directly: it must say what rows.item_values says, column
+    for column, as SQLite stores it."""
+    import json
+
+    from finsentry.store.columns import ITEM_COLUMNS
+    from finsentry.store.rows import item_values
+    from finsentry.store.sqlite import _item_row, ts
+
+    items = [
+        scored(1),
+        scored(2, 3.5, body="Body", neg=0.7, novel=False, duplicate_of="id-1", late=True),
+        replace(scored(3, tickers=()), scores=TextScore(0.1, 0.2, 0.7, "m&a", 0.5, (
+            TargetSentiment("AAPL", 0.6, 0.3, 0.1, SentimentBasis.ENTITY),
+        ))),
+    ]  # fmt: skip
+    now = T0 + timedelta(hours=1)
+    for item in items:
+        v = item_values(item, now)
+        v["published_at"], v["ingested_at"] = ts(v["published_at"]), ts(v["ingested_at"])
+        v["tickers"], v["input_tickers"] = json.dumps(v["tickers"]), json.dumps(v["input_tickers"])
+        v["novel"], v["late"] = int(v["novel"]), int(v["late"])
+        assert _item_row(item, ts(now)) == tuple(v[k] for k in ITEM_COLUMNS)

@@ -24,7 +24,7 @@ from finsentry.schema import DeadLetter, ScoredItem, as_utc, utc_now
 from finsentry.store import columns as c
 from finsentry.store.migration import migrations, statements
 from finsentry.store.queries import SQLStore
-from finsentry.store.rows import dead_letter_values, item_values, scored_from_row
+from finsentry.store.rows import dead_letter_values, scored_from_row, ticker_sentiment_json
 
 T = TypeVar("T")
 WAL_CHECKPOINT_PAGES = 10_000  # SQLite's default is 1,000 pages of 4 KiB
@@ -79,7 +79,8 @@ class SQLiteTransaction:
         # BEGIN IMMEDIATE holds the write lock: no other writer can add these ids meanwhile
         known = self._known([i.id for i in items])
         new = [i for i in items if i.id not in known]
-        self.conn.executemany(_ITEMS_INSERT, [_item_row(i, now) for i in new])
+        ingested_at = ts(now)
+        self.conn.executemany(_ITEMS_INSERT, [_item_row(i, ingested_at) for i in new])
         return new
 
     def _known(self, ids: Sequence[str]) -> set[str]:
@@ -251,9 +252,15 @@ class SQLiteStore(SQLStore[SQLiteDialect]):
         super().__init__(SQLiteDialect(self.path, busy_timeout_s))
 
 
-def _item_row(item: ScoredItem, now: datetime) -> list[Any]:
-    v = item_values(item, now)
-    v["published_at"], v["ingested_at"] = ts(v["published_at"]), ts(v["ingested_at"])
-    v["tickers"], v["input_tickers"] = json.dumps(v["tickers"]), json.dumps(v["input_tickers"])
-    v["novel"], v["late"] = int(v["novel"]), int(v["late"])
-    return [v[k] for k in c.ITEM_COLUMNS]
+def _item_row(item: ScoredItem, ingested_at: str | None) -> tuple[Any, ...]:
+    """An ``items`` row in ``ITEM_COLUMNS`` order as SQLite stores it: ``rows.item_values`` with
+    ISO text times, JSON text lists and integer flags, built directly (a batch write spent a
+    fifth of its Python time building the dict and adapting it; a test checks both agree)."""
+    news, scores = item.item, item.scores
+    return (
+        news.id, ts(news.published_at), ingested_at, news.source, news.headline, news.body,
+        news.url, news.lang, json.dumps(list(item.tickers)), json.dumps(list(news.tickers)),
+        scores.sentiment, scores.negative, scores.neutral, scores.positive, scores.score,
+        scores.topic, scores.topic_prob, item.model, int(item.novel), item.duplicate_of,
+        int(item.late), news.input, news.position, item.fingerprint, ticker_sentiment_json(item),
+    )  # fmt: skip
