@@ -28,7 +28,8 @@ Checked against NAB's ``sweeper.py`` and ``runner.normalize`` (the published sco
 
 Detectors: ``series`` (the default: the product's :class:`finsentry.detectors.series.SeriesDetector`
 through :func:`series_scores`; ``history`` is the file's probationary period kept within 50-750
-rows, as NAB passes its probation to every detector, and the other parameters are global, see
+rows, as NAB passes its probation to every detector, the seasonal ``period`` is rows per day when
+the timestamps have a regular step that divides a day, and the other parameters are global, see
 :data:`SERIES_DEFAULT` and :data:`SERIES_GRID`), ``univariate`` (:class:`benchmarks.univariate.UnivariateDetector`: value, jump,
 anomaly-likelihood and new-extreme views, rank-calibrated, gated and suppressed; see
 :func:`univariate_scores`), ``finsentry`` (robust value, jump and new-extreme novelty, rank-calibrated, fires once
