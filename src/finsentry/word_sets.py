@@ -18,8 +18,10 @@ of everything indexed. Short titles take 4 words because a title of 7 words shar
 5 with many others in a busy stream of one company (24 candidates a look-up against 2 over two
 days of ``benchmarks/pipeline_memory.py``); ``k`` is never more than the words a pair must share.
 
-A combination is kept as its hash, and a key found under one combination only as the key itself,
-not a list: few objects for the garbage collector to walk (a collision only adds a candidate).
+A combination is kept as its hash (a collision only adds a candidate), and the keys found under it
+as one string, joined by NUL (keys never hold one). So the table holds only numbers and strings,
+which the garbage collector does not track: its full collections, which come at a steady rate per
+item processed, do not walk the table's hundreds of thousands of entries or a list per entry.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from itertools import combinations
 
 __all__ = ["WordSetIndex"]
 
+_SEP = "\x00"  # between the keys under one combination
 _EPS = 1e-9  # the overlap and size bounds are taken a hair low: never miss a pair at the threshold
 _SHORT = 8  # sets up to this size are indexed by 4 words: 3 shared words are common in short ones
 _LONG = 12  # sets longer than this are indexed by word pairs (fewer keys), shorter by triples
@@ -44,33 +47,33 @@ class WordSetIndex:
         if not 0.0 < threshold <= 1.0:
             raise ValueError("the similarity threshold must be in (0, 1]")
         self.threshold = threshold
-        self._postings: dict[int, str | list[str]] = {}
+        self._postings: dict[int, str] = {}  # the keys under a combination, joined by _SEP
 
     def __len__(self) -> int:
         return len(self._postings)
 
     def add(self, key: str, words: Iterable[str]) -> None:
+        if not key or _SEP in key:
+            raise ValueError("a word-set key must be a non-empty string without NUL")
         postings = self._postings
         for combo in self._keys(_ordered(words)):
-            keys = postings.get(combo)
-            if keys is None:
-                postings[combo] = key
-            elif isinstance(keys, str):
-                postings[combo] = [keys, key]
-            else:
-                keys.append(key)
+            held = postings.get(combo)
+            postings[combo] = key if held is None else held + _SEP + key
 
     def remove(self, key: str, words: Iterable[str]) -> None:
         """Forget ``key``, indexed with these ``words`` (the same set as when it was added)."""
         postings = self._postings
         for combo in self._keys(_ordered(words)):
-            keys = postings.get(combo)
-            if keys == key:
+            held = postings.get(combo)
+            if held is None:
+                continue
+            if held == key:
                 del postings[combo]
-            elif isinstance(keys, list) and key in keys:
-                keys.remove(key)
-                if len(keys) == 1:
-                    postings[combo] = keys[0]
+            elif _SEP in held:
+                keys = held.split(_SEP)
+                if key in keys:
+                    keys.remove(key)
+                    postings[combo] = _SEP.join(keys)
 
     def candidates(self, words: Iterable[str]) -> set[str]:
         """Every indexed key whose set may reach the threshold with ``words``."""
@@ -81,13 +84,16 @@ class WordSetIndex:
         low = max(1, math.ceil(self.threshold * size - _EPS))
         high = math.floor(size / self.threshold + _EPS)
         found: set[str] = set()
+        get = self._postings.get
         for k in sorted({self._k(n) for n in range(low, high + 1)}):
-            for combo in combinations(ordered[: self._prefix(size, k)], k):
-                keys = self._postings.get(hash(combo))
-                if isinstance(keys, str):
-                    found.add(keys)
-                elif keys:
-                    found.update(keys)
+            for combo in map(hash, combinations(ordered[: self._prefix(size, k)], k)):
+                held = get(combo)
+                if held is None:
+                    continue
+                if _SEP in held:
+                    found.update(held.split(_SEP))
+                else:
+                    found.add(held)
         return found
 
     def _keys(self, ordered: list[str]) -> Iterator[int]:

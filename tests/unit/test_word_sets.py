@@ -100,3 +100,22 @@ def test_short_titles_of_one_company_meet_few_candidates() -> None:
         query = frozenset([rng.choice(tickers), *rng.sample(vocab, 5), f"q{q}"])
         found += len(index.candidates(query))
     assert found / 200 < 2  # by 3-word combinations: about 11
+
+
+def test_the_large_table_holds_nothing_the_garbage_collector_tracks() -> None:
+    import gc
+
+    rng = random.Random(9)
+    vocab = [f"v{i}" for i in range(30)]
+    index = WordSetIndex(NEAR_THRESHOLD)
+    sets = {f"n{n}": frozenset(rng.sample(vocab, 6)) for n in range(3000)}
+    for key, words in sets.items():
+        index.add(key, words)
+    gc.collect()
+    assert any("\x00" in keys for keys in index._postings.values())  # shared combinations
+    assert not gc.is_tracked(index._postings)
+    for key, words in sets.items():
+        index.remove(key, words)
+    assert len(index) == 0
+    with pytest.raises(ValueError, match="NUL"):
+        index.add("a\x00b", frozenset({"x"}))
