@@ -171,3 +171,14 @@ def test_product_series_detector_finds_the_spikes_in_sample_and_held_out(
 
 def test_series_default_is_in_its_grid() -> None:
     assert nab.SERIES_DEFAULT in nab.SERIES_GRID
+
+
+def test_series_adapter_passes_rows_per_day_as_the_seasonal_period() -> None:
+    five_minutes = (np.arange(4000) * 5).astype("datetime64[m]").astype("datetime64[s]")
+    daily = nab.Series("catA/daily.csv", five_minutes, np.zeros(4000), ())
+    on = nab.series_config(daily, nab.SERIES_DEFAULT)
+    assert on.period == 288 and on.tolerance == 0.02
+    off = nab.series_config(daily, (*nab.SERIES_DEFAULT[:5], False))
+    assert off.period == 0
+    short = nab.Series("catA/short.csv", five_minutes[:400], np.zeros(400), ())
+    assert nab.series_config(short, nab.SERIES_DEFAULT).period == 0  # under two days of rows
