@@ -242,3 +242,24 @@ def test_db_check_reads_one_snapshot(pg: PostgresStore, postgres_dsn: str) -> No
     other = PostgresStore(postgres_dsn)
     check_contract.check_reads_one_snapshot(pg, other)
     other.close()
+
+
+def test_binary_copy_types_are_the_columns_types(pg: PostgresStore, postgres_dsn: str) -> None:
+    """Batch writes COPY in binary with declared types: they must be the migrated columns'."""
+    from finsentry.store import columns
+    from finsentry.store.postgres import ITEM_TYPES, TICKER_TYPES, WINDOW_TYPES
+
+    names = {"float8": "double precision", "int8": "bigint", "int4": "integer", "bool": "boolean",
+             "timestamptz": "timestamp with time zone", "text[]": "text[]", "text": "text"}  # fmt: skip
+    sql = (
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+        "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped"
+    )
+    with psycopg.connect(postgres_dsn) as conn:
+        for table, cols, types in (
+            ("items", columns.ITEM_COLUMNS, ITEM_TYPES),
+            ("item_tickers", columns.TICKER_COLUMNS, TICKER_TYPES),
+            ("window_stats", columns.WINDOW_COLUMNS, WINDOW_TYPES),
+        ):
+            actual = dict(conn.execute(sql, (table,)).fetchall())
+            assert [actual[c] for c in cols] == [names[t] for t in types], table
