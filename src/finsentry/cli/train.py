@@ -83,6 +83,16 @@ from finsentry.cli.options import TASK_CHOICES, TASK_HELP
     "slips\"), against 1 for the others.",
 )
 @env_option(
+    "--swap-names",
+    env="TRAIN_SWAP_NAMES",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="Add this share of the entity-labelled headlines again with each company replaced by "
+    "another company's name (the data's and the watchlist's), so the model reads what happens, "
+    "not who it happens to.",
+)
+@env_option(
     "--freeze-embeddings",
     env="TRAIN_FREEZE_EMBEDDINGS",
     is_flag=True,
@@ -278,6 +288,7 @@ _CONFIG_OPTIONS = (
     "train_layers",
     "freeze_embeddings",
     "contrast_weight",
+    "swap_names",
     "epochs",
     "lr",
     "head_lr",

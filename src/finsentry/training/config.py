@@ -22,6 +22,7 @@ class TrainConfig:
     train_layers: int = 0  # train only the top K layers, lower ones cached once (0 = all)
     freeze_embeddings: bool = False  # keep the pretrained token embeddings (not stored then)
     contrast_weight: float = 1.0  # loss weight of entity targets in texts whose targets disagree
+    swap_names: float = 0.0  # share of entity-labelled headlines added again with other names
     epochs: int = 3
     lr: float | None = None  # default 5e-4 with LoRA, 5e-5 for a full fine-tune
     head_lr: float = 2e-3

@@ -13,6 +13,7 @@ head, kept only if it helps) and :mod:`.export` (the model directory and its car
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from finsentry.scoring.device import configure_cpu_threads, select_device
 from finsentry.scoring.engine import Scorer
 from finsentry.scoring.network import ENTITY_TASK, MultiTaskNetwork
 from finsentry.scoring.onnx_export import export_after_training
+from finsentry.training.augment import swap_names
 from finsentry.training.config import TrainConfig, TrainResult
 from finsentry.training.data import DataError, Example, label_sets
 from finsentry.training.export import save_model
@@ -32,6 +34,8 @@ from finsentry.training.lexical_head import add_lexical_head, fit_lexical_head
 from finsentry.training.loop import OnEval, TrainingLoop, bucketed_batches, seed_everything
 from finsentry.training.rows import Row, pack, task_targets, tokenize_rows
 from finsentry.training.start import Start, choose_trainable, start_network
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Start", "TrainConfig", "TrainResult", "bucketed_batches", "fit_lexical_head", "save_model",
@@ -70,6 +74,10 @@ def train(
     device = select_device(config.device)
     if device.type == "cpu":
         configure_cpu_threads(config.cpu_threads)
+    if config.swap_names > 0:
+        swapped = swap_names(train_examples, config.swap_names, config.seed)
+        log.info("%d examples added with their companies' names swapped", len(swapped))
+        train_examples = [*train_examples, *swapped]
     labels = label_sets([*train_examples, *valid_examples], config.label_names)
     start = start_network(config.base, labels, config.dropout)
     network, tokenizer = start.network, start.tokenizer
