@@ -272,3 +272,29 @@ def test_rule_for_windows_and_severity() -> None:
     assert once.severity(score) == "critical"
     mild = Rule("volume_spike", VolumeDetector(CFG), CFG.volume_threshold, critical_factor=1e9)
     assert mild.severity(score) == "warning"
+
+
+def test_a_dominant_topic_is_scored_on_the_days_still_held() -> None:
+    """A topic holding all the news is scored on its own level, like the all scope; its windows
+    are pruned after a day (the all scope keeps a week), so its earlier days are unknown, not
+    empty: the expected count comes from what is held and a flat topic does not fire."""
+    rng = random.Random(3)
+    days = 4 * 288
+    stats = []
+    for i in range(days):
+        n = _poisson(rng, 60.0)
+        stats += [
+            _stat(ScopeKind.ALL, "*", i, n, n // 4),
+            _stat(ScopeKind.TOPIC, "News", i, n, n // 4),
+        ]
+    history = History(STEP, T0, CFG.history_windows)
+    history.replace(stats, T0, _start(days))
+    keep = CFG.history_windows + CFG.longest_span + CFG.trailing_windows + 2  # as the engine
+    history.prune(_start(days - 48 - keep), T0)
+    assert history.held_from(("topic", "News")) == _ix(days - 48 - keep)
+    assert history.held_from(ALL_KEY) == _ix(0)
+    detector = VolumeDetector(CFG)
+    for span in CFG.spans:
+        score = detector.score(history, ("topic", "News"), _start(days - 1), span)
+        assert score is not None and score.expected > 40 * span, span
+    assert fired(volume_rule(), history, ("topic", "News"), range(days - 48, days)) == []

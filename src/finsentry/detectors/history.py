@@ -129,6 +129,7 @@ class History:
         # per-window results the detectors share (history sums), dropped whenever data changes
         self.memo: dict[tuple[object, ...], object] = {}
         self._pruned = -PRIOR_PERIOD
+        self._cuts = (self.origin_index, self.origin_index)  # (all scope, others): held from
 
     def index(self, start: datetime) -> int:
         return int(start.timestamp()) // self.size_s
@@ -173,6 +174,7 @@ class History:
         if cut // PRIOR_PERIOD == self._pruned // PRIOR_PERIOD:
             return  # at most once an hour of event time: a walk over everything held
         self._pruned = cut
+        self._cuts = (max(cut_all, self.origin_index), max(cut, self.origin_index))
         self.memo.clear()
         for key in list(self.scopes):
             series = self.scopes[key]
@@ -183,6 +185,11 @@ class History:
                 del self.scopes[key]
         for k in [k for k in self._priors if k[1] * PRIOR_PERIOD < cut]:
             del self._priors[k]
+
+    def held_from(self, key: ScopeKey) -> int:
+        """The first window of ``key`` still held: before it the windows were pruned (or are
+        before the origin), so they are unknown, not empty."""
+        return self._cuts[0] if key == ALL_KEY else self._cuts[1]
 
     def other_flow(self, first: int, last: int, exclude: ScopeSeries) -> float:
         """Items of the all scope in windows ``first..last`` that are not in ``exclude``."""

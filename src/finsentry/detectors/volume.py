@@ -46,7 +46,7 @@ class VolumeDetector:
         end = history.index(start)
         observed = history.count_sum(series, end - span + 1, end)
         if key == ALL_KEY or dominant(history, key, end, span, self.config):
-            return self._score_all(history, series, end, span, observed)
+            return self._score_all(history, key, series, end, span, observed)
         base = flow_baseline(history, key, series, end, span, self.config)
         if base is None:
             return None
@@ -62,12 +62,18 @@ class VolumeDetector:
         )  # fmt: skip
 
     def _score_all(
-        self, history: History, series: ScopeSeries, end: int, span: int, observed: float
+        self,
+        history: History,
+        key: ScopeKey,
+        series: ScopeSeries,
+        end: int,
+        span: int,
+        observed: float,
     ) -> Score | None:
         cfg = self.config
         if end - span + 1 - history.origin_index < cfg.warmup_windows:
             return None
-        values, kind = _all_baseline(history, series, end, span, cfg)
+        values, kind = _all_baseline(history, series, history.held_from(key), end, span, cfg)
         if not values:
             return None
         mean, sd, _ = robust_baseline(values, cfg.hampel_k)
@@ -176,10 +182,12 @@ def robust_baseline(values: Sequence[float], k: float) -> tuple[float, float, in
 
 
 def _all_baseline(
-    history: History, series: ScopeSeries, end: int, span: int, cfg: DetectorConfig
+    history: History, series: ScopeSeries, origin: int, end: int, span: int, cfg: DetectorConfig
 ) -> tuple[list[float], str]:
-    """Past span sums of the all scope: the same slot on past days, else the trailing spans."""
-    origin = history.origin_index
+    """Past span sums of the all scope (or of a dominant scope, which is scored like it): the
+    same slot on past days, else the trailing spans; only spans from window ``origin`` on, the
+    first one held (a dominant topic's history is pruned after a day: its earlier days are
+    unknown, not empty)."""
     per_day = 86400 // history.size_s
     seasonal: list[float] = []
     days_found = 0
