@@ -40,6 +40,11 @@ def check_every_range(history: History, rng: random.Random) -> None:
             assert history.count_sum(series, first, last) == window_sum(series, first, last), key
             flow = window_sum(history.all, first, last) - window_sum(series, first, last)
             assert history.other_flow(first, last, series) == flow
+            negatives = window_sum(series, first, last, "negative")
+            assert history.negative_sum(series, first, last) == negatives
+            n, neg, _ = capped_history(series, first, last, 4.0)
+            got = history.own_history(key, first, last, 4.0)
+            assert got[0] == n and got[1] == pytest.approx(neg, rel=1e-12, abs=1e-12)
 
 
 def test_running_totals_give_the_walked_sums_through_changes() -> None:
@@ -99,3 +104,30 @@ def test_capped_sums_from_totals_are_the_walked_ones() -> None:
             series, FIRST, FIRST + 149, "negative"
         )
     assert capped_somewhere  # the bursts were capped in some ranges
+
+
+def test_totals_kept_up_to_date_through_random_batches_equal_a_fresh_walk() -> None:
+    """Batches that add windows at the end, rewrite old ones (late items), empty some (an item
+    re-marked a duplicate) or reach before the first window: the totals kept up to date answer
+    as a walk over the windows does, capped sums included."""
+    rng = random.Random(23)
+    history = History(SIZE, T0, history_windows=96)
+    history.replace(windows(rng, 20, 60), T0, T0 + timedelta(seconds=SIZE * 60))
+    check_every_range(history, rng)
+    end = 60
+    for step in range(30):
+        if step % 3 == 0:
+            lo, hi = end, end + rng.randint(1, 12)  # new windows
+            end = hi
+        else:
+            lo = rng.randint(0, end - 1)  # late: rewrite (or empty) an old stretch
+            hi = min(end, lo + rng.randint(1, 8))
+        fresh = windows(rng, lo, hi) if rng.random() < 0.8 else []
+        if fresh and rng.random() < 0.3:
+            fresh.append(stat(ScopeKind.TICKER, "AAPL", lo, 50))  # a burst, to be capped
+            fresh = [
+                s for s in fresh if not (s.scope_value == "AAPL" and s.start == fresh[-1].start)
+            ] + fresh[-1:]
+        history.replace(fresh, T0 + timedelta(seconds=SIZE * lo), T0 + timedelta(seconds=SIZE * hi))
+        check_every_range(history, rng)
+    assert all(s.totals is not None for s in history.scopes.values() if s.stats)

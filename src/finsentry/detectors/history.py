@@ -19,8 +19,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 
+from finsentry.detectors.running import Change, SeriesTotals
 from finsentry.schema import ScopeKind, WindowStat
 
 __all__ = [
@@ -41,8 +41,18 @@ class ScopeSeries:
         self.step = timedelta(seconds=size_s)
         self.origin_index = origin_index
         self.stats: dict[int, WindowStat] = {}
+        self.totals: SeriesTotals | None = None  # built on first use, then kept up to date
         for stat in stats:
             self.stats[self.index(stat.start)] = stat
+
+    def pop_range(self, lo: int, hi: int) -> list[Change]:
+        """Remove and return the windows ``lo <= i < hi``."""
+        stats = self.stats
+        if hi - lo < len(stats):
+            found = [(i, stats.pop(i)) for i in range(lo, hi) if i in stats]
+        else:
+            found = [(i, stats.pop(i)) for i in sorted(i for i in stats if lo <= i < hi)]
+        return found
 
     def index(self, start: datetime) -> int:
         return int(start.timestamp()) // self.size_s
@@ -151,19 +161,23 @@ class History:
         """The store's statistics for windows ``first <= start < end`` replace what is held."""
         lo, hi = self.index(first), self.index(end)
         self.memo.clear()
-        for series in self.scopes.values():
-            if hi - lo < len(series.stats):
-                for i in range(lo, hi):
-                    series.stats.pop(i, None)
-            else:
-                for i in [i for i in series.stats if lo <= i < hi]:
-                    del series.stats[i]
+        removed = {key: series.pop_range(lo, hi) for key, series in self.scopes.items()}
+        added: dict[ScopeKey, list[Change]] = {}
         for stat in stats:
             key = (str(stat.scope_kind), stat.scope_value)
             target = self.scopes.get(key)
             if target is None:
                 target = self.scopes[key] = ScopeSeries(self.size_s, self.origin_index)
-            target.stats[self.index(stat.start)] = stat
+            i = self.index(stat.start)
+            target.stats[i] = stat
+            added.setdefault(key, []).append((i, stat))
+        for key, series in self.scopes.items():
+            totals = series.totals
+            if totals is not None and not (
+                series.stats
+                and totals.update(series.stats, removed.get(key, ()), added.get(key, ()))
+            ):
+                series.totals = None
         stale = [k for k in self._priors if k[1] * PRIOR_PERIOD > lo]
         for k in stale:
             del self._priors[k]
@@ -179,8 +193,11 @@ class History:
         for key in list(self.scopes):
             series = self.scopes[key]
             limit = cut_all if key == ALL_KEY else cut
-            for i in [i for i in series.stats if i < limit]:
+            old = [i for i in series.stats if i < limit]
+            for i in old:
                 del series.stats[i]
+            if old:
+                series.totals = None  # rebuilt when next read: once an hour
             if not series.stats and key != ALL_KEY:
                 del self.scopes[key]
         for k in [k for k in self._priors if k[1] * PRIOR_PERIOD < cut]:
@@ -200,15 +217,13 @@ class History:
         return self.count_sum(self.all, first, last)
 
     def totals(self, series: ScopeSeries) -> SeriesTotals | None:
-        """The running totals of ``series``, built once after each change of the data (the memo
-        is cleared whenever a series changes); None for a series without windows."""
+        """The running totals of ``series`` (built on first use, then updated by
+        :meth:`replace` from what each batch changed); None for a series without windows."""
         if not series.stats:
             return None
-        memo_key = ("totals", id(series))
-        found = self.memo.get(memo_key)
-        if found is None:
-            found = self.memo[memo_key] = SeriesTotals(series)
-        return cast(SeriesTotals, found)
+        if series.totals is None:
+            series.totals = SeriesTotals(series.stats)
+        return series.totals
 
     def count_sum(self, series: ScopeSeries, first: int, last: int) -> float:
         """Items of ``series`` in windows ``first..last``, from its running totals (O(1) whatever
@@ -262,54 +277,6 @@ class History:
         return found
 
 
-class SeriesTotals:
-    """Running totals of one series (items and negative items before each window from its
-    first window on), and its windows by count, largest first: any range's sums in O(1), and
-    its capped sums (:func:`capped_history`) by visiting only the windows above the cap."""
-
-    __slots__ = ("by_count", "counts", "hi", "lo", "negatives")
-
-    def __init__(self, series: ScopeSeries) -> None:
-        stats = series.stats
-        self.lo, self.hi = min(stats), max(stats)
-        counts, negatives, n, neg, get = [0], [0], 0, 0, stats.get
-        for i in range(self.lo, self.hi + 1):
-            stat = get(i)
-            if stat is not None:
-                n += stat.count
-                neg += stat.negative
-            counts.append(n)
-            negatives.append(neg)
-        self.counts, self.negatives = counts, negatives
-        self.by_count = sorted(((s.count, i, s.negative) for i, s in stats.items()), reverse=True)
-
-    def sum(self, totals: list[int], first: int, last: int) -> int:
-        """The sum over windows ``first..last`` of the running ``totals`` given."""
-        first, last = max(first, self.lo), min(last, self.hi)
-        if last < first:
-            return 0
-        return totals[last - self.lo + 1] - totals[first - self.lo]
-
-    def capped(self, first: int, last: int, cap_factor: float) -> tuple[float, float]:
-        """(items, negatives) in windows ``first..last``, no window counting for more than
-        ``cap_factor`` times the mean (at least 2): the sums of :func:`capped_history`."""
-        windows = last - first + 1
-        n = self.sum(self.counts, first, last)
-        if windows <= 0:
-            return 0.0, 0.0
-        cap = max(2.0, math.ceil(cap_factor * (n / windows)))
-        neg, scaled = self.sum(self.negatives, first, last), 0.0
-        items = float(n)
-        for count, i, negative in self.by_count:
-            if count <= cap:
-                break
-            if first <= i <= last:
-                items -= count - cap
-                neg -= negative
-                scaled += negative * (cap / count)
-        return items, neg + scaled
-
-
 def window_sum(series: ScopeSeries, first: int, last: int, attr: str = "count") -> float:
     """Sum of ``attr`` over windows ``first..last``, walking whichever is shorter: the range or
     the series' windows."""
@@ -332,7 +299,7 @@ def capped_history(
     """(items, negatives, windows) of ``series`` in windows ``first..last``, where no window
     counts for more than ``cap_factor`` times the mean (at least 2): a past burst does not raise
     the bar for the next one. By a walk over the windows: the detectors take the same sums from
-    :meth:`SeriesTotals.capped`, and tests check the two agree."""
+    :meth:`~finsentry.detectors.running.SeriesTotals.capped`, and tests check the two agree."""
     windows = max(0, last - first + 1)
     if len(series.stats) < windows:
         picked = [series.stats[i] for i in sorted(i for i in series.stats if first <= i <= last)]
