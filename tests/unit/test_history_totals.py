@@ -108,8 +108,8 @@ def test_capped_sums_from_totals_are_the_walked_ones() -> None:
 
 def test_totals_kept_up_to_date_through_random_batches_equal_a_fresh_walk() -> None:
     """Batches that add windows at the end, rewrite old ones (late items), empty some (an item
-    re-marked a duplicate) or reach before the first window: the totals kept up to date answer
-    as a walk over the windows does, capped sums included."""
+    re-marked a duplicate) or reach before the first window, and prunes: the totals kept up to
+    date answer as a walk over the windows does, capped sums included."""
     rng = random.Random(23)
     history = History(SIZE, T0, history_windows=96)
     history.replace(windows(rng, 20, 60), T0, T0 + timedelta(seconds=SIZE * 60))
@@ -130,4 +130,9 @@ def test_totals_kept_up_to_date_through_random_batches_equal_a_fresh_walk() -> N
             ] + fresh[-1:]
         history.replace(fresh, T0 + timedelta(seconds=SIZE * lo), T0 + timedelta(seconds=SIZE * hi))
         check_every_range(history, rng)
+        if step % 7 == 6:  # the engine prunes what the detectors no longer read
+            cut = T0 + timedelta(seconds=SIZE * rng.randint(0, end - 20))
+            history._pruned = -100  # a prune is at most once an hour of event time: force it
+            history.prune(cut, cut - timedelta(seconds=SIZE * 5))
+            check_every_range(history, rng)
     assert all(s.totals is not None for s in history.scopes.values() if s.stats)

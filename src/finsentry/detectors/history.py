@@ -196,8 +196,8 @@ class History:
             old = [i for i in series.stats if i < limit]
             for i in old:
                 del series.stats[i]
-            if old:
-                series.totals = None  # rebuilt when next read: once an hour
+            if old and series.totals is not None:
+                series.totals.drop_before(limit)
             if not series.stats and key != ALL_KEY:
                 del self.scopes[key]
         for k in [k for k in self._priors if k[1] * PRIOR_PERIOD < cut]:

@@ -70,6 +70,19 @@ class SeriesTotals:
             insort(self.by_count, (stat.count, i, stat.negative))
         return True
 
+    def drop_before(self, cut: int) -> None:
+        """Forget the windows before ``cut`` (pruned): the totals then start at ``cut``."""
+        if cut <= self.lo:
+            return
+        drop = min(cut, self.hi + 1) - self.lo
+        del self.counts[:drop]
+        del self.negatives[:drop]
+        self.lo = cut
+        self.hi = max(self.hi, cut - 1)
+        if len(self.counts) == 1:  # nothing held from the cut on
+            self.counts, self.negatives = [0], [0]
+        self.by_count = [entry for entry in self.by_count if entry[1] >= cut]
+
     def sum(self, totals: list[int], first: int, last: int) -> int:
         """The sum over windows ``first..last`` of the running ``totals`` given."""
         first, last = max(first, self.lo), min(last, self.hi)
