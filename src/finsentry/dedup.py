@@ -34,6 +34,7 @@ and arrival order" in docs/internals.md.
 from __future__ import annotations
 
 import heapq
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -88,6 +89,7 @@ class _Entry:
     shingles: tuple[str, ...]
     names: tuple[str, ...]
     code: str  # the encoded fingerprint
+    combos: array[int]  # where the near-duplicate index filed it
     novel: bool = True
     duplicate_of: str | None = None
 
@@ -143,7 +145,8 @@ class Deduplicator:
         for item_id, text, published_at, novel, duplicate_of in rows:
             fp = Fingerprint.decode(text)
             if fp is not None:
-                self._add(_entry(item_id, as_utc(published_at), fp, novel, duplicate_of))
+                at = as_utc(published_at)
+                self._add(_entry(self._near, item_id, at, fp, novel, duplicate_of))
 
     def _add(self, entry: _Entry) -> None:
         self._by_id[entry.id] = entry
@@ -154,8 +157,7 @@ class Deduplicator:
             self._by_exact[entry.exact] = [ids, entry.id]
         else:
             ids.append(entry.id)
-        if entry.shingles:
-            self._near.add(entry.id, entry.shingles)
+        self._near.file(entry.id, entry.combos)
         heapq.heappush(self._ages, (entry.published_at, entry.id))
 
     def _drop(self, entry: _Entry) -> None:
@@ -167,8 +169,7 @@ class Deduplicator:
             ids.remove(entry.id)
             if len(ids) == 1:
                 self._by_exact[entry.exact] = ids[0]
-        if entry.shingles:
-            self._near.remove(entry.id, entry.shingles)
+        self._near.unfile(entry.id, entry.combos)
 
     def refresh(self, others_since: Callable[[datetime], bool] | None = None) -> datetime | None:
         """Take in what other workers stored or re-marked since the last call; the caller holds
@@ -270,7 +271,7 @@ class Deduplicator:
         for item, found in zip(items, tickers, strict=True):
             if item.id not in self._by_id:  # else a replay, or the same id twice: same answer
                 fp = fingerprint(item.headline, found)
-                entry = _entry(item.id, as_utc(item.published_at), fp)
+                entry = _entry(self._near, item.id, as_utc(item.published_at), fp)
                 self._add(entry)
                 new.append(entry)
         self._settle(new)
@@ -342,15 +343,17 @@ def revision_deltas(
 
 
 def _entry(
+    index: WordSetIndex,
     item_id: str,
     published_at: datetime,
     fp: Fingerprint,
     novel: bool = True,
     duplicate_of: str | None = None,
 ) -> _Entry:
+    words = fp.shingles
     return _Entry(
-        item_id, published_at, fp.exact, tuple(sorted(fp.tickers)), tuple(sorted(fp.shingles)),
-        tuple(sorted(fp.names)), fp.encode(), novel, duplicate_of,
+        item_id, published_at, fp.exact, tuple(sorted(fp.tickers)), tuple(sorted(words)),
+        tuple(sorted(fp.names)), fp.encode(), index.combinations(words), novel, duplicate_of,
     )  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from array import array
 from collections.abc import Iterable, Iterator
 from itertools import combinations
 
@@ -53,17 +54,30 @@ class WordSetIndex:
         return len(self._postings)
 
     def add(self, key: str, words: Iterable[str]) -> None:
-        if not key or _SEP in key:
-            raise ValueError("a word-set key must be a non-empty string without NUL")
-        postings = self._postings
-        for combo in self._keys(_ordered(words)):
-            held = postings.get(combo)
-            postings[combo] = key if held is None else held + _SEP + key
+        self.file(key, self.combinations(words))
 
     def remove(self, key: str, words: Iterable[str]) -> None:
         """Forget ``key``, indexed with these ``words`` (the same set as when it was added)."""
+        self.unfile(key, self.combinations(words))
+
+    def combinations(self, words: Iterable[str]) -> array[int]:
+        """The combinations (hashed) a set of ``words`` is filed under: keep them to
+        :meth:`unfile` the set later without ordering and combining its words again."""
+        return array("q", self._keys(_ordered(words)))
+
+    def file(self, key: str, combos: Iterable[int]) -> None:
+        """Index ``key`` under the ``combos`` of its words (:meth:`combinations`)."""
+        if not key or _SEP in key:
+            raise ValueError("a word-set key must be a non-empty string without NUL")
         postings = self._postings
-        for combo in self._keys(_ordered(words)):
+        for combo in combos:
+            held = postings.get(combo)
+            postings[combo] = key if held is None else held + _SEP + key
+
+    def unfile(self, key: str, combos: Iterable[int]) -> None:
+        """Forget ``key``, filed under ``combos``."""
+        postings = self._postings
+        for combo in combos:
             held = postings.get(combo)
             if held is None:
                 continue
