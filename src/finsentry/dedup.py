@@ -34,7 +34,6 @@ and arrival order" in docs/internals.md.
 from __future__ import annotations
 
 import heapq
-from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -89,7 +88,7 @@ class _Entry:
     shingles: tuple[str, ...]
     names: tuple[str, ...]
     code: str  # the encoded fingerprint
-    combos: array[int]  # where the near-duplicate index filed it
+    combos: bytes  # where the near-duplicate index filed it
     novel: bool = True
     duplicate_of: str | None = None
 

@@ -60,24 +60,25 @@ class WordSetIndex:
         """Forget ``key``, indexed with these ``words`` (the same set as when it was added)."""
         self.unfile(key, self.combinations(words))
 
-    def combinations(self, words: Iterable[str]) -> array[int]:
-        """The combinations (hashed) a set of ``words`` is filed under: keep them to
-        :meth:`unfile` the set later without ordering and combining its words again."""
-        return array("q", self._keys(_ordered(words)))
+    def combinations(self, words: Iterable[str]) -> bytes:
+        """The combinations a set of ``words`` is filed under (hashes, packed: bytes are not
+        tracked by the garbage collector): keep them to :meth:`unfile` the set later without
+        ordering and combining its words again."""
+        return array("q", self._keys(_ordered(words))).tobytes()
 
-    def file(self, key: str, combos: Iterable[int]) -> None:
+    def file(self, key: str, combos: bytes) -> None:
         """Index ``key`` under the ``combos`` of its words (:meth:`combinations`)."""
         if not key or _SEP in key:
             raise ValueError("a word-set key must be a non-empty string without NUL")
         postings = self._postings
-        for combo in combos:
+        for combo in memoryview(combos).cast("q"):
             held = postings.get(combo)
             postings[combo] = key if held is None else held + _SEP + key
 
-    def unfile(self, key: str, combos: Iterable[int]) -> None:
+    def unfile(self, key: str, combos: bytes) -> None:
         """Forget ``key``, filed under ``combos``."""
         postings = self._postings
-        for combo in combos:
+        for combo in memoryview(combos).cast("q"):
             held = postings.get(combo)
             if held is None:
                 continue
