@@ -37,7 +37,7 @@ import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from finsentry.aggregate import window_deltas
 from finsentry.fingerprint import Fingerprint, fingerprint, jaccard, title_tokens
@@ -76,29 +76,23 @@ class Revision:
     duplicate_of: str | None
 
 
-@dataclass(slots=True)
-class _Entry:
-    """An indexed item. Its word and name sets are tuples, not sets: the garbage collector stops
-    tracking a tuple of strings, so the index adds one object to walk per item, not five."""
+# An indexed item is a plain tuple of strings, a time and bytes (its word and name sets as
+# sorted tuples): the garbage collector stops tracking such a tuple, so the tens of thousands of
+# items the index holds add nothing to walk at each full collection. Its marks are kept apart,
+# in ``Deduplicator._marks`` (its original's id; None when it is novel).
+_Entry = tuple[str, datetime, str, tuple[str, ...], tuple[str, ...], tuple[str, ...], str, bytes]
+_ID: Final = 0
+_AT: Final = 1
+_EXACT: Final = 2
+_TICKERS: Final = 3
+_WORDS: Final = 4  # the content words (shingles)
+_NAMES: Final = 5
+_CODE: Final = 6  # the encoded fingerprint
+_COMBOS: Final = 7  # where the near-duplicate index filed it
 
-    id: str
-    published_at: datetime
-    exact: str
-    tickers: tuple[str, ...]
-    shingles: tuple[str, ...]
-    names: tuple[str, ...]
-    code: str  # the encoded fingerprint
-    combos: bytes  # where the near-duplicate index filed it
-    novel: bool = True
-    duplicate_of: str | None = None
 
-    @property
-    def order(self) -> tuple[datetime, str]:
-        return (self.published_at, self.id)
-
-    @property
-    def mark(self) -> DedupMark:
-        return DedupMark(self.novel, self.duplicate_of, self.code)
+def _order(entry: _Entry) -> tuple[datetime, str]:
+    return (entry[_AT], entry[_ID])
 
 
 class Deduplicator:
@@ -122,6 +116,7 @@ class Deduplicator:
         self._tagger = tagger
         self._seeded_from: datetime | None = None  # stored items from here on are indexed
         self._by_id: dict[str, _Entry] = {}
+        self._marks: dict[str, str | None] = {}  # the original of each duplicate; None: novel
         self._by_exact: dict[str, str | list[str]] = {}  # one id unboxed (fewer objects)
         self._near = WordSetIndex(NEAR_THRESHOLD)
         self._ages: list[tuple[datetime, str]] = []  # a heap: the oldest indexed item first
@@ -145,30 +140,46 @@ class Deduplicator:
             fp = Fingerprint.decode(text)
             if fp is not None:
                 at = as_utc(published_at)
-                self._add(_entry(self._near, item_id, at, fp, novel, duplicate_of))
+                self._add(_entry(self._near, item_id, at, fp))
+                self._set_mark(item_id, novel, duplicate_of)
 
     def _add(self, entry: _Entry) -> None:
-        self._by_id[entry.id] = entry
-        ids = self._by_exact.get(entry.exact)
+        item_id, exact = entry[_ID], entry[_EXACT]
+        self._by_id[item_id] = entry
+        self._marks[item_id] = None
+        ids = self._by_exact.get(exact)
         if ids is None:
-            self._by_exact[entry.exact] = entry.id
+            self._by_exact[exact] = item_id
         elif isinstance(ids, str):
-            self._by_exact[entry.exact] = [ids, entry.id]
+            self._by_exact[exact] = [ids, item_id]
         else:
-            ids.append(entry.id)
-        self._near.file(entry.id, entry.combos)
-        heapq.heappush(self._ages, (entry.published_at, entry.id))
+            ids.append(item_id)
+        self._near.file(item_id, entry[_COMBOS])
+        heapq.heappush(self._ages, (entry[_AT], item_id))
 
     def _drop(self, entry: _Entry) -> None:
-        del self._by_id[entry.id]
-        ids = self._by_exact.get(entry.exact)
-        if ids == entry.id:
-            del self._by_exact[entry.exact]
-        elif isinstance(ids, list) and entry.id in ids:
-            ids.remove(entry.id)
+        item_id, exact = entry[_ID], entry[_EXACT]
+        del self._by_id[item_id]
+        del self._marks[item_id]
+        ids = self._by_exact.get(exact)
+        if ids == item_id:
+            del self._by_exact[exact]
+        elif isinstance(ids, list) and item_id in ids:
+            ids.remove(item_id)
             if len(ids) == 1:
-                self._by_exact[entry.exact] = ids[0]
-        self._near.unfile(entry.id, entry.combos)
+                self._by_exact[exact] = ids[0]
+        self._near.unfile(item_id, entry[_COMBOS])
+
+    def _novel(self, item_id: str) -> bool:
+        return self._marks[item_id] is None
+
+    def _mark_of(self, item_id: str) -> tuple[bool, str | None]:
+        """(novel, duplicate_of) of an indexed item."""
+        original = self._marks[item_id]
+        return (True, None) if original is None else (False, original or None)
+
+    def _set_mark(self, item_id: str, novel: bool, duplicate_of: str | None) -> None:
+        self._marks[item_id] = None if novel else (duplicate_of or "")
 
     def refresh(self, others_since: Callable[[datetime], bool] | None = None) -> datetime | None:
         """Take in what other workers stored or re-marked since the last call; the caller holds
@@ -192,9 +203,9 @@ class Deduplicator:
                 changed.append(as_utc(published_at))
                 if self._seeded_from is not None:  # else the first mark() loads it
                     fresh.append(row)
-            elif (entry.novel, entry.duplicate_of) != (novel, duplicate_of):
-                entry.novel, entry.duplicate_of = novel, duplicate_of
-                changed.append(entry.published_at)
+            elif self._mark_of(item_id) != (novel, duplicate_of):
+                self._set_mark(item_id, novel, duplicate_of)
+                changed.append(entry[_AT])
         self._index_rows(fresh)
         return min(changed, default=None)
 
@@ -210,7 +221,7 @@ class Deduplicator:
         while self._ages and self._ages[0][0] < cutoff:
             published_at, item_id = heapq.heappop(self._ages)
             entry = self._by_id.get(item_id)
-            if entry is not None and entry.published_at == published_at:
+            if entry is not None and entry[_AT] == published_at:
                 old.append(entry)
         for entry in old:
             self._drop(entry)
@@ -221,37 +232,37 @@ class Deduplicator:
     def _same_story(self, entry: _Entry) -> list[_Entry]:
         """The indexed items of the same story as ``entry`` within the horizon (symmetric)."""
         found: dict[str, _Entry] = {}
-        at, horizon, tickers = entry.published_at, self.horizon, entry.tickers
-        exact = self._by_exact.get(entry.exact, ())
-        for cand in (exact,) if isinstance(exact, str) else exact:
+        at, horizon, tickers, exact = entry[_AT], self.horizon, entry[_TICKERS], entry[_EXACT]
+        same = self._by_exact.get(exact, ())
+        for cand in (same,) if isinstance(same, str) else same:
             other = self._by_id[cand]
-            near_in_time = abs(other.published_at - at) <= horizon
-            if near_in_time and _same_companies(other.tickers, tickers):
+            near_in_time = abs(other[_AT] - at) <= horizon
+            if near_in_time and _same_companies(other[_TICKERS], tickers):
                 found[cand] = other
-        if entry.shingles:
-            words = frozenset(entry.shingles)
+        if entry[_WORDS]:
+            words = frozenset(entry[_WORDS])
             for cand in self._near.candidates(words):
                 near = self._by_id.get(cand)
-                if near is None or near.exact == entry.exact:
+                if near is None or near[_EXACT] == exact:
                     continue
-                if abs(near.published_at - at) > horizon:
+                if abs(near[_AT] - at) > horizon:
                     continue
-                if not _same_companies(near.tickers, tickers):
+                if not _same_companies(near[_TICKERS], tickers):
                     continue
-                if not _same_names(near.names, entry.names):
+                if not _same_names(near[_NAMES], entry[_NAMES]):
                     continue
-                if _similarity(words, near.shingles) >= NEAR_THRESHOLD:
+                if _similarity(words, near[_WORDS]) >= NEAR_THRESHOLD:
                     found[cand] = near
-        found.pop(entry.id, None)
+        found.pop(entry[_ID], None)
         return list(found.values())
 
     def _remark(self, entry: _Entry, story: list[_Entry]) -> None:
         """Novel unless an earlier novel item of the story exists; else a duplicate of the
         earliest such item."""
-        earlier = [o for o in story if o.novel and o.order < entry.order]
-        original = min(earlier, key=lambda o: o.order) if earlier else None
-        entry.novel = original is None
-        entry.duplicate_of = None if original is None else original.id
+        order = _order(entry)
+        earlier = [o for o in story if self._novel(o[_ID]) and _order(o) < order]
+        original = min(earlier, key=_order) if earlier else None
+        self._marks[entry[_ID]] = None if original is None else original[_ID]
 
     def mark(
         self, items: Sequence[NewsItem], tickers: Sequence[Sequence[str]] | None = None
@@ -274,35 +285,37 @@ class Deduplicator:
                 self._add(entry)
                 new.append(entry)
         self._settle(new)
-        return [self._by_id[item.id].mark for item in items]
+        return [
+            DedupMark(*self._mark_of(item.id), self._by_id[item.id][_CODE]) for item in items
+        ]
 
     def _settle(self, new: list[_Entry]) -> None:
         """Mark the new entries and re-mark, in event-time order, every later entry whose
         earlier novel items changed. A mark depends only on earlier entries, and the heap hands
         them out in order, so each entry is settled once."""
-        fresh = {e.id for e in new}
-        heap = [(e.order, e.id) for e in new]
+        fresh = {e[_ID] for e in new}
+        heap = [(_order(e), e[_ID]) for e in new]
         heapq.heapify(heap)
         queued = set(fresh)
         while heap:
             _, entry_id = heapq.heappop(heap)
             entry = self._by_id[entry_id]
-            before = (entry.novel, entry.duplicate_of)
+            before = self._mark_of(entry_id)
             story = self._same_story(entry)
             self._remark(entry, story)
+            after = self._mark_of(entry_id)
             if entry_id in fresh:
-                spread = entry.novel  # a new duplicate changes no later mark
+                spread = after[0]  # a new duplicate changes no later mark
             else:
-                spread = before[0] != entry.novel
-                if before != (entry.novel, entry.duplicate_of):
-                    self._revisions[entry_id] = Revision(
-                        entry_id, entry.novel, entry.duplicate_of
-                    )
+                spread = before[0] != after[0]
+                if before != after:
+                    self._revisions[entry_id] = Revision(entry_id, *after)
             if spread:
+                order = _order(entry)
                 for other in story:
-                    if other.order > entry.order and other.id not in queued:
-                        queued.add(other.id)
-                        heapq.heappush(heap, (other.order, other.id))
+                    if _order(other) > order and other[_ID] not in queued:
+                        queued.add(other[_ID])
+                        heapq.heappush(heap, (_order(other), other[_ID]))
 
     def take_revisions(self) -> list[Revision]:
         """The items marked in earlier calls whose marks have changed since, once each (by id)."""
@@ -341,18 +354,11 @@ def revision_deltas(
     return new, deltas
 
 
-def _entry(
-    index: WordSetIndex,
-    item_id: str,
-    published_at: datetime,
-    fp: Fingerprint,
-    novel: bool = True,
-    duplicate_of: str | None = None,
-) -> _Entry:
+def _entry(index: WordSetIndex, item_id: str, at: datetime, fp: Fingerprint) -> _Entry:
     words = fp.shingles
-    return _Entry(
-        item_id, published_at, fp.exact, tuple(sorted(fp.tickers)), tuple(sorted(words)),
-        tuple(sorted(fp.names)), fp.encode(), index.combinations(words), novel, duplicate_of,
+    return (
+        item_id, at, fp.exact, tuple(sorted(fp.tickers)), tuple(sorted(words)),
+        tuple(sorted(fp.names)), fp.encode(), index.combinations(words),
     )  # fmt: skip
 
 

@@ -309,3 +309,14 @@ def test_marks_agree_with_all_pairs_on_a_busy_stream() -> None:
     assert sum(m.novel for m in marks) < len(items)  # the stream does hold copies
     for item, mark in zip(items, marks, strict=True):
         assert mark.duplicate_of == expected[item.id], item.headline
+
+
+def test_the_index_adds_nothing_for_the_garbage_collector_to_walk_per_item() -> None:
+    import gc
+
+    d = dedup()
+    items = [news(f"g{n}", f"Company {n} opens plant number {n} in Ohio", n) for n in range(2000)]
+    d.mark(items)
+    gc.collect()
+    tracked = sum(gc.is_tracked(entry) for entry in d._by_id.values())
+    assert tracked == 0
