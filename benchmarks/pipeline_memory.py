@@ -5,11 +5,15 @@ The same synthetic stream as ``kafka_e2e.py`` goes through ``Pipeline.process`` 
 everything around the model. RSS and the records per second of each interval (wall clock, and
 per second of this process's CPU time, which other jobs on a shared machine disturb less) are
 printed every ``--every`` records; at the end, the last interval's rates against the first's
-(issue 12: >= 0.9 at 500k records). With ``--trace`` the allocations that grew most between the
-last two thirds of the run are listed (tracemalloc, by source line; it slows the run several
-times).
+(issue 12: >= 0.9 at 500k records). With ``--stages`` each interval also gives the CPU seconds
+spent in duplicate marking, in forgetting what fell behind the watermark, in detection, in store
+writes and in garbage collection (which also counts inside the others), and the size of the
+duplicate index, to see what grows with history without a profiler's distortion. With ``--trace``
+the allocations that grew most between the last two thirds of the run are listed (tracemalloc,
+by source line; it slows the run several times).
 
     .venv/bin/python benchmarks/pipeline_memory.py --records 500000 --step-s 5
+    .venv/bin/python benchmarks/pipeline_memory.py --records 122880 --every 10240 --stages
     .venv/bin/python benchmarks/pipeline_memory.py --records 200000 --step-s 5 --trace
 """
 
@@ -17,14 +21,17 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import gc
 import pstats
 import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -67,6 +74,48 @@ class Meter:
         )
 
 
+class StageClock:
+    """CPU seconds spent in a few stages of one pipeline (its own objects' methods, wrapped) and
+    in garbage collection, since the last :meth:`line`."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.spent: dict[str, float] = defaultdict(float)
+        self._gc_started = 0.0
+        self._wrap(pipeline.dedup, "mark", "dedup")
+        self._wrap(pipeline.dedup, "forget_behind", "forget")
+        self._wrap(pipeline.store, "write_batch", "store")
+        if pipeline.engine is not None:
+            self._wrap(pipeline.engine, "evaluate", "detect")
+        gc.callbacks.append(self._gc)
+
+    def _wrap(self, owner: object, name: str, stage: str) -> None:
+        method: Callable[..., Any] = getattr(owner, name)
+
+        @functools.wraps(method)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.process_time()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.spent[stage] += time.process_time() - started
+
+        setattr(owner, name, timed)
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.process_time()
+        else:
+            self.spent[f"gc{info['generation']}"] += time.process_time() - self._gc_started
+
+    def line(self) -> str:
+        parts = [f"{k} {self.spent[k]:.2f}" for k in ("dedup", "forget", "detect", "store")]
+        gcs = "/".join(f"{self.spent[f'gc{g}']:.2f}" for g in range(3))
+        held = len(self.pipeline.dedup._by_id)  # a benchmark may look inside
+        self.spent.clear()
+        return f"    CPU s: {'  '.join(parts)}  gc (gen 0/1/2) {gcs}; duplicate index {held} items"
+
+
 class ConstantScorer:
     """Not a model: the same scores for every text."""
 
@@ -87,6 +136,9 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true", help="tracemalloc: what grew most")
     parser.add_argument(
         "--no-detect", action="store_true", help="without the alert engine (what it costs)"
+    )
+    parser.add_argument(
+        "--stages", action="store_true", help="CPU seconds per stage and in GC, per interval"
     )
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument(
@@ -112,6 +164,7 @@ def main() -> None:
         batch: list[RawRecord] = []
         done, meter = 0, Meter()
         profiler = cProfile.Profile(time.process_time)  # CPU time: less disturbed by other jobs
+        stages = StageClock(pipeline) if args.stages else None
         print(f"batch {size}; RSS at start {rss_mib():.0f} MiB")
         for i, data in enumerate(news_stream(args.records, seed=1, step_s=args.step_s)):
             batch.append(RawRecord(data, "bench", "bench/0", i))
@@ -127,6 +180,8 @@ def main() -> None:
             batch = []
             if done // args.every != (done - size) // args.every or done == args.records:
                 meter.report(done)
+                if stages is not None:
+                    print(stages.line(), flush=True)
             if args.trace and any(done - size < m <= done for m in marks):
                 gc.collect()
                 snapshots.append((done, tracemalloc.take_snapshot()))
