@@ -59,6 +59,15 @@ def _runner(
     return full_runner(network, evaluator, packed, valid_examples, device, config.contrast_weight)
 
 
+def _with_swapped_names(examples: Sequence[Example], config: TrainConfig) -> list[Example]:
+    """The training examples, and their name-swapped copies when ``--swap-names`` asks for them."""
+    if config.swap_names <= 0:
+        return list(examples)
+    swapped = swap_names(examples, config.swap_names, config.seed)
+    log.info("%d examples added with their companies' names swapped", len(swapped))
+    return [*examples, *swapped]
+
+
 def train(
     train_examples: Sequence[Example],
     valid_examples: Sequence[Example],
@@ -74,10 +83,7 @@ def train(
     device = select_device(config.device)
     if device.type == "cpu":
         configure_cpu_threads(config.cpu_threads)
-    if config.swap_names > 0:
-        swapped = swap_names(train_examples, config.swap_names, config.seed)
-        log.info("%d examples added with their companies' names swapped", len(swapped))
-        train_examples = [*train_examples, *swapped]
+    train_examples = _with_swapped_names(train_examples, config)
     labels = label_sets([*train_examples, *valid_examples], config.label_names)
     start = start_network(config.base, labels, config.dropout)
     network, tokenizer = start.network, start.tokenizer
