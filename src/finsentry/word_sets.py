@@ -79,16 +79,13 @@ class WordSetIndex:
         """Forget ``key``, filed under ``combos``."""
         postings = self._postings
         for combo in memoryview(combos).cast("q"):
-            held = postings.get(combo)
-            if held is None:
+            held = postings.pop(combo, None)  # one look-up for the usual case: the key alone
+            if held is None or held == key:
                 continue
-            if held == key:
-                del postings[combo]
-            elif _SEP in held:
-                keys = held.split(_SEP)
-                if key in keys:
-                    keys.remove(key)
-                    postings[combo] = _SEP.join(keys)
+            keys = held.split(_SEP)
+            if key in keys:
+                keys.remove(key)
+            postings[combo] = _SEP.join(keys)
 
     def candidates(self, words: Iterable[str]) -> set[str]:
         """Every indexed key whose set may reach the threshold with ``words``."""
