@@ -245,13 +245,13 @@ class Deduplicator:
                 near = self._by_id.get(cand)
                 if near is None or near[_EXACT] == exact:
                     continue
+                if _similarity(words, near[_WORDS]) < NEAR_THRESHOLD:
+                    continue  # the usual reason: the index returns few others, checked first
                 if abs(near[_AT] - at) > horizon:
                     continue
                 if not _same_companies(near[_TICKERS], tickers):
                     continue
-                if not _same_names(near[_NAMES], entry[_NAMES]):
-                    continue
-                if _similarity(words, near[_WORDS]) >= NEAR_THRESHOLD:
+                if _same_names(near[_NAMES], entry[_NAMES]):
                     found[cand] = near
         found.pop(entry[_ID], None)
         return list(found.values())
