@@ -219,3 +219,38 @@ def test_a_failed_commit_stays_pending_and_is_sent_again() -> None:
     assert ledger.pending
     ledger.commit(consumer)
     assert [offsets for offsets, _ in consumer.sent] == [{TopicPartition("news", 1): 3}] * 2
+
+
+def test_a_rebalance_restarts_the_idle_exit_clock(monkeypatch: Any) -> None:
+    """A member that gets partitions after 20 idle seconds does not leave at 25: the idle clock
+    counts from its new assignment (its peer may only just have joined the group)."""
+    from collections import namedtuple
+
+    import finsentry.sources.kafka.consumer as consumer_module
+    from finsentry.sources.kafka.consumer import ConsumeOptions, KafkaSource
+
+    clock = [1000.0]
+    monkeypatch.setattr(consumer_module.time, "monotonic", lambda: clock[0])
+    TP = namedtuple("TP", "topic partition")
+    source = KafkaSource(Settings(kafka_topic="news"), ConsumeOptions(idle_exit_s=25))
+
+    class Quiet:
+        """Polls return nothing; at 20 s the group hands this member partition 0."""
+
+        owned: set[Any] = set()
+
+        def poll(self, timeout_ms: int, max_records: int) -> dict[Any, list[Any]]:
+            clock[0] += max(timeout_ms, 100) / 1000
+            if not self.owned and clock[0] >= 1020.0:
+                self.owned = {TP("news", 0)}
+                source._on_assigned(set(self.owned))
+            return {}
+
+        def assignment(self) -> set[Any]:
+            return self.owned
+
+    source._consumer = Quiet()
+    batches = list(source._loop())
+    assert any(b.assignment is not None for b in batches)
+    assert clock[0] >= 1044.5  # 25 s after the assignment at ~1020, not at 1025
+    assert clock[0] < 1047.0
