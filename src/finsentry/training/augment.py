@@ -47,17 +47,15 @@ def _swapped(
     )
     if any(edits[i][1] > edits[i + 1][0] for i in range(len(edits) - 1)):
         return None  # "Tata" inside "Tata Motors": no clean swap
-    parts: list[str] = []
+    new_text = ""
     spans: dict[str, list[Span]] = defaultdict(list)
     cursor = 0
     for start, end, target in edits:
-        parts.append(text[cursor:start])
-        begin = sum(len(p) for p in parts)
-        parts.append(renamed[target])
-        spans[target].append((begin, begin + len(renamed[target])))
+        new_text += text[cursor:start]
+        spans[target].append((len(new_text), len(new_text) + len(renamed[target])))
+        new_text += renamed[target]
         cursor = end
-    parts.append(text[cursor:])
-    new_text = "".join(parts)
+    new_text += text[cursor:]
     return [
         Example(new_text, e.task, e.label, renamed[e.target], tuple(spans[e.target]))
         if e.task == "entity"
