@@ -115,6 +115,7 @@ class Deduplicator:
         self.horizon = horizon
         self._tagger = tagger
         self._seeded_from: datetime | None = None  # stored items from here on are indexed
+        self._needed_from: datetime | None = None  # how far back the last batch reached
         self._by_id: dict[str, _Entry] = {}
         self._marks: dict[str, str | None] = {}  # the original of each duplicate; None: novel
         self._by_exact: dict[str, str | list[str]] = {}  # one id unboxed (fewer objects)
@@ -127,8 +128,10 @@ class Deduplicator:
 
     def _ensure_index(self, earliest: datetime) -> None:
         """Load the stored items (novel and duplicates, with their marks) that items from
-        ``earliest`` on may be copies of, or originals of, once per stretch of time."""
+        ``earliest`` on may be copies of, or originals of. Every stored item dated from
+        ``_seeded_from`` on is indexed, so only the stretch before it is read, once."""
         want = earliest - self.horizon
+        self._needed_from = want
         if self._seeded_from is not None and want >= self._seeded_from:
             return
         rows = self.store.stored_marks(want, self._seeded_from)
@@ -210,13 +213,21 @@ class Deduplicator:
         return min(changed, default=None)
 
     def forget_behind(self, watermark: datetime | None) -> int:
-        """Forget the items dated more than twice the horizon before the watermark: an on-time
-        item (dated at or after the watermark) cannot be a copy of them, and the margin keeps
-        them for late ones. Keyed to the watermark, not to the newest item, so that one partition
-        running ahead of another does not drop what the other still needs. Returns how many."""
+        """Forget the items dated more than the horizon and a margin (a quarter of the horizon)
+        before the watermark, except what the last batch reached back to: an on-time item (dated
+        at or after the watermark) cannot be a copy of them. Keyed to the watermark, not to the
+        newest item, so that one partition running ahead of another does not drop what the
+        other still needs. The margin spares the store a read for items a little late; an item
+        further behind has the forgotten stretch read back from the store by the next
+        :meth:`mark`, so late items are compared with everything, however late. Returns how many
+        were forgotten."""
         if watermark is None or not self._by_id:
             return 0
-        cutoff = as_utc(watermark) - 2 * self.horizon
+        cutoff = as_utc(watermark) - self.horizon - self.horizon / 4
+        if self._needed_from is not None:
+            cutoff = min(cutoff, self._needed_from)  # a backfill far behind: no read per batch
+        if self._seeded_from is not None and cutoff > self._seeded_from:
+            self._seeded_from = cutoff  # what is stored from here on stays indexed
         old = []
         while self._ages and self._ages[0][0] < cutoff:
             published_at, item_id = heapq.heappop(self._ages)

@@ -244,6 +244,47 @@ def test_the_index_is_trimmed_behind_the_watermark_not_the_newest_item() -> None
     copy = NewsItem("copy", T0 + timedelta(minutes=30), "Desk", headline(2, 0))
     assert dedup.mark([copy], [()])[0].duplicate_of == "old"
     assert dedup.forget_behind(None) == 0
-    assert dedup.forget_behind(T0 + timedelta(hours=3)) == 2  # old and copy: > 2 h behind
-    again = NewsItem("again", T0 + timedelta(minutes=31), "Desk", headline(2, 0))
-    assert dedup.mark([again], [()])[0].novel  # a late item after the trim: not compared
+    # what the last batch reached back to (from T0 - 30 min) is kept until the next batch
+    assert dedup.forget_behind(T0 + timedelta(hours=3)) == 0
+    dedup.mark([NewsItem("later", T0 + timedelta(hours=3), "Wire", headline(0, 0))], [()])
+    # behind the watermark by more than the horizon and a quarter of it: old and copy
+    assert dedup.forget_behind(T0 + timedelta(hours=3)) == 2
+    assert dedup.forget_behind(T0 + timedelta(hours=3)) == 0
+
+
+class StoredMarks(FakeStore):
+    """What a store holds: (id, fingerprint, published_at, novel, duplicate_of), and the
+    stretches of time it was asked for."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, datetime, bool, str | None]] = []
+        self.reads: list[tuple[datetime, datetime | None]] = []
+
+    def keep(self, dedup: Deduplicator, items: list[NewsItem]) -> None:
+        for item, mark in zip(items, dedup.mark(items, [()] * len(items)), strict=True):
+            self.rows.append((item.id, mark.fingerprint, item.published_at, mark.novel, mark.duplicate_of))
+
+    def stored_marks(
+        self, start: datetime, end: datetime | None = None
+    ) -> list[tuple[str, str, datetime, bool, str | None]]:
+        self.reads.append((start, end))
+        return [r for r in self.rows if r[2] >= start and (end is None or r[2] < end)]
+
+
+def test_an_item_later_than_the_kept_stretch_is_compared_with_what_the_store_holds() -> None:
+    store = StoredMarks()
+    dedup = Deduplicator(cast(Store, store), timedelta(hours=1))
+    store.keep(dedup, [NewsItem("old", T0, "Wire", headline(2, 0))])
+    store.keep(dedup, [NewsItem("later", T0 + timedelta(hours=6), "Wire", headline(0, 0))])
+    assert dedup.forget_behind(T0 + timedelta(hours=6)) == 1  # old: 6 h behind
+    # a copy of old, five hours late: the forgotten stretch is read back, once
+    late = NewsItem("late", T0 + timedelta(minutes=20), "Desk", headline(2, 0))
+    assert dedup.mark([late], [()])[0].duplicate_of == "old"
+    assert store.reads[-1] == (T0 + timedelta(minutes=20) - timedelta(hours=1), T0 + timedelta(hours=4, minutes=45))
+    # an earlier copy, later still: the stored original becomes its duplicate
+    earliest = NewsItem("earliest", T0 - timedelta(minutes=5), "Desk", headline(2, 0))
+    assert dedup.mark([earliest], [()])[0].novel
+    assert [(r.item_id, r.novel, r.duplicate_of) for r in dedup.take_revisions()] == [
+        ("late", False, "earliest"), ("old", False, "earliest")
+    ]
+    assert len(store.reads) == 3  # the first batch, then one read per stretch not yet held
