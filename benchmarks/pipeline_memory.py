@@ -11,13 +11,18 @@ writes and in garbage collection (which also counts inside the others), and the 
 duplicate index, to see what grows with history without a profiler's distortion. With
 ``--control`` each interval also times a fixed workload that keeps no state (validating the same
 2,000 records 20 times), outside the pipeline's rates: when it slows down as well, the process
-(its heap, the caches), not the pipeline's work per record, has become slower. With ``--trace``
+(its heap, the caches), not the pipeline's work per record, has become slower. With ``--fresh``
+each interval is also set against a fresh pipeline (a new store, empty history) run over the
+stream's first ``--every`` records right after it, in the same process, outside the rates: the
+rate "at 10k" measured again beside each later one, so that a shared machine's drift (other
+jobs, CPU clocks) moves both sides of the ratio, not one. With ``--trace``
 the allocations that grew most between the last two thirds of the run are listed (tracemalloc,
 by source line; it slows the run several times).
 
     .venv/bin/python benchmarks/pipeline_memory.py --records 500000 --step-s 5
     .venv/bin/python benchmarks/pipeline_memory.py --records 122880 --every 10240 --stages
     .venv/bin/python benchmarks/pipeline_memory.py --records 200000 --step-s 5 --trace
+    .venv/bin/python benchmarks/pipeline_memory.py --records 500000 --every 10240 --fresh 5
 """
 
 from __future__ import annotations
@@ -137,6 +142,56 @@ def control_workload(settings: Settings) -> float:
     return time.process_time() - started
 
 
+def fresh_rate(records: list[RawRecord], size: int, detect: bool) -> tuple[float, float, float]:
+    """(records/s, per CPU-s, CPU s) of a new pipeline, with a new store, over ``records``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline = Pipeline.from_settings(
+            Settings(db=str(Path(tmp) / "fresh.db")),
+            scorer=ConstantScorer(),  # type: ignore[arg-type]
+            detect=detect,
+        )
+        try:
+            wall, cpu = time.perf_counter(), time.process_time()
+            for k in range(0, len(records), size):
+                pipeline.process(records[k : k + size], "bench")
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        finally:
+            pipeline.close()
+    return len(records) / wall, len(records) / max(cpu, 1e-9), cpu
+
+
+class Fresh:
+    """Each interval's rate against a fresh pipeline's over the first records, run beside it."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.pairs: list[tuple[int, float, float, float, float]] = []  # done, rate, fresh (x2)
+
+    def measure(self, meter: Meter, records: list[RawRecord], size: int, detect: bool) -> None:
+        began = time.perf_counter()
+        rate, cpu_rate, spent = fresh_rate(records, size, detect)
+        meter.skip(time.perf_counter() - began, spent)
+        done, last, last_cpu = meter.intervals[-1]
+        self.pairs.append((done, last, last_cpu, rate, cpu_rate))
+        print(
+            f"    fresh pipeline, first {len(records)} records: {rate:7.0f}/s, "
+            f"{cpu_rate:7.0f} per CPU-s; this interval against it {last / rate:.2f}x "
+            f"(per CPU-s {last_cpu / cpu_rate:.2f}x)",
+            flush=True,
+        )
+
+    def summary(self) -> None:
+        if not self.pairs:
+            return
+        tail = self.pairs[-3:]
+        wall = sorted(p[1] / p[3] for p in tail)[len(tail) // 2]
+        cpu = sorted(p[2] / p[4] for p in tail)[len(tail) // 2]
+        print(
+            f"last {len(tail)} measured intervals against a fresh pipeline beside each, median: "
+            f"{wall:.2f}x (per CPU-s {cpu:.2f}x)"
+        )
+
+
 class ConstantScorer:
     """Not a model: the same scores for every text."""
 
@@ -164,6 +219,13 @@ def main() -> None:
     parser.add_argument(
         "--control", action="store_true", help="time a fixed stateless workload per interval"
     )
+    parser.add_argument(
+        "--fresh",
+        type=int,
+        default=0,
+        metavar="K",
+        help="every K intervals (and at the end), time a fresh pipeline over the first records",
+    )
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument(
         "--profile-at",
@@ -189,9 +251,13 @@ def main() -> None:
         done, meter = 0, Meter()
         profiler = cProfile.Profile(time.process_time)  # CPU time: less disturbed by other jobs
         stages = StageClock(pipeline) if args.stages else None
+        fresh = Fresh(args.fresh) if args.fresh else None
+        first: list[RawRecord] = []
         print(f"batch {size}; RSS at start {rss_mib():.0f} MiB")
         for i, data in enumerate(news_stream(args.records, seed=1, step_s=args.step_s)):
             batch.append(RawRecord(data, "bench", "bench/0", i))
+            if fresh is not None and i < args.every:
+                first.append(batch[-1])
             if len(batch) < size and i + 1 < args.records:
                 continue
             profiling = 0 <= args.profile_at <= done < args.profile_at + args.every
@@ -211,11 +277,16 @@ def main() -> None:
                     spent = control_workload(settings)
                     meter.skip(time.perf_counter() - began, spent)
                     print(f"    control workload: {spent:.3f} CPU s", flush=True)
+                intervals = len(meter.intervals)
+                if fresh is not None and (intervals % args.fresh == 0 or done == args.records):
+                    fresh.measure(meter, first, size, not args.no_detect)
             if args.trace and any(done - size < m <= done for m in marks):
                 gc.collect()
                 snapshots.append((done, tracemalloc.take_snapshot()))
         pipeline.close()
         meter.summary()
+        if fresh is not None:
+            fresh.summary()
         if args.profile_at >= 0:
             print(f"\nprofile of records {args.profile_at}-{args.profile_at + args.every}:")
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top * 2)
