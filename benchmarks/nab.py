@@ -50,7 +50,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -101,20 +101,63 @@ def probation_rows(n: int) -> int:
     return int(min(math.floor(PROBATION_SHARE * n), PROBATION_SHARE * 5000))
 
 
+def parse_time(text: str) -> np.datetime64:
+    """A NAB timestamp (``2014-04-01 00:00:00``; ISO 8601 with ``T``, fractions or an offset
+    too), as a naive UTC datetime64."""
+    stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
+    return np.datetime64(stamp)
+
+
 def window_rows(
     timestamps: np.ndarray, windows: Sequence[Sequence[str]]
 ) -> tuple[tuple[int, int], ...]:
     """Row ranges (inclusive) of the labelled windows."""
     out = []
     for start, end in windows:
-        lo = int(np.searchsorted(timestamps, np.datetime64(datetime.fromisoformat(start)), "left"))
-        hi = (
-            int(np.searchsorted(timestamps, np.datetime64(datetime.fromisoformat(end)), "right"))
-            - 1
-        )
+        lo = int(np.searchsorted(timestamps, parse_time(start), "left"))
+        hi = int(np.searchsorted(timestamps, parse_time(end), "right")) - 1
         if hi >= lo:
             out.append((lo, hi))
     return tuple(out)
+
+
+def read_series(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """Timestamps and values of one data file, in time order, and how many values were missing.
+
+    The columns are ``timestamp`` and ``value`` (else the first two). A missing or non-numeric
+    value (blank, ``nan``, ``inf``) takes the last value before it (the first valid one at the
+    start): a detector sees no change there. Rows whose timestamp does not parse are dropped."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        return np.array([], dtype="datetime64[s]"), np.array([]), 0
+    header = [h.strip().lower() for h in rows[0]]
+    t_col = header.index("timestamp") if "timestamp" in header else 0
+    v_col = header.index("value") if "value" in header else 1
+    stamps, values = [], []
+    for row in rows[1:]:
+        if len(row) <= max(t_col, v_col):
+            continue
+        try:
+            stamp = parse_time(row[t_col])
+        except ValueError:
+            continue
+        try:
+            value = float(row[v_col])
+        except ValueError:
+            value = math.nan
+        stamps.append(stamp)
+        values.append(value if math.isfinite(value) else math.nan)
+    order = np.argsort(np.array(stamps, dtype="datetime64[s]"), kind="stable")
+    t = np.array(stamps, dtype="datetime64[s]")[order]
+    x = np.array(values, dtype=float)[order]
+    missing = int(np.isnan(x).sum())
+    if missing and missing < len(x):
+        filled = pd.Series(x).ffill().bfill()
+        x = filled.to_numpy(dtype=float)
+    return t, x, missing
 
 
 def load_corpus(nab_dir: Path, only: str | None = None) -> list[Series]:
@@ -124,18 +167,32 @@ def load_corpus(nab_dir: Path, only: str | None = None) -> list[Series]:
         path = nab_dir / "data" / name
         if not path.exists() or (only and not name.startswith(only)):
             continue
-        with path.open(newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        stamps = np.array([np.datetime64(datetime.fromisoformat(r["timestamp"])) for r in rows])
-        values = np.array([float(r["value"]) for r in rows])
+        stamps, values, missing = read_series(path)
+        if not len(values) or missing == len(values):
+            print(f"{name}: no numeric values, skipped", file=sys.stderr)
+            continue
+        if missing:
+            print(f"{name}: {missing} missing values carried forward", file=sys.stderr)
         corpus.append(Series(name, stamps, values, window_rows(stamps, labels[name])))
     if not corpus:
         raise SystemExit(f"no NAB files under {nab_dir}/data: check --nab-dir")
     return corpus
 
 
+# NAB's published cost matrices (config/profiles.json), used when a corpus comes without them.
+DEFAULT_PROFILES: dict[str, dict[str, float]] = {
+    "standard": {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.11, "tnWeight": 1.0},
+    "reward_low_FP_rate": {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.22, "tnWeight": 1.0},
+    "reward_low_FN_rate": {"tpWeight": 1.0, "fnWeight": 2.0, "fpWeight": 0.11, "tnWeight": 1.0},
+}
+
+
 def load_profiles(nab_dir: Path) -> dict[str, dict[str, float]]:
-    data = json.loads((nab_dir / "config" / "profiles.json").read_text())
+    path = nab_dir / "config" / "profiles.json"
+    if not path.exists():
+        print(f"{path} not found: NAB's published cost matrices are used", file=sys.stderr)
+        return {name: dict(DEFAULT_PROFILES[name]) for name in PROFILES}
+    data = json.loads(path.read_text())
     return {name: dict(data[name]["CostMatrix"]) for name in PROFILES}
 
 

@@ -182,3 +182,26 @@ def test_series_adapter_passes_rows_per_day_as_the_seasonal_period() -> None:
     assert off.period == 0
     short = nab.Series("catA/short.csv", five_minutes[:400], np.zeros(400), ())
     assert nab.series_config(short, nab.SERIES_DEFAULT).period == 0  # under two days of rows
+
+
+def test_a_corpus_from_elsewhere_reads_gaps_offsets_and_disorder(tmp_path: Path) -> None:
+    (tmp_path / "data" / "cat").mkdir(parents=True)
+    (tmp_path / "labels").mkdir()
+    lines = ["timestamp,value"]
+    lines += [f"2020-01-01T00:{m:02d}:00Z,{m}" for m in range(10, 40)]  # ISO 8601 with Z
+    lines[5] = "2020-01-01T00:14:00Z,"  # a missing value
+    lines[6] = "2020-01-01T00:15:00Z,nan"
+    lines += ["2020-01-01T00:05:00+00:00,-1", "not a time,3"]  # out of order, unparseable
+    (tmp_path / "data" / "cat" / "odd.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "data" / "cat" / "empty.csv").write_text("timestamp,value\n2020-01-01 00:00:00,\n")
+    windows = {"cat/odd.csv": [["2020-01-01 00:20:00.000000", "2020-01-01 00:25:00.000000"]],
+               "cat/empty.csv": [], "cat/absent.csv": []}  # fmt: skip
+    (tmp_path / "labels" / "combined_windows.json").write_text(json.dumps(windows))
+    (only,) = nab.load_corpus(tmp_path)  # no numeric value, or no file: skipped
+    assert only.name == "cat/odd.csv"
+    assert len(only.values) == 31 and only.values[0] == -1  # in time order, bad time dropped
+    assert list(only.values[4:8]) == [13.0, 13.0, 13.0, 16.0]  # gaps take the value before
+    assert only.windows == ((11, 16),)
+    assert nab.load_profiles(tmp_path) == PROFILES  # NAB's published costs without config/
+    det = nab.series_scores(only)
+    assert det.shape == (31,) and np.isfinite(det).all()
