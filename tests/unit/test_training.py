@@ -100,7 +100,7 @@ def test_topic_names_from_file_and_task_column(tmp_path: Path) -> None:
     jsonl.write_text(json.dumps({"text": "GDP grows", "label": "Macro"}) + "\n\n", encoding="utf-8")
     assert load_examples(jsonl, "topic") == [Example("GDP grows", "topic", "Macro")]
     bad = tmp_path / "nolabel.csv"
-    bad.write_text("headline,label\nx,y\n", encoding="utf-8")
+    bad.write_text("body,label\nx,y\n", encoding="utf-8")
     with pytest.raises(DataError, match="lacks column"):
         load_examples(bad, "topic")
 

@@ -20,7 +20,8 @@ from finsentry.cli.options import TASK_CHOICES, TASK_HELP
     required=True,
     metavar="[TASK=]FILE",
     help="Training data, CSV or JSONL with text and label columns (label: class name, or id with "
-    "--label-names). Repeat for several files.",
+    "--label-names; also taken from sentence/headline/tweet and sentiment/class columns), or .txt "
+    "lines 'sentence@label'. Repeat for several files.",
 )
 @env_option(
     "--task",

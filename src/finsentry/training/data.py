@@ -1,5 +1,9 @@
 """Labelled data for training and evaluation: CSV or JSONL files with ``text`` and ``label`` columns.
 
+* The columns may also carry common other names (``sentence``, ``headline``, ``tweet`` ... for
+  the text; ``sentiment``, ``class`` for the label), and a ``.txt`` file holds ``sentence@label``
+  lines, as the Financial PhraseBank is distributed. Files are read as UTF-8, else as Latin-1.
+
 * ``label`` holds class names (``negative``, ``Bullish``, ``Earnings`` ...) or integer ids; ids are
   turned into names with ``label_names`` (``--label-names TASK=NAME0,NAME1,...`` or a file with one
   name per line, row order = id).
@@ -18,6 +22,7 @@ before scoring, so the model trains on what it will see.
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import zlib
@@ -109,21 +114,67 @@ def parse_label_names(values: Iterable[str]) -> dict[str, list[str]]:
     return names
 
 
+# Other names public data sets give the two columns, tried in this order when one is missing.
+TEXT_COLUMNS = ("sentence", "headline", "title", "tweet", "content", "news")
+LABEL_COLUMNS = ("sentiment", "class", "labels")
+
+
+def _read_text(path: Path) -> str:
+    """A file's text: UTF-8, else Latin-1 (the Financial PhraseBank's files are Latin-1)."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _phrase_bank(path: Path) -> pd.DataFrame:
+    """``sentence@label`` lines, as the Financial PhraseBank distributes its sentences."""
+    rows = []
+    for number, line in enumerate(_read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        text, sep, label = line.rpartition("@")
+        if not sep or not text.strip():
+            raise DataError(
+                f"{path} line {number}: a .txt data file holds 'sentence@label' lines "
+                "(or use a .csv, .tsv or .jsonl file with text and label columns)"
+            )
+        rows.append({"text": text.strip(), "label": label.strip()})
+    return pd.DataFrame(rows, columns=["text", "label"])
+
+
+def _named_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``text`` and ``label`` taken from a common other name where the file lacks them (never
+    from ``title`` when an ``entities`` column makes the file entity-level)."""
+    renames: dict[str, str] = {}
+    entity_level = "entities" in frame.columns
+    for want, aliases in (("text", TEXT_COLUMNS), ("label", LABEL_COLUMNS)):
+        if want in frame.columns:
+            continue
+        for alias in aliases:
+            if alias in frame.columns and not (entity_level and alias == "title"):
+                renames[alias] = want
+                break
+    return frame.rename(columns=renames) if renames else frame
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"data file {path} does not exist")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
-        rows = [
-            json.loads(line)
-            for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()
-        ]
+        rows = [json.loads(line) for line in _read_text(path).splitlines() if line.strip()]
         frame = pd.DataFrame(rows)
     elif suffix in (".csv", ".tsv"):
-        frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str)
+        frame = pd.read_csv(
+            io.StringIO(_read_text(path)), sep="\t" if suffix == ".tsv" else ",", dtype=str
+        )
+    elif suffix == ".txt":
+        frame = _phrase_bank(path)
     else:
         raise DataError(f"{path}: use a .csv, .tsv or .jsonl file with text and label columns")
+    frame = _named_columns(frame)
     missing = {"text", "label"} - set(frame.columns)
     if missing and {"title", "entities"} <= set(frame.columns):
         return frame
