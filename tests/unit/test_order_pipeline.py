@@ -132,3 +132,36 @@ def test_any_partition_interleaving_gives_the_same_results(
     expected = run(tmp, "ref.db", interleave(parts, [0, 1], [len(parts[0]) + len(parts[1])]))
     got = run(tmp, "got.db", interleave(parts, picks, sizes))
     assert got == expected
+
+
+def record(item_id: str, at: datetime, headline: str, position: int) -> RawRecord:
+    row = {"id": item_id, "published_at": at.isoformat(), "source": "wire", "headline": headline}
+    return RawRecord(json.dumps(row).encode(), "files", "news/0", position)
+
+
+def test_a_copy_later_than_the_duplicate_index_holds_is_found_in_the_store(tmp_path: Path) -> None:
+    """The index forgets what lies over the horizon and a quarter behind the watermark; a copy of
+    a forgotten story, arriving later still, is compared with the stored original all the same,
+    and an earlier copy turns the stored original into its duplicate, windows included."""
+    config = Settings(db=str(tmp_path / "late.db"), window_sizes_s=SIZES, dedup_horizon_h=1.0)
+    store = open_store(config.db)
+    pipe = Pipeline.from_settings(config, store=store, scorer=LexiconScorer(), deliver=False)
+    story = STORIES[4]
+    try:
+        pipe.process([record("first", T0, story, 0)])
+        pipe.process([record("other", T0 + timedelta(hours=6), STORIES[0], 1)])
+        pipe.process([record("next", T0 + timedelta(hours=6, minutes=30), STORIES[1], 2)])
+        assert "first" not in pipe.dedup._by_id  # forgotten: 6 h behind, the index holds 1.25 h
+        pipe.process([record("copy", T0 + timedelta(minutes=20), f"UPDATE 1-{story}", 3)])
+        pipe.process([record("earliest", T0 - timedelta(minutes=10), f"{story} - sources", 4)])
+        lo, hi = T0 - timedelta(days=1), T0 + timedelta(days=1)
+        flags = {s.id: (s.novel, s.duplicate_of) for s in store.items_between(lo, hi)}
+        assert flags["earliest"] == (True, None)
+        assert flags["first"] == (False, "earliest")
+        assert flags["copy"] == (False, "earliest")
+        hour = [w for w in store.window_stats(3600, lo, hi) if str(w.scope_kind) == "all"]
+        at_t0 = {w.start: (w.count, w.duplicates) for w in hour}
+        assert at_t0[T0] == (0, 2)  # first and copy: both duplicates now
+        assert at_t0[T0 - timedelta(hours=1)] == (1, 0)  # earliest, the one novel item
+    finally:
+        pipe.close()
