@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import csv
 import json
 import math
 import os
@@ -50,7 +49,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -64,10 +62,10 @@ from benchmarks.univariate import (  # noqa: E402
     UnivariateDetector,
     gate,
     magnitude_z,
-    regular_period,
     suppress,
 )
 
+from finsentry.app.scan import benchmarked_config, parse_time, read_csv_series  # noqa: E402
 from finsentry.detectors.series import SeriesConfig, SeriesDetector  # noqa: E402
 
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
@@ -101,15 +99,6 @@ def probation_rows(n: int) -> int:
     return int(min(math.floor(PROBATION_SHARE * n), PROBATION_SHARE * 5000))
 
 
-def parse_time(text: str) -> np.datetime64:
-    """A NAB timestamp (``2014-04-01 00:00:00``; ISO 8601 with ``T``, fractions or an offset
-    too), as a naive UTC datetime64."""
-    stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
-    return np.datetime64(stamp)
-
-
 def window_rows(
     timestamps: np.ndarray, windows: Sequence[Sequence[str]]
 ) -> tuple[tuple[int, int], ...]:
@@ -123,43 +112,6 @@ def window_rows(
     return tuple(out)
 
 
-def read_series(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
-    """Timestamps and values of one data file, in time order, and how many values were missing.
-
-    The columns are ``timestamp`` and ``value`` (else the first two). A missing or non-numeric
-    value (blank, ``nan``, ``inf``) takes the last value before it (the first valid one at the
-    start): a detector sees no change there. Rows whose timestamp does not parse are dropped."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        rows = list(csv.reader(fh))
-    if not rows:
-        return np.array([], dtype="datetime64[s]"), np.array([]), 0
-    header = [h.strip().lower() for h in rows[0]]
-    t_col = header.index("timestamp") if "timestamp" in header else 0
-    v_col = header.index("value") if "value" in header else 1
-    stamps, values = [], []
-    for row in rows[1:]:
-        if len(row) <= max(t_col, v_col):
-            continue
-        try:
-            stamp = parse_time(row[t_col])
-        except ValueError:
-            continue
-        try:
-            value = float(row[v_col])
-        except ValueError:
-            value = math.nan
-        stamps.append(stamp)
-        values.append(value if math.isfinite(value) else math.nan)
-    order = np.argsort(np.array(stamps, dtype="datetime64[s]"), kind="stable")
-    t = np.array(stamps, dtype="datetime64[s]")[order]
-    x = np.array(values, dtype=float)[order]
-    missing = int(np.isnan(x).sum())
-    if missing and missing < len(x):
-        filled = pd.Series(x).ffill().bfill()
-        x = filled.to_numpy(dtype=float)
-    return t, x, missing
-
-
 def load_corpus(nab_dir: Path, only: str | None = None) -> list[Series]:
     labels = json.loads((nab_dir / "labels" / "combined_windows.json").read_text())
     corpus = []
@@ -167,7 +119,7 @@ def load_corpus(nab_dir: Path, only: str | None = None) -> list[Series]:
         path = nab_dir / "data" / name
         if not path.exists() or (only and not name.startswith(only)):
             continue
-        stamps, values, missing = read_series(path)
+        stamps, values, missing = read_csv_series(path)
         if not len(values) or missing == len(values):
             print(f"{name}: no numeric values, skipped", file=sys.stderr)
             continue
@@ -558,19 +510,20 @@ SERIES_LABEL = "spans {} gate {} suppress {} min_z {} tolerance {} seasonal {}"
 
 
 def series_config(series: Series, params: SeriesParams) -> SeriesConfig:
-    """The detector's configuration for one file: ``history`` from its probation, the seasonal
+    """The detector's configuration for one file, as ``finsentry scan`` builds it
+    (:func:`finsentry.app.scan.benchmarked_config`): ``history`` from its probation, the seasonal
     period = rows per day when its timestamps have a regular step that divides a day."""
     spans, gate_share, suppress_share, min_z, tolerance, season = params
-    return SeriesConfig(
+    return benchmarked_config(
+        series.timestamps,
+        len(series.values),
         history=learning_rows(series),
         spans=spans,
-        spread_spans=(),
         gate=gate_share,
         suppress=suppress_share,
         min_z=min_z,
-        scan_min_z=6.0,
         tolerance=tolerance,
-        period=regular_period(series.timestamps, len(series.values)) if season else 0,
+        seasonal=season,
     )
 
 

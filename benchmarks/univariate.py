@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from finsentry.app.scan import rows_per_period as regular_period
 from finsentry.detectors.series import cooldown as suppress
 from finsentry.detectors.series import gate, rank_strength, robust_z
 
@@ -111,18 +112,6 @@ def likelihood_z(raw: np.ndarray, history: int, short: int) -> np.ndarray:
     mean, std = before.mean(), before.std()
     z = (recent - mean) / (std.fillna(0.0) + 1e-6)
     return np.array(z.fillna(0.0).clip(lower=0.0, upper=1e6).to_numpy(), dtype=float)
-
-
-def regular_period(timestamps: np.ndarray | None, n: int, period_s: int = 86_400) -> int:
-    """Rows per day when the timestamps have a regular step that divides a day, else 0."""
-    if timestamps is None or n < 3:
-        return 0
-    stamps = np.asarray(timestamps).astype("datetime64[s]").astype(np.int64)
-    step = int(np.median(np.diff(stamps[: min(n, 200)])))
-    if step <= 0 or period_s % step:
-        return 0
-    rows = period_s // step
-    return rows if 4 <= rows <= n // 2 else 0
 
 
 def seasonal_z(values: np.ndarray, period: int, days: int, history: int) -> np.ndarray:

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "db": "finsentry.cli.db:db",
     "grafana": "finsentry.cli.grafana:grafana",
     "report": "finsentry.cli.report:report",
+    "scan": "finsentry.cli.scan:scan",
 }
 
 

@@ -1,0 +1,204 @@
+"""``finsentry scan``: anomalies in a scope's history or in any CSV series (the NAB detector)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from finsentry.cli.common import db_option, open_for_reading, settings_from
+
+# days a series must span for the same-time-of-day view: two to learn the rhythm, two to judge
+SEASONAL_CYCLES = 4
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from finsentry.app.scan import Finding
+
+    Series = tuple[np.ndarray, np.ndarray, int]
+
+
+@click.command()
+@click.option(
+    "--scope",
+    "scope_text",
+    metavar="KIND:VALUE",
+    envvar="FINSENTRY_SCAN_SCOPE",
+    show_envvar=True,
+    help="A scope of the store: all, ticker:AAPL, topic:NAME or source:NAME.",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="FINSENTRY_SCAN_CSV",
+    show_envvar=True,
+    help="Instead of a scope: a CSV of timestamp,value rows (a price, a metric, a NAB file).",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(["count", "negative_share", "mean_score"]),
+    default="count",
+    show_default=True,
+    envvar="FINSENTRY_SCAN_METRIC",
+    show_envvar=True,
+    help="With --scope: novel items per window, their negative share, or their mean score.",
+)
+@db_option
+@click.option(
+    "--window-s",
+    type=click.IntRange(min=1),
+    envvar="FINSENTRY_SCAN_WINDOW_S",
+    show_envvar=True,
+    help="With --scope: window size in seconds, one the store keeps [default: the detectors'].",
+)
+@click.option(
+    "--since",
+    envvar="FINSENTRY_SCAN_SINCE",
+    show_envvar=True,
+    help="With --scope: from this ISO time (with offset), or this long before the store's last "
+    "item (7d) [default: the store's first item].",
+)
+@click.option(
+    "--history",
+    type=click.IntRange(min=10),
+    envvar="FINSENTRY_SCAN_HISTORY",
+    show_envvar=True,
+    help="Rows of the trailing baseline [default: 15% of the rows, within 50-750].",
+)
+@click.option(
+    "--min-z",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    envvar="FINSENTRY_SCAN_MIN_Z",
+    show_envvar=True,
+    help="Least robust z of a flagged value (or its jump); 4 lists only large moves.",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    default=0.8,
+    show_default=True,
+    envvar="FINSENTRY_SCAN_THRESHOLD",
+    show_envvar=True,
+    help="Least detector score (0-1, a rank against the series' own past) that is listed.",
+)
+@click.option(
+    "--no-seasonal",
+    is_flag=True,
+    help="Without the same-time-of-day view (on by default for rows with a daily period that "
+    "span four days or more).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per anomaly.")
+@click.pass_context
+def scan(
+    ctx: click.Context,
+    scope_text: str | None,
+    csv_path: Path | None,
+    metric: str,
+    db: str | None,
+    window_s: int | None,
+    since: str | None,
+    history: int | None,
+    min_z: float,
+    threshold: float,
+    no_seasonal: bool,
+    as_json: bool,
+) -> None:
+    """List the anomalies of a numeric series with the series detector measured on NAB.
+
+    The series is a scope's windows in the store (--scope, with --metric) or a CSV file (--csv).
+    Each row is judged against the rows before it only, so what is listed is what the detector
+    would have flagged at the time. Examples:
+
+    \b
+      finsentry scan --scope ticker:AAPL --since 30d
+      finsentry scan --scope all --metric negative_share --window-s 3600
+      finsentry scan --csv latency.csv --json
+    """
+    from finsentry.app.scan import benchmarked_config, describe_series
+    from finsentry.app.scan import scan as run_scan
+
+    if (scope_text is None) == (csv_path is None):
+        raise click.UsageError(
+            "give one of --scope KIND:VALUE (a scope of the store) or --csv FILE"
+        )
+    if csv_path is not None:
+        stamps, values, missing = _csv(csv_path)
+        what = f"{csv_path}"
+    else:
+        assert scope_text is not None
+        stamps, values, missing = _scope(ctx, scope_text, metric, db, window_s, since)
+        what = f"{scope_text} {metric}"
+    try:
+        config = benchmarked_config(
+            stamps, len(values), history=history, min_z=min_z, threshold=threshold,
+            seasonal=not no_seasonal, min_cycles=SEASONAL_CYCLES,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    _show(run_scan(stamps, values, config), what, describe_series(stamps, config), missing, as_json)
+
+
+def _show(found: list[Finding], what: str, described: str, missing: int, as_json: bool) -> None:
+    from finsentry.inert import for_terminal
+
+    if as_json:
+        for finding in found:
+            click.echo(json.dumps(finding.to_json()))
+        return
+    click.echo(for_terminal(f"{what}: {described}"))
+    if missing:
+        click.echo(f"{missing} rows without a value took the value before them")
+    for f in found:
+        click.echo(
+            f"{f.at:%Y-%m-%d %H:%M} UTC  value {f.value:g}  {f.direction} the median {f.median:g} "
+            f"of the rows before (robust z {f.z:+.1f})  score {f.score:.3f}"
+        )
+    click.echo(f"{len(found)} anomalies")
+
+
+def _csv(path: Path) -> Series:
+    from finsentry.app.scan import read_csv_series
+
+    stamps, values, missing = read_csv_series(path)
+    if not len(values) or missing == len(values):
+        raise click.UsageError(
+            f"{path}: no rows with a timestamp and a number (columns timestamp,value, e.g. "
+            "2026-01-05 14:00:00,42)"
+        )
+    return stamps, values, missing
+
+
+def _scope(
+    ctx: click.Context,
+    scope_text: str,
+    metric: str,
+    db: str | None,
+    window_s: int | None,
+    since: str | None,
+) -> Series:
+    from finsentry.app.scan import scope_series
+    from finsentry.cli.alerts import parse_scope, parse_since
+    from finsentry.inert import redact_dsn
+
+    scope = parse_scope(scope_text)
+    settings = settings_from(ctx, db=db)
+    size = window_s or settings.detect_window_s
+    if size not in settings.window_sizes_s:
+        kept = ", ".join(str(s) for s in settings.window_sizes_s)
+        raise click.UsageError(f"--window-s {size}: the store keeps windows of {kept} s")
+    store = open_for_reading(settings.db)
+    try:
+        first, last = store.time_range()
+        if first is None or last is None:
+            raise click.UsageError(f"the store {redact_dsn(settings.db)} holds no items yet")
+        start: datetime = parse_since(since, last) if since else first
+        return scope_series(store, scope, metric, size, max(start, first), last)
+    finally:
+        store.close()

@@ -1,0 +1,119 @@
+"""``finsentry scan``: the series detector over a CSV and over a scope's windows in the store."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from finsentry.app.scan import (
+    benchmarked_config,
+    learning_rows,
+    read_csv_series,
+    scan,
+    scope_series,
+)
+from finsentry.cli import main
+from finsentry.schema import NewsItem, ScoredItem, TextScore
+from finsentry.store import open_store
+from finsentry.store.base import BatchWrite
+
+T0 = datetime(2026, 3, 2, tzinfo=UTC)
+SIZES = (300, 3600)
+
+
+def daily_csv(path: Path, spike_row: int, days: int = 4) -> list[datetime]:
+    """5-minute rows with a daily rhythm and noise, one spike."""
+    rng = np.random.default_rng(3)
+    stamps = [T0 + timedelta(minutes=5 * k) for k in range(288 * days)]
+    lines = ["timestamp,value"]
+    for k, at in enumerate(stamps):
+        value = 50 + 20 * math.sin(2 * math.pi * k / 288) + rng.normal(0, 2)
+        value += 60 if k == spike_row else 0
+        lines.append(f"{at:%Y-%m-%d %H:%M:%S},{value:.3f}")
+    path.write_text("\n".join(lines) + "\n")
+    return stamps
+
+
+def test_a_spike_in_a_daily_rhythm_is_listed_after_the_learning_period(tmp_path: Path) -> None:
+    stamps = daily_csv(tmp_path / "metric.csv", spike_row=1700, days=7)
+    result = CliRunner().invoke(main, ["scan", "--csv", str(tmp_path / "metric.csv"), "--json"])
+    assert result.exit_code == 0, result.output
+    found = [json.loads(line) for line in result.output.splitlines()]
+    at = [f["at"] for f in found]
+    assert stamps[1700].isoformat() in at
+    spike = found[at.index(stamps[1700].isoformat())]
+    assert spike["direction"] == "above" and spike["value"] > spike["median"] + 40
+    assert len(found) <= 2  # one week of a noisy rhythm: the spike, and at most one new high
+    assert min(at) >= stamps[576].isoformat()  # two days: the seasonal view's learning
+    text = CliRunner().invoke(main, ["scan", "--csv", str(tmp_path / "metric.csv")])
+    assert "seasonal view over 288 rows a day" in text.output
+    assert "nothing listed in the first 576 rows (learning)" in text.output
+    assert f"{stamps[1700]:%Y-%m-%d %H:%M} UTC" in text.output
+    assert f"{len(found)} anomalies" in text.output
+
+
+def test_a_row_is_judged_on_the_rows_before_it_only(tmp_path: Path) -> None:
+    stamps = daily_csv(tmp_path / "a.csv", spike_row=1300, days=6)
+    t, x, _ = read_csv_series(tmp_path / "a.csv")
+    config = benchmarked_config(t, len(x), history=learning_rows(len(x)))
+    whole = scan(t, x, config)
+    cut = scan(t[:1400], x[:1400], config)  # the same configuration, the future cut off
+    assert [f.at for f in cut] == [f.at for f in whole if f.at <= stamps[1399]]
+    assert stamps[1300] in [f.at for f in whole]
+
+
+def item(n: int, at: datetime, negative: bool) -> ScoredItem:
+    news = NewsItem(f"n{n}", at, "wire", f"Acme story number {n}", tickers=("ACME",))
+    score = TextScore(0.9, 0.05, 0.05, "Company | News", 0.5) if negative else TextScore(
+        0.05, 0.9, 0.05, "Company | News", 0.5
+    )
+    return ScoredItem(news, score, "test@1", ("ACME",))
+
+
+def test_a_burst_of_a_ticker_in_the_store_is_found_with_the_stored_count(tmp_path: Path) -> None:
+    db = str(tmp_path / "scan.db")
+    store = open_store(db)
+    items = [item(n, T0 + timedelta(minutes=30 * n), n % 4 == 0) for n in range(3 * 48)]
+    burst_at = T0 + timedelta(days=2, hours=10, minutes=10)  # a window of the burst alone
+    items += [item(1000 + k, burst_at + timedelta(seconds=20 * k), True) for k in range(12)]
+    items += [item(2000 + n, burst_at + timedelta(hours=1, minutes=30 * n), False) for n in range(40)]
+    store.write_batch(BatchWrite(items, [], SIZES))
+    try:
+        t, x, missing = scope_series(store, ("ticker", "ACME"), "count", 300, T0, burst_at + timedelta(hours=20))
+        assert missing == 0 and len(t) == len(x)
+        assert x[t.tolist().index(np.datetime64(burst_at.replace(tzinfo=None), "s"))] == 12
+        _, share, empty = scope_series(store, ("ticker", "ACME"), "negative_share", 300, T0, burst_at)
+        assert empty > 0 and not np.isnan(share).any()  # windows without items carry the share before
+        stored = store.window_stats(300, burst_at, burst_at + timedelta(seconds=300))
+    finally:
+        store.close()
+    env = {"FINSENTRY_DB": db, "FINSENTRY_WINDOW_SIZES_S": "300,3600", "FINSENTRY_DETECT_WINDOW_S": "300"}
+    result = CliRunner().invoke(main, ["scan", "--scope", "ticker:acme", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    found = [json.loads(line) for line in result.output.splitlines()]
+    assert burst_at.isoformat() in [f["at"] for f in found]
+    at_burst = next(f for f in found if f["at"] == burst_at.isoformat())
+    acme = [s for s in stored if s.scope_value == "ACME"]
+    assert at_burst["value"] == acme[0].count == 12  # the number shown is the store's
+
+
+def test_unusable_requests_say_what_to_do(tmp_path: Path) -> None:
+    runner = CliRunner()
+    both = runner.invoke(main, ["scan"])
+    assert both.exit_code == 2 and "give one of --scope" in both.output
+    empty = tmp_path / "empty.csv"
+    empty.write_text("timestamp,value\nyesterday,1\n")
+    bad = runner.invoke(main, ["scan", "--csv", str(empty)])
+    assert bad.exit_code == 2 and "no rows with a timestamp and a number" in bad.output
+    db = str(tmp_path / "none.db")
+    open_store(db).close()
+    env = {"FINSENTRY_DB": db, "FINSENTRY_WINDOW_SIZES_S": "300,3600"}
+    size = runner.invoke(main, ["scan", "--scope", "all", "--window-s", "60"], env=env)
+    assert size.exit_code == 2 and "keeps windows of 300, 3600 s" in size.output
+    nothing = runner.invoke(main, ["scan", "--scope", "all", "--window-s", "300"], env=env)
+    assert nothing.exit_code == 2 and "holds no items yet" in nothing.output
