@@ -211,6 +211,8 @@ def evaluate(
             click.echo(
                 f"  {c.label[:28]:<28} P {c.precision:.3f}  R {c.recall:.3f}  F1 {c.f1:.3f}  n={c.support}"
             )
+        for name, accuracy, count in m.subsets:
+            click.echo(f"  {name}: accuracy {accuracy:.4f} ({count} examples)")
     click.echo(f"reports: {json_path} {md_path}")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,13 @@ class TaskMetrics:
     per_class: tuple[ClassMetrics, ...]
     confusion: tuple[tuple[int, ...], ...]  # rows: true class, columns: predicted class
     count: int
+    # named subsets measured apart (entity: the headlines whose companies differ in tone):
+    # name -> (accuracy, examples)
+    subsets: tuple[tuple[str, float, int], ...] = ()
+
+    def with_subset(self, name: str, correct: int, count: int) -> TaskMetrics:
+        accuracy = correct / count if count else 0.0
+        return replace(self, subsets=(*self.subsets, (name, accuracy, count)))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +54,11 @@ class TaskMetrics:
                 for c in self.per_class
             },
             "confusion": [list(row) for row in self.confusion],
+            **(
+                {"subsets": {n: {"accuracy": round(a, 4), "count": c} for n, a, c in self.subsets}}
+                if self.subsets
+                else {}
+            ),
         }
 
     def to_markdown(self) -> str:
@@ -61,6 +73,7 @@ class TaskMetrics:
             f"| {md_cell(c.label)} | {c.precision:.3f} | {c.recall:.3f} | {c.f1:.3f} | {c.support} |"
             for c in self.per_class
         ]
+        lines += [f"\n{md_cell(n)}: accuracy {a:.4f} ({c} examples)" for n, a, c in self.subsets]
         lines += ["", "Confusion matrix (rows: true class, columns: predicted, same order):", ""]
         lines.append(
             "| true \\ predicted | " + " | ".join(str(i) for i in range(len(self.labels))) + " |"

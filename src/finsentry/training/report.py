@@ -14,6 +14,8 @@ from finsentry.scoring.network import ENTITY_TASK
 from finsentry.training.data import DataError, Example
 from finsentry.training.metrics import TaskMetrics, classification_metrics
 
+MIXED_SUBSET = "companies of different tone in one headline"
+
 
 def evaluate_with_scorer(scorer: Scorer, examples: Sequence[Example]) -> dict[str, TaskMetrics]:
     """Metrics per task for the examples, through the same code path as production scoring."""
@@ -52,11 +54,17 @@ def _evaluate_targets(scorer: Scorer, examples: Sequence[Example]) -> TaskMetric
     targets = [[Target(e.target, e.spans) for e in by_text[t]] for t in texts]
     truth: list[int] = []
     predicted: list[int] = []
+    mixed = [0, 0]  # correct, examples: headlines whose companies differ in tone
     for text, score in zip(texts, scorer.score(texts, targets), strict=True):
+        differ = len({e.label for e in by_text[text]}) > 1
         for example, towards in zip(by_text[text], score.targets, strict=True):
             truth.append(index[example.label])
             predicted.append(index[towards.sentiment])
-    return classification_metrics(ENTITY_TASK, names, truth, predicted)
+            if differ:
+                mixed[0] += truth[-1] == predicted[-1]
+                mixed[1] += 1
+    metrics = classification_metrics(ENTITY_TASK, names, truth, predicted)
+    return metrics.with_subset(MIXED_SUBSET, *mixed)
 
 
 def report_json(model_id: str, data: str, metrics: dict[str, TaskMetrics]) -> dict[str, Any]:
