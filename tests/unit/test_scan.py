@@ -67,12 +67,12 @@ def test_a_row_is_judged_on_the_rows_before_it_only(tmp_path: Path) -> None:
     assert stamps[1300] in [f.at for f in whole]
 
 
-def item(n: int, at: datetime, negative: bool) -> ScoredItem:
-    news = NewsItem(f"n{n}", at, "wire", f"Acme story number {n}", tickers=("ACME",))
+def item(n: int, at: datetime, negative: bool, ticker: str = "ACME") -> ScoredItem:
+    news = NewsItem(f"n{n}", at, "wire", f"{ticker} story number {n}", tickers=(ticker,))
     score = TextScore(0.9, 0.05, 0.05, "Company | News", 0.5) if negative else TextScore(
         0.05, 0.9, 0.05, "Company | News", 0.5
     )
-    return ScoredItem(news, score, "test@1", ("ACME",))
+    return ScoredItem(news, score, "test@1", (ticker,))
 
 
 def test_a_burst_of_a_ticker_in_the_store_is_found_with_the_stored_count(tmp_path: Path) -> None:
@@ -82,6 +82,7 @@ def test_a_burst_of_a_ticker_in_the_store_is_found_with_the_stored_count(tmp_pat
     burst_at = T0 + timedelta(days=2, hours=10, minutes=10)  # a window of the burst alone
     items += [item(1000 + k, burst_at + timedelta(seconds=20 * k), True) for k in range(12)]
     items += [item(2000 + n, burst_at + timedelta(hours=1, minutes=30 * n), False) for n in range(40)]
+    items += [item(3000 + n, T0 + timedelta(minutes=30 * n + 7), False, "BETA") for n in range(200)]
     store.write_batch(BatchWrite(items, [], SIZES))
     try:
         t, x, missing = scope_series(store, ("ticker", "ACME"), "count", 300, T0, burst_at + timedelta(hours=20))
@@ -117,3 +118,26 @@ def test_unusable_requests_say_what_to_do(tmp_path: Path) -> None:
     assert size.exit_code == 2 and "keeps windows of 300, 3600 s" in size.output
     nothing = runner.invoke(main, ["scan", "--scope", "all", "--window-s", "300"], env=env)
     assert nothing.exit_code == 2 and "holds no items yet" in nothing.output
+
+
+def test_every_ticker_is_scanned_and_only_those_with_anomalies_are_shown(tmp_path: Path) -> None:
+    db = str(tmp_path / "all.db")
+    store = open_store(db)
+    burst_at = T0 + timedelta(days=2, hours=10, minutes=10)
+    items = [item(n, T0 + timedelta(minutes=30 * n), False) for n in range(200)]
+    items += [item(1000 + k, burst_at + timedelta(seconds=20 * k), True) for k in range(12)]
+    items += [item(3000 + n, T0 + timedelta(minutes=30 * n + 7), False, "BETA") for n in range(200)]
+    store.write_batch(BatchWrite(items, [], SIZES))
+    store.close()
+    env = {"FINSENTRY_DB": db, "FINSENTRY_WINDOW_SIZES_S": "300,3600", "FINSENTRY_DETECT_WINDOW_S": "300"}
+    runner = CliRunner()
+    as_json = runner.invoke(main, ["scan", "--scope", "ticker:*", "--json"], env=env)
+    assert as_json.exit_code == 0, as_json.output
+    found = [json.loads(line) for line in as_json.output.splitlines()]
+    assert {f["series"] for f in found} == {"ticker:ACME count"}
+    assert burst_at.isoformat() in [f["at"] for f in found]
+    text = runner.invoke(main, ["scan", "--scope", "ticker:*"], env=env)
+    assert "ticker:ACME count:" in text.output and "ticker:BETA" not in text.output
+    assert text.output.rstrip().endswith(f"{len(found)} anomalies in 2 scopes")
+    unknown = runner.invoke(main, ["scan", "--scope", "ticker:NOPE"], env=env)
+    assert unknown.exit_code == 2 and "no windows of 300 s" in unknown.output

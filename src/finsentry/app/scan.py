@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from finsentry.detectors.series import SeriesConfig, SeriesDetector, robust_baseline
-from finsentry.schema import ScopeKind
+from finsentry.schema import ScopeKind, WindowStat
 
 if TYPE_CHECKING:
     from finsentry.store.base import Store
@@ -43,6 +43,7 @@ __all__ = [
     "rows_per_period",
     "scan",
     "scope_series",
+    "scopes_series",
 ]
 
 METRICS = ("count", "negative_share", "mean_score")
@@ -212,14 +213,45 @@ def scope_series(
     rounded down to a window start), read from the store's window statistics: novel items
     (``count``), their negative share or their mean score. Windows without items count 0; their
     share and mean take the value before them (returned: how many did)."""
+    found = scopes_series(store, scope, metric, size_s, start, end)
+    if scope[1] in found:
+        return found[scope[1]]
+    return _series({}, metric, _grid(start, end, size_s))
+
+
+def scopes_series(
+    store: Store,
+    scope: tuple[str, str],
+    metric: str,
+    size_s: int,
+    start: datetime,
+    end: datetime,
+) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
+    """:func:`scope_series` of one scope, or of every scope of its kind that has windows in the
+    stretch when its value is ``*`` (``ticker:*``), by scope value."""
     if metric not in METRICS:
         raise ValueError(f"metric {metric!r}: use one of {', '.join(METRICS)}")
-    first, last = _window_start(start, size_s), _window_start(end, size_s)
     kind, value = scope
-    until = last + timedelta(seconds=size_s)
-    stats = store.window_stats(size_s, first, until, ScopeKind(kind), value)
-    by_start = {s.start: s for s in stats}
-    starts = pd.date_range(first, last, freq=f"{size_s}s")
+    starts = _grid(start, end, size_s)
+    until = starts[-1].to_pydatetime() + timedelta(seconds=size_s)
+    every = value == "*" and kind != str(ScopeKind.ALL)
+    stats = store.window_stats(
+        size_s, starts[0].to_pydatetime(), until, ScopeKind(kind), None if every else value
+    )
+    grouped: dict[str, dict[datetime, WindowStat]] = {}
+    for stat in stats:
+        grouped.setdefault(stat.scope_value, {})[stat.start] = stat
+    return {name: _series(by_start, metric, starts) for name, by_start in sorted(grouped.items())}
+
+
+def _grid(start: datetime, end: datetime, size_s: int) -> pd.DatetimeIndex:
+    first, last = _window_start(start, size_s), _window_start(end, size_s)
+    return pd.date_range(first, last, freq=f"{size_s}s")
+
+
+def _series(
+    by_start: dict[datetime, WindowStat], metric: str, starts: pd.DatetimeIndex
+) -> tuple[np.ndarray, np.ndarray, int]:
     values = []
     for at in starts:
         stat = by_start.get(at.to_pydatetime())

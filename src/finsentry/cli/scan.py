@@ -17,7 +17,7 @@ SEASONAL_CYCLES = 4
 if TYPE_CHECKING:
     import numpy as np
 
-    from finsentry.app.scan import Finding
+    from finsentry.detectors.series import SeriesConfig
 
     Series = tuple[np.ndarray, np.ndarray, int]
 
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     metavar="KIND:VALUE",
     envvar="FINSENTRY_SCAN_SCOPE",
     show_envvar=True,
-    help="A scope of the store: all, ticker:AAPL, topic:NAME or source:NAME.",
+    help="A scope of the store: all, ticker:AAPL, topic:NAME or source:NAME; ticker:* (or "
+    "topic:*, source:*) scans every one that has windows in the stretch.",
 )
 @click.option(
     "--csv",
@@ -118,41 +119,54 @@ def scan(
 
     \b
       finsentry scan --scope ticker:AAPL --since 30d
+      finsentry scan --scope 'ticker:*' --since 7d      # every ticker with news
       finsentry scan --scope all --metric negative_share --window-s 3600
       finsentry scan --csv latency.csv --json
     """
-    from finsentry.app.scan import benchmarked_config, describe_series
-    from finsentry.app.scan import scan as run_scan
+    from finsentry.app.scan import benchmarked_config
 
     if (scope_text is None) == (csv_path is None):
         raise click.UsageError(
             "give one of --scope KIND:VALUE (a scope of the store) or --csv FILE"
         )
     if csv_path is not None:
-        stamps, values, missing = _csv(csv_path)
-        what = f"{csv_path}"
+        named = {str(csv_path): _csv(csv_path)}
     else:
         assert scope_text is not None
-        stamps, values, missing = _scope(ctx, scope_text, metric, db, window_s, since)
-        what = f"{scope_text} {metric}"
-    try:
-        config = benchmarked_config(
-            stamps, len(values), history=history, min_z=min_z, threshold=threshold,
-            seasonal=not no_seasonal, min_cycles=SEASONAL_CYCLES,
-        )  # fmt: skip
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    _show(run_scan(stamps, values, config), what, describe_series(stamps, config), missing, as_json)
+        named = _scopes(ctx, scope_text, metric, db, window_s, since)
+    several = len(named) > 1 or (scope_text or "").endswith(":*")
+    shown = 0
+    for name, (stamps, values, missing) in named.items():
+        try:
+            config = benchmarked_config(
+                stamps, len(values), history=history, min_z=min_z, threshold=threshold,
+                seasonal=not no_seasonal, min_cycles=SEASONAL_CYCLES,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        what = name if csv_path is not None else f"{name} {metric}"
+        shown += _show(what, (stamps, values, missing), config, as_json, quiet_if_none=several)
+    if several and not as_json:
+        click.echo(f"{shown} anomalies in {len(named)} scopes")
 
 
-def _show(found: list[Finding], what: str, described: str, missing: int, as_json: bool) -> None:
+def _show(
+    what: str, series: Series, config: SeriesConfig, as_json: bool, quiet_if_none: bool
+) -> int:
+    """Print one series' anomalies (nothing for a series without any, among several); returns
+    how many."""
+    from finsentry.app.scan import describe_series, scan
     from finsentry.inert import for_terminal
 
+    stamps, values, missing = series
+    found = scan(stamps, values, config)
     if as_json:
         for finding in found:
-            click.echo(json.dumps(finding.to_json()))
-        return
-    click.echo(for_terminal(f"{what}: {described}"))
+            click.echo(json.dumps({"series": what, **finding.to_json()}))
+        return len(found)
+    if quiet_if_none and not found:
+        return 0
+    click.echo(for_terminal(f"{what}: {describe_series(stamps, config)}"))
     if missing:
         click.echo(f"{missing} rows without a value took the value before them")
     for f in found:
@@ -161,6 +175,7 @@ def _show(found: list[Finding], what: str, described: str, missing: int, as_json
             f"of the rows before (robust z {f.z:+.1f})  score {f.score:.3f}"
         )
     click.echo(f"{len(found)} anomalies")
+    return len(found)
 
 
 def _csv(path: Path) -> Series:
@@ -175,15 +190,15 @@ def _csv(path: Path) -> Series:
     return stamps, values, missing
 
 
-def _scope(
+def _scopes(
     ctx: click.Context,
     scope_text: str,
     metric: str,
     db: str | None,
     window_s: int | None,
     since: str | None,
-) -> Series:
-    from finsentry.app.scan import scope_series
+) -> dict[str, Series]:
+    from finsentry.app.scan import scopes_series
     from finsentry.cli.alerts import parse_scope, parse_since
     from finsentry.inert import redact_dsn
 
@@ -199,6 +214,15 @@ def _scope(
         if first is None or last is None:
             raise click.UsageError(f"the store {redact_dsn(settings.db)} holds no items yet")
         start: datetime = parse_since(since, last) if since else first
-        return scope_series(store, scope, metric, size, max(start, first), last)
+        found = scopes_series(store, scope, metric, size, max(start, first), last)
     finally:
         store.close()
+    if not found and scope[1] == "*":
+        raise click.UsageError(f"no {scope[0]} has windows of {size} s in that stretch")
+    if not found:
+        raise click.UsageError(
+            f"{scope_text}: no windows of {size} s in that stretch (check the name: "
+            "finsentry alerts and the dashboards show the scopes the store holds)"
+        )
+    label = f"{scope[0]}:{{}}" if scope[0] != "all" else "all"
+    return {label.format(name): series for name, series in found.items()}
