@@ -2,7 +2,8 @@
 one of the same tone, then ``finsentry backtest`` on both, seed by seed (issue 12).
 
 The simulator (``finsentry simulate``) writes its headlines from templates, and the model reads
-them easily. A desk's news is not like that. Here each stream keeps the simulator's timing, its
+them easily. The rewriting is the product's (``finsentry simulate --headlines FILE``,
+:mod:`finsentry.app.realtext`); this script runs it on SEntFiN and backtests both versions. A desk's news is not like that. Here each stream keeps the simulator's timing, its
 tickers, its syndicated copies and its planted incidents (the ground truth), but every headline
 becomes a real SEntFiN headline whose per-company label matches the tone the item needs, with the
 company it names replaced by the simulated item's company (same surface: name, alias, cashtag).
@@ -29,111 +30,26 @@ simulator's own text (the baseline, same run) and for the real sentences.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import random
 import statistics
 import sys
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from finsentry.app.backtest import load_truth, run_backtest
-from finsentry.app.headlines import TONES
-from finsentry.app.incidents import SHAPES
-from finsentry.app.simulate import TONE_WEIGHTS, simulate
+from finsentry.app.realtext import Headline, Rewriter, read_headlines, tones_of
+from finsentry.app.simulate import simulate
 from finsentry.config import Settings
-from finsentry.entities import EntityTagger
-
-COPY_MARKS = (("UPDATE 1-", ""), ("EXCLUSIVE: ", ""), ("", " - sources"))
-
-
-@dataclass(frozen=True)
-class Headline:
-    title: str
-    entities: tuple[str, ...]  # in the order they are replaced
 
 
 def read_sentfin(folder: Path) -> dict[tuple[int, str], list[Headline]]:
-    """(entities, tone) -> headlines whose entities all carry that tone, each named verbatim."""
-    pools: dict[tuple[int, str], list[Headline]] = {}
-    for name in ("sentfin_train.csv", "sentfin_valid.csv"):
-        path = folder / name
+    """The SEntFiN train and valid files as pools of headlines by (entities, tone)."""
+    paths = [folder / "sentfin_train.csv", folder / "sentfin_valid.csv"]
+    for path in paths:
         if not path.exists():
             sys.exit(f"{path} not found: pass --sentfin with the SEntFiN folder (shared data)")
-        with path.open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                labels: dict[str, str] = json.loads(row["entities"])
-                tones = set(labels.values())
-                if len(labels) not in (1, 2) or len(tones) != 1:
-                    continue
-                title = " ".join(row["title"].split())
-                names = tuple(sorted(labels, key=len, reverse=True))
-                if not all(n in title for n in names) or any(
-                    a != b and a in b for a in names for b in names
-                ):
-                    continue  # a name not found verbatim, or one inside the other
-                pools.setdefault((len(labels), tones.pop()), []).append(Headline(title, names))
-    return pools
-
-
-class Rewriter:
-    """Replaces a simulated record's headline by a real one of the tone it needs."""
-
-    def __init__(self, pools: dict[tuple[int, str], list[Headline]], seed: int) -> None:
-        self.rng = random.Random(seed)
-        self.pools = {k: self.rng.sample(v, len(v)) for k, v in pools.items()}
-        self.taken = {k: 0 for k in pools}
-        self.tagger = EntityTagger()
-        self.done: dict[str, str] = {}  # base simulated headline -> real headline
-        self.reused = 0
-
-    def draw(self, entities: int, tone: str) -> Headline:
-        key = (entities, tone)
-        pool = self.pools[key]
-        if self.taken[key] >= len(pool):
-            self.taken[key] = 0
-            self.reused += 1
-        self.taken[key] += 1
-        return pool[self.taken[key] - 1]
-
-    def surfaces(self, headline: str) -> list[str]:
-        """The strings that name a company in a simulated headline, first mention each."""
-        found: dict[str, str] = {}
-        for start, end, ticker in sorted(self.tagger.mentions_in(headline)):
-            if end > start and ticker not in found:
-                found[ticker] = headline[start:end]
-        return list(found.values())[:2]
-
-    def rewrite(self, record: dict[str, Any], tone: str) -> dict[str, Any]:
-        headline = record["headline"]
-        prefix, suffix = "", ""
-        for p, s in COPY_MARKS:
-            if p and headline.startswith(p) or s and headline.endswith(s):
-                prefix, suffix = p, s
-                headline = headline[len(p) :] if p else headline[: -len(s)]
-                break
-        real = self.done.get(headline)
-        if real is None:
-            names = self.surfaces(headline)
-            pick = self.draw(max(len(names), 1), tone)
-            real = pick.title
-            for entity, name in zip(pick.entities, names, strict=False):
-                real = real.replace(entity, name)
-            self.done[headline] = real
-        return {**record, "headline": f"{prefix}{real}{suffix}", "body": None}
-
-
-def tones_of(truth: dict[str, Any], records: list[dict[str, Any]], seed: int) -> Iterator[str]:
-    rng = random.Random(seed * 7919)
-    tone_of_item = {
-        item_id: SHAPES[inc["kind"]][2] for inc in truth["incidents"] for item_id in inc["item_ids"]
-    }
-    for record in records:
-        tone = tone_of_item.get(record["id"], "mixed")
-        yield tone if tone == "negative" else rng.choices(TONES, TONE_WEIGHTS)[0]
+    return read_headlines(paths)
 
 
 def backtest(stream: Path, settings: Settings) -> dict[str, Any]:

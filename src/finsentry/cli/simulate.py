@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import click
 
@@ -76,6 +77,15 @@ def _parse_start(ctx: click.Context, param: click.Parameter, value: str | None) 
     "start, quiet hours, one story on two tickers, negative shifts at usual volume).",
 )
 @click.option(
+    "--headlines",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="FINSENTRY_SIMULATE_HEADLINES",
+    show_envvar=True,
+    help="Real headlines instead of the templates' (repeatable): CSV with title and entities "
+    "columns, as SEntFiN; each item takes one of the tone it needs, its company swapped in.",
+)
+@click.option(
     "--quiet",
     is_flag=True,
     envvar="FINSENTRY_SIMULATE_QUIET",
@@ -89,6 +99,7 @@ def simulate(
     incidents: int,
     start: datetime | None,
     profile: str,
+    headlines: tuple[Path, ...],
     quiet: bool,
 ) -> None:
     """Write a realistic synthetic news stream in the input format, with known incidents.
@@ -103,10 +114,16 @@ def simulate(
 
     try:
         result = run(out, hours=hours, seed=seed, incidents=incidents, start=start, profile=profile)
+        reused = _real_headlines(result.out, list(headlines), seed) if headlines else 0
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     if quiet:
         return
+    if reused:
+        click.echo(
+            f"the headlines ran out {reused} times and were reused: repeats within a day read "
+            "as duplicates (give more headlines or fewer --hours)"
+        )
     click.echo(
         f"wrote {result.items} items ({result.duplicates} syndicated copies) from "
         f"{result.start.isoformat()} to {result.end.isoformat()} -> {result.out}"
@@ -117,3 +134,9 @@ def simulate(
             f"-{incident.end:%H:%M} UTC  {len(incident.item_ids)} items"
         )
     click.echo(f"ground truth -> {result.truth_path}")
+
+
+def _real_headlines(stream: Path, headlines: list[Path], seed: int) -> int:
+    from finsentry.app.realtext import rewrite_stream
+
+    return rewrite_stream(stream, headlines, seed)
