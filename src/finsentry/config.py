@@ -69,7 +69,7 @@ class Settings(BaseSettings):
 
     # --- entities and duplicates -------------------------------------------------------------
     watchlist: str | None = Field(
-        None, description="CSV watchlist (ticker,name,aliases); default: the bundled list."
+        None, description="CSV watchlist (ticker,name,aliases[,not_before]); default: the bundled list."
     )
     dedup_horizon_h: float = Field(24.0, description="Near-duplicate horizon in hours.")
 

@@ -53,6 +53,9 @@ class WatchlistEntry:
     ticker: str
     name: str
     aliases: tuple[str, ...] = ()
+    # lower-case words that, right after a name, make it a common noun, not the company:
+    # "Shell companies", "Visa applications", "Amazon rainforest"
+    not_before: tuple[str, ...] = ()
 
     @property
     def surfaces(self) -> tuple[str, ...]:
@@ -65,7 +68,9 @@ def bundled_watchlist_text() -> str:
 
 
 def parse_watchlist(text: str, origin: str = "watchlist") -> list[WatchlistEntry]:
-    """Entries from watchlist CSV text (columns ``ticker,name,aliases``; aliases ``|``-separated)."""
+    """Entries from watchlist CSV text (columns ``ticker,name,aliases``; aliases ``|``-separated;
+    an optional ``not_before`` column lists, ``|``-separated, the words after which a name is not
+    the company)."""
     reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
     fields = {f.strip().lower() for f in reader.fieldnames or ()}
     if not {"ticker", "name"} <= fields:
@@ -83,7 +88,8 @@ def parse_watchlist(text: str, origin: str = "watchlist") -> list[WatchlistEntry
                 "class suffix such as BRK.B)"
             )
         aliases = tuple(a.strip() for a in row.get("aliases", "").split("|") if a.strip())
-        entries.append(WatchlistEntry(ticker, row.get("name", "").strip(), aliases))
+        words = tuple(w.strip().lower() for w in row.get("not_before", "").split("|") if w.strip())
+        entries.append(WatchlistEntry(ticker, row.get("name", "").strip(), aliases, words))
     return entries
 
 
@@ -110,10 +116,13 @@ def _is_shouting(text: str) -> bool:
 class _NameMatcher:
     """Whole-word matches of many names in a text (Aho-Corasick), longest match wins."""
 
-    def __init__(self, names: Iterable[tuple[str, str]]) -> None:
+    def __init__(
+        self, names: Iterable[tuple[str, str]], not_before: dict[str, frozenset[str]] | None = None
+    ) -> None:
         import ahocorasick  # a C extension: imported when a tagger is first used
 
         self._automaton: Any = ahocorasick.Automaton()
+        self._not_before = not_before or {}  # ticker -> words that make its name a common noun
         count = 0
         for surface, ticker in names:
             if surface and surface not in self._automaton:  # first entry wins on a clash
@@ -138,6 +147,8 @@ class _NameMatcher:
                 continue
             if end < last and _is_word_char(text[end + 1]):
                 continue
+            if ticker in self._not_before and _next_word(text, end + 1) in self._not_before[ticker]:
+                continue
             spans.append((start, end, ticker))
         if not spans:
             return []
@@ -149,6 +160,15 @@ class _NameMatcher:
                 continue
             taken.append((start, end, ticker))
         return sorted((start, end + 1, ticker) for start, end, ticker in taken)
+
+
+_NEXT_WORD = re.compile(r"\s+(\w+)")
+
+
+def _next_word(text: str, at: int) -> str:
+    """The word after position ``at`` (spaces skipped), lower-cased; '' when none."""
+    found = _NEXT_WORD.match(text, at)
+    return found.group(1).lower() if found else ""
 
 
 def name_spans(text: str, name: str) -> tuple[Span, ...]:
@@ -197,8 +217,9 @@ class EntityTagger:
     def _matchers(self) -> tuple[_NameMatcher, _NameMatcher]:
         if self._exact is None or self._upper is None:
             pairs = [(s, e.ticker) for e in self.entries for s in e.surfaces]
-            self._exact = _NameMatcher(pairs)
-            self._upper = _NameMatcher((s.upper(), t) for s, t in pairs)
+            common = {e.ticker: frozenset(e.not_before) for e in self.entries if e.not_before}
+            self._exact = _NameMatcher(pairs, common)
+            self._upper = _NameMatcher(((s.upper(), t) for s, t in pairs), common)
         return self._exact, self._upper
 
     def tickers_in(self, text: str) -> set[str]:

@@ -177,3 +177,32 @@ def test_name_spans_finds_any_name_case_insensitively() -> None:
     assert [text[a:b] for a, b in name_spans(text, "tata steel")] == ["Tata Steel", "TATA STEEL"]
     assert name_spans(text, "Infosys") == ()
     assert name_spans("AlphaBeta", "Beta") == ((5, 9),)  # not on a word boundary: still found
+
+
+@pytest.mark.parametrize(
+    ("headline", "expected"),
+    [
+        ("Regulator cracks down on shell companies; Shell companies face probe", ()),
+        ("SHELL COMPANIES FACE A WIDER PROBE", ()),
+        ("Shell profit jumps on gas prices", ("SHEL",)),
+        ("Visa applications surge as students return", ()),
+        ("Visa rules out a bid for the fintech", ("V",)),
+        ("Amazon rainforest fires spread", ()),
+        ("Amazon shares jump", ("AMZN",)),
+        ("Short seller accuses Oracle of inflating revenue", ("ORCL",)),
+    ],
+)
+def test_a_name_followed_by_a_common_noun_is_not_the_company(
+    tagger: EntityTagger, headline: str, expected: tuple[str, ...]
+) -> None:
+    assert tagger.tag_item(news(headline)) == expected
+
+
+def test_a_custom_watchlist_may_list_the_words_after_which_a_name_is_not_the_company() -> None:
+    (entry,) = parse_watchlist("ticker,name,aliases,not_before\nBALL,Ball Corp.,Ball,Game|Bearings\n")
+    assert entry.not_before == ("game", "bearings")
+    custom = EntityTagger([entry])
+    assert custom.tag_item(news("Ball bearings maker expands")) == ()
+    assert custom.tag_item(news("Ball raises outlook")) == ("BALL",)
+    (plain,) = parse_watchlist("ticker,name,aliases\nBALL,Ball Corp.,Ball\n")
+    assert EntityTagger([plain]).tag_item(news("Ball bearings maker expands")) == ("BALL",)
