@@ -138,6 +138,9 @@ def test_every_ticker_is_scanned_and_only_those_with_anomalies_are_shown(tmp_pat
     assert burst_at.isoformat() in [f["at"] for f in found]
     text = runner.invoke(main, ["scan", "--scope", "ticker:*"], env=env)
     assert "ticker:ACME count:" in text.output and "ticker:BETA" not in text.output
+    assert "(the rows before barely vary: robust z beyond 1000)" in text.output  # 0 or 1 an item
+    few = runner.invoke(main, ["scan", "--scope", "ticker:*", "--json", "--min-items", "13"], env=env)
+    assert few.exit_code == 0 and few.output == ""  # the burst holds 12 items
     assert text.output.rstrip().endswith(f"{len(found)} anomalies in 2 scopes")
     unknown = runner.invoke(main, ["scan", "--scope", "ticker:NOPE"], env=env)
     assert unknown.exit_code == 2 and "no windows of 300 s" in unknown.output

@@ -49,6 +49,8 @@ __all__ = [
 METRICS = ("count", "negative_share", "mean_score")
 DAY_S = 86_400
 PROBATION_SHARE = 0.15  # NAB's probationary share of a file, at most 750 rows
+# a scope's series: window starts, values, how many values were carried, novel items per window
+ScopeSeries = tuple[np.ndarray, np.ndarray, int, np.ndarray]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,13 +138,21 @@ def learning_period(config: SeriesConfig) -> int:
     return max(config.history, 2 * config.period)
 
 
-def scan(timestamps: np.ndarray, values: np.ndarray, config: SeriesConfig) -> list[Finding]:
-    """The rows the detector flags after the learning period, oldest first."""
+def scan(
+    timestamps: np.ndarray,
+    values: np.ndarray,
+    config: SeriesConfig,
+    eligible: np.ndarray | None = None,
+) -> list[Finding]:
+    """The rows the detector flags after the learning period, oldest first; with ``eligible``,
+    only rows where it is true (e.g. windows holding enough items to mean something)."""
     x = np.asarray(values, dtype=float)
     if len(x) == 0:
         return []
     fired = SeriesDetector(config).decision_score(x)
     fired[: learning_period(config)] = 0.0
+    if eligible is not None:
+        fired[~np.asarray(eligible, dtype=bool)] = 0.0
     median, spread = robust_baseline(x, config.history)
     out = []
     for row in np.flatnonzero(fired > 0.0).tolist():
@@ -214,9 +224,8 @@ def scope_series(
     (``count``), their negative share or their mean score. Windows without items count 0; their
     share and mean take the value before them (returned: how many did)."""
     found = scopes_series(store, scope, metric, size_s, start, end)
-    if scope[1] in found:
-        return found[scope[1]]
-    return _series({}, metric, _grid(start, end, size_s))
+    t, x, missing, _ = found.get(scope[1]) or _series({}, metric, _grid(start, end, size_s))
+    return t, x, missing
 
 
 def scopes_series(
@@ -226,9 +235,10 @@ def scopes_series(
     size_s: int,
     start: datetime,
     end: datetime,
-) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
+) -> dict[str, ScopeSeries]:
     """:func:`scope_series` of one scope, or of every scope of its kind that has windows in the
-    stretch when its value is ``*`` (``ticker:*``), by scope value."""
+    stretch when its value is ``*`` (``ticker:*``), by scope value, each with the novel items of
+    every window."""
     if metric not in METRICS:
         raise ValueError(f"metric {metric!r}: use one of {', '.join(METRICS)}")
     kind, value = scope
@@ -251,11 +261,12 @@ def _grid(start: datetime, end: datetime, size_s: int) -> pd.DatetimeIndex:
 
 def _series(
     by_start: dict[datetime, WindowStat], metric: str, starts: pd.DatetimeIndex
-) -> tuple[np.ndarray, np.ndarray, int]:
-    values = []
+) -> ScopeSeries:
+    values, counts = [], []
     for at in starts:
         stat = by_start.get(at.to_pydatetime())
         count = stat.count if stat is not None else 0
+        counts.append(count)
         if metric == "count":
             values.append(float(count))
         elif count == 0 or stat is None:
@@ -265,7 +276,7 @@ def _series(
         else:
             values.append(stat.score_sum / count)
     stamps = np.array([at.tz_convert(None).to_datetime64() for at in starts], dtype="datetime64[s]")
-    return _filled(stamps, np.array(values, dtype=float))
+    return (*_filled(stamps, np.array(values, dtype=float)), np.array(counts, dtype=np.int64))
 
 
 def _window_start(at: datetime, size_s: int) -> datetime:

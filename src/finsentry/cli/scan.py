@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
     from finsentry.detectors.series import SeriesConfig
 
-    Series = tuple[np.ndarray, np.ndarray, int]
+    # timestamps, values, values carried forward, rows that may be listed (None: all)
+    Series = tuple[np.ndarray, np.ndarray, int, np.ndarray | None]
 
 
 @click.command()
@@ -90,6 +91,14 @@ if TYPE_CHECKING:
     help="Least detector score (0-1, a rank against the series' own past) that is listed.",
 )
 @click.option(
+    "--min-items",
+    type=click.IntRange(min=0),
+    envvar="FINSENTRY_SCAN_MIN_ITEMS",
+    show_envvar=True,
+    help="With --scope: least novel items in a window for it to be listed [default: 6 for "
+    "count, as the volume rule; 8 for a share or mean, as the tone rules].",
+)
+@click.option(
     "--no-seasonal",
     is_flag=True,
     help="Without the same-time-of-day view (on by default for rows with a daily period that "
@@ -108,6 +117,7 @@ def scan(
     history: int | None,
     min_z: float,
     threshold: float,
+    min_items: int | None,
     no_seasonal: bool,
     as_json: bool,
 ) -> None:
@@ -133,10 +143,12 @@ def scan(
         named = {str(csv_path): _csv(csv_path)}
     else:
         assert scope_text is not None
-        named = _scopes(ctx, scope_text, metric, db, window_s, since)
+        least = min_items if min_items is not None else _least_items(metric)
+        named = _scopes(ctx, scope_text, metric, (db, window_s, since), least)
     several = len(named) > 1 or (scope_text or "").endswith(":*")
     shown = 0
-    for name, (stamps, values, missing) in named.items():
+    for name, series in named.items():
+        stamps, values = series[0], series[1]
         try:
             config = benchmarked_config(
                 stamps, len(values), history=history, min_z=min_z, threshold=threshold,
@@ -145,7 +157,7 @@ def scan(
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
         what = name if csv_path is not None else f"{name} {metric}"
-        shown += _show(what, (stamps, values, missing), config, as_json, quiet_if_none=several)
+        shown += _show(what, series, config, as_json, quiet_if_none=several)
     if several and not as_json:
         click.echo(f"{shown} anomalies in {len(named)} scopes")
 
@@ -158,8 +170,8 @@ def _show(
     from finsentry.app.scan import describe_series, scan
     from finsentry.inert import for_terminal
 
-    stamps, values, missing = series
-    found = scan(stamps, values, config)
+    stamps, values, missing, eligible = series
+    found = scan(stamps, values, config, eligible)
     if as_json:
         for finding in found:
             click.echo(json.dumps({"series": what, **finding.to_json()}))
@@ -172,7 +184,7 @@ def _show(
     for f in found:
         click.echo(
             f"{f.at:%Y-%m-%d %H:%M} UTC  value {f.value:g}  {f.direction} the median {f.median:g} "
-            f"of the rows before (robust z {f.z:+.1f})  score {f.score:.3f}"
+            f"of the rows before ({_z_text(f.z)})  score {f.score:.3f}"
         )
     click.echo(f"{len(found)} anomalies")
     return len(found)
@@ -187,21 +199,23 @@ def _csv(path: Path) -> Series:
             f"{path}: no rows with a timestamp and a number (columns timestamp,value, e.g. "
             "2026-01-05 14:00:00,42)"
         )
-    return stamps, values, missing
+    return stamps, values, missing, None
 
 
 def _scopes(
     ctx: click.Context,
     scope_text: str,
     metric: str,
-    db: str | None,
-    window_s: int | None,
-    since: str | None,
+    where: tuple[str | None, int | None, str | None],
+    min_items: int,
 ) -> dict[str, Series]:
+    """The scope's (or scopes') series, each window eligible to be listed when it holds
+    ``min_items`` novel items or more."""
     from finsentry.app.scan import scopes_series
     from finsentry.cli.alerts import parse_scope, parse_since
     from finsentry.inert import redact_dsn
 
+    db, window_s, since = where
     scope = parse_scope(scope_text)
     settings = settings_from(ctx, db=db)
     size = window_s or settings.detect_window_s
@@ -225,4 +239,21 @@ def _scopes(
             "finsentry alerts and the dashboards show the scopes the store holds)"
         )
     label = f"{scope[0]}:{{}}" if scope[0] != "all" else "all"
-    return {label.format(name): series for name, series in found.items()}
+    return {
+        label.format(name): (t, x, missing, counts >= min_items)
+        for name, (t, x, missing, counts) in found.items()
+    }
+
+
+def _least_items(metric: str) -> int:
+    """The live rules' floors: a volume alert's ``min_items``, a share's ``min_support``."""
+    from finsentry.detectors.base import DetectorConfig
+
+    defaults = DetectorConfig()
+    return defaults.min_items if metric == "count" else defaults.min_support
+
+
+def _z_text(z: float) -> str:
+    if abs(z) < 1000:
+        return f"robust z {z:+.1f}"
+    return "the rows before barely vary: robust z beyond 1000"
