@@ -15,7 +15,7 @@ from finsentry.app.scan import (
     learning_rows,
     read_csv_series,
     scan,
-    scope_series,
+    scopes_series,
 )
 from finsentry.cli import main
 from finsentry.schema import NewsItem, ScoredItem, TextScore
@@ -85,10 +85,12 @@ def test_a_burst_of_a_ticker_in_the_store_is_found_with_the_stored_count(tmp_pat
     items += [item(3000 + n, T0 + timedelta(minutes=30 * n + 7), False, "BETA") for n in range(200)]
     store.write_batch(BatchWrite(items, [], SIZES))
     try:
-        t, x, missing = scope_series(store, ("ticker", "ACME"), "count", 300, T0, burst_at + timedelta(hours=20))
+        found = scopes_series(store, ("ticker", "ACME"), "count", 300, T0, burst_at + timedelta(hours=20))
+        t, x, missing, counts = found["ACME"]
+        assert list(found) == ["ACME"] and (counts == x).all()
         assert missing == 0 and len(t) == len(x)
         assert x[t.tolist().index(np.datetime64(burst_at.replace(tzinfo=None), "s"))] == 12
-        _, share, empty = scope_series(store, ("ticker", "ACME"), "negative_share", 300, T0, burst_at)
+        _, share, empty, _ = scopes_series(store, ("ticker", "ACME"), "negative_share", 300, T0, burst_at)["ACME"]
         assert empty > 0 and not np.isnan(share).any()  # windows without items carry the share before
         stored = store.window_stats(300, burst_at, burst_at + timedelta(seconds=300))
     finally:

@@ -42,7 +42,6 @@ __all__ = [
     "read_csv_series",
     "rows_per_period",
     "scan",
-    "scope_series",
     "scopes_series",
 ]
 
@@ -211,23 +210,6 @@ def _filled(t: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return t, x, missing
 
 
-def scope_series(
-    store: Store,
-    scope: tuple[str, str],
-    metric: str,
-    size_s: int,
-    start: datetime,
-    end: datetime,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """One value per window of ``size_s`` seconds of a scope from ``start`` to ``end`` (both
-    rounded down to a window start), read from the store's window statistics: novel items
-    (``count``), their negative share or their mean score. Windows without items count 0; their
-    share and mean take the value before them (returned: how many did)."""
-    found = scopes_series(store, scope, metric, size_s, start, end)
-    t, x, missing, _ = found.get(scope[1]) or _series({}, metric, _grid(start, end, size_s))
-    return t, x, missing
-
-
 def scopes_series(
     store: Store,
     scope: tuple[str, str],
@@ -236,9 +218,12 @@ def scopes_series(
     start: datetime,
     end: datetime,
 ) -> dict[str, ScopeSeries]:
-    """:func:`scope_series` of one scope, or of every scope of its kind that has windows in the
-    stretch when its value is ``*`` (``ticker:*``), by scope value, each with the novel items of
-    every window."""
+    """One value per window of ``size_s`` seconds from ``start`` to ``end`` (both rounded down to
+    a window start) of a scope, or of every scope of its kind that has windows in the stretch
+    when its value is ``*`` (``ticker:*``), by scope value, read from the store's window
+    statistics: novel items (``count``), their negative share or their mean score. Windows
+    without items count 0; their share and mean take the value before them. Each series comes
+    with how many values were carried and the novel items of every window."""
     if metric not in METRICS:
         raise ValueError(f"metric {metric!r}: use one of {', '.join(METRICS)}")
     kind, value = scope
