@@ -117,6 +117,57 @@ LOOKALIKE = (
     "{co} releases {product} software update",
     "{co} completes audit of {site} energy use",
 )
+# ``--extended`` (2.1): events the first set told in few ways: contamination and pollution,
+# accidents, industrial action, operations stopped by an authority, sanctions; and look-alikes in
+# their vocabulary. Written from the event list of issue 11, not from any evaluation headline.
+ADVERSE_MORE = (
+    "{contaminant} found in {co} {goods}",
+    "{co} {goods} tainted with {contaminant}, tests show",
+    "Health officials link {illness} outbreak to {co} {goods}",
+    "{co} tells shoppers to throw away {goods} after {contaminant} scare",
+    "{regulator} detects {contaminant} in batches of {co} {goods}",
+    "{co} {site} leaked {pollutant} into local river, inspectors say",
+    "Villagers fall ill near {co} {site} after chemical spill",
+    "{co} blamed for {pollutant} contaminating {place} groundwater",
+    "{n} dead as {co} {vehicle} crashes near {place}",
+    "{co} {vehicle} derails outside {place}",
+    "Roof collapse at {co} {site} traps {n} workers",
+    "Gas leak at {co} {site} sends {n} to hospital",
+    "{co} tanker spills oil off {place} coast",
+    "Mine collapse at {co} leaves {n} miners missing",
+    "Crane falls at {co} building site, {n} hurt",
+    "{co} pilots strike, grounding hundreds of flights",
+    "Walkout halts output at {co} {site} for a {dur}",
+    "{co} staff stage {dur}-long strike over pensions",
+    "Industrial action at {co} disrupts {service}",
+    "{co} locks out {n},000 workers as wage talks collapse",
+    "Unions reject {co} pay offer and set strike dates",
+    "{regulator} orders {co} to halt operations at {site}",
+    "Authorities seal {co} {site} over pollution breaches",
+    "{co} forced to shut {site} on {regulator} order",
+    "{regulator} suspends {co} operations in {place}",
+    "Court orders closure of {co} {place} {site}",
+    "{regulator} halts sales of {co} {product}",
+    "{co} added to US sanctions list",
+    "{place} freezes {co} assets under new sanctions",
+    "US Treasury sanctions {co} and two of its executives",
+    "{co} cut off from dollar payments after sanctions",
+    "EU blacklists {co} over deals with sanctioned buyers",
+)
+LOOKALIKE_MORE = (
+    "{co} updates allergen labels on {goods}",
+    "{co} publishes water quality report for {place} {site}",
+    "{co} runs oil spill response exercise off {place}",
+    "{co} orders {n} new {vehicle}s",
+    "Pay talks between {co} and unions to begin on {date}",
+    "{co} signs three-year wage deal with unions",
+    "{co} reviews sanctions compliance procedures",
+    "{regulator} renews operating permit for {co} {site}",
+    "{co} carries out evacuation exercise at {site}",
+    "{co} adds lab testing for {contaminant} at {site}",
+    "{co} {site} resumes normal shifts after planned maintenance",
+    "{co} names new head of health and safety",
+)
 # two companies: the first is hit (negative), the second is mentioned neutrally
 PAIRED = (
     "Fire at {co} {site} that supplies {other}",
@@ -164,7 +215,17 @@ FILLERS: dict[str, Sequence[str]] = {
     "security": ("threat detection service", "firewall suite", "password manager",
                  "fraud monitoring tool", "encryption service"),
     "date": ("March 3", "May 12", "June 30", "September 9", "November 18"),
+    "goods": ("salads", "frozen meals", "bottled water", "infant cereal", "cough syrup",
+              "eye drops", "peanut butter", "ice cream", "sunscreen", "dog food", "spices"),
+    "contaminant": ("salmonella", "listeria", "E. coli", "benzene", "lead", "mould",
+                    "glass fragments", "metal shards", "undeclared allergens", "pesticide residue"),
+    "illness": ("salmonella", "food poisoning", "hepatitis A", "listeria", "E. coli"),
+    "pollutant": ("cyanide", "mercury", "sulphuric acid", "diesel", "untreated sewage", "ammonia"),
+    "vehicle": ("freight train", "passenger jet", "bus", "cargo ship", "helicopter",
+                "tanker truck"),
 }
+_FILLERS_2_0 = ("site", "place", "n", "service", "dur", "product", "defect", "regulator", "amount",
+                "misconduct", "plaintiffs", "agency", "activity", "security", "date")
 INVENTED = ("Norvex Industries", "Calder Foods", "Brightline Telecom", "Halvorsen Chemicals",
             "Meridian Pharma", "Quayside Logistics", "Orbis Motors", "Tallis Bank",
             "Kestrel Airways", "Sundara Textiles", "Veltro Energy", "Ashgrove Mining")
@@ -198,13 +259,17 @@ def contrast(rng: random.Random, names: Sequence[str]) -> tuple[str, dict[str, s
 
 
 def generate(
-    n: int, seed: int, contrast_share: float = 0.0
+    n: int, seed: int, contrast_share: float = 0.0, extended: bool = False
 ) -> list[tuple[str, dict[str, str]]]:
     """``n`` distinct (title, {company: label}) pairs: ``contrast_share`` of two-company headlines
     of opposite fortune, and of the rest about 60 % adverse events, 30 % look-alikes, 10 %
-    two-company event headlines."""
+    two-company event headlines. ``extended`` adds the 2.1 templates (``ADVERSE_MORE``,
+    ``LOOKALIKE_MORE``); without it the output for a seed is what 2.0 was trained on."""
     rng = random.Random(seed)
     names = companies()
+    adverse = ADVERSE + ADVERSE_MORE if extended else ADVERSE
+    lookalike = LOOKALIKE + LOOKALIKE_MORE if extended else LOOKALIKE
+    fillers = FILLERS if extended else {k: v for k, v in FILLERS.items() if k in _FILLERS_2_0}
     out: dict[str, dict[str, str]] = {}
     attempts = 0
     while len(out) < n and attempts < 50 * n:
@@ -214,12 +279,12 @@ def generate(
             out.setdefault(title[0].upper() + title[1:], pair)
             continue
         draw = rng.random()
-        kind = ADVERSE if draw < 0.6 else LOOKALIKE if draw < 0.9 else PAIRED
+        kind = adverse if draw < 0.6 else lookalike if draw < 0.9 else PAIRED
         template = rng.choice(kind)
         company, other = rng.sample(names, 2)
-        values = {key: rng.choice(choices) for key, choices in FILLERS.items()}
+        values = {key: rng.choice(choices) for key, choices in fillers.items()}
         title = template.format(co=company, other=other, **values)
-        if kind is LOOKALIKE:
+        if kind is lookalike:
             labels = {company: "neutral"}
             if "{other}" in template:
                 labels[other] = "neutral"
@@ -247,8 +312,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--contrast-share", type=float, default=0.0, help="share of opposite-fortune pairs"
     )
+    parser.add_argument(
+        "--extended",
+        action="store_true",
+        help="add the 2.1 templates (contamination, accidents, strikes, shutdowns, sanctions)",
+    )
     args = parser.parse_args(argv)
-    rows = generate(args.n, args.seed, args.contrast_share)
+    rows = generate(args.n, args.seed, args.contrast_share, args.extended)
     write_csv(args.out, rows)
     print(f"wrote {len(rows)} headlines to {args.out}")
 

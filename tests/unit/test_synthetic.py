@@ -1,0 +1,50 @@
+"""The synthetic event headlines: the 2.0 set stays reproducible, the extended set adds its
+templates with the labels their kind calls for."""
+
+from __future__ import annotations
+
+import re
+
+from finsentry.training.synthetic import (
+    ADVERSE,
+    ADVERSE_MORE,
+    LOOKALIKE,
+    LOOKALIKE_MORE,
+    PAIRED,
+    generate,
+)
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{[a-z]+\}", template)
+    body = ".+".join(re.escape(p) for p in parts)
+    return re.compile(body[:1].upper() + body[1:] if body[:1].isalpha() else body, re.IGNORECASE)
+
+
+def _kind(title: str, templates: tuple[str, ...]) -> bool:
+    return any(_pattern(t).fullmatch(title) for t in templates)
+
+
+def test_without_extended_no_new_template_is_drawn_and_a_seed_gives_the_same_rows() -> None:
+    rows = generate(600, seed=3)
+    assert rows == generate(600, seed=3)
+    assert not any(_kind(title, ADVERSE_MORE + LOOKALIKE_MORE) for title, _ in rows)
+
+
+def test_extended_draws_the_new_templates_with_their_labels() -> None:
+    rows = generate(1500, seed=5, extended=True)
+    new_adverse = [(t, lab) for t, lab in rows if _kind(t, ADVERSE_MORE)]
+    new_lookalike = [(t, lab) for t, lab in rows if _kind(t, LOOKALIKE_MORE)]
+    assert len(new_adverse) > 100 and len(new_lookalike) > 20
+    for title, labels in new_adverse:
+        assert list(labels.values()) == ["negative"], title
+    for title, labels in new_lookalike:
+        if not _kind(title, ADVERSE + PAIRED):
+            assert set(labels.values()) == {"neutral"}, title
+    assert all("{" not in title for title, _ in rows)  # every filler was filled
+
+
+def test_extended_keeps_the_first_set_in_the_mix() -> None:
+    rows = generate(1500, seed=5, extended=True)
+    assert sum(_kind(t, ADVERSE) for t, _ in rows) > 100
+    assert sum(_kind(t, LOOKALIKE) for t, _ in rows) > 50
