@@ -121,3 +121,60 @@ def test_two_companies_of_opposite_fortune_are_stored_with_opposite_sentiment(
         assert first[1] == "entity" and second[1] == "entity"
         right += (first[0], second[0]) == (a_label, b_label)
     assert right >= 3, got  # opposite sentiment towards the two companies, in most headlines
+
+
+# Our own headlines (not from benchmarks/data/adverse_events.csv, not from the training templates):
+# an adverse event told without market words, and a look-alike in the same vocabulary.
+ADVERSE = [
+    ("Boiler explosion at BASF chemical works leaves two workers dead", "BAS"),
+    ("Nestle pulls infant milk from shops after bacteria found in batches", "NESN"),
+    ("Hackers lock Boeing engineers out of design systems for three days", "BA"),
+    ("Ford recalls 400,000 SUVs as fuel pumps can fail on motorways", "F"),
+    ("Prosecutors charge former Siemens managers with paying bribes", "SIE"),
+    ("Walmart drivers begin week-long walkout over unpaid overtime", "WMT"),
+    ("Regulator orders Exxon to stop pumping at Gulf platform after leak", "XOM"),
+    ("Visa payment network fails across Europe, shoppers stranded at tills", "V"),
+]
+LOOKALIKE = [
+    ("BASF opens training centre for chemical plant safety engineers", "BAS"),
+    ("Nestle adds new testing lab for infant milk in Switzerland", "NESN"),
+    ("Boeing hires former hacker to lead its security research team", "BA"),
+    ("Ford opens new fuel pump plant in Kentucky", "F"),
+    ("Walmart drivers to vote on new overtime agreement next week", "WMT"),
+    ("Exxon runs emergency drill at Gulf platform", "XOM"),
+]
+
+
+def test_adverse_events_without_market_words_are_stored_negative_for_the_company_hit(
+    default_scorer: Scorer, tmp_path: Path
+) -> None:
+    """Through the whole pipeline: an explosion, a recall, a strike is bad news for the company it
+    hits, though no share price is mentioned; the same words in a routine story are not."""
+    from finsentry.config import Settings
+    from finsentry.pipeline import Pipeline
+    from finsentry.runner import run_files
+
+    texts = [(f"a{i}", t, tk) for i, (t, tk) in enumerate(ADVERSE)]
+    texts += [(f"l{i}", t, tk) for i, (t, tk) in enumerate(LOOKALIKE)]
+    rows = [
+        {"id": key, "published_at": f"2026-03-02T1{n % 10}:00:00+00:00", "source": "wire",
+         "headline": text}
+        for n, (key, text, _) in enumerate(texts)
+    ]  # fmt: skip
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    settings = Settings(db=str(tmp_path / "a.db"))
+    pipe = Pipeline.from_settings(settings, scorer=default_scorer, deliver=False)
+    run_files([path], settings, pipeline=pipe)
+    stored = pipe.store._all(  # type: ignore[attr-defined]
+        "SELECT item_id, ticker, sentiment, basis FROM item_tickers"
+    )
+    pipe.close()
+    got = {(r[0], r[1]): r[2] for r in stored}
+    # the tagger finds each company in the text, so its label is the entity head's, towards it
+    assert {r[3] for r in stored} == {"entity"}, stored
+    adverse = [got.get((key, ticker)) for key, _, ticker in texts if key.startswith("a")]
+    lookalike = [got.get((key, ticker)) for key, _, ticker in texts if key.startswith("l")]
+    assert None not in adverse + lookalike, got  # each company named is stored with its own row
+    assert adverse.count("negative") >= 6, list(zip(ADVERSE, adverse, strict=True))
+    assert lookalike.count("negative") <= 1, list(zip(LOOKALIKE, lookalike, strict=True))
