@@ -91,28 +91,38 @@ OPPOSITE = [
 ]  # fmt: skip
 
 
-def test_two_companies_of_opposite_fortune_are_stored_with_opposite_sentiment(
-    default_scorer: Scorer, tmp_path: Path
-) -> None:
-    """Through the whole pipeline with the default model: each ticker's own sentiment is stored."""
+def _stored_ticker_rows(
+    scorer: Scorer, tmp_path: Path, texts: list[tuple[str, str]]
+) -> list[tuple[str, str, str, str]]:
+    """Run (id, headline) items through the whole pipeline into SQLite; the stored
+    (item_id, ticker, sentiment, basis) rows."""
     from finsentry.config import Settings
     from finsentry.pipeline import Pipeline
     from finsentry.runner import run_files
 
     rows = [
-        {"id": f"o{i}", "published_at": f"2026-03-02T10:0{i}:00+00:00", "source": "wire",
-         "headline": text}
-        for i, (text, _, _) in enumerate(OPPOSITE)
+        {"id": key, "published_at": f"2026-03-02T{10 + n // 60:02d}:{n % 60:02d}:00+00:00",
+         "source": "wire", "headline": text}
+        for n, (key, text) in enumerate(texts)
     ]  # fmt: skip
     path = tmp_path / "in.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    settings = Settings(db=str(tmp_path / "o.db"))
-    pipe = Pipeline.from_settings(settings, scorer=default_scorer, deliver=False)
+    settings = Settings(db=str(tmp_path / "items.db"))
+    pipe = Pipeline.from_settings(settings, scorer=scorer, deliver=False)
     run_files([path], settings, pipeline=pipe)
-    stored = pipe.store._all(  # type: ignore[attr-defined]
+    stored: list[tuple[str, str, str, str]] = pipe.store._all(  # type: ignore[attr-defined]
         "SELECT item_id, ticker, sentiment, basis FROM item_tickers ORDER BY item_id, ticker"
     )
     pipe.close()
+    return stored
+
+
+def test_two_companies_of_opposite_fortune_are_stored_with_opposite_sentiment(
+    default_scorer: Scorer, tmp_path: Path
+) -> None:
+    """Through the whole pipeline with the default model: each ticker's own sentiment is stored."""
+    texts = [(f"o{i}", text) for i, (text, _, _) in enumerate(OPPOSITE)]
+    stored = _stored_ticker_rows(default_scorer, tmp_path, texts)
     got = {(r[0], r[1]): (r[2], r[3]) for r in stored}
     right = 0
     for i, (text, (a, a_label), (b, b_label)) in enumerate(OPPOSITE):
@@ -150,26 +160,9 @@ def test_adverse_events_without_market_words_are_stored_negative_for_the_company
 ) -> None:
     """Through the whole pipeline: an explosion, a recall, a strike is bad news for the company it
     hits, though no share price is mentioned; the same words in a routine story are not."""
-    from finsentry.config import Settings
-    from finsentry.pipeline import Pipeline
-    from finsentry.runner import run_files
-
     texts = [(f"a{i}", t, tk) for i, (t, tk) in enumerate(ADVERSE)]
     texts += [(f"l{i}", t, tk) for i, (t, tk) in enumerate(LOOKALIKE)]
-    rows = [
-        {"id": key, "published_at": f"2026-03-02T1{n % 10}:00:00+00:00", "source": "wire",
-         "headline": text}
-        for n, (key, text, _) in enumerate(texts)
-    ]  # fmt: skip
-    path = tmp_path / "in.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    settings = Settings(db=str(tmp_path / "a.db"))
-    pipe = Pipeline.from_settings(settings, scorer=default_scorer, deliver=False)
-    run_files([path], settings, pipeline=pipe)
-    stored = pipe.store._all(  # type: ignore[attr-defined]
-        "SELECT item_id, ticker, sentiment, basis FROM item_tickers"
-    )
-    pipe.close()
+    stored = _stored_ticker_rows(default_scorer, tmp_path, [(k, t) for k, t, _ in texts])
     got = {(r[0], r[1]): r[2] for r in stored}
     # the tagger finds each company in the text, so its label is the entity head's, towards it
     assert {r[3] for r in stored} == {"entity"}, stored

@@ -215,6 +215,9 @@ FILLERS: dict[str, Sequence[str]] = {
     "security": ("threat detection service", "firewall suite", "password manager",
                  "fraud monitoring tool", "encryption service"),
     "date": ("March 3", "May 12", "June 30", "September 9", "November 18"),
+}
+# the fillers only the extended templates use (kept apart: 2.0's draws stay as they were)
+FILLERS_MORE: dict[str, Sequence[str]] = {
     "goods": ("salads", "frozen meals", "bottled water", "infant cereal", "cough syrup",
               "eye drops", "peanut butter", "ice cream", "sunscreen", "dog food", "spices"),
     "contaminant": ("salmonella", "listeria", "E. coli", "benzene", "lead", "mould",
@@ -224,8 +227,6 @@ FILLERS: dict[str, Sequence[str]] = {
     "vehicle": ("freight train", "passenger jet", "bus", "cargo ship", "helicopter",
                 "tanker truck"),
 }
-_FILLERS_2_0 = ("site", "place", "n", "service", "dur", "product", "defect", "regulator", "amount",
-                "misconduct", "plaintiffs", "agency", "activity", "security", "date")
 INVENTED = ("Norvex Industries", "Calder Foods", "Brightline Telecom", "Halvorsen Chemicals",
             "Meridian Pharma", "Quayside Logistics", "Orbis Motors", "Tallis Bank",
             "Kestrel Airways", "Sundara Textiles", "Veltro Energy", "Ashgrove Mining")
@@ -269,7 +270,7 @@ def generate(
     names = companies()
     adverse = ADVERSE + ADVERSE_MORE if extended else ADVERSE
     lookalike = LOOKALIKE + LOOKALIKE_MORE if extended else LOOKALIKE
-    fillers = FILLERS if extended else {k: v for k, v in FILLERS.items() if k in _FILLERS_2_0}
+    fillers = {**FILLERS, **FILLERS_MORE} if extended else FILLERS
     out: dict[str, dict[str, str]] = {}
     attempts = 0
     while len(out) < n and attempts < 50 * n:
