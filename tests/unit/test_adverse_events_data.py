@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.eval_sets import read_eval_set
 
 DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "adverse_events.csv"
 HEADER = ["id", "title", "entities", "kind", "event"]
@@ -49,10 +50,7 @@ MARKET_RE = re.compile(
 
 @pytest.fixture(scope="module")
 def rows() -> list[dict[str, str]]:
-    with DATA.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        assert reader.fieldnames == HEADER
-        return list(reader)
+    return read_eval_set(DATA.name, HEADER)
 
 
 def entities(row: dict[str, str]) -> dict[str, str]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import itertools
 import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.eval_sets import read_eval_set
 
 DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "news_sentences.csv"
 HEADER = ["id", "text", "label", "category"]
@@ -18,10 +19,7 @@ MIN_WORDS, MAX_WORDS = 6, 35
 
 @pytest.fixture(scope="module")
 def rows() -> list[dict[str, str]]:
-    with DATA.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        assert reader.fieldnames == HEADER
-        return list(reader)
+    return read_eval_set(DATA.name, HEADER)
 
 
 def words(text: str) -> set[str]:
