@@ -7,8 +7,10 @@ import re
 
 from finsentry.training.synthetic import (
     ADVERSE,
+    ADVERSE_COMPOUND,
     ADVERSE_MORE,
     LOOKALIKE,
+    LOOKALIKE_COMPOUND,
     LOOKALIKE_MORE,
     PAIRED,
     generate,
@@ -48,3 +50,25 @@ def test_extended_keeps_the_first_set_in_the_mix() -> None:
     rows = generate(1500, seed=5, extended=True)
     assert sum(_kind(t, ADVERSE) for t, _ in rows) > 100
     assert sum(_kind(t, LOOKALIKE) for t, _ in rows) > 50
+
+
+def test_compound_draws_the_company_named_events_and_only_with_the_flag() -> None:
+    before = ADVERSE + ADVERSE_MORE + LOOKALIKE + LOOKALIKE_MORE + PAIRED
+
+    def new(title: str, templates: tuple[str, ...]) -> bool:  # (the patterns are loose)
+        return _kind(title, templates) and not _kind(title, before)
+
+    compound = ADVERSE_COMPOUND + LOOKALIKE_COMPOUND
+    assert not any(new(t, compound) for t, _ in generate(1500, seed=5, extended=True))
+    rows = generate(2000, seed=8, extended=True, compound=True)
+    hit = [(t, lab) for t, lab in rows if new(t, ADVERSE_COMPOUND)]
+    hit = [(t, lab) for t, lab in hit if not _kind(t, LOOKALIKE_COMPOUND)]
+    safe = [(t, lab) for t, lab in rows if new(t, LOOKALIKE_COMPOUND)]
+    assert len(hit) > 100 and len(safe) > 20
+    assert all(list(lab.values()) == ["negative"] for _, lab in hit)
+    # a look-alike that no adverse template also matches is neutral for every company it names
+    for title, labels in safe:
+        if not _kind(title, ADVERSE + ADVERSE_MORE + ADVERSE_COMPOUND + PAIRED):
+            assert set(labels.values()) == {"neutral"}, title
+    assert sum("cyberattack" in t.lower() for t, _ in hit) > 20
+    assert all("{" not in t for t, _ in rows)

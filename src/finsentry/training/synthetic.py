@@ -168,6 +168,40 @@ LOOKALIKE_MORE = (
     "{co} {site} resumes normal shifts after planned maintenance",
     "{co} names new head of health and safety",
 )
+# ``--compound`` (2.2.1): headline-ese where the company names the event ("Maersk cyberattack
+# paralyses systems", "BASF plant blast forces shutdown"), and the words cyberattack / cyber-attack
+# / hack, which the first sets only told as "ransomware attack" or "cyber intrusion". Written after
+# finsentry read issue 11's "Intuitive Surgical cyberattack paralyses systems worldwide" as neutral.
+ADVERSE_COMPOUND = (
+    "{co} cyberattack {cripples} systems worldwide",
+    "{co} cyberattack {cripples} {service}",
+    "{co} cyber-attack {cripples} operations in {place}",
+    "Cyberattack {cripples} {co} operations",
+    "{co} systems {paralysed} by cyberattack",
+    "{co} shuts down systems after cyberattack",
+    "{co} hack exposes data of {n} million customers",
+    "{co} hacked; {service} offline for a {dur}",
+    "{co} ransomware attack halts {service}",
+    "{co} {site} explosion forces indefinite shutdown",
+    "{co} {site} blast kills {n}",
+    "{co} {site} fire halts output",
+    "{co} data breach hits {n} million users",
+    "{co} recall widens to {n} million {product}",
+    "{co} outage leaves {service} users stranded",
+    "{co} fraud probe widens to {place} unit",
+    "{co} strike enters second week",
+    "{co} {product} recall: {regulator} cites {defect}",
+)
+LOOKALIKE_COMPOUND = (
+    "{co} cybersecurity unit wins {place} contract",
+    "{co} launches cyberattack protection for {service}",
+    "{co} runs cyberattack drill across {place} offices",
+    "{co} buys cybersecurity start-up",
+    "{co} rolls out new systems worldwide",
+    "{co} systems upgrade completed on schedule",
+    "{co} {site} expansion adds {n}00 jobs",
+    "{co} data centre opens in {place}",
+)
 # two companies: the first is hit (negative), the second is mentioned neutrally
 PAIRED = (
     "Fire at {co} {site} that supplies {other}",
@@ -227,6 +261,12 @@ FILLERS_MORE: dict[str, Sequence[str]] = {
     "vehicle": ("freight train", "passenger jet", "bus", "cargo ship", "helicopter",
                 "tanker truck"),
 }
+# the fillers only the compound templates use
+FILLERS_COMPOUND: dict[str, Sequence[str]] = {
+    "cripples": ("cripples", "paralyses", "paralyzes", "knocks out", "shuts down", "disrupts",
+                 "halts", "takes down"),
+    "paralysed": ("paralysed", "paralyzed", "crippled", "knocked out", "frozen"),
+}
 INVENTED = ("Norvex Industries", "Calder Foods", "Brightline Telecom", "Halvorsen Chemicals",
             "Meridian Pharma", "Quayside Logistics", "Orbis Motors", "Tallis Bank",
             "Kestrel Airways", "Sundara Textiles", "Veltro Energy", "Ashgrove Mining")
@@ -260,17 +300,22 @@ def contrast(rng: random.Random, names: Sequence[str]) -> tuple[str, dict[str, s
 
 
 def generate(
-    n: int, seed: int, contrast_share: float = 0.0, extended: bool = False
+    n: int, seed: int, contrast_share: float = 0.0, extended: bool = False, compound: bool = False
 ) -> list[tuple[str, dict[str, str]]]:
     """``n`` distinct (title, {company: label}) pairs: ``contrast_share`` of two-company headlines
     of opposite fortune, and of the rest about 60 % adverse events, 30 % look-alikes, 10 %
     two-company event headlines. ``extended`` adds the 2.1 templates (``ADVERSE_MORE``,
-    ``LOOKALIKE_MORE``); without it the output for a seed is what 2.0 was trained on."""
+    ``LOOKALIKE_MORE``), ``compound`` the 2.2.1 ones; without them the output for a seed is what
+    2.0 was trained on."""
     rng = random.Random(seed)
     names = companies()
-    adverse = ADVERSE + ADVERSE_MORE if extended else ADVERSE
-    lookalike = LOOKALIKE + LOOKALIKE_MORE if extended else LOOKALIKE
-    fillers = {**FILLERS, **FILLERS_MORE} if extended else FILLERS
+    adverse = ADVERSE + (ADVERSE_MORE if extended else ()) + (ADVERSE_COMPOUND if compound else ())
+    lookalike = (
+        LOOKALIKE + (LOOKALIKE_MORE if extended else ()) + (LOOKALIKE_COMPOUND if compound else ())
+    )
+    fillers = {**FILLERS, **(FILLERS_MORE if extended else {})}
+    if compound:
+        fillers.update(FILLERS_COMPOUND)
     out: dict[str, dict[str, str]] = {}
     attempts = 0
     while len(out) < n and attempts < 50 * n:
@@ -318,8 +363,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="add the 2.1 templates (contamination, accidents, strikes, shutdowns, sanctions)",
     )
+    parser.add_argument(
+        "--compound",
+        action="store_true",
+        help="add the 2.2.1 templates (the company naming the event: 'X cyberattack cripples ...')",
+    )
     args = parser.parse_args(argv)
-    rows = generate(args.n, args.seed, args.contrast_share, args.extended)
+    rows = generate(args.n, args.seed, args.contrast_share, args.extended, args.compound)
     write_csv(args.out, rows)
     print(f"wrote {len(rows)} headlines to {args.out}")
 
