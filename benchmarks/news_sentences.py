@@ -20,6 +20,7 @@ from pathlib import Path
 from finsentry.config import Settings
 from finsentry.scoring import load_scorer
 from finsentry.sources.normalise import normalise_text
+from finsentry.training.metrics import classification_metrics
 
 DATA = Path(__file__).parent / "data" / "news_sentences.csv"
 LABELS = ("negative", "neutral", "positive")
@@ -34,28 +35,24 @@ def load(path: Path) -> list[dict[str, str]]:
 
 
 def figures(gold: list[str], predicted: list[str], categories: list[str]) -> dict[str, object]:
-    confusion = {g: {p: 0 for p in LABELS} for g in LABELS}
-    for g, p in zip(gold, predicted, strict=True):
-        confusion[g][p] += 1
-    recall, f1 = {}, {}
-    for label in LABELS:
-        true_pos = confusion[label][label]
-        support = sum(confusion[label].values())
-        called = sum(confusion[g][label] for g in LABELS)
-        recall[label] = true_pos / support if support else 0.0
-        precision = true_pos / called if called else 0.0
-        total = precision + recall[label]
-        f1[label] = 2 * precision * recall[label] / total if total else 0.0
+    """The project's classification metrics (``finsentry evaluate``'s), and accuracy per category."""
+    index = {label: i for i, label in enumerate(LABELS)}
+    metrics = classification_metrics(
+        "sentiment", LABELS, [index[g] for g in gold], [index[p] for p in predicted]
+    )
     by_category: dict[str, list[bool]] = defaultdict(list)
     for c, g, p in zip(categories, gold, predicted, strict=True):
         by_category[c].append(g == p)
     return {
-        "n": len(gold),
-        "accuracy": sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold),
-        "macro_f1": sum(f1.values()) / len(LABELS),
-        "recall": recall,
-        "f1": f1,
-        "confusion": confusion,
+        "n": metrics.count,
+        "accuracy": metrics.accuracy,
+        "macro_f1": metrics.macro_f1,
+        "recall": {c.label: c.recall for c in metrics.per_class},
+        "f1": {c.label: c.f1 for c in metrics.per_class},
+        "confusion": {
+            g: dict(zip(LABELS, row, strict=True))
+            for g, row in zip(LABELS, metrics.confusion, strict=True)
+        },
         "categories": {
             c: {"n": len(hits), "accuracy": sum(hits) / len(hits)}
             for c, hits in sorted(by_category.items())
