@@ -29,6 +29,8 @@ def test_a_seed_gives_the_same_distinct_rows() -> None:
     assert rows == generate(800, seed=4)
     assert len({text for text, _, _ in rows}) == len(rows) == 800
     assert all("{" not in text and text[0].isupper() for text, _, _ in rows)
+    # "the company's" becomes "Its" only where it opens the sentence
+    assert not any(" Its " in text or " The company" in text for text, _, _ in generate(3000, seed=1))
     assert {label for _, label, _ in rows} == {"negative", "neutral", "positive"}
 
 

@@ -193,7 +193,8 @@ def event(rng: random.Random, company: str | None) -> tuple[str, str]:
     values["div_old"], values["div_new"] = f"{old / 100:.2f}", f"{(old + rng.randint(2, 30)) / 100:.2f}"
     text = rng.choice(EVENTS[label]).format(co=company or "The company", **values)
     if not company:
-        text = text.replace("The company's", "Its", 1) if rng.random() < 0.3 else text
+        if rng.random() < 0.3 and text.startswith("The company's"):
+            text = "Its" + text.removeprefix("The company's")
         text = text.replace(" The company", " the company")
     return text[0].upper() + text[1:], label
 
