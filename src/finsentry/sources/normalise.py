@@ -76,15 +76,16 @@ def normalise_text(text: str) -> str:
     """
     if not text:
         return ""
-    # Markup, then entities, then the markup that only appears after decoding: RSS descriptions
-    # are often escaped HTML ("&lt;p&gt;Shares rose&lt;/p&gt;"). Each step is skipped when the
-    # characters it looks for are absent: most headlines are plain text.
+    # Markup, then entities, then markup again: the markup that only appears after decoding (RSS
+    # descriptions are often escaped HTML: "&lt;p&gt;Shares rose&lt;/p&gt;") or once an inner tag
+    # is gone ("<http://x.io/a<p>>"). Each step is skipped when the characters it looks for are
+    # absent: most headlines are plain text.
     if "<" in text:
         text = _strip_markup(text)
     if "&" in text:
         text = html.unescape(text)
-        if "<" in text:
-            text = _strip_markup(text)
+    if "<" in text:
+        text = _strip_markup(text)
     # "w." or "W." comes before any "www." (no other character lower-cases to "w" or ".")
     if "://" in text or (("w." in text or "W." in text) and "www." in text.lower()):
         text = _URLS.sub(" ", text)
