@@ -41,25 +41,49 @@ def message_key(line: bytes) -> bytes | None:
 
 
 def ensure_topic(settings: Settings, topic: str, partitions: int, timeout_s: float = 30.0) -> bool:
-    """Create ``topic`` with ``partitions`` partitions if it does not exist. True if created."""
+    """Create ``topic`` with ``partitions`` partitions if it does not exist. True if created.
+
+    Replicated like Kafka's own default for internal topics: three copies, or one a broker where
+    the cluster is smaller. Returns once every partition has a leader, so a producer or a consumer
+    group that starts right after finds the whole topic.
+    """
     from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
     admin = KafkaAdminClient(**client_config(settings), client_id="finsentry-admin")
     try:
         if topic in set(admin.list_topics()):
             return False
+        replicas = max(1, min(3, len(admin.describe_cluster().get("brokers") or [])))
         try:
             admin.create_topics(
-                {topic: {"num_partitions": partitions, "replication_factor": -1}},
-                timeout_ms=int(timeout_s * 1000),
+                [NewTopic(topic, partitions, replicas)], timeout_ms=int(timeout_s * 1000)
             )
         except TopicAlreadyExistsError:
             return False
-        admin.wait_for_topics([topic], timeout_ms=int(timeout_s * 1000))
+        _wait_for_leaders(admin, topic, partitions, timeout_s)
         return True
     finally:
         admin.close()
+
+
+def _wait_for_leaders(admin: Any, topic: str, partitions: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        described = admin.describe_topics([topic])
+        led = [
+            p for t in described if t.get("topic") == topic and not t.get("error_code")
+            for p in t.get("partitions") or [] if p.get("leader", -1) >= 0
+        ]  # fmt: skip
+        if len(led) >= partitions:
+            return
+        if time.monotonic() >= deadline:
+            raise TimeoutError(
+                f"topic {topic!r} was created but {partitions - len(led)} of its {partitions} "
+                f"partitions had no leader after {timeout_s:.0f} s; check the brokers' logs"
+            )
+        time.sleep(0.1)
 
 
 def file_lines(path: str | Path) -> Iterator[bytes]:

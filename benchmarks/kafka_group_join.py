@@ -1,0 +1,121 @@
+"""Does the installed kafka-python let two group members share a fresh topic? Count the failures.
+
+    .venv/bin/python benchmarks/kafka_group_join.py --rounds 40 --parallel 2
+
+Why it exists: kafka-python 3.0.12 sometimes drops the group leader's SyncGroup answer when a
+metadata refresh lands during the assignment. The leader never learns its partitions, stops
+heartbeating, is expelled after the session timeout and stays outside the group: its peer ends up
+with every partition, the other member with none, for good. finsentry pins ``kafka-python<3``
+because of it (pyproject.toml); run this before moving the pin.
+
+Each round creates a 4-partition topic, starts two member processes of one new group at the same
+moment (subscribe, then poll for ``--hold-s`` seconds with finsentry's heartbeat settings) and
+reads the assignment each holds at the end. A round passes when each member owns two partitions
+and together they own all four. Starts a throw-away broker (infra/kafka/broker) unless
+``--bootstrap`` is given. Prints one line per round and the count of failed rounds; exits 1 when
+any round failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from kafka_common import broker  # noqa: E402
+
+PARTITIONS = 4
+
+
+def member(bootstrap: str, topic: str, group: str, hold_s: float, session_ms: int) -> int:
+    """One group member: poll for ``hold_s`` seconds, print the partitions it owns at the end."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+        auto_offset_reset="earliest", session_timeout_ms=session_ms,
+        heartbeat_interval_ms=max(1000, min(3000, session_ms // 3)),
+    )  # fmt: skip
+    consumer.subscribe([topic])
+    end = time.monotonic() + hold_s
+    while time.monotonic() < end:
+        consumer.poll(timeout_ms=300)
+    owned = sorted(tp.partition for tp in consumer.assignment())
+    consumer.close(autocommit=False)
+    print(json.dumps(owned), flush=True)  # noqa: T201 - read by the round
+    return 0
+
+
+def one_round(bootstrap: str, hold_s: float, session_ms: int) -> tuple[str, list[list[int] | None]]:
+    """Create a topic, start two members together; the topic and what each owned at the end."""
+    from finsentry.config import Settings
+    from finsentry.sources.publish import ensure_topic
+
+    topic = f"join-{uuid.uuid4().hex[:10]}"
+    ensure_topic(Settings(kafka_bootstrap=bootstrap), topic, PARTITIONS)
+    argv = [sys.executable, __file__, "--member", bootstrap, topic, f"g-{topic}",
+            "--hold-s", str(hold_s), "--session-timeout-ms", str(session_ms)]  # fmt: skip
+    procs = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # noqa: S603
+        for _ in range(2)
+    ]
+    owned: list[list[int] | None] = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=hold_s + 120)
+        lines = [line for line in out.splitlines() if line.startswith("[")]
+        owned.append(json.loads(lines[-1]) if proc.returncode == 0 and lines else None)
+    return topic, owned
+
+
+def shared_fairly(owned: list[list[int] | None]) -> bool:
+    if any(o is None for o in owned):
+        return False
+    parts = [set(o or []) for o in owned]
+    return all(len(p) == PARTITIONS // 2 for p in parts) and parts[0] | parts[1] == set(
+        range(PARTITIONS)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--parallel", type=int, default=1, help="rounds at once (other groups)")
+    parser.add_argument("--hold-s", type=float, default=14.0, help="how long each member polls")
+    parser.add_argument("--session-timeout-ms", type=int, default=6000)
+    parser.add_argument("--bootstrap", help="an existing broker (default: start one)")
+    parser.add_argument("--member", nargs=3, metavar=("BOOTSTRAP", "TOPIC", "GROUP"),
+                        help=argparse.SUPPRESS)  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.member:
+        return member(*args.member, args.hold_s, args.session_timeout_ms)
+
+    from kafka.version import __version__ as client_version
+
+    failed = 0
+    with broker(args.bootstrap) as bootstrap, ThreadPoolExecutor(args.parallel) as pool:
+        futures = [
+            pool.submit(one_round, bootstrap, args.hold_s, args.session_timeout_ms)
+            for _ in range(args.rounds)
+        ]
+        for n, future in enumerate(futures, 1):
+            topic, owned = future.result()
+            ok = shared_fairly(owned)
+            failed += not ok
+            print(f"round {n:3d}/{args.rounds} {topic}: members own {owned}"  # noqa: T201
+                  f" {'ok' if ok else 'FAILED'}", flush=True)  # fmt: skip
+    print(  # noqa: T201
+        f"kafka-python {client_version}: {failed} of {args.rounds} two-member starts did not share"
+        f" the topic ({failed / max(1, args.rounds):.1%})"
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
