@@ -43,6 +43,7 @@ from finsentry.schema import Alert, RawRecord, utc_now  # noqa: E402
 from finsentry.sources.kafka import (  # noqa: E402
     FETCH_MAX_BYTES,
     PARTITION_FETCH_BYTES,
+    RECEIVE_MAX_BYTES,
     ConsumeOptions,
     FlushedBatch,
     KafkaNewsConsumer,
@@ -117,6 +118,7 @@ def bare_loop(bootstrap: str, topic: str, count: int, batch: int) -> Span:
         max_poll_records=batch,
         fetch_max_bytes=FETCH_MAX_BYTES,
         max_partition_fetch_bytes=PARTITION_FETCH_BYTES,
+        receive_message_max_bytes=RECEIVE_MAX_BYTES,
     )
     span = Span()
     try:

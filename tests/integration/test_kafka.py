@@ -238,3 +238,40 @@ def test_a_message_the_model_fails_on_goes_to_the_dlq_and_the_rest_commits(
     ends = dict(Counter(p for p, _ in positions))
     assert kafka_broker.committed("brittle-test", topic) == ends
     pipeline.close()
+
+
+def test_a_full_fetch_is_read_on_the_first_connection(
+    kafka_broker: KafkaBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One partition holding ~3 MB: the first fetch fills PARTITION_FETCH_BYTES. kafka-python 2.3
+    starts each connection accepting frames of at most 1,000,000 bytes; without a larger
+    ``receive_message_max_bytes`` that fetch was refused ("Invalid frame length"), the connection
+    closed and the fetch sent again."""
+    import logging
+
+    topic = kafka_broker.create_topic("big-fetch", partitions=1)
+    now = datetime.now(UTC).replace(microsecond=0)
+    lines = []
+    for line in news_lines(3_000, start=now - timedelta(hours=3), seed=19, step_s=1.0):
+        row = json.loads(line)
+        row["body"] = f"{row['headline']}. " * 12  # ~1 KB a message
+        lines.append(json.dumps(row).encode())
+    kafka_broker.produce(topic, [(None, line) for line in lines])
+    assert sum(len(line) for line in lines) > 2_500_000
+
+    settings = kafka_broker.settings(
+        db=str(tmp_path / "big.db"), kafka_topic=topic, kafka_group="big-fetch",
+        batch_max_items=500, allowed_lateness_s=600,
+    )  # fmt: skip
+    store = open_store(settings.db)
+    pipeline = Pipeline.from_settings(settings, store=store, scorer=LexiconScorer())
+    try:
+        with caplog.at_level(logging.WARNING, logger="kafka"):
+            totals = KafkaNewsConsumer(
+                settings, pipeline, options=ConsumeOptions(max_messages=3_000)
+            ).run()
+    finally:
+        pipeline.close()
+    assert totals.processed == 3_000
+    refused = [r.getMessage() for r in caplog.records if "frame length" in r.getMessage()]
+    assert refused == []

@@ -17,6 +17,7 @@ from finsentry.sources.kafka.client import SOURCE, client_config, partition_inpu
 from finsentry.sources.kafka.consumer import (
     FETCH_MAX_BYTES,
     PARTITION_FETCH_BYTES,
+    RECEIVE_MAX_BYTES,
     ConsumeOptions,
     KafkaSource,
     Polled,
@@ -28,6 +29,7 @@ from finsentry.sources.kafka.partitions import PartitionTracker
 
 __all__ = [
     "FETCH_MAX_BYTES",
+    "RECEIVE_MAX_BYTES",
     "KEEP_ALERTS",
     "PARTITION_FETCH_BYTES",
     "SOURCE",

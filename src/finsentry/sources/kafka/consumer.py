@@ -46,6 +46,11 @@ log = logging.getLogger(__name__)
 # takes a quarter of the round trips; a fetch request still carries at most 16 MiB.
 FETCH_MAX_BYTES = 16 * 1024 * 1024
 PARTITION_FETCH_BYTES = 4 * 1024 * 1024
+# The largest network frame the client accepts. kafka-python 2.3 starts every connection at
+# 1,000,000 bytes (and raises the limit only once that connection has failed), so each new
+# connection's first full fetch was refused ("Invalid frame length"), closed and sent again. Twice
+# the request size: a response can pass fetch_max_bytes by one record batch.
+RECEIVE_MAX_BYTES = 2 * FETCH_MAX_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +129,7 @@ class KafkaSource:
             max_poll_records=self.settings.batch_max_items,
             fetch_max_bytes=FETCH_MAX_BYTES,
             max_partition_fetch_bytes=PARTITION_FETCH_BYTES,
+            receive_message_max_bytes=RECEIVE_MAX_BYTES,
             session_timeout_ms=session,
             heartbeat_interval_ms=max(1000, min(3000, session // 3)),
         )
