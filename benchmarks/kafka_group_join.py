@@ -36,8 +36,11 @@ PARTITIONS = 4
 
 def member(bootstrap: str, topic: str, group: str, hold_s: float, session_ms: int) -> int:
     """One group member: poll for ``hold_s`` seconds, print the partitions it owns at the end."""
+    import logging
+
     from kafka import KafkaConsumer
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
         auto_offset_reset="earliest", session_timeout_ms=session_ms,
@@ -53,7 +56,9 @@ def member(bootstrap: str, topic: str, group: str, hold_s: float, session_ms: in
     return 0
 
 
-def one_round(bootstrap: str, hold_s: float, session_ms: int) -> tuple[str, list[list[int] | None]]:
+def one_round(
+    bootstrap: str, hold_s: float, session_ms: int, logs: Path | None
+) -> tuple[str, list[list[int] | None]]:
     """Create a topic, start two members together; the topic and what each owned at the end."""
     from finsentry.config import Settings
     from finsentry.sources.publish import ensure_topic
@@ -62,10 +67,10 @@ def one_round(bootstrap: str, hold_s: float, session_ms: int) -> tuple[str, list
     ensure_topic(Settings(kafka_bootstrap=bootstrap), topic, PARTITIONS)
     argv = [sys.executable, __file__, "--member", bootstrap, topic, f"g-{topic}",
             "--hold-s", str(hold_s), "--session-timeout-ms", str(session_ms)]  # fmt: skip
-    procs = [
-        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # noqa: S603
-        for _ in range(2)
-    ]
+    procs = []
+    for n in range(2):
+        err = open(logs / f"{topic}.{n}.log", "wb") if logs else subprocess.DEVNULL  # noqa: SIM115
+        procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True))  # noqa: S603
     owned: list[list[int] | None] = []
     for proc in procs:
         out, _ = proc.communicate(timeout=hold_s + 120)
@@ -90,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hold-s", type=float, default=14.0, help="how long each member polls")
     parser.add_argument("--session-timeout-ms", type=int, default=6000)
     parser.add_argument("--bootstrap", help="an existing broker (default: start one)")
+    parser.add_argument("--logs", type=Path, help="keep each member's client log in this folder")
     parser.add_argument("--member", nargs=3, metavar=("BOOTSTRAP", "TOPIC", "GROUP"),
                         help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args(argv)
@@ -98,10 +104,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from kafka.version import __version__ as client_version
 
+    if args.logs:
+        args.logs.mkdir(parents=True, exist_ok=True)
+
     failed = 0
     with broker(args.bootstrap) as bootstrap, ThreadPoolExecutor(args.parallel) as pool:
         futures = [
-            pool.submit(one_round, bootstrap, args.hold_s, args.session_timeout_ms)
+            pool.submit(one_round, bootstrap, args.hold_s, args.session_timeout_ms, args.logs)
             for _ in range(args.rounds)
         ]
         for n, future in enumerate(futures, 1):

@@ -72,9 +72,10 @@ def _wait_for_leaders(admin: Any, topic: str, partitions: int, timeout_s: float)
     deadline = time.monotonic() + timeout_s
     while True:
         described = admin.describe_topics([topic])
-        led = [
-            p for t in described if t.get("topic") == topic and not t.get("error_code")
-            for p in t.get("partitions") or [] if p.get("leader", -1) >= 0
+        led = [  # kafka-python 2.3 says "topic" and "leader", 3.0 "name" and "leader_id"
+            p for t in described
+            if topic in (t.get("topic"), t.get("name")) and not t.get("error_code")
+            for p in t.get("partitions") or [] if p.get("leader", p.get("leader_id", -1)) >= 0
         ]  # fmt: skip
         if len(led) >= partitions:
             return
