@@ -254,3 +254,50 @@ def test_a_rebalance_restarts_the_idle_exit_clock(monkeypatch: Any) -> None:
     assert any(b.assignment is not None for b in batches)
     assert clock[0] >= 1044.5  # 25 s after the assignment at ~1020, not at 1025
     assert clock[0] < 1047.0
+
+
+def test_a_slow_batch_does_not_add_a_full_wait_to_the_records_behind_it(monkeypatch: Any) -> None:
+    """Records arriving while a batch is scored are cut as soon as they have waited
+    batch_max_wait_ms, counted from the poll before them: not a whole wait again from the poll
+    that picks them up. Over 3 s of a steady stream with 0.8 s of scoring a batch, no record waits
+    in the consumer longer than the scoring of the batch ahead of it (it waited 1.3 s before)."""
+    from collections import namedtuple
+
+    import finsentry.sources.kafka.consumer as consumer_module
+    from finsentry.sources.kafka.consumer import ConsumeOptions, KafkaSource
+
+    clock = [1000.0]
+    monkeypatch.setattr(consumer_module.time, "monotonic", lambda: clock[0])
+    TP = namedtuple("TP", "topic partition")
+    Rec = namedtuple("Rec", "topic partition offset key value timestamp")
+    tp = TP("news", 0)
+    arrivals = [1000.0 + i * 0.02 for i in range(150)]  # 50 a second for 3 s
+    settings = Settings(kafka_topic="news", batch_max_items=500, batch_max_wait_ms=500)
+    source = KafkaSource(settings, ConsumeOptions(max_messages=len(arrivals)))
+
+    class Stream:
+        sent = 0
+
+        def poll(self, timeout_ms: int, max_records: int) -> dict[Any, list[Any]]:
+            pending = [t for t in arrivals[self.sent :] if t <= clock[0]]
+            if not pending:  # wait for the next record or the time-out
+                clock[0] = min(arrivals[self.sent], clock[0] + timeout_ms / 1000)
+                pending = [t for t in arrivals[self.sent :] if t <= clock[0]]
+            clock[0] += 0.001
+            batch = pending[:max_records]
+            out = [Rec("news", 0, self.sent + i, None, b"{}", 0) for i in range(len(batch))]
+            self.sent += len(batch)
+            return {tp: out} if out else {}
+
+        def assignment(self) -> set[Any]:
+            return {tp}
+
+    source._consumer = Stream()
+    waits: list[float] = []
+    for batch in source._loop():
+        if batch.records:
+            cut = clock[0]
+            waits += [cut - arrivals[r.offset] for r in batch.position.records]
+            clock[0] += 0.8  # scoring and storing this batch
+    assert len(waits) == len(arrivals)
+    assert max(waits) <= 0.8 + 0.05

@@ -203,7 +203,7 @@ class KafkaSource:
     def _loop(self) -> Iterator[Batch[Polled]]:
         max_items = self.settings.batch_max_items
         wait_s = self.settings.batch_max_wait_ms / 1000.0
-        last_data = time.monotonic()
+        last_data = last_return = time.monotonic()
         while not self.stop.requested:
             want = self._want(max_items)
             if want <= 0:
@@ -213,6 +213,7 @@ class KafkaSource:
                 timeout_s = max(0.0, self._batch_started + wait_s - time.monotonic())
             polled = self._poll(timeout_s, want)
             now = time.monotonic()
+            since, last_return = last_return, now
             for records in polled.values():
                 self._buffer.extend(records)
             if self._assignment is not None:
@@ -221,7 +222,10 @@ class KafkaSource:
                 self.partitions.heard(polled, now)
                 last_data = now
                 if self._batch_started is None:
-                    self._batch_started = now
+                    # These records came after the previous poll returned, perhaps while the last
+                    # batch was being scored: the batch's clock starts then, so a record waits at
+                    # most batch_max_wait_ms (not that long again after a slow batch) to be cut.
+                    self._batch_started = since
             due = self._batch_started is not None and now - self._batch_started >= wait_s
             if self._buffer and (due or self._want(max_items) <= 0):
                 yield self._cut()
