@@ -5,13 +5,15 @@
 Why it exists: kafka-python 3.0.12 sometimes drops the group leader's SyncGroup answer when a
 metadata refresh lands during the assignment. The leader never learns its partitions, stops
 heartbeating, is expelled after the session timeout and stays outside the group: its peer ends up
-with every partition, the other member with none, for good. finsentry pins ``kafka-python<3``
+with every partition while it still reports its old ones (or none) and reads nothing, for good. finsentry pins ``kafka-python<3``
 because of it (pyproject.toml); run this before moving the pin.
 
 Each round creates a 4-partition topic, starts two member processes of one new group at the same
-moment (subscribe, then poll for ``--hold-s`` seconds with finsentry's heartbeat settings) and
-reads the assignment each holds at the end. A round passes when each member owns two partitions
-and together they own all four. Starts a throw-away broker (infra/kafka/broker) unless
+moment (subscribe, then poll with finsentry's heartbeat settings, pausing ``--work-ms`` after each
+poll as a member that processes what it read) and reads the assignment each
+holds ``--hold-s`` seconds later, at the same wall-clock moment for both; they leave the group only
+3 s after that, so one member's leaving does not show in the other's answer. A round passes when
+each member owns two partitions and together they own all four. Starts a throw-away broker (infra/kafka/broker) unless
 ``--bootstrap`` is given. Prints one line per round and the count of failed rounds; exits 1 when
 any round failed.
 """
@@ -32,10 +34,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kafka_common import broker  # noqa: E402
 
 PARTITIONS = 4
+LEAVE_AFTER_S = 3.0  # members stay in the group this long after the common sampling time
 
 
-def member(bootstrap: str, topic: str, group: str, hold_s: float, session_ms: int) -> int:
-    """One group member: poll for ``hold_s`` seconds, print the partitions it owns at the end."""
+def member(
+    bootstrap: str, topic: str, group: str, until: float, session_ms: int, work_s: float
+) -> int:
+    """One group member: poll until the wall-clock time ``until``, print the partitions it owns
+    then, and keep polling a few seconds more before leaving, so that neither member's leaving
+    the group changes what the other one reports."""
     import logging
 
     from kafka import KafkaConsumer
@@ -47,17 +54,19 @@ def member(bootstrap: str, topic: str, group: str, hold_s: float, session_ms: in
         heartbeat_interval_ms=max(1000, min(3000, session_ms // 3)),
     )  # fmt: skip
     consumer.subscribe([topic])
-    end = time.monotonic() + hold_s
-    while time.monotonic() < end:
-        consumer.poll(timeout_ms=300)
+    while time.time() < until:
+        consumer.poll(timeout_ms=int(min(300.0, max(1.0, (until - time.time()) * 1000))))
+        time.sleep(work_s)  # what a real member does between polls (finsentry scores a batch)
     owned = sorted(tp.partition for tp in consumer.assignment())
-    consumer.close(autocommit=False)
     print(json.dumps(owned), flush=True)  # noqa: T201 - read by the round
+    while time.time() < until + LEAVE_AFTER_S:
+        consumer.poll(timeout_ms=300)
+    consumer.close(autocommit=False)
     return 0
 
 
 def one_round(
-    bootstrap: str, hold_s: float, session_ms: int, logs: Path | None
+    bootstrap: str, hold_s: float, session_ms: int, work_ms: int, logs: Path | None
 ) -> tuple[str, list[list[int] | None]]:
     """Create a topic, start two members together; the topic and what each owned at the end."""
     from finsentry.config import Settings
@@ -65,15 +74,17 @@ def one_round(
 
     topic = f"join-{uuid.uuid4().hex[:10]}"
     ensure_topic(Settings(kafka_bootstrap=bootstrap), topic, PARTITIONS)
+    until = time.time() + hold_s  # both members report what they own at this same moment
     argv = [sys.executable, __file__, "--member", bootstrap, topic, f"g-{topic}",
-            "--hold-s", str(hold_s), "--session-timeout-ms", str(session_ms)]  # fmt: skip
+            "--until", repr(until), "--session-timeout-ms", str(session_ms),
+            "--work-ms", str(work_ms)]  # fmt: skip
     procs = []
     for n in range(2):
         err = open(logs / f"{topic}.{n}.log", "wb") if logs else subprocess.DEVNULL  # noqa: SIM115
         procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True))  # noqa: S603
     owned: list[list[int] | None] = []
     for proc in procs:
-        out, _ = proc.communicate(timeout=hold_s + 120)
+        out, _ = proc.communicate(timeout=hold_s + LEAVE_AFTER_S + 120)
         lines = [line for line in out.splitlines() if line.startswith("[")]
         owned.append(json.loads(lines[-1]) if proc.returncode == 0 and lines else None)
     return topic, owned
@@ -92,15 +103,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--parallel", type=int, default=1, help="rounds at once (other groups)")
-    parser.add_argument("--hold-s", type=float, default=14.0, help="how long each member polls")
+    parser.add_argument("--hold-s", type=float, default=14.0, help="when the members report")
     parser.add_argument("--session-timeout-ms", type=int, default=6000)
+    parser.add_argument("--work-ms", type=int, default=50, help="pause after each poll")
     parser.add_argument("--bootstrap", help="an existing broker (default: start one)")
     parser.add_argument("--logs", type=Path, help="keep each member's client log in this folder")
     parser.add_argument("--member", nargs=3, metavar=("BOOTSTRAP", "TOPIC", "GROUP"),
                         help=argparse.SUPPRESS)  # fmt: skip
+    parser.add_argument("--until", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.member:
-        return member(*args.member, args.hold_s, args.session_timeout_ms)
+        return member(
+            *args.member, args.until, args.session_timeout_ms, args.work_ms / 1000.0
+        )
 
     from kafka.version import __version__ as client_version
 
@@ -110,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     with broker(args.bootstrap) as bootstrap, ThreadPoolExecutor(args.parallel) as pool:
         futures = [
-            pool.submit(one_round, bootstrap, args.hold_s, args.session_timeout_ms, args.logs)
+            pool.submit(
+                one_round, bootstrap, args.hold_s, args.session_timeout_ms, args.work_ms, args.logs
+            )
             for _ in range(args.rounds)
         ]
         for n, future in enumerate(futures, 1):
