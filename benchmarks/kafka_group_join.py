@@ -27,6 +27,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,11 +48,13 @@ def member(
 
     from kafka import KafkaConsumer
 
+    from finsentry.sources.kafka.consumer import heartbeat_interval_ms
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
         auto_offset_reset="earliest", session_timeout_ms=session_ms,
-        heartbeat_interval_ms=max(1000, min(3000, session_ms // 3)),
+        heartbeat_interval_ms=heartbeat_interval_ms(session_ms),
     )  # fmt: skip
     consumer.subscribe([topic])
     while time.time() < until:
@@ -78,25 +81,29 @@ def one_round(
     argv = [sys.executable, __file__, "--member", bootstrap, topic, f"g-{topic}",
             "--until", repr(until), "--session-timeout-ms", str(session_ms),
             "--work-ms", str(work_ms)]  # fmt: skip
-    procs = []
-    for n in range(2):
-        err = open(logs / f"{topic}.{n}.log", "wb") if logs else subprocess.DEVNULL  # noqa: SIM115
-        procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True))  # noqa: S603
-    owned: list[list[int] | None] = []
-    for proc in procs:
-        out, _ = proc.communicate(timeout=hold_s + LEAVE_AFTER_S + 120)
-        lines = [line for line in out.splitlines() if line.startswith("[")]
-        owned.append(json.loads(lines[-1]) if proc.returncode == 0 and lines else None)
+    with ExitStack() as files:
+        errs = [
+            files.enter_context(open(logs / f"{topic}.{n}.log", "wb")) if logs else subprocess.DEVNULL
+            for n in range(2)
+        ]
+        procs = [
+            subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)  # noqa: S603
+            for err in errs
+        ]
+        owned: list[list[int] | None] = []
+        for proc in procs:
+            out, _ = proc.communicate(timeout=hold_s + LEAVE_AFTER_S + 120)
+            lines = [line for line in out.splitlines() if line.startswith("[")]
+            owned.append(json.loads(lines[-1]) if proc.returncode == 0 and lines else None)
     return topic, owned
 
 
 def shared_fairly(owned: list[list[int] | None]) -> bool:
-    if any(o is None for o in owned):
+    """Each member owns half the partitions and together they own all of them."""
+    if None in owned:
         return False
-    parts = [set(o or []) for o in owned]
-    return all(len(p) == PARTITIONS // 2 for p in parts) and parts[0] | parts[1] == set(
-        range(PARTITIONS)
-    )
+    parts = [set(o or ()) for o in owned]
+    return all(len(p) == PARTITIONS // 2 for p in parts) and set.union(*parts) == set(range(PARTITIONS))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,6 +53,11 @@ PARTITION_FETCH_BYTES = 4 * 1024 * 1024
 RECEIVE_MAX_BYTES = 2 * FETCH_MAX_BYTES
 
 
+def heartbeat_interval_ms(session_timeout_ms: int) -> int:
+    """A third of the session timeout (Kafka's advice), kept between 1 and 3 seconds."""
+    return max(1000, min(3000, session_timeout_ms // 3))
+
+
 @dataclass(frozen=True, slots=True)
 class ConsumeOptions:
     """How long to run and how patient to be; the rest comes from :class:`Settings`."""
@@ -131,7 +136,7 @@ class KafkaSource:
             max_partition_fetch_bytes=PARTITION_FETCH_BYTES,
             receive_message_max_bytes=RECEIVE_MAX_BYTES,
             session_timeout_ms=session,
-            heartbeat_interval_ms=max(1000, min(3000, session // 3)),
+            heartbeat_interval_ms=heartbeat_interval_ms(session),
         )
         self._consumer.subscribe([self.topic], listener=Listener())
         try:
