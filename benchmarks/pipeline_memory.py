@@ -192,6 +192,63 @@ class Fresh:
         )
 
 
+class Paired:
+    """One interval run batch by batch against a fresh pipeline over the stream's first records.
+
+    Each batch of the long-running pipeline is followed (odd batches: preceded) by one batch of a
+    new pipeline (new store, empty history) over the first ``every`` records, each timed on its
+    own, so that a shared machine's drift, which moves single intervals by 10-25 % here, falls on
+    both sides of the ratio within a tenth of a second instead of between intervals seconds apart.
+    """
+
+    def __init__(self, first: list[RawRecord], size: int, detect: bool) -> None:
+        self.tmp = tempfile.TemporaryDirectory()
+        self.pipeline = Pipeline.from_settings(
+            Settings(db=str(Path(self.tmp.name) / "paired.db")),
+            scorer=ConstantScorer(),  # type: ignore[arg-type]
+            detect=detect,
+        )
+        self.batches = [first[k : k + size] for k in range(0, len(first), size)]
+        self.main = [0, 0.0, 0.0]  # records, wall s, CPU s
+        self.fresh = [0, 0.0, 0.0]
+
+    def _timed(self, side: list[Any], pipeline: Pipeline, batch: list[RawRecord]) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        pipeline.process(batch, "bench")
+        side[0] += len(batch)
+        side[1] += time.perf_counter() - wall
+        side[2] += time.process_time() - cpu
+
+    def step(self, pipeline: Pipeline, batch: list[RawRecord], number: int) -> tuple[float, float]:
+        """Process ``batch`` on ``pipeline`` and the next fresh batch; (wall, CPU) s of the fresh."""
+        fresh = self.batches[number % len(self.batches)] if self.batches else []
+        before = self.fresh[1], self.fresh[2]
+        if number % 2:
+            if number < len(self.batches):
+                self._timed(self.fresh, self.pipeline, fresh)
+            self._timed(self.main, pipeline, batch)
+        else:
+            self._timed(self.main, pipeline, batch)
+            if number < len(self.batches):
+                self._timed(self.fresh, self.pipeline, fresh)
+        return self.fresh[1] - before[0], self.fresh[2] - before[1]
+
+    def close(self, done: int) -> tuple[float, float]:
+        """Print and return the interval's rate against the fresh pipeline's (wall, per CPU-s)."""
+        self.pipeline.close()
+        self.tmp.cleanup()
+        main_rate, fresh_rate_ = self.main[0] / self.main[1], self.fresh[0] / self.fresh[1]
+        main_cpu, fresh_cpu = self.main[0] / self.main[2], self.fresh[0] / self.fresh[2]
+        print(
+            f"    paired with a fresh pipeline batch by batch: this interval {main_rate:7.0f}/s "
+            f"({main_cpu:.0f} per CPU-s), fresh over the first {self.fresh[0]} records "
+            f"{fresh_rate_:7.0f}/s ({fresh_cpu:.0f}); ratio {main_rate / fresh_rate_:.2f}x "
+            f"(per CPU-s {main_cpu / fresh_cpu:.2f}x)",
+            flush=True,
+        )
+        return main_rate / fresh_rate_, main_cpu / fresh_cpu
+
+
 class ConstantScorer:
     """Not a model: the same scores for every text."""
 
@@ -226,6 +283,13 @@ def main() -> None:
         metavar="K",
         help="every K intervals (and at the end), time a fresh pipeline over the first records",
     )
+    parser.add_argument(
+        "--paired",
+        type=int,
+        default=0,
+        metavar="K",
+        help="every K-th interval (and the last) runs batch by batch beside a fresh pipeline",
+    )
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument(
         "--profile-at",
@@ -253,23 +317,40 @@ def main() -> None:
         stages = StageClock(pipeline) if args.stages else None
         fresh = Fresh(args.fresh) if args.fresh else None
         first: list[RawRecord] = []
+        paired: Paired | None = None
+        ratios: list[tuple[int, float, float]] = []
+        number = 0
         print(f"batch {size}; RSS at start {rss_mib():.0f} MiB")
         for i, data in enumerate(news_stream(args.records, seed=1, step_s=args.step_s)):
             batch.append(RawRecord(data, "bench", "bench/0", i))
-            if fresh is not None and i < args.every:
+            if (fresh is not None or args.paired) and i < args.every:
                 first.append(batch[-1])
             if len(batch) < size and i + 1 < args.records:
                 continue
             profiling = 0 <= args.profile_at <= done < args.profile_at + args.every
             if profiling:
                 profiler.enable()
-            pipeline.process(batch, "bench")
+            if args.paired and paired is None and done >= args.every:
+                interval = done // args.every + 1
+                last = done + args.every >= args.records
+                if interval % args.paired == 0 or last:
+                    began, spent = time.perf_counter(), time.process_time()
+                    paired, number = Paired(first, size, not args.no_detect), 0
+                    meter.skip(time.perf_counter() - began, time.process_time() - spent)
+            if paired is not None:
+                meter.skip(*paired.step(pipeline, batch, number))
+                number += 1
+            else:
+                pipeline.process(batch, "bench")
             if profiling:
                 profiler.disable()
             done += len(batch)
             batch = []
             if done // args.every != (done - size) // args.every or done == args.records:
                 meter.report(done)
+                if paired is not None:
+                    ratios.append((done, *paired.close(done)))
+                    paired = None
                 if stages is not None:
                     print(stages.line(), flush=True)
                 if args.control:
@@ -287,6 +368,15 @@ def main() -> None:
         meter.summary()
         if fresh is not None:
             fresh.summary()
+        if ratios:
+            tail = ratios[-3:]
+            wall = sorted(r[1] for r in tail)[len(tail) // 2]
+            cpu = sorted(r[2] for r in tail)[len(tail) // 2]
+            print(
+                f"paired intervals against a fresh pipeline: "
+                + ", ".join(f"to {d}: {w:.2f}x" for d, w, _ in ratios)
+                + f"; median of the last {len(tail)}: {wall:.2f}x (per CPU-s {cpu:.2f}x)"
+            )
         if args.profile_at >= 0:
             print(f"\nprofile of records {args.profile_at}-{args.profile_at + args.every}:")
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top * 2)
