@@ -369,13 +369,12 @@ def main() -> None:
         if fresh is not None:
             fresh.summary()
         if ratios:
-            tail = ratios[-3:]
-            wall = sorted(r[1] for r in tail)[len(tail) // 2]
-            cpu = sorted(r[2] for r in tail)[len(tail) // 2]
+            wall = sorted(r[1] for r in ratios)[len(ratios) // 2]
+            cpu = sorted(r[2] for r in ratios)[len(ratios) // 2]
             print(
-                f"paired intervals against a fresh pipeline: "
+                "paired intervals against a fresh pipeline: "
                 + ", ".join(f"to {d}: {w:.2f}x" for d, w, _ in ratios)
-                + f"; median of the last {len(tail)}: {wall:.2f}x (per CPU-s {cpu:.2f}x)"
+                + f"; median of the {len(ratios)}: {wall:.2f}x (per CPU-s {cpu:.2f}x)"
             )
         if args.profile_at >= 0:
             print(f"\nprofile of records {args.profile_at}-{args.profile_at + args.every}:")
