@@ -32,6 +32,7 @@ import cProfile
 import functools
 import gc
 import pstats
+import statistics
 import sys
 import tempfile
 import time
@@ -369,8 +370,8 @@ def main() -> None:
         if fresh is not None:
             fresh.summary()
         if ratios:
-            wall = sorted(r[1] for r in ratios)[len(ratios) // 2]
-            cpu = sorted(r[2] for r in ratios)[len(ratios) // 2]
+            wall = statistics.median(r[1] for r in ratios)
+            cpu = statistics.median(r[2] for r in ratios)
             print(
                 "paired intervals against a fresh pipeline: "
                 + ", ".join(f"to {d}: {w:.2f}x" for d, w, _ in ratios)
