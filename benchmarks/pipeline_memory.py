@@ -15,7 +15,10 @@ duplicate index, to see what grows with history without a profiler's distortion.
 each interval is also set against a fresh pipeline (a new store, empty history) run over the
 stream's first ``--every`` records right after it, in the same process, outside the rates: the
 rate "at 10k" measured again beside each later one, so that a shared machine's drift (other
-jobs, CPU clocks) moves both sides of the ratio, not one. With ``--trace``
+jobs, CPU clocks) moves both sides of the ratio, not one. ``--paired K`` does the same batch by
+batch: every K-th interval (and the last) alternates one batch of the long-running pipeline with
+one batch of a fresh pipeline over the first records, each timed on its own, so drift within an
+interval cancels too; the run ends with the median over the paired intervals. With ``--trace``
 the allocations that grew most between the last two thirds of the run are listed (tracemalloc,
 by source line; it slows the run several times).
 
@@ -23,6 +26,7 @@ by source line; it slows the run several times).
     .venv/bin/python benchmarks/pipeline_memory.py --records 122880 --every 10240 --stages
     .venv/bin/python benchmarks/pipeline_memory.py --records 200000 --step-s 5 --trace
     .venv/bin/python benchmarks/pipeline_memory.py --records 500000 --every 10240 --fresh 5
+    .venv/bin/python benchmarks/pipeline_memory.py --records 501760 --every 10240 --paired 4
 """
 
 from __future__ import annotations
