@@ -8,7 +8,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from finsentry.detectors.history import ALL_KEY, History, capped_history, window_sum
+from finsentry.detectors import history as history_module
+from finsentry.detectors.history import (
+    ALL_KEY,
+    DEFAULT_PRIOR,
+    PRIOR_PERIOD,
+    CrossSection,
+    History,
+    capped_history,
+    window_sum,
+)
 from finsentry.schema import ScopeKind, WindowStat
 
 SIZE = 300
@@ -136,3 +145,48 @@ def test_totals_kept_up_to_date_through_random_batches_equal_a_fresh_walk() -> N
             history.prune(cut, cut - timedelta(seconds=SIZE * 5))
             check_every_range(history, rng)
     assert all(s.totals is not None for s in history.scopes.values() if s.stats)
+
+
+def test_the_cross_section_priors_read_the_walked_sums(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The priors' per-scope (items, negatives) before an hour come from the running totals; they
+    are the sums a walk over each scope's windows gives, through late rewrites and prunes."""
+    seen: list[tuple[list[tuple[float, float]], float]] = []
+
+    def record(rows: list[tuple[float, float]], flow: float, max_weight: float) -> CrossSection:
+        seen.append((rows, flow))
+        return DEFAULT_PRIOR
+
+    monkeypatch.setattr(history_module, "fit_cross_section", record)
+    rng = random.Random(31)
+    history = History(SIZE, T0, history_windows=48)
+    history.replace(windows(rng, 0, 40), T0, T0 + timedelta(seconds=SIZE * 40))
+    end = 40
+    for step in range(24):
+        lo = end if step % 2 else rng.randint(0, end - 1)
+        hi = lo + rng.randint(1, 10)
+        end = max(end, hi)
+        history.replace(
+            windows(rng, lo, hi),
+            T0 + timedelta(seconds=SIZE * lo),
+            T0 + timedelta(seconds=SIZE * hi),
+        )
+        if step % 5 == 4:
+            history._pruned = -100
+            cut = T0 + timedelta(seconds=SIZE * rng.randint(0, end - 12))
+            history.prune(cut, cut)
+        for _ in range(5):
+            history._priors.clear()
+            end_index = FIRST + rng.randint(0, end + 12)
+            history.prior("ticker", end_index, 50.0)
+            hi_i = end_index // PRIOR_PERIOD * PRIOR_PERIOD
+            lo_i = max(hi_i - history.history_windows, history.origin_index)
+            walked = []
+            for (kind, _), series in sorted(history.scopes.items()):
+                if kind == "ticker":
+                    n = window_sum(series, lo_i, hi_i - 1)
+                    if n > 0:
+                        walked.append((n, window_sum(series, lo_i, hi_i - 1, "negative")))
+            rows, flow = seen[-1]
+            assert rows == walked
+            assert flow == window_sum(history.all, lo_i, hi_i - 1)
+    assert any(len(rows) == 2 for rows, _ in seen)  # both tickers counted somewhere

@@ -4,6 +4,7 @@ and a look-up returns only sets that share words with the query."""
 from __future__ import annotations
 
 import random
+from array import array
 
 import pytest
 from hypothesis import given, settings
@@ -119,3 +120,45 @@ def test_the_large_table_holds_nothing_the_garbage_collector_tracks() -> None:
     assert len(index) == 0
     with pytest.raises(ValueError, match="NUL"):
         index.add("a\x00b", frozenset({"x"}))
+
+
+def _reference(ops: list[tuple[bool, str, list[int]]]) -> dict[int, list[str]]:
+    """Postings as one file or unfile at a time leaves them, written the plain way."""
+    postings: dict[int, list[str]] = {}
+    for adding, key, codes in ops:
+        for code in codes:
+            if adding:
+                postings.setdefault(code, []).append(key)
+            elif code in postings:
+                held = postings.pop(code)
+                if held == [key]:
+                    continue  # the key alone: the combination goes
+                if key in held:
+                    held.remove(key)  # one of its filings
+                postings[code] = held
+    return postings
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(
+            st.booleans(),
+            st.sampled_from(["a", "b", "c", "d"]),
+            st.lists(st.integers(-3, 3), min_size=1, max_size=6),  # repeats: a collision
+        ),
+        max_size=30,
+    )
+)
+def test_unfiling_leaves_what_one_combination_at_a_time_leaves(
+    ops: list[tuple[bool, str, list[int]]],
+) -> None:
+    index = WordSetIndex(NEAR_THRESHOLD)
+    for adding, key, codes in ops:
+        packed = array("q", codes).tobytes()
+        if adding:
+            index.file(key, packed)
+        else:
+            index.unfile(key, packed)
+    held = {code: keys.split("\x00") for code, keys in index._postings.items()}
+    assert held == _reference(ops)

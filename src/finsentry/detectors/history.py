@@ -263,15 +263,12 @@ class History:
         lo = max(hi - self.history_windows, self.origin_index)
         rows: list[tuple[float, float]] = []
         for (k, _), series in sorted(self.scopes.items()):
-            if k != kind:
+            totals = self.totals(series) if k == kind else None
+            if totals is None:
                 continue
-            n = neg = 0.0
-            for i, stat in series.stats.items():
-                if lo <= i < hi:
-                    n += stat.count
-                    neg += stat.negative
+            n = float(totals.sum(totals.counts, lo, hi - 1))  # whole numbers: exact
             if n > 0:
-                rows.append((n, neg))
+                rows.append((n, float(totals.sum(totals.negatives, lo, hi - 1))))
         found = fit_cross_section(rows, self.flow(lo, hi - 1), max_weight)
         self._priors[key] = found
         return found
