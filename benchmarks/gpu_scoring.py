@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
+from transformers import PreTrainedTokenizerFast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -32,8 +34,75 @@ from scoring import generated_headlines, measure, read_texts, report  # noqa: E4
 from finsentry.config import Settings  # noqa: E402
 from finsentry.schema import SENTIMENT_LABELS  # noqa: E402
 from finsentry.scoring import Scorer, load_scorer  # noqa: E402
-from finsentry.scoring.modeldir import DEFAULT_BACKBONE  # noqa: E402
-from finsentry.scoring.network import MultiTaskNetwork, load_backbone  # noqa: E402
+from finsentry.scoring.lexical import load_lexical  # noqa: E402
+from finsentry.scoring.modeldir import ModelSpec, default_model_dir  # noqa: E402
+from finsentry.scoring.network import MultiTaskNetwork  # noqa: E402
+
+# all-MiniLM-L6-v2's published shape (its config.json): the default model's backbone
+MINILM_L6 = {
+    "hidden_size": 384,
+    "num_hidden_layers": 6,
+    "num_attention_heads": 12,
+    "intermediate_size": 1536,
+    "max_position_embeddings": 512,
+}
+
+
+def model_tokenizer(directory: Path) -> PreTrainedTokenizerFast:
+    """The tokenizer the model directory ships (``tokenizer.json``, the backbone's own, uncased,
+    30,522 word pieces) as a transformers fast tokenizer, without the backbone package: the
+    benchmark's bare and naive loops pad with it as transformers does."""
+    spec = ModelSpec.read(directory)
+    name = spec.onnx["tokenizer"] if spec.onnx else "tokenizer.json"
+    return PreTrainedTokenizerFast(
+        tokenizer_file=str(directory / name),
+        unk_token="[UNK]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        mask_token="[MASK]",
+        model_max_length=512,
+    )
+
+
+def default_scorer_from_config(
+    device: torch.device, budget: int, max_length: int, directory: Path | None = None
+) -> Scorer:
+    """The default model without its backbone package, for a machine that lacks it (the GPU image
+    has none, and at 88 MB it is larger than what a device run may carry): all-MiniLM-L6-v2's
+    shape, the model's own fine-tuned layers, heads and lexical head, its ``tokenizer.json``, and
+    the word-piece embeddings at their initial values, since only the package holds the
+    pretrained ones. Its scores mean nothing; the work per text, and so the throughput, is the
+    model's."""
+    from transformers import AutoModel, BertConfig
+
+    directory = directory or default_model_dir()
+    spec = ModelSpec.read(directory)
+    tokenizer = model_tokenizer(directory)
+    config = BertConfig(vocab_size=len(tokenizer), **MINILM_L6)
+    backbone = AutoModel.from_config(config, attn_implementation="sdpa")
+    if spec.backbone_weights:
+        state = load_file(str(directory / spec.backbone_weights))
+        fitted = backbone.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+        missing = [k for k in fitted.missing_keys if "word_embeddings" not in k]
+        if fitted.unexpected_keys or missing:
+            raise ValueError(
+                f"{directory} does not fit all-MiniLM-L6-v2's shape: unexpected "
+                f"{fitted.unexpected_keys[:3]}, missing {missing[:3]}"
+            )
+    network = MultiTaskNetwork(backbone, spec.heads)
+    network.load_heads(directory)
+    network.eval()
+    return Scorer(
+        network,
+        tokenizer,
+        dict(spec.heads),
+        model_id=f"{spec.model_id} (word embeddings at init)",
+        device=device,
+        token_budget=budget,
+        max_length=max_length,
+        lexical=load_lexical(directory, spec),
+    )
 
 
 def bert_base_scorer(
@@ -41,9 +110,9 @@ def bert_base_scorer(
 ) -> Scorer:
     from transformers import AutoModel, BertConfig
 
-    _, tokenizer = load_backbone(DEFAULT_BACKBONE)  # same uncased 30,522-token vocabulary
+    tokenizer = model_tokenizer(default_model_dir())  # same uncased 30,522-token vocabulary
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
+        vocab_size=len(tokenizer),
         hidden_size=768,
         num_hidden_layers=layers,
         num_attention_heads=12,
@@ -64,7 +133,9 @@ def bert_base_scorer(
     )
 
 
-def flop_bound(scorer: Scorer, texts: list[str], peak_tflops: float, best: float) -> dict[str, float]:
+def flop_bound(
+    scorer: Scorer, texts: list[str], peak_tflops: float, best: float
+) -> dict[str, float]:
     """FLOPs per text of the forward and the rate ``peak_tflops`` would allow at full use."""
     backbone = scorer.network.backbone
     config = backbone.config
@@ -107,6 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="the GPU's bf16 peak")
     parser.add_argument(
+        "--backbone-from-config",
+        action="store_true",
+        help="build the default model without its backbone package (word embeddings at init: "
+        "same throughput, meaningless scores), for a GPU machine that lacks the package",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="run every step on the CPU with 16 texts, tiny batches and a 1-layer BERT-base "
@@ -124,15 +201,20 @@ def main(argv: list[str] | None = None) -> int:
     texts = read_texts(args.texts, args.n) if args.texts else generated_headlines(args.n, 7)
     started = time.perf_counter()
     results: dict[str, object] = {"gpu": name}
-    default = load_scorer(
-        Settings(
-            model="default",
-            device=device.type,
-            backend="torch",
-            max_length=args.max_length,
-            cpu_threads=1 if args.dry_run else 0,
+    if args.backbone_from_config:
+        if args.dry_run:
+            torch.set_num_threads(1)
+        default = default_scorer_from_config(device, args.budgets[0], args.max_length)
+    else:
+        default = load_scorer(
+            Settings(
+                model="default",
+                device=device.type,
+                backend="torch",
+                max_length=args.max_length,
+                cpu_threads=1 if args.dry_run else 0,
+            )
         )
-    )
     results["default"] = measure_model(default, texts, args)
     del default
     if device.type == "cuda":
