@@ -48,11 +48,11 @@ MINILM_L6 = {
 }
 
 
-def model_tokenizer(directory: Path) -> PreTrainedTokenizerFast:
+def model_tokenizer(directory: Path, spec: ModelSpec | None = None) -> PreTrainedTokenizerFast:
     """The tokenizer the model directory ships (``tokenizer.json``, the backbone's own, uncased,
     30,522 word pieces) as a transformers fast tokenizer, without the backbone package: the
     benchmark's bare and naive loops pad with it as transformers does."""
-    spec = ModelSpec.read(directory)
+    spec = spec or ModelSpec.read(directory)
     name = spec.onnx["tokenizer"] if spec.onnx else "tokenizer.json"
     return PreTrainedTokenizerFast(
         tokenizer_file=str(directory / name),
@@ -78,7 +78,7 @@ def default_scorer_from_config(
 
     directory = directory or default_model_dir()
     spec = ModelSpec.read(directory)
-    tokenizer = model_tokenizer(directory)
+    tokenizer = model_tokenizer(directory, spec)
     config = BertConfig(vocab_size=len(tokenizer), **MINILM_L6)
     backbone = AutoModel.from_config(config, attn_implementation="sdpa")
     if spec.backbone_weights:

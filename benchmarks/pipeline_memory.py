@@ -147,14 +147,19 @@ def control_workload(settings: Settings) -> float:
     return time.process_time() - started
 
 
+def new_pipeline(directory: str, detect: bool) -> Pipeline:
+    """A pipeline with a new SQLite store in ``directory`` and the constant scorer."""
+    return Pipeline.from_settings(
+        Settings(db=str(Path(directory) / "fresh.db")),
+        scorer=ConstantScorer(),  # type: ignore[arg-type]
+        detect=detect,
+    )
+
+
 def fresh_rate(records: list[RawRecord], size: int, detect: bool) -> tuple[float, float, float]:
     """(records/s, per CPU-s, CPU s) of a new pipeline, with a new store, over ``records``."""
     with tempfile.TemporaryDirectory() as tmp:
-        pipeline = Pipeline.from_settings(
-            Settings(db=str(Path(tmp) / "fresh.db")),
-            scorer=ConstantScorer(),  # type: ignore[arg-type]
-            detect=detect,
-        )
+        pipeline = new_pipeline(tmp, detect)
         try:
             wall, cpu = time.perf_counter(), time.process_time()
             for k in range(0, len(records), size):
@@ -208,11 +213,7 @@ class Paired:
 
     def __init__(self, first: list[RawRecord], size: int, detect: bool) -> None:
         self.tmp = tempfile.TemporaryDirectory()
-        self.pipeline = Pipeline.from_settings(
-            Settings(db=str(Path(self.tmp.name) / "paired.db")),
-            scorer=ConstantScorer(),  # type: ignore[arg-type]
-            detect=detect,
-        )
+        self.pipeline = new_pipeline(self.tmp.name, detect)
         self.batches = [first[k : k + size] for k in range(0, len(first), size)]
         self.main = [0, 0.0, 0.0]  # records, wall s, CPU s
         self.fresh = [0, 0.0, 0.0]
@@ -225,20 +226,18 @@ class Paired:
         side[2] += time.process_time() - cpu
 
     def step(self, pipeline: Pipeline, batch: list[RawRecord], number: int) -> tuple[float, float]:
-        """Process ``batch`` on ``pipeline`` and the next fresh batch; (wall, CPU) s of the fresh."""
-        fresh = self.batches[number % len(self.batches)] if self.batches else []
+        """Process ``batch`` on ``pipeline`` and the next fresh batch, if any is left; (wall,
+        CPU) s spent on the fresh one."""
         before = self.fresh[1], self.fresh[2]
-        if number % 2:
-            if number < len(self.batches):
-                self._timed(self.fresh, self.pipeline, fresh)
-            self._timed(self.main, pipeline, batch)
-        else:
-            self._timed(self.main, pipeline, batch)
-            if number < len(self.batches):
-                self._timed(self.fresh, self.pipeline, fresh)
+        runs = [(self.main, pipeline, batch)]
+        if number < len(self.batches):
+            # after the long-running batch on even turns, before it on odd ones
+            runs.insert(0 if number % 2 else 1, (self.fresh, self.pipeline, self.batches[number]))
+        for side, which, records in runs:
+            self._timed(side, which, records)
         return self.fresh[1] - before[0], self.fresh[2] - before[1]
 
-    def close(self, done: int) -> tuple[float, float]:
+    def close(self) -> tuple[float, float]:
         """Print and return the interval's rate against the fresh pipeline's (wall, per CPU-s)."""
         self.pipeline.close()
         self.tmp.cleanup()
@@ -354,7 +353,7 @@ def main() -> None:
             if done // args.every != (done - size) // args.every or done == args.records:
                 meter.report(done)
                 if paired is not None:
-                    ratios.append((done, *paired.close(done)))
+                    ratios.append((done, *paired.close()))
                     paired = None
                 if stages is not None:
                     print(stages.line(), flush=True)
