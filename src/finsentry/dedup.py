@@ -85,7 +85,7 @@ _ID: Final = 0
 _AT: Final = 1
 _EXACT: Final = 2
 _TICKERS: Final = 3
-_WORDS: Final = 4  # the content words (shingles)
+_WORDS: Final = 4  # the content words (shingles), in the near-duplicate index's order
 _NAMES: Final = 5
 _CODE: Final = 6  # the encoded fingerprint
 _COMBOS: Final = 7  # where the near-duplicate index filed it
@@ -252,7 +252,7 @@ class Deduplicator:
                 found[cand] = other
         if entry[_WORDS]:
             words = frozenset(entry[_WORDS])
-            for cand in self._near.candidates(words):
+            for cand in self._near.candidates_ordered(entry[_WORDS]):
                 near = self._by_id.get(cand)
                 if near is None or near[_EXACT] == exact:
                     continue
@@ -366,10 +366,10 @@ def revision_deltas(
 
 
 def _entry(index: WordSetIndex, item_id: str, at: datetime, fp: Fingerprint) -> _Entry:
-    words = fp.shingles
+    words = index.order(fp.shingles)  # ordered once, to file it and to look it up
     return (
-        item_id, at, fp.exact, tuple(sorted(fp.tickers)), tuple(sorted(words)),
-        tuple(sorted(fp.names)), fp.encode(), index.combinations(words),
+        item_id, at, fp.exact, tuple(sorted(fp.tickers)), words,
+        tuple(sorted(fp.names)), fp.encode(), index.combinations_ordered(words),
     )  # fmt: skip
 
 

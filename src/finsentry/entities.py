@@ -106,11 +106,20 @@ def load_watchlist(path: str | Path | None = None) -> list[WatchlistEntry]:
     return parse_watchlist(text, str(path))
 
 
+_ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+_ASCII_LOWER = bytes(range(ord("a"), ord("z") + 1))
+
+
 def _is_shouting(text: str) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    if len(letters) < _MIN_SHOUTING_LETTERS:
-        return False
-    return sum(c.isupper() for c in letters) >= _SHOUTING_SHARE * len(letters)
+    """Whether at least 80 % of the text's letters (and 12 or more) are capitals."""
+    if text.isascii():  # the letters of ASCII are A-Z and a-z: counted in C
+        raw = text.encode("ascii")
+        upper = len(raw) - len(raw.translate(None, _ASCII_UPPER))
+        count = upper + len(raw) - len(raw.translate(None, _ASCII_LOWER))
+    else:
+        letters = [c for c in text if c.isalpha()]
+        upper, count = sum(c.isupper() for c in letters), len(letters)
+    return count >= _MIN_SHOUTING_LETTERS and upper >= _SHOUTING_SHARE * count
 
 
 class _NameMatcher:
@@ -228,12 +237,17 @@ class EntityTagger:
 
     def mentions_in(self, text: str) -> list[tuple[int, int, str]]:
         """``(start, end, ticker)`` of every cashtag, exchange symbol and watchlist name."""
-        found = [
-            (m.start(), m.end(), m.group(1).upper())
-            for m in _CASHTAG.finditer(text)
-            if m.group(1).upper() not in _NOT_CASHTAGS
-        ]
-        found += [(m.start(), m.end(), m.group(1).upper()) for m in _EXCHANGE_SYMBOL.finditer(text)]
+        found = []
+        if "$" in text:  # the patterns need their "$" or ":": most texts skip the scan
+            found += [
+                (m.start(), m.end(), m.group(1).upper())
+                for m in _CASHTAG.finditer(text)
+                if m.group(1).upper() not in _NOT_CASHTAGS
+            ]
+        if ":" in text:
+            found += [
+                (m.start(), m.end(), m.group(1).upper()) for m in _EXCHANGE_SYMBOL.finditer(text)
+            ]
         exact, upper = self._matchers()
         found += exact.spans(text)
         if _is_shouting(text):

@@ -64,9 +64,15 @@ def title_tokens(headline: str) -> tuple[str, ...]:
     stripped = _strip_attribution(text)
     if len(_TOKEN.findall(stripped.lower())) >= 4:  # never strip a short headline to nothing
         text = stripped
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).replace("\u2019", "'")
+    if not text.isascii():  # ASCII has no accents to take off: most headlines skip this
+        text = _without_accents(text)
     return tuple(_TOKEN.findall(text))
+
+
+def _without_accents(text: str) -> str:
+    """``text`` decomposed (NFKD) without its combining marks, curly apostrophes made straight."""
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).replace("\u2019", "'")
 
 
 def _strip_attribution(text: str) -> str:

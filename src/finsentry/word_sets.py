@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import zlib
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 from itertools import combinations
 
 __all__ = ["WordSetIndex"]
@@ -42,13 +42,18 @@ _LONG = 12  # sets longer than this are indexed by word pairs (fewer keys), shor
 
 class WordSetIndex:
     """Word sets by key (an item id); :meth:`candidates` gives every key whose set has a Jaccard
-    similarity of at least ``threshold`` with a query set (and a few more: check them)."""
+    similarity of at least ``threshold`` with a query set (and a few more: check them).
+
+    The ``*_ordered`` methods take a set already in the index's order (:meth:`order`), for a
+    caller that files and looks up the same set: it is ordered once."""
 
     def __init__(self, threshold: float) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError("the similarity threshold must be in (0, 1]")
         self.threshold = threshold
         self._postings: dict[int, str] = {}  # the keys under a combination, joined by _SEP
+        self._filed_by: dict[int, tuple[int, int]] = {}  # set size -> (k, prefix length)
+        self._looked_up_by: dict[int, tuple[tuple[int, int], ...]] = {}  # same, for a query
 
     def __len__(self) -> int:
         return len(self._postings)
@@ -60,11 +65,26 @@ class WordSetIndex:
         """Forget ``key``, indexed with these ``words`` (the same set as when it was added)."""
         self.unfile(key, self.combinations(words))
 
+    @staticmethod
+    def order(words: Iterable[str]) -> tuple[str, ...]:
+        """The distinct ``words`` in the one fixed order every set is cut by."""
+        return tuple(_ordered(words))
+
     def combinations(self, words: Iterable[str]) -> bytes:
         """The combinations a set of ``words`` is filed under (hashes, packed: bytes are not
         tracked by the garbage collector): keep them to :meth:`unfile` the set later without
         ordering and combining its words again."""
-        return array("q", self._keys(_ordered(words))).tobytes()
+        return self.combinations_ordered(_ordered(words))
+
+    def combinations_ordered(self, ordered: Sequence[str]) -> bytes:
+        """:meth:`combinations` of a set given in :meth:`order`."""
+        size = len(ordered)
+        plan = self._filed_by.get(size)
+        if plan is None:
+            k = self._k(size)
+            plan = self._filed_by[size] = (k, self._prefix(size, k))
+        k, prefix = plan
+        return array("q", map(hash, combinations(ordered[:prefix], k))).tobytes()
 
     def file(self, key: str, combos: bytes) -> None:
         """Index ``key`` under the ``combos`` of its words (:meth:`combinations`)."""
@@ -89,16 +109,20 @@ class WordSetIndex:
 
     def candidates(self, words: Iterable[str]) -> set[str]:
         """Every indexed key whose set may reach the threshold with ``words``."""
-        ordered = _ordered(words)
+        return self.candidates_ordered(_ordered(words))
+
+    def candidates_ordered(self, ordered: Sequence[str]) -> set[str]:
+        """:meth:`candidates` of a set given in :meth:`order`."""
         size = len(ordered)
         if not size:
             return set()
-        low = max(1, math.ceil(self.threshold * size - _EPS))
-        high = math.floor(size / self.threshold + _EPS)
+        plans = self._looked_up_by.get(size)
+        if plans is None:
+            plans = self._looked_up_by[size] = self._query_plans(size)
         found: set[str] = set()
         get = self._postings.get
-        for k in sorted({self._k(n) for n in range(low, high + 1)}):
-            for combo in map(hash, combinations(ordered[: self._prefix(size, k)], k)):
+        for k, prefix in plans:
+            for combo in map(hash, combinations(ordered[:prefix], k)):
                 held = get(combo)
                 if held is None:
                     continue
@@ -108,9 +132,13 @@ class WordSetIndex:
                     found.add(held)
         return found
 
-    def _keys(self, ordered: list[str]) -> Iterator[int]:
-        k = self._k(len(ordered))
-        return map(hash, combinations(ordered[: self._prefix(len(ordered), k)], k))
+    def _query_plans(self, size: int) -> tuple[tuple[int, int], ...]:
+        """(k, prefix length) of each way a set that may reach the threshold with a query of
+        ``size`` words is filed: by the sizes it can have, each k once, the smallest first."""
+        low = max(1, math.ceil(self.threshold * size - _EPS))
+        high = math.floor(size / self.threshold + _EPS)
+        ks = sorted({self._k(n) for n in range(low, high + 1)})
+        return tuple((k, self._prefix(size, k)) for k in ks)
 
     def _overlap(self, size: int) -> int:
         """The fewest shared words a set of ``size`` words has with any set at the threshold."""
