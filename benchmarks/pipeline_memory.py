@@ -6,10 +6,10 @@ everything around the model. RSS and the records per second of each interval (wa
 per second of this process's CPU time, which other jobs on a shared machine disturb less) are
 printed every ``--every`` records; at the end, the last interval's rates against the first's
 (issue 12: >= 0.9 at 500k records). With ``--stages`` each interval also gives the CPU seconds
-spent in duplicate marking, in forgetting what fell behind the watermark, in detection, in store
-writes and in garbage collection (which also counts inside the others), and the size of the
-duplicate index, to see what grows with history without a profiler's distortion. With
-``--control`` each interval also times a fixed workload that keeps no state (validating the same
+spent in validation, in tagging, in duplicate marking, in forgetting what fell behind the
+watermark, in detection, in store writes and in garbage collection (which also counts inside
+the others), and the size of the duplicate index, to see what grows with history without a
+profiler's distortion. With ``--control`` each interval also times a fixed workload that keeps no state (validating the same
 2,000 records 20 times), outside the pipeline's rates: when it slows down as well, the process
 (its heap, the caches), not the pipeline's work per record, has become slower. With ``--fresh``
 each interval is also set against a fresh pipeline (a new store, empty history) run over the
@@ -54,6 +54,7 @@ from kafka_common import news_stream, rss_mib  # noqa: E402
 from finsentry.config import Settings  # noqa: E402
 from finsentry.pipeline import Pipeline  # noqa: E402
 from finsentry.schema import RawRecord, Target, TextScore  # noqa: E402
+from finsentry.sources import validate  # noqa: E402
 from finsentry.sources.validate import parse_records  # noqa: E402
 
 
@@ -103,6 +104,8 @@ class StageClock:
         self.pipeline = pipeline
         self.spent: dict[str, float] = defaultdict(float)
         self._gc_started = 0.0
+        self._wrap(validate, "parse_records", "parse")  # the pipeline imports it per batch
+        self._wrap(pipeline.tagger, "tag_targets", "tag")
         self._wrap(pipeline.dedup, "mark", "dedup")
         self._wrap(pipeline.dedup, "forget_behind", "forget")
         self._wrap(pipeline.store, "write_batch", "store")
@@ -130,7 +133,8 @@ class StageClock:
             self.spent[f"gc{info['generation']}"] += time.process_time() - self._gc_started
 
     def line(self) -> str:
-        parts = [f"{k} {self.spent[k]:.2f}" for k in ("dedup", "forget", "detect", "store")]
+        stages = ("parse", "tag", "dedup", "forget", "detect", "store")
+        parts = [f"{k} {self.spent[k]:.2f}" for k in stages]
         gcs = "/".join(f"{self.spent[f'gc{g}']:.2f}" for g in range(3))
         held = len(self.pipeline.dedup._by_id)  # a benchmark may look inside
         self.spent.clear()

@@ -108,17 +108,19 @@ def load_watchlist(path: str | Path | None = None) -> list[WatchlistEntry]:
 
 _ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
 _ASCII_LOWER = bytes(range(ord("a"), ord("z") + 1))
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def _is_shouting(text: str) -> bool:
     """Whether at least 80 % of the text's letters (and 12 or more) are capitals."""
-    if text.isascii():  # the letters of ASCII are A-Z and a-z: counted in C
-        raw = text.encode("ascii")
-        upper = len(raw) - len(raw.translate(None, _ASCII_UPPER))
-        count = upper + len(raw) - len(raw.translate(None, _ASCII_LOWER))
-    else:
-        letters = [c for c in text if c.isalpha()]
-        upper, count = sum(c.isupper() for c in letters), len(letters)
+    raw = text.encode("ascii", "ignore")  # the ASCII letters, A-Z and a-z, counted in C
+    upper = len(raw) - len(raw.translate(None, _ASCII_UPPER))
+    count = upper + len(raw) - len(raw.translate(None, _ASCII_LOWER))
+    if len(raw) < len(text):  # then the few other characters one by one
+        for char in _NON_ASCII.findall(text):
+            if char.isalpha():
+                count += 1
+                upper += char.isupper()
     return count >= _MIN_SHOUTING_LETTERS and upper >= _SHOUTING_SHARE * count
 
 

@@ -69,10 +69,19 @@ def title_tokens(headline: str) -> tuple[str, ...]:
     return tuple(_TOKEN.findall(text))
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def _without_accents(text: str) -> str:
-    """``text`` decomposed (NFKD) without its combining marks, curly apostrophes made straight."""
+    """``text`` decomposed (NFKD) without its combining marks, curly apostrophes made straight.
+    Only the characters outside ASCII are looked at (a few in most headlines)."""
     text = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in text if not unicodedata.combining(c)).replace("\u2019", "'")
+    return _NON_ASCII.sub(_plain, text)
+
+
+def _plain(found: re.Match[str]) -> str:
+    char = found.group()
+    return "" if unicodedata.combining(char) else "'" if char == "\u2019" else char
 
 
 def _strip_attribution(text: str) -> str:
