@@ -11,6 +11,8 @@ replaced by U+FFFD (:func:`nul_free`), so both stores hold the same strings.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -117,10 +119,33 @@ def item_values(scored: ScoredItem, ingested_at: datetime) -> dict[str, Any]:
 def ticker_sentiment_json(scored: ScoredItem) -> str:
     """The per-ticker sentiment as stored in ``items.ticker_sentiment`` (what the scorer said;
     a ticker missing there takes the headline's sentiment, on reading as on writing)."""
-    rows = [
-        [t.target, t.negative, t.neutral, t.positive, str(t.basis)] for t in scored.scores.targets
-    ]
+    targets = scored.scores.targets
+    if all(_VERBATIM.fullmatch(t.target) and _finite(t) for t in targets):  # the usual case
+        return "[" + ",".join(
+            f'["{t.target}",{t.negative!r},{t.neutral!r},{t.positive!r},"{t.basis.value}"]'
+            for t in targets
+        ) + "]"  # fmt: skip
+    rows = [[t.target, t.negative, t.neutral, t.positive, str(t.basis)] for t in targets]
     return json.dumps(rows, separators=(",", ":"))
+
+
+# Printable ASCII but '"' and '\': what json.dumps writes as it is (no escape).
+_VERBATIM = re.compile(r"[ !#-\[\]-~]*")
+
+
+def json_strings(values: Sequence[str]) -> str:
+    """``json.dumps(list(values))``, without the encoder for strings it would write as they are
+    (tickers: two of these per stored item)."""
+    if all(_VERBATIM.fullmatch(v) for v in values):
+        return "[" + ", ".join(f'"{v}"' for v in values) + "]"
+    return json.dumps(list(values))
+
+
+def _finite(t: TargetSentiment) -> bool:
+    return (
+        type(t.negative) is float and type(t.neutral) is float and type(t.positive) is float
+        and math.isfinite(t.negative + t.neutral + t.positive)
+    )  # fmt: skip
 
 
 def targets_from_json(text: str | None) -> tuple[TargetSentiment, ...]:

@@ -24,7 +24,12 @@ from finsentry.schema import DeadLetter, ScoredItem, as_utc, utc_now
 from finsentry.store import columns as c
 from finsentry.store.migration import migrations, statements
 from finsentry.store.queries import SQLStore
-from finsentry.store.rows import dead_letter_values, scored_from_row, ticker_sentiment_json
+from finsentry.store.rows import (
+    dead_letter_values,
+    json_strings,
+    scored_from_row,
+    ticker_sentiment_json,
+)
 
 T = TypeVar("T")
 WAL_CHECKPOINT_PAGES = 10_000  # SQLite's default is 1,000 pages of 4 KiB
@@ -259,7 +264,7 @@ def _item_row(item: ScoredItem, ingested_at: str | None) -> tuple[Any, ...]:
     news, scores = item.item, item.scores
     return (
         news.id, ts(news.published_at), ingested_at, news.source, news.headline, news.body,
-        news.url, news.lang, json.dumps(list(item.tickers)), json.dumps(list(news.tickers)),
+        news.url, news.lang, json_strings(item.tickers), json_strings(news.tickers),
         scores.sentiment, scores.negative, scores.neutral, scores.positive, scores.score,
         scores.topic, scores.topic_prob, item.model, int(item.novel), item.duplicate_of,
         int(item.late), news.input, news.position, item.fingerprint, ticker_sentiment_json(item),
