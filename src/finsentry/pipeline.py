@@ -195,7 +195,7 @@ class Pipeline:
         self.dedup.forget_behind(merged)  # what no on-time item can copy
         return [
             ScoredItem(
-                item=replace(item, tickers=found),
+                item=item if item.tickers == found else replace(item, tickers=found),
                 scores=score,
                 model=self.scorer.model_id,
                 tickers=found,

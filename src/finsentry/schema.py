@@ -32,6 +32,8 @@ def utc_now() -> datetime:
 
 def as_utc(value: datetime) -> datetime:
     """Normalise an aware datetime to UTC; refuse naive ones."""
+    if value.tzinfo is UTC:  # the usual case: every parsed time is converted once
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("naive datetime: timestamps must carry a UTC offset")
     return value.astimezone(UTC)
