@@ -24,6 +24,7 @@ __all__ = [
 
 _NORMAL = NormalDist()
 _LOG_TINY = math.log(1e-300)
+_MOST_TERMS = 100_000
 
 
 def _tail_from(
@@ -35,7 +36,7 @@ def _tail_from(
         term *= ratio(j)
         total += term
         j += 1.0
-        if term < total * 1e-13 or j - start > 100_000:
+        if term < total * 1e-13 or j - start > _MOST_TERMS:
             break
     return log_first + math.log(total)
 
@@ -47,7 +48,16 @@ def poisson_log_sf(k: float, lam: float) -> float:
     if lam <= 0:
         return -math.inf
     log_first = -lam + k * math.log(lam) - math.lgamma(k + 1.0)
-    return min(0.0, _tail_from(log_first, lambda j: lam / (j + 1.0), k, None))
+    # _tail_from(log_first, lambda j: lam / (j + 1.0), k, None), the same sums without a call a
+    # term: a scope with a week of history has a rate that takes a dozen terms
+    total, term, j = 1.0, 1.0, k
+    while True:
+        term *= lam / (j + 1.0)
+        total += term
+        j += 1.0
+        if term < total * 1e-13 or j - k > _MOST_TERMS:
+            break
+    return min(0.0, log_first + math.log(total))
 
 
 def poisson_sf(k: float, lam: float) -> float:
@@ -74,7 +84,16 @@ def nbinom_log_sf(k: float, shape: float, mean: float) -> float:
         + shape * math.log(q)
         + k * math.log1p(-q)
     )
-    return min(0.0, _tail_from(log_first, lambda j: (j + shape) / (j + 1.0) * (1.0 - q), k, None))
+    # _tail_from(log_first, lambda j: (j + shape) / (j + 1.0) * (1.0 - q), k, None), inlined
+    fail = 1.0 - q
+    total, term, j = 1.0, 1.0, k
+    while True:
+        term *= (j + shape) / (j + 1.0) * fail
+        total += term
+        j += 1.0
+        if term < total * 1e-13 or j - k > _MOST_TERMS:
+            break
+    return min(0.0, log_first + math.log(total))
 
 
 def betabinom_log_sf(k: int, n: int, alpha: float, beta: float) -> float:
