@@ -301,3 +301,62 @@ def test_a_slow_batch_does_not_add_a_full_wait_to_the_records_behind_it(monkeypa
             clock[0] += 0.8  # scoring and storing this batch
     assert len(waits) == len(arrivals)
     assert max(waits) <= 0.8 + 0.05
+
+
+def test_records_held_in_kafka_behind_a_due_batch_join_it(monkeypatch: Any) -> None:
+    """After a slow batch the first poll returns only the fetch that was in flight (a few
+    records); the rest of what arrived meanwhile needs one more fetch. Cut alone, the few made a
+    tiny batch and the rest waited a whole batch_max_wait_ms behind it, then formed a big, slow
+    batch: a cycle in which records waited 2-3 s end to end at 300 msg/s. A due batch now polls on
+    briefly, so the backlog goes in one batch and the stream settles into batches of what arrives
+    while one is processed. Fake clock; processing costs 0.2 s plus 2 ms a record."""
+    from collections import namedtuple
+
+    import finsentry.sources.kafka.consumer as consumer_module
+    from finsentry.sources.kafka.consumer import ConsumeOptions, KafkaSource
+
+    clock = [1000.0]
+    monkeypatch.setattr(consumer_module.time, "monotonic", lambda: clock[0])
+    TP = namedtuple("TP", "topic partition")
+    Rec = namedtuple("Rec", "topic partition offset key value timestamp")
+    tp = TP("news", 0)
+    arrivals = [1000.0 + i / 300 for i in range(3000)]  # 300 a second for 10 s
+    settings = Settings(kafka_topic="news", batch_max_items=512, batch_max_wait_ms=500)
+    source = KafkaSource(settings, ConsumeOptions(max_messages=len(arrivals)))
+
+    class Fetcher:
+        """What kafka-python does: a poll hands out what the last fetch brought; after a pause
+        between polls only an in-flight fetch's few records are there; the next poll, 2 ms
+        later, gets everything that had arrived."""
+
+        sent = 0
+        last_poll = 1000.0
+
+        def poll(self, timeout_ms: int, max_records: int) -> dict[Any, list[Any]]:
+            paused = clock[0] - self.last_poll > 0.1
+            pending = [t for t in arrivals[self.sent :] if t <= clock[0]]
+            if not pending:
+                clock[0] = min(arrivals[self.sent], clock[0] + timeout_ms / 1000)
+                pending = [t for t in arrivals[self.sent :] if t <= clock[0]]
+            clock[0] += 0.002
+            self.last_poll = clock[0]
+            batch = pending[: min(max_records, 4 if paused else max_records)]
+            out = [Rec("news", 0, self.sent + i, None, b"{}", 0) for i in range(len(batch))]
+            self.sent += len(batch)
+            return {tp: out} if out else {}
+
+        def assignment(self) -> set[Any]:
+            return {tp}
+
+    source._consumer = Fetcher()
+    latencies: list[float] = []
+    sizes: list[int] = []
+    for batch in source._loop():
+        if batch.records:
+            clock[0] += 0.2 + 0.002 * len(batch.records)  # processing, then durable
+            latencies += [clock[0] - arrivals[r.offset] for r in batch.position.records]
+            sizes.append(len(batch.records))
+    assert len(latencies) == len(arrivals)
+    latencies.sort()
+    assert latencies[int(0.99 * len(latencies))] < 1.2, sizes  # was 2.2 s, with batches 4, 400, 4...
+    assert sum(size < 10 for size in sizes[5:]) <= 1, sizes

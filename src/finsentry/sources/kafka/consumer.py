@@ -51,6 +51,10 @@ PARTITION_FETCH_BYTES = 4 * 1024 * 1024
 # connection's first full fetch was refused ("Invalid frame length"), closed and sent again. Twice
 # the request size: a response can pass fetch_max_bytes by one record batch.
 RECEIVE_MAX_BYTES = 2 * FETCH_MAX_BYTES
+# A batch that is due polls on this long at most, in polls of at most DRAIN_POLL_S, while they
+# return records (KafkaSource._draining).
+DRAIN_S = 0.03
+DRAIN_POLL_S = 0.01
 
 
 def heartbeat_interval_ms(session_timeout_ms: int) -> int:
@@ -104,6 +108,7 @@ class KafkaSource:
         self._dlq: DeadLetterProducer | None = None
         self._buffer: list[Any] = []  # ConsumerRecords not yet handed out
         self._batch_started: float | None = None
+        self._drain_until: float | None = None  # a due batch polls on until then (see _draining)
         self._assignment: Assignment | None = None  # to pass on with the next batch
         self._input_names: dict[int, str] = {}  # partition -> pipeline input name (one topic)
 
@@ -216,6 +221,8 @@ class KafkaSource:
             timeout_s = wait_s
             if self._batch_started is not None:
                 timeout_s = max(0.0, self._batch_started + wait_s - time.monotonic())
+            if self._drain_until is not None and self._buffer:
+                timeout_s = min(DRAIN_POLL_S, max(0.0, self._drain_until - time.monotonic()))
             polled = self._poll(timeout_s, want)
             now = time.monotonic()
             since, last_return = last_return, now
@@ -232,7 +239,10 @@ class KafkaSource:
                     # most batch_max_wait_ms (not that long again after a slow batch) to be cut.
                     self._batch_started = since
             due = self._batch_started is not None and now - self._batch_started >= wait_s
-            if self._buffer and (due or self._want(max_items) <= 0):
+            full = self._want(max_items) <= 0
+            if self._buffer and due and not full and polled and self._draining(now, wait_s):
+                continue  # late records: what Kafka holds behind them joins their batch
+            if self._buffer and (due or full):
                 yield self._cut()
             elif not self._buffer:
                 if self.ledger.pending:
@@ -244,6 +254,19 @@ class KafkaSource:
                 if idle_exit_s is not None and now - last_data >= idle_exit_s:
                     log.info("nothing consumed for %.1fs: stopping", idle_exit_s)
                     break
+
+    def _draining(self, now: float, wait_s: float) -> bool:
+        """Whether to poll on before cutting a batch that is due but not full.
+
+        After a slow batch the first poll returns only the few records of the fetch that was in
+        flight; the ones that arrived while the batch was processed are still in Kafka. They have
+        waited as long, but cut alone, the few make a tiny batch and the rest wait a whole
+        ``batch_max_wait_ms`` behind it (then a big batch, slow again: a cycle that held p99 at
+        2-3 s at 300 msg/s). So a due batch polls on, briefly, while polls return records: at
+        most ``DRAIN_S`` (or the wait, if shorter)."""
+        if self._drain_until is None:
+            self._drain_until = now + min(DRAIN_S, wait_s)
+        return now < self._drain_until
 
     def _want(self, max_items: int) -> int:
         """How many more records the buffer takes (batch size, and ``max_messages`` overall)."""
@@ -269,6 +292,7 @@ class KafkaSource:
     def _cut(self) -> Batch[Polled]:
         """Hand the buffered records out as one batch (with a pending assignment, if any)."""
         records, self._buffer, self._batch_started = self._buffer, [], None
+        self._drain_until = None
         self.handed += len(records)
         received = utc_now()
         names = self._input_names
@@ -304,7 +328,7 @@ class KafkaSource:
             log.info("dropping %d buffered records of revoked partitions", len(self._buffer) - len(kept))
         self._buffer = kept
         if not kept:
-            self._batch_started = None
+            self._batch_started = self._drain_until = None
         self.ledger.revoke(self._consumer, revoked)
 
     def _on_assigned(self, assigned: set[Any]) -> None:
