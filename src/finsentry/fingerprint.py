@@ -61,9 +61,9 @@ class Fingerprint:
 def title_tokens(headline: str) -> tuple[str, ...]:
     """The words of a headline as written, without accents, punctuation and syndication markers."""
     text = _SYNDICATION_PREFIX.sub("", headline.strip())
-    stripped = _strip_attribution(text)
-    if len(_TOKEN.findall(stripped.lower())) >= 4:  # never strip a short headline to nothing
-        text = stripped
+    stripped = _strip_attribution(text)  # the same object when there is nothing to strip
+    if stripped is not text and len(_TOKEN.findall(stripped.lower())) >= 4:
+        text = stripped  # never strip a short headline to nothing
     if not text.isascii():  # ASCII has no accents to take off: most headlines skip this
         text = _without_accents(text)
     return tuple(_TOKEN.findall(text))
@@ -86,7 +86,7 @@ def _plain(found: re.Match[str]) -> str:
 
 def _strip_attribution(text: str) -> str:
     """Drop a short attribution tail: " - Harbor Wire", " | sources", " (Bellwether)"."""
-    cut = max(text.rfind(sep) for sep in _ATTRIBUTION_SEPARATORS)
+    cut = max(map(text.rfind, _ATTRIBUTION_SEPARATORS))
     if cut > 0 and len(text[cut + 3 :].split()) <= 4:
         return text[:cut]
     if text.endswith(")"):
