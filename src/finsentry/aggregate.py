@@ -104,10 +104,39 @@ def window_delta_rows(items: Sequence[ScoredItem], sizes_s: Sequence[int]) -> li
 
 
 def _window_sums(items: Sequence[ScoredItem], sizes_s: Sequence[int]) -> dict[WindowKeyTuple, Any]:
-    """Per (size, start epoch s, kind, value): [count, neg, neu, pos, score_sum, dup, late]."""
+    """Per (size, start epoch s, kind, value): [count, neg, neu, pos, score_sum, dup, late].
+
+    When every size is a multiple of the smallest (60 s, 5 min, 1 h), the items are summed into
+    the smallest windows only and the larger ones are summed from those: a window of a larger
+    size holds exactly the smaller windows that start in it. Scores are on a binary grid
+    (:func:`quantize_score`), so the sums are the same in any order."""
     sizes = sorted(set(sizes_s))
     if any(size <= 0 for size in sizes):
         raise ValueError(f"window sizes must be positive seconds, got {sizes}")
+    finest = sizes[0]
+    if len(sizes) == 1 or any(size % finest for size in sizes):
+        return _item_sums(items, sizes)
+    acc = _item_sums(items, [finest])
+    smallest = list(acc.items())
+    for size in sizes[1:]:
+        for (_, start, kind, value), part in smallest:
+            key = (size, start - start % size, kind, value)
+            into = acc.get(key)
+            if into is None:
+                acc[key] = list(part)
+                continue
+            into[0] += part[0]
+            into[1] += part[1]
+            into[2] += part[2]
+            into[3] += part[3]
+            into[4] += part[4]
+            into[5] += part[5]
+            into[6] += part[6]
+    return acc
+
+
+def _item_sums(items: Sequence[ScoredItem], sizes: Sequence[int]) -> dict[WindowKeyTuple, Any]:
+    """:func:`_window_sums` item by item, each item into a window of every size."""
     acc: dict[WindowKeyTuple, list[Any]] = {}
     for item in items:
         epoch = _epoch_seconds(item.published_at)

@@ -193,3 +193,33 @@ def test_ticker_windows_count_the_sentiment_towards_the_ticker() -> None:
     assert aapl.score_sum == pytest.approx(0.1 - 0.8, abs=1e-6)
     assert (msft.negative, msft.positive) == (0, 1)  # no target score: the headline's
     assert (everything.negative, everything.positive) == (0, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 3 * 86400),  # seconds after T0
+            st.sampled_from([(), ("AAPL",), ("AAPL", "MSFT"), ("NVDA",)]),
+            st.sampled_from([(0.8, 0.1, 0.1), (0.1, 0.8, 0.1), (0.05, 0.15, 0.8), (0.3, 0.3, 0.4)]),
+            st.sampled_from(["earnings", "macro"]),
+            st.booleans(),  # novel
+            st.booleans(),  # late
+            st.none() | st.floats(0.0, 0.9),  # sentiment towards the first ticker
+        ),
+        max_size=40,
+    ),
+    sizes=st.sampled_from([(60, 300, 3600), (300, 60), (60, 90), (120,), (60, 3600, 86400)]),
+)
+def test_larger_windows_summed_from_the_smallest_equal_item_by_item_sums(
+    rows: list[tuple[int, tuple[str, ...], tuple[float, float, float], str, bool, bool, float | None]],
+    sizes: tuple[int, ...],
+) -> None:
+    from finsentry.aggregate import _item_sums, _window_sums
+
+    items = [
+        make(i, T0 + timedelta(seconds=s), tickers=t, probs=p, topic=topic, novel=n, late=la,
+             towards=tw)
+        for i, (s, t, p, topic, n, la, tw) in enumerate(rows)
+    ]  # fmt: skip
+    assert _window_sums(items, sizes) == _item_sums(items, sorted(set(sizes)))
