@@ -33,7 +33,7 @@ from typing import Any
 
 from finsentry.config import Settings
 from finsentry.schema import NewsItem, Span, Target
-from finsentry.sources.normalise import TICKER_PATTERN, normalise_ticker
+from finsentry.sources.normalise import NON_ASCII, TICKER_PATTERN, normalise_ticker
 
 _CASHTAG = re.compile(rf"(?<![\w$])\$({TICKER_PATTERN})(?!\w)", re.IGNORECASE)
 _EXCHANGES = (
@@ -108,7 +108,6 @@ def load_watchlist(path: str | Path | None = None) -> list[WatchlistEntry]:
 
 _ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
 _ASCII_LOWER = bytes(range(ord("a"), ord("z") + 1))
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def _is_shouting(text: str) -> bool:
@@ -117,7 +116,7 @@ def _is_shouting(text: str) -> bool:
     upper = len(raw) - len(raw.translate(None, _ASCII_UPPER))
     count = upper + len(raw) - len(raw.translate(None, _ASCII_LOWER))
     if len(raw) < len(text):  # then the few other characters one by one
-        for char in _NON_ASCII.findall(text):
+        for char in NON_ASCII.findall(text):
             if char.isalpha():
                 count += 1
                 upper += char.isupper()

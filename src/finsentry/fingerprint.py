@@ -12,6 +12,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from finsentry.sources.normalise import NON_ASCII
+
 FINGERPRINT_VERSION = "v1"
 
 _SYNDICATION_PREFIX = re.compile(
@@ -69,14 +71,11 @@ def title_tokens(headline: str) -> tuple[str, ...]:
     return tuple(_TOKEN.findall(text))
 
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-
-
 def _without_accents(text: str) -> str:
     """``text`` decomposed (NFKD) without its combining marks, curly apostrophes made straight.
     Only the characters outside ASCII are looked at (a few in most headlines)."""
     text = unicodedata.normalize("NFKD", text)
-    return _NON_ASCII.sub(_plain, text)
+    return NON_ASCII.sub(_plain, text)
 
 
 def _plain(found: re.Match[str]) -> str:

@@ -103,6 +103,7 @@ def normalise_text(text: str) -> str:
 # SAN.PA). Exchange prefixes ("NASDAQ:") and cashtag dollars are removed before the check.
 TICKER_PATTERN = r"[A-Z]{1,6}(?:\.[A-Z]{1,2})?"
 _TICKER = re.compile(TICKER_PATTERN)
+NON_ASCII = re.compile(r"[^\x00-\x7f]")  # one character outside ASCII (text fast paths skip it)
 _CLASS_SEPARATOR = re.compile(r"(?<=[A-Z])[-/](?=[A-Z]{1,2}$)")
 
 
