@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from finsentry.training.data import DataError, Example, load_examples
@@ -45,3 +46,107 @@ def test_phrase_bank_lines_in_latin_1(tmp_path: Path) -> None:
     broken.write_text("no label here\n")
     with pytest.raises(DataError, match="sentence@label"):
         load_examples(broken, "sentiment")
+
+
+def test_column_names_are_found_whatever_their_case(tmp_path: Path) -> None:
+    capitalised = tmp_path / "data.csv"
+    capitalised.write_text('Sentence,Sentiment\n"The company cut 200 jobs",Negative\n')
+    assert load_examples(capitalised, "sentiment") == [
+        Example("The company cut 200 jobs", "sentiment", "negative")
+    ]
+    sentfin_like = tmp_path / "entities.csv"
+    sentfin_like.write_text('Title,Entities\nWipro slips,"{""Wipro"": ""negative""}"\n')
+    found = load_examples(sentfin_like, "entity")
+    assert [(e.target, e.label, e.spans) for e in found] == [("Wipro", "negative", ((0, 5),))]
+
+
+def test_a_csv_without_a_header_is_read_as_label_and_text(tmp_path: Path) -> None:
+    label_first = tmp_path / "all-data.csv"
+    label_first.write_bytes(
+        b'neutral,"According to Gran , the company has no plans to move."\n'
+        b'positive,"Operating profit rose to EUR 13.1 mn"\n'
+        b'negative,"Sales in the caf\xe9 unit fell"\n'  # Latin-1, as the copies on the web come
+    )
+    found = load_examples(label_first, "sentiment")
+    assert [(e.text, e.label) for e in found] == [
+        ("According to Gran , the company has no plans to move.", "neutral"),
+        ("Operating profit rose to EUR 13.1 mn", "positive"),
+        ("Sales in the café unit fell", "negative"),
+    ]
+    text_first = tmp_path / "ids.tsv"
+    text_first.write_text("Shares fell\t0\nShares rose\t2\n")
+    names = {"sentiment": ["negative", "neutral", "positive"]}
+    assert [e.label for e in load_examples(text_first, "sentiment", names)] == [
+        "negative",
+        "positive",
+    ]
+    # a header that is not a label and a text is a header: its missing columns are named
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("body,score\nShares fell,0.2\n")
+    with pytest.raises(DataError, match=r"lacks column\(s\) \['label', 'text'\]"):
+        load_examples(wrong, "sentiment")
+    # a later row that is no label means the file is not label,text: named as such
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("positive,Shares rose\nShares fell,sharply\n")
+    with pytest.raises(DataError, match="lacks column"):
+        load_examples(mixed, "sentiment")
+
+
+def test_a_json_file_may_hold_one_array(tmp_path: Path) -> None:
+    array = tmp_path / "test.json"
+    array.write_text('[{"text": "Shares fell", "label": 0}, {"text": "x", "label": 9}]')
+    with pytest.raises(DataError, match="outside the 3 label names"):
+        load_examples(array, "sentiment", {"sentiment": ["negative", "neutral", "positive"]})
+    array.write_text('[{"text": "Shares fell", "label": 0},\n {"text": "Shares rose", "label": 2}]')
+    found = load_examples(array, "sentiment", {"sentiment": ["negative", "neutral", "positive"]})
+    assert [(e.text, e.label) for e in found] == [
+        ("Shares fell", "negative"),
+        ("Shares rose", "positive"),
+    ]
+    scalar = tmp_path / "scalar.json"
+    scalar.write_text("[1, 2]")
+    with pytest.raises(DataError, match="must be a JSON object"):
+        load_examples(scalar, "sentiment")
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"text": "x", "label": 1}')
+    with pytest.raises(DataError, match="not JSON lines or a JSON array"):
+        load_examples(broken, "sentiment")
+
+
+def test_one_company_per_row_is_entity_level(tmp_path: Path) -> None:
+    rows = tmp_path / "targets.csv"
+    rows.write_text(
+        "text,company,label\n"
+        "Infosys gains as Wipro slips,Infosys,positive\n"
+        "Infosys gains as Wipro slips,Wipro,negative\n"
+        "Tesco profits slump,Tesco,negative\n"
+    )
+    entity = load_examples(rows, "entity")
+    assert [(e.text, e.target, e.label, e.spans) for e in entity] == [
+        ("Infosys gains as Wipro slips", "Infosys", "positive", ((0, 7),)),
+        ("Infosys gains as Wipro slips", "Wipro", "negative", ((17, 22),)),
+        ("Tesco profits slump", "Tesco", "negative", ((0, 5),)),
+    ]
+    # headline sentiment only where the text's companies agree, as for SEntFiN files
+    assert [(e.text, e.label) for e in load_examples(rows, "sentiment")] == [
+        ("Tesco profits slump", "negative")
+    ]
+    rows.write_text("text,entity,label\nTesco slumps,Tesco,negative\nTesco slumps,Tesco,positive\n")
+    with pytest.raises(DataError, match=r"row 3: 'Tesco' has two labels"):
+        load_examples(rows, "entity")
+    rows.write_text("text,entity,label\nTesco slumps,,negative\n")
+    with pytest.raises(DataError, match="row 2: the entity column is empty"):
+        load_examples(rows, "entity")
+
+
+def test_parquet_is_read_or_the_error_says_what_to_install(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"sentence": ["Shares fell"], "label": ["negative"]})
+    path = tmp_path / "test.parquet"
+    try:
+        frame.to_parquet(path)
+    except ImportError:  # no Parquet engine here: the reader must say how to get one
+        path.write_bytes(b"PAR1")
+        with pytest.raises(DataError, match=r"needs pyarrow \(pip install pyarrow\)"):
+            load_examples(path, "sentiment")
+        return
+    assert load_examples(path, "sentiment") == [Example("Shares fell", "sentiment", "negative")]

@@ -183,6 +183,8 @@ def evaluate(
       finsentry evaluate --model models/finsentry-minilm --task sentiment \\
         --data sentiment_valid.csv --label-names sentiment=bearish,bullish,neutral
       finsentry evaluate --task entity --data sentfin_valid.csv   # per-company sentiment
+      finsentry evaluate --task entity --data rows.csv   # columns text,entity,label
+      finsentry evaluate --task sentiment --data all-data.csv   # headerless label,text rows
     """
     from finsentry.scoring import load_scorer
     from finsentry.training.data import DataError

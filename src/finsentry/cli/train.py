@@ -19,9 +19,11 @@ from finsentry.cli.options import TASK_CHOICES, TASK_HELP
     multiple=True,
     required=True,
     metavar="[TASK=]FILE",
-    help="Training data, CSV or JSONL with text and label columns (label: class name, or id with "
-    "--label-names; also taken from sentence/headline/tweet and sentiment/class columns), or .txt "
-    "lines 'sentence@label'. Repeat for several files.",
+    help="Training data, CSV/TSV, JSON lines, a JSON array or Parquet with text and label columns "
+    "(label: class name, or id with --label-names; also taken from sentence/headline/tweet and "
+    "sentiment/class columns, any case; a CSV without a header as label,text), or .txt lines "
+    "'sentence@label'. Per-company sentiment: title,entities files shaped like SEntFiN, or "
+    "text,entity,label rows (one company each). Repeat for several files.",
 )
 @env_option(
     "--task",

@@ -1,8 +1,12 @@
 """Labelled data for training and evaluation: CSV or JSONL files with ``text`` and ``label`` columns.
 
 * The columns may also carry common other names (``sentence``, ``headline``, ``tweet`` ... for
-  the text; ``sentiment``, ``class`` for the label), and a ``.txt`` file holds ``sentence@label``
-  lines, as the Financial PhraseBank is distributed. Files are read as UTF-8, else as Latin-1.
+  the text; ``sentiment``, ``class`` for the label), in any case (``Sentence``, ``Sentiment``).
+  A ``.txt`` file holds ``sentence@label`` lines, as the Financial PhraseBank is distributed; a
+  CSV without a header is read as two columns, label and text in either order, when its first
+  row is already a label and a text (``neutral,"According to ..."``). A ``.json`` file holds
+  JSON lines or one array of objects; a ``.parquet`` file needs pyarrow. Files are read as UTF-8,
+  else as Latin-1.
 
 * ``label`` holds class names (``negative``, ``Bullish``, ``Earnings`` ...) or integer ids; ids are
   turned into names with ``label_names`` (``--label-names TASK=NAME0,NAME1,...`` or a file with one
@@ -12,9 +16,11 @@
 * A file may hold several tasks in a ``task`` column (``sentiment`` / ``topic``); otherwise a file
   is tagged with its task as ``TASK=PATH`` (``sentiment=train.csv``), or takes the one task given.
 * Entity-level files are shaped like SEntFiN (``title`` and ``entities`` columns, ``entities`` a
-  JSON object ``{"name as written in the title": "positive|negative|neutral"}``). They give
-  ``entity`` examples (one per name, with the character spans where the title names it) and, for
-  the ``sentiment`` task, the titles whose names all share one label (headline-level examples).
+  JSON object ``{"name as written in the title": "positive|negative|neutral"}``), or hold one row
+  per (text, company): ``text``, ``entity`` (or ``company``) and ``label`` columns.
+  They give ``entity`` examples (one per name, with the character spans where the title names it)
+  and, for the ``sentiment`` task, the titles whose names all share one label (headline-level
+  examples).
 
 Texts go through :func:`finsentry.sources.normalise.normalise_text`, exactly as the pipeline does
 before scoring, so the model trains on what it will see.
@@ -86,6 +92,27 @@ def entity_examples(frame: pd.DataFrame, path: Path, wanted: Sequence[str]) -> l
     return examples
 
 
+def _entities_by_title(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """A one-company-per-row file (``text``, ``entity``, ``label``) in SEntFiN's shape: one row
+    per text, its companies' labels in an ``entities`` object, texts in first-seen order."""
+    by_title: dict[str, dict[str, str]] = {}
+    for row, (text, name, label) in enumerate(
+        zip(frame["text"], frame["entity"], frame["label"], strict=True), 2
+    ):
+        if not isinstance(name, str) or not name.strip():
+            raise DataError(f"{path} row {row}: the entity column is empty; name the company")
+        labels = by_title.setdefault(str(text), {})
+        known = labels.get(name)
+        if known is not None and known != str(label):
+            raise DataError(
+                f"{path} row {row}: {name!r} has two labels in one text ({known}, {label})"
+            )
+        labels[name] = str(label)
+    return pd.DataFrame(
+        {"title": list(by_title), "entities": [json.dumps(v) for v in by_title.values()]}
+    )
+
+
 class DataError(ValueError):
     """Training or evaluation data that cannot be used; the message says how to fix it."""
 
@@ -117,6 +144,7 @@ def parse_label_names(values: Iterable[str]) -> dict[str, list[str]]:
 # Other names public data sets give the two columns, tried in this order when one is missing.
 TEXT_COLUMNS = ("sentence", "headline", "title", "tweet", "content", "news")
 LABEL_COLUMNS = ("sentiment", "class", "labels")
+TARGET_COLUMNS = ("company",)  # another name of a one-company-per-row file's entity column
 
 
 def _read_text(path: Path) -> str:
@@ -145,18 +173,53 @@ def _phrase_bank(path: Path) -> pd.DataFrame:
 
 
 def _named_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """``text`` and ``label`` taken from a common other name where the file lacks them (never
-    from ``title`` when an ``entities`` column makes the file entity-level)."""
-    renames: dict[str, str] = {}
-    entity_level = "entities" in frame.columns
-    for want, aliases in (("text", TEXT_COLUMNS), ("label", LABEL_COLUMNS)):
+    """``text``, ``label`` (and an entity-level file's ``title``, ``entities``, ``entity``, and
+    ``task``) found whatever their case, and taken from a common other name where the file lacks
+    them (never from ``title`` when an ``entities`` column makes the file entity-level)."""
+    by_lower: dict[str, str] = {}
+    for column in frame.columns:
+        by_lower.setdefault(str(column).strip().lower(), column)
+    renames: dict[object, str] = {}
+
+    def take(want: str, aliases: Sequence[str]) -> None:
         if want in frame.columns:
-            continue
-        for alias in aliases:
-            if alias in frame.columns and not (entity_level and alias == "title"):
-                renames[alias] = want
-                break
+            return
+        for name in (want, *aliases):
+            column = by_lower.get(name)
+            if column is not None and column not in renames:
+                renames[column] = want
+                return
+
+    for want in ("entities", "title", "task"):
+        take(want, ())
+    entity_level = "entities" in by_lower
+    take("text", [a for a in TEXT_COLUMNS if not (entity_level and a == "title")])
+    take("label", LABEL_COLUMNS)
+    if not entity_level:
+        take("entity", TARGET_COLUMNS)
     return frame.rename(columns=renames) if renames else frame
+
+
+def _label_like(value: object) -> bool:
+    text = str(value).strip().lower()
+    return text in SENTIMENT_SYNONYMS or text.lstrip("-").isdigit()
+
+
+def _headerless(frame: pd.DataFrame, text: str, sep: str) -> pd.DataFrame | None:
+    """A two-column file without a header (``neutral,"According to ..."``, as the Financial
+    PhraseBank's CSV copies come): read again with ``label`` the column whose every cell, the
+    first row's included, is a sentiment name or an id, and ``text`` the other. None when the file
+    is not like that."""
+    if len(frame.columns) != 2:
+        return None
+    header = [str(c) for c in frame.columns]
+    if sum(_label_like(h) for h in header) != 1:
+        return None
+    label_at = 0 if _label_like(header[0]) else 1
+    raw = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, header=None, keep_default_na=False)
+    if not all(_label_like(v) for v in raw[label_at]):
+        return None
+    return pd.DataFrame({"text": raw[1 - label_at], "label": raw[label_at]})
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -164,16 +227,22 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"data file {path} does not exist")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
-        rows = [json.loads(line) for line in _read_text(path).splitlines() if line.strip()]
-        frame = pd.DataFrame(rows)
+        frame = pd.DataFrame(_json_rows(path))
     elif suffix in (".csv", ".tsv"):
-        frame = pd.read_csv(
-            io.StringIO(_read_text(path)), sep="\t" if suffix == ".tsv" else ",", dtype=str
-        )
+        text, sep = _read_text(path), "\t" if suffix == ".tsv" else ","
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str)
+        if not {"text", "label"} <= set(_named_columns(frame).columns):
+            frame = _headerless(frame, text, sep) if "entities" not in frame.columns else None
+            if frame is None:
+                frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str)
+    elif suffix == ".parquet":
+        frame = _parquet(path)
     elif suffix == ".txt":
         frame = _phrase_bank(path)
     else:
-        raise DataError(f"{path}: use a .csv, .tsv or .jsonl file with text and label columns")
+        raise DataError(
+            f"{path}: use a .csv, .tsv, .jsonl, .json or .parquet file with text and label columns"
+        )
     frame = _named_columns(frame)
     missing = {"text", "label"} - set(frame.columns)
     if missing and {"title", "entities"} <= set(frame.columns):
@@ -181,6 +250,34 @@ def _read_table(path: Path) -> pd.DataFrame:
     if missing:
         raise DataError(f"{path} lacks column(s) {sorted(missing)}; it has {list(frame.columns)}")
     return frame
+
+
+def _json_rows(path: Path) -> list[dict[str, object]]:
+    """JSON lines, or one JSON array of objects (as ``datasets``' ``to_json(lines=False)``)."""
+    text = _read_text(path)
+    try:
+        if text.lstrip().startswith("["):
+            rows = json.loads(text)
+        else:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{path}: not JSON lines or a JSON array (line {exc.lineno}: {exc.msg})"
+        ) from None
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise DataError(f"{path}: each record must be a JSON object with text and label fields")
+    return rows
+
+
+def _parquet(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(path)
+    except ImportError:
+        raise DataError(
+            f"{path}: reading Parquet needs pyarrow (pip install pyarrow); or save the table as "
+            "CSV or JSON lines"
+        ) from None
+    return frame.astype({c: str for c in frame.columns if frame[c].dtype == object})
 
 
 def canonical_label(task: str, raw: object, names: Sequence[str] | None) -> str:
@@ -214,10 +311,12 @@ def load_examples(
     tagged, path = parse_task_path(str(value))
     frame = _read_table(path)
     label_names = label_names or {}
-    if "text" not in frame.columns:  # entity-level (SEntFiN-shaped) file
+    if "text" not in frame.columns or "entity" in frame.columns:  # entity-level file
         wanted = [t for t in wanted_tasks(task) if t in ("entity", "sentiment")]
         if tagged is not None:
             wanted = [t for t in wanted if t == tagged]
+        if "entity" in frame.columns:
+            frame = _entities_by_title(frame, path)
         found = entity_examples(frame, path, wanted)
         if not found:
             raise DataError(f"{path} holds no usable {task} examples")
