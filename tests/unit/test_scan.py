@@ -146,3 +146,36 @@ def test_every_ticker_is_scanned_and_only_those_with_anomalies_are_shown(tmp_pat
     assert text.output.rstrip().endswith(f"{len(found)} anomalies in 2 scopes")
     unknown = runner.invoke(main, ["scan", "--scope", "ticker:NOPE"], env=env)
     assert unknown.exit_code == 2 and "no windows of 300 s" in unknown.output
+
+
+def test_unix_times_read_as_the_same_moments(tmp_path: Path) -> None:
+    stamps = daily_csv(tmp_path / "iso.csv", spike_row=1300, days=6)
+    rows = (tmp_path / "iso.csv").read_text().splitlines()[1:]
+    for name, scale in (("seconds.csv", 1), ("millis.csv", 1000)):
+        lines = ["timestamp,value"]
+        for at, row in zip(stamps, rows, strict=True):
+            lines.append(f"{int(at.timestamp()) * scale},{row.split(',')[1]}")
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+    outputs = [
+        CliRunner().invoke(main, ["scan", "--csv", str(tmp_path / name), "--json"])
+        for name in ("iso.csv", "seconds.csv", "millis.csv")
+    ]
+    assert all(out.exit_code == 0 for out in outputs), [out.output for out in outputs]
+    found = [[json.loads(line)["at"] for line in out.output.splitlines()] for out in outputs]
+    assert stamps[1300].isoformat() in found[0]
+    assert found[0] == found[1] == found[2]
+
+
+def test_row_numbers_as_timestamps_are_given_back_as_rows(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    lines = ["timestamp,value,is_anomaly"]  # the layout of Yahoo's S5 A1 files
+    for k in range(1, 1201):
+        lines.append(f"{k},{100 + rng.normal(0, 3) + (80 if k == 1000 else 0):.3f},{int(k == 1000)}")
+    (tmp_path / "real_1.csv").write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(main, ["scan", "--csv", str(tmp_path / "real_1.csv"), "--json"])
+    assert result.exit_code == 0, result.output
+    found = [json.loads(line) for line in result.output.splitlines()]
+    assert 1000 in [f["position"] for f in found] and all("at" not in f for f in found)
+    text = CliRunner().invoke(main, ["scan", "--csv", str(tmp_path / "real_1.csv")]).output
+    assert "1200 rows, numbered 1 to 1200" in text and "no seasonal view" in text
+    assert "row 1000  value" in text and "1970" not in text

@@ -35,10 +35,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "METRICS",
+    "CsvSeries",
     "Finding",
     "benchmarked_config",
     "learning_period",
     "learning_rows",
+    "read_csv",
     "read_csv_series",
     "rows_per_period",
     "scan",
@@ -62,14 +64,18 @@ class Finding:
     median: float
     z: float
     score: float
+    position: int | None = None  # a CSV whose first column counts rows, not time: its number
 
     @property
     def direction(self) -> str:
         return "above" if self.z >= 0 else "below"
 
     def to_json(self) -> dict[str, object]:
+        where: dict[str, object] = (
+            {"at": self.at.isoformat()} if self.position is None else {"position": self.position}
+        )
         return {
-            "at": self.at.isoformat(),
+            **where,
             "value": self.value,
             "median": self.median,
             "z": round(self.z, 3),
@@ -142,9 +148,11 @@ def scan(
     values: np.ndarray,
     config: SeriesConfig,
     eligible: np.ndarray | None = None,
+    positions: bool = False,
 ) -> list[Finding]:
     """The rows the detector flags after the learning period, oldest first; with ``eligible``,
-    only rows where it is true (e.g. windows holding enough items to mean something)."""
+    only rows where it is true (e.g. windows holding enough items to mean something). With
+    ``positions`` the timestamps are row numbers (:func:`read_csv`), given as such."""
     x = np.asarray(values, dtype=float)
     if len(x) == 0:
         return []
@@ -157,8 +165,13 @@ def scan(
     for row in np.flatnonzero(fired > 0.0).tolist():
         z = float(np.nan_to_num((x[row] - median[row]) / spread[row], nan=0.0))
         at = pd.Timestamp(timestamps[row]).to_pydatetime().replace(tzinfo=UTC)
-        out.append(Finding(at, float(x[row]), float(median[row]), z, float(fired[row])))
+        position = _seconds(timestamps[row]) if positions else None
+        out.append(Finding(at, float(x[row]), float(median[row]), z, float(fired[row]), position))
     return out
+
+
+def _seconds(stamp: np.datetime64) -> int:
+    return int(np.asarray(stamp).astype("datetime64[s]").astype(np.int64))
 
 
 def parse_time(text: str) -> np.datetime64:
@@ -170,37 +183,86 @@ def parse_time(text: str) -> np.datetime64:
     return np.datetime64(stamp, "s")
 
 
-def read_csv_series(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+@dataclass(frozen=True, slots=True)
+class CsvSeries:
+    """A CSV file's series (:func:`read_csv`). ``positions``: its first column numbers the rows
+    (1, 2, 3 ...) rather than dating them; ``timestamps`` then hold those numbers as seconds
+    after 1970, which no output shows as a time."""
+
+    timestamps: np.ndarray
+    values: np.ndarray
+    missing: int
+    positions: bool = False
+
+
+EPOCH_MS_FROM = 1e11  # a number this large is epoch milliseconds (from 1973 on)
+EPOCH_S_FROM = 1e8  # ... this large, epoch seconds (from 1973 on); smaller ones number the rows
+
+
+def read_csv(path: Path) -> CsvSeries:
     """Timestamps and values of a CSV file, in time order, and how many values were missing.
 
-    The columns are ``timestamp`` and ``value`` (else the first two). A missing or non-numeric
-    value (blank, ``nan``, ``inf``) takes the last value before it (the first valid one at the
-    start): the detector sees no change there. Rows whose timestamp does not parse are dropped.
+    The columns are ``timestamp`` and ``value`` (else the first two). A timestamp is a date and
+    time (:func:`parse_time`) or, when the first row's is a number, a Unix time in seconds or
+    milliseconds (by its size), or a row number (numbers below 1e8, as in Yahoo's S5 files). A
+    missing or non-numeric value (blank, ``nan``, ``inf``) takes the last value before it (the
+    first valid one at the start): the detector sees no change there. Rows whose timestamp does
+    not parse are dropped.
     """
     with path.open(newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
     if not rows:
-        return np.array([], dtype="datetime64[s]"), np.array([]), 0
+        return CsvSeries(np.array([], dtype="datetime64[s]"), np.array([]), 0)
     header = [h.strip().lower() for h in rows[0]]
     t_col = header.index("timestamp") if "timestamp" in header else 0
     v_col = header.index("value") if "value" in header else 1
-    stamps, values = [], []
-    for row in rows[1:]:
-        if len(row) <= max(t_col, v_col):
-            continue
-        try:
-            stamp = parse_time(row[t_col])
-        except ValueError:
+    rows = [row for row in rows[1:] if len(row) > max(t_col, v_col) and row[t_col].strip()]
+    numeric = bool(rows) and _number(rows[0][t_col]) is not None
+    cells: list[float | np.datetime64] = []
+    values = []
+    for row in rows:
+        stamp: float | np.datetime64 | None
+        if numeric:
+            stamp = _number(row[t_col])
+        else:
+            try:
+                stamp = parse_time(row[t_col])
+            except ValueError:
+                stamp = None
+        if stamp is None:
             continue
         try:
             value = float(row[v_col])
         except ValueError:
             value = math.nan
-        stamps.append(stamp)
+        cells.append(stamp)
         values.append(value if math.isfinite(value) else math.nan)
-    t = np.array(stamps, dtype="datetime64[s]")
+    positions = False
+    if numeric:
+        numbers = np.array(cells, dtype=float)
+        largest = float(np.abs(numbers).max()) if len(numbers) else 0.0
+        scale = 1e-3 if largest >= EPOCH_MS_FROM else 1.0
+        positions = largest < EPOCH_S_FROM
+        t = np.round(numbers * scale).astype(np.int64).astype("datetime64[s]")
+    else:
+        t = np.array(cells, dtype="datetime64[s]")
     order = np.argsort(t, kind="stable")
-    return _filled(t[order], np.array(values, dtype=float)[order])
+    t, x, missing = _filled(t[order], np.array(values, dtype=float)[order])
+    return CsvSeries(t, x, missing, positions)
+
+
+def read_csv_series(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`read_csv` as (timestamps, values, missing)."""
+    series = read_csv(path)
+    return series.timestamps, series.values, series.missing
+
+
+def _number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _filled(t: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -269,17 +331,21 @@ def _window_start(at: datetime, size_s: int) -> datetime:
     return datetime.fromtimestamp(seconds - seconds % size_s, UTC)
 
 
-def describe_series(timestamps: np.ndarray, config: SeriesConfig) -> str:
+def describe_series(timestamps: np.ndarray, config: SeriesConfig, positions: bool = False) -> str:
     """One line: rows, span, history and the seasonal period used."""
     if len(timestamps) == 0:
         return "no rows"
-    first = pd.Timestamp(timestamps[0]).strftime("%Y-%m-%d %H:%M")
-    last = pd.Timestamp(timestamps[-1]).strftime("%Y-%m-%d %H:%M")
+    if positions:
+        span = f"numbered {_seconds(timestamps[0])} to {_seconds(timestamps[-1])}"
+    else:
+        first = pd.Timestamp(timestamps[0]).strftime("%Y-%m-%d %H:%M")
+        last = pd.Timestamp(timestamps[-1]).strftime("%Y-%m-%d %H:%M")
+        span = f"{first} to {last} UTC"
     season = (
         f"seasonal view over {config.period} rows a day" if config.period else "no seasonal view"
     )
     return (
-        f"{len(timestamps)} rows, {first} to {last} UTC; baseline: the {config.history} rows "
+        f"{len(timestamps)} rows, {span}; baseline: the {config.history} rows "
         f"before each row; {season}; threshold {config.threshold}; nothing listed in the first "
         f"{learning_period(config)} rows (learning)"
     )

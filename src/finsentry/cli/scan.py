@@ -139,8 +139,10 @@ def scan(
         raise click.UsageError(
             "give one of --scope KIND:VALUE (a scope of the store) or --csv FILE"
         )
+    positions = False
     if csv_path is not None:
-        named = {str(csv_path): _csv(csv_path)}
+        series, positions = _csv(csv_path)
+        named = {str(csv_path): series}
     else:
         assert scope_text is not None
         least = min_items if min_items is not None else _least_items(metric)
@@ -152,54 +154,61 @@ def scan(
         try:
             config = benchmarked_config(
                 stamps, len(values), history=history, min_z=min_z, threshold=threshold,
-                seasonal=not no_seasonal, min_cycles=SEASONAL_CYCLES,
+                seasonal=not (no_seasonal or positions), min_cycles=SEASONAL_CYCLES,
             )  # fmt: skip
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
         what = name if csv_path is not None else f"{name} {metric}"
-        shown += _show(what, series, config, as_json, quiet_if_none=several)
+        shown += _show(what, series, config, as_json, quiet_if_none=several, positions=positions)
     if several and not as_json:
         click.echo(f"{shown} anomalies in {len(named)} scopes")
 
 
 def _show(
-    what: str, series: Series, config: SeriesConfig, as_json: bool, quiet_if_none: bool
+    what: str,
+    series: Series,
+    config: SeriesConfig,
+    as_json: bool,
+    quiet_if_none: bool,
+    positions: bool = False,
 ) -> int:
     """Print one series' anomalies (nothing for a series without any, among several); returns
-    how many."""
+    how many. ``positions``: the series' rows are numbered, not dated."""
     from finsentry.app.scan import describe_series, scan
     from finsentry.inert import for_terminal
 
     stamps, values, missing, eligible = series
-    found = scan(stamps, values, config, eligible)
+    found = scan(stamps, values, config, eligible, positions)
     if as_json:
         for finding in found:
             click.echo(json.dumps({"series": what, **finding.to_json()}))
         return len(found)
     if quiet_if_none and not found:
         return 0
-    click.echo(for_terminal(f"{what}: {describe_series(stamps, config)}"))
+    click.echo(for_terminal(f"{what}: {describe_series(stamps, config, positions)}"))
     if missing:
         click.echo(f"{missing} rows without a value took the value before them")
     for f in found:
+        where = f"row {f.position}" if f.position is not None else f"{f.at:%Y-%m-%d %H:%M} UTC"
         click.echo(
-            f"{f.at:%Y-%m-%d %H:%M} UTC  value {f.value:g}  {f.direction} the median {f.median:g} "
+            f"{where}  value {f.value:g}  {f.direction} the median {f.median:g} "
             f"of the rows before ({_z_text(f.z)})  score {f.score:.3f}"
         )
     click.echo(f"{len(found)} anomalies")
     return len(found)
 
 
-def _csv(path: Path) -> Series:
-    from finsentry.app.scan import read_csv_series
+def _csv(path: Path) -> tuple[Series, bool]:
+    """The file's series, and whether its rows are numbered rather than dated."""
+    from finsentry.app.scan import read_csv
 
-    stamps, values, missing = read_csv_series(path)
-    if not len(values) or missing == len(values):
+    found = read_csv(path)
+    if not len(found.values) or found.missing == len(found.values):
         raise click.UsageError(
             f"{path}: no rows with a timestamp and a number (columns timestamp,value, e.g. "
-            "2026-01-05 14:00:00,42)"
+            "2026-01-05 14:00:00,42; a Unix time or a row number also serves as timestamp)"
         )
-    return stamps, values, missing, None
+    return (found.timestamps, found.values, found.missing, None), found.positions
 
 
 def _scopes(
