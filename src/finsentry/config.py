@@ -17,6 +17,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "FINSENTRY_"
+# the fields of an input record (README, "The input format"); input_fields may map each one
+INPUT_FIELDS = ("id", "published_at", "source", "headline", "body", "url", "tickers", "lang")
+CONTENT_ID = "@content"  # input_fields' id=@content: an id made from the record's content
 
 
 class Settings(BaseSettings):
@@ -65,6 +68,13 @@ class Settings(BaseSettings):
     )
     dead_letter_raw_bytes: int = Field(
         65_536, description="Bytes of a raw record a dead letter keeps (plus its size and sha256)."
+    )
+    input_fields: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Records from other systems: FIELD=NAME pairs, comma separated "
+        "(headline=title,published_at=date,source=publisher); a record without FIELD takes its "
+        "NAME field. id=@content gives a record without an id one made from its source, time and "
+        "headline.",
     )
 
     # --- entities and duplicates -------------------------------------------------------------
@@ -148,12 +158,33 @@ class Settings(BaseSettings):
     )
     grafana_token: SecretStr | None = Field(None, description="Grafana service-account token.")
 
-    @field_validator("window_sizes_s", "mail_to", "webhook_urls", mode="before")
+    @field_validator("window_sizes_s", "mail_to", "webhook_urls", "input_fields", mode="before")
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("input_fields")
+    @classmethod
+    def _field_pairs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        value = tuple(p.strip() for v in value for p in v.split(",") if p.strip())
+        seen: set[str] = set()
+        for pair in value:
+            field, sep, name = (part.strip() for part in pair.partition("="))
+            if not sep or not name:
+                raise ValueError(f"input field {pair!r}: write FIELD=NAME, e.g. headline=title")
+            if field not in INPUT_FIELDS:
+                raise ValueError(
+                    f"input field {pair!r}: {field!r} is not a field of a news item; use one of "
+                    f"{', '.join(INPUT_FIELDS)}"
+                )
+            if name == CONTENT_ID and field != "id":
+                raise ValueError(f"input field {pair!r}: {CONTENT_ID} can only make an id")
+            if field in seen:
+                raise ValueError(f"input field {field!r} is mapped twice")
+            seen.add(field)
+        return tuple(f"{f.strip()}={n.strip()}" for f, _, n in (p.partition("=") for p in value))
 
     @field_validator("webhook_urls")
     @classmethod

@@ -43,6 +43,16 @@ worker_option = setting_option("--worker-id", field="worker_id", metavar="NAME")
 backend_option = setting_option(
     "--backend", field="backend", type=click.Choice(["auto", "onnx", "torch"])
 )
+fields_option = setting_option(
+    "--field",
+    field="input_fields",
+    multiple=True,
+    metavar="FIELD=NAME",
+    help="Records from other systems: take FIELD (id, published_at, source, headline, body, url, "
+    "tickers, lang) from their NAME field (repeat: --field headline=title --field "
+    "published_at=date); --field id=@content makes ids from the content. Comma separated in "
+    "the environment.",
+)
 
 
 def settings_from(ctx: click.Context, **overrides: Any) -> Settings:

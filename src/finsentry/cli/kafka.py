@@ -10,6 +10,7 @@ from finsentry.cli.common import (
     backend_option,
     db_option,
     device_option,
+    fields_option,
     model_option,
     setting_option,
     settings_from,
@@ -36,6 +37,7 @@ topic_option = setting_option("--topic", field="kafka_topic")
 @device_option
 @backend_option
 @worker_option
+@fields_option
 @setting_option("--batch-max-items", field="batch_max_items", type=int)
 @setting_option("--batch-max-wait-ms", field="batch_max_wait_ms", type=int)
 @click.option(
@@ -106,6 +108,7 @@ def consume(
     device: str | None,
     backend: str | None,
     worker_id: str | None,
+    input_fields: tuple[str, ...],
     batch_max_items: int | None,
     batch_max_wait_ms: int | None,
     metrics_port: int | None,
@@ -132,19 +135,11 @@ def consume(
     from finsentry.sources.kafka import ConsumeOptions
 
     settings = settings_from(
-        ctx,
-        kafka_bootstrap=kafka_bootstrap,
-        kafka_topic=kafka_topic,
-        kafka_group=kafka_group,
-        kafka_dlq_topic=kafka_dlq_topic,
-        db=db,
-        model=model,
-        device=device,
-        backend=backend,
-        worker_id=worker_id,
-        batch_max_items=batch_max_items,
+        ctx, kafka_bootstrap=kafka_bootstrap, kafka_topic=kafka_topic, kafka_group=kafka_group,
+        kafka_dlq_topic=kafka_dlq_topic, db=db, model=model, device=device, backend=backend,
+        worker_id=worker_id, input_fields=input_fields or None, batch_max_items=batch_max_items,
         batch_max_wait_ms=batch_max_wait_ms,
-    )
+    )  # fmt: skip
     options = ConsumeOptions(
         max_messages=max_messages,
         idle_exit_s=idle_exit_s,

@@ -12,6 +12,7 @@ from finsentry.cli.common import (
     backend_option,
     db_option,
     device_option,
+    fields_option,
     model_option,
     settings_from,
     worker_option,
@@ -26,6 +27,7 @@ from finsentry.inert import redact_dsn
 @device_option
 @backend_option
 @worker_option
+@fields_option
 @click.option("--batch-size", default=256, show_default=True, help="Records per micro-batch.")
 @click.option("--no-detect", is_flag=True, help="Store and aggregate only; run no detectors.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -38,6 +40,7 @@ def ingest(
     device: str | None,
     backend: str | None,
     worker_id: str | None,
+    input_fields: tuple[str, ...],
     batch_size: int,
     no_detect: bool,
     quiet: bool,
@@ -47,7 +50,9 @@ def ingest(
     Each line is validated (bad lines go to the dead-letter table with their reason and original
     bytes), tagged with tickers, de-duplicated, scored, aggregated into event-time windows and
     checked by the detectors. Re-ingesting the same file changes nothing. FILES are JSONL (or
-    .csv) files; '-' reads JSON lines from standard input.
+    .csv) files; '-' reads JSON lines from standard input. Files from other systems: name their
+    fields with --field, e.g. --field headline=title --field published_at=date --field
+    source=publisher --field id=@content.
     """
     from finsentry.app.summary import format_alerts, format_totals
     from finsentry.pipeline import Pipeline
@@ -60,8 +65,9 @@ def ingest(
         except InputError as exc:
             raise click.BadParameter(str(exc), param_hint="FILES") from None
     settings = settings_from(
-        ctx, db=db, model=model, device=device, backend=backend, worker_id=worker_id
-    )
+        ctx, db=db, model=model, device=device, backend=backend, worker_id=worker_id,
+        input_fields=input_fields or None,
+    )  # fmt: skip
     started = time.perf_counter()
     pipeline = Pipeline.from_settings(settings, detect=not no_detect)
     try:
