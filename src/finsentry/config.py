@@ -12,6 +12,7 @@ import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -68,6 +69,11 @@ class Settings(BaseSettings):
     )
     dead_letter_raw_bytes: int = Field(
         65_536, description="Bytes of a raw record a dead letter keeps (plus its size and sha256)."
+    )
+    naive_timezone: str | None = Field(
+        None,
+        description="Time zone of input times without a UTC offset (UTC, America/New_York ...); "
+        "unset: such records are dead-lettered.",
     )
     input_fields: Annotated[tuple[str, ...], NoDecode] = Field(
         (),
@@ -164,6 +170,19 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("naive_timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"naive_timezone {value!r} is not a time zone (use e.g. UTC or America/New_York)"
+            ) from None
+        return value.strip()
 
     @field_validator("input_fields")
     @classmethod

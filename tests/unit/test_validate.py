@@ -141,7 +141,8 @@ def test_null_required_field(field: str) -> None:
         {"headline": {"text": "x"}},
         {"body": 3},
         {"url": True},
-        {"published_at": 1767225600},
+        {"published_at": True},
+        {"published_at": ["2026-03-02T10:00:00Z"]},
         {"tickers": 5},
         {"tickers": {"AAPL": 1}},
         {"lang": 1},
@@ -178,6 +179,44 @@ def test_naive_timestamp(value: str) -> None:
     code, message = reject(good(published_at=value))
     assert code == Reason.NAIVE_TIMESTAMP
     assert "offset" in message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        1772445600,  # Unix seconds
+        1772445600000,  # Unix milliseconds, as Kafka and most event systems keep time
+        1772445600.0,
+        "1772445600",
+        "1772445600000",
+        "Mon, 02 Mar 2026 10:00:00 GMT",  # RFC 2822, as in RSS and e-mail
+        "Mon, 02 Mar 2026 05:00:00 -0500",
+    ],
+)
+def test_unix_times_and_rfc_2822_dates_are_read(value: object) -> None:
+    items, dead = parse_records([record(good(published_at=value))], SETTINGS, NOW)
+    assert dead == []
+    assert items[0].published_at == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("value", [10**400, float("inf"), "9" * 16, "1e309"])
+def test_unix_times_out_of_range_are_refused(value: object) -> None:
+    data = json.dumps(good(published_at=value)).encode() if value != float("inf") else None
+    if data is None:
+        data = json.dumps(good(published_at="X")).replace('"X"', "Infinity").encode()
+    code, _ = reject(data)
+    assert code in (Reason.BAD_TIMESTAMP, Reason.FUTURE_TIMESTAMP)
+
+
+def test_naive_times_are_read_in_the_zone_the_settings_give() -> None:
+    rec = record(good(published_at="2026-03-02 05:00:00"))
+    assert reject(rec.data)[0] == Reason.NAIVE_TIMESTAMP
+    for zone, hour in (("UTC", 5), ("America/New_York", 10)):
+        settings = Settings(naive_timezone=zone)
+        items, dead = parse_records([rec], settings, NOW)
+        assert dead == [] and items[0].published_at == datetime(2026, 3, 2, hour, tzinfo=UTC)
+    with pytest.raises(ValueError, match="is not a time zone"):
+        Settings(naive_timezone="Mars/Olympus")
 
 
 def test_future_timestamp_beyond_tolerance() -> None:
@@ -340,7 +379,7 @@ def test_common_iso_forms_are_accepted(value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["Mon, 02 Mar 2026 10:00:00 GMT", "1767225600", "9999-12-31T23:59:59-23:59"]
+    "value", ["Mon, 02 Mar 2026 25:00:00 GMT", "17672256.00.1", "9999-12-31T23:59:59-23:59"]
 )
 def test_non_iso_or_out_of_range_times_are_rejected(value: str) -> None:
     assert reject(good(published_at=value))[0] in (Reason.BAD_TIMESTAMP, Reason.FUTURE_TIMESTAMP)

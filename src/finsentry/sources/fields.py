@@ -7,12 +7,14 @@ values only through :func:`inert_text`, so any store can hold them and a termina
 
 from __future__ import annotations
 
+import email.utils
 import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from finsentry.config import Settings
 from finsentry.sources.normalise import normalise_ticker
@@ -99,33 +101,19 @@ def optional_string(fields: Mapping[str, Any], name: str) -> str | None:
 
 
 def timestamp(value: Any, settings: Settings, now: datetime) -> datetime:
-    if not isinstance(value, str):
+    """``published_at`` as an aware UTC datetime: ISO 8601 with an offset (or without one when
+    ``naive_timezone`` says where such times are), RFC 2822 as in e-mail and RSS, or a Unix time
+    in seconds or milliseconds (a number, or a string of one), told apart by size."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        published = _unix_time(value, repr(value)[:64])
+    elif isinstance(value, str):
+        published = _text_time(value.strip(), settings)
+    else:
         raise Rejected(
             Reason.WRONG_TYPE,
-            f"published_at must be an ISO-8601 string such as 2026-01-02T03:04:05Z, got a "
-            f"{type_name(value)}",
+            f"published_at must be an ISO-8601 string such as 2026-01-02T03:04:05Z (or a Unix "
+            f"time), got a {type_name(value)}",
         )
-    text = value.strip()
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise Rejected(
-            Reason.BAD_TIMESTAMP,
-            f"published_at {text[:64]!r} is not an ISO-8601 timestamp; use e.g. "
-            "2026-01-02T03:04:05+00:00",
-        ) from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise Rejected(
-            Reason.NAIVE_TIMESTAMP,
-            f"published_at {text[:64]!r} has no UTC offset; append 'Z' or '+00:00' (or the "
-            "publisher's offset)",
-        )
-    try:
-        published = parsed.astimezone(UTC)
-    except OverflowError:
-        raise Rejected(
-            Reason.BAD_TIMESTAMP, f"published_at {text[:64]!r} is out of range"
-        ) from None
     if published < settings.earliest_published_at:
         raise Rejected(
             Reason.OLD_TIMESTAMP,
@@ -142,6 +130,52 @@ def timestamp(value: Any, settings: Settings, now: datetime) -> datetime:
             f"{settings.future_tolerance_s} s); check the publisher's clock and time zone",
         )
     return published
+
+
+UNIX_MS_FROM = 1e11  # a Unix time this large is in milliseconds (seconds would be after 5138)
+_UNIX_TEXT = re.compile(r"[0-9]{1,16}(?:\.[0-9]*)?")
+
+
+def _text_time(text: str, settings: Settings) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        if _UNIX_TEXT.fullmatch(text):
+            return _unix_time(text, repr(text[:64]))
+        try:
+            parsed = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            raise Rejected(
+                Reason.BAD_TIMESTAMP,
+                f"published_at {text[:64]!r} is not an ISO-8601 timestamp; use e.g. "
+                "2026-01-02T03:04:05+00:00 (RFC 2822 dates and Unix times are read too)",
+            ) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        if settings.naive_timezone is None:
+            raise Rejected(
+                Reason.NAIVE_TIMESTAMP,
+                f"published_at {text[:64]!r} has no UTC offset; append 'Z' or '+00:00' (or the "
+                "publisher's offset), or set FINSENTRY_NAIVE_TIMEZONE to the zone such times are "
+                "in (e.g. UTC, America/New_York)",
+            )
+        parsed = parsed.replace(tzinfo=ZoneInfo(settings.naive_timezone))
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise Rejected(
+            Reason.BAD_TIMESTAMP, f"published_at {text[:64]!r} is out of range"
+        ) from None
+
+
+def _unix_time(value: float | str, shown: str) -> datetime:
+    try:
+        number = float(value)
+        seconds = number / 1000.0 if abs(number) >= UNIX_MS_FROM else number
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise Rejected(
+            Reason.BAD_TIMESTAMP, f"published_at {shown} is not a Unix time in range"
+        ) from None
 
 
 def tickers_of(value: Any, cap: int) -> tuple[str, ...]:
