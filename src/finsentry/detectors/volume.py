@@ -166,19 +166,57 @@ def robust_baseline(values: Sequence[float], k: float) -> tuple[float, float, in
     """(mean, sd, kept) of ``values`` after a Hampel filter drops points beyond median + k*spread.
 
     The spread is the MAD scaled to a standard deviation, but at least sqrt(median) and 1, so a
-    sparse count series (mostly zeros, MAD 0) does not throw away every non-zero point."""
+    sparse count series (mostly zeros, MAD 0) does not throw away every non-zero point. The
+    figures are exactly those of :mod:`statistics` (median, fmean, pstdev), computed on one sorted
+    copy: the detectors call this for every span of the all scope."""
     if not values:
         return 0.0, 0.0, 0
-    med = statistics.median(values)
-    mad = statistics.median(abs(v - med) for v in values) * MAD_TO_SD
+    ordered = sorted(values)
+    med = _median(ordered)
+    mad = _median(sorted([abs(v - med) for v in ordered])) * MAD_TO_SD
     spread = max(mad, math.sqrt(max(med, 0.0)), 1.0)
-    kept = [v for v in values if abs(v - med) < k * spread]
-    mean = statistics.fmean(kept)
-    kmed = statistics.median(kept)
-    sd = statistics.median(abs(v - kmed) for v in kept) * MAD_TO_SD
+    bound = k * spread
+    kept = [v for v in ordered if abs(v - med) < bound]  # still in order
+    mean = math.fsum(kept) / len(kept)  # statistics.fmean
+    kmed = _median(kept)
+    sd = _median(sorted([abs(v - kmed) for v in kept])) * MAD_TO_SD
     if len(kept) >= 8:
-        sd = max(sd, statistics.pstdev(kept))
+        sd = max(sd, _pstdev(kept))
     return mean, sd, len(kept)
+
+
+def _median(ordered: Sequence[float]) -> float:
+    """statistics.median of values already in order."""
+    n = len(ordered)
+    half = n // 2
+    return ordered[half] if n % 2 else (ordered[half - 1] + ordered[half]) / 2
+
+
+WHOLE_EXACT = 2.0**52  # whole numbers below this are exact as floats, and so their sums as ints
+
+
+def _pstdev(ordered: Sequence[float]) -> float:
+    """statistics.pstdev (the correctly rounded root of the exact population variance), in
+    integers when the values are whole numbers, as counts are; else statistics itself."""
+    if max(-ordered[0], ordered[-1]) < WHOLE_EXACT and all(float(v).is_integer() for v in ordered):
+        whole = [int(v) for v in ordered]
+        n, total = len(whole), sum(whole)
+        return _root_of_ratio(n * sum(w * w for w in whole) - total * total, n * n)
+    return statistics.pstdev(ordered)
+
+
+def _root_of_ratio(p: int, q: int) -> float:
+    """sqrt(p / q) correctly rounded, for whole p >= 0 and q > 0: the integer root of p / q
+    scaled to 64 bits or more, its last bit set when inexact (so rounding it to a float's 53
+    bits cannot land on a false tie), then scaled back."""
+    if p == 0:
+        return 0.0
+    shift = max(0, (130 - (p.bit_length() - q.bit_length())) // 2 + 1)
+    quotient, rest = divmod(p << (2 * shift), q)
+    root = math.isqrt(quotient)
+    if rest or root * root != quotient:
+        root |= 1
+    return math.ldexp(float(root), -shift)
 
 
 def _all_baseline(
