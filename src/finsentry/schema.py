@@ -103,6 +103,8 @@ class DeadLetter:
         return f"{self.source}|{self.input}|{self.position}|{digest}"
 
 
+REPLAY_SOURCE = "replay"  # the batches of `finsentry dead-letters replay` (health rules skip them)
+
 Span = tuple[int, int]  # character offsets [start, end) in a text
 
 

@@ -294,6 +294,13 @@ def test_health_alert_rules_on_a_real_store(postgres_server) -> None:
         assert share == pytest.approx(10 / 200) and not rules["finsentry-dead-letter-rate"].fires(
             share
         )
+        # re-reading old dead letters (finsentry dead-letters replay) is not new input
+        conn.execute(
+            "INSERT INTO batches (flushed_at, source, consumed, processed, dead_lettered,"
+            " duplicates, late, lag_ms_mean, lag_ms_max, scoring_ms)"
+            " VALUES (now() - interval '1 minute', 'replay', 50, 0, 50, 0, 0, 0, 0, 5)"
+        )
+        assert _rule_value(conn, "finsentry-dead-letter-rate") == pytest.approx(share)
         batch(0.5, 100, 30, 10)
         assert rules["finsentry-dead-letter-rate"].fires(
             _rule_value(conn, "finsentry-dead-letter-rate")

@@ -139,6 +139,10 @@ def test_dead_letters_keyed(pg: PostgresStore) -> None:
     assert [d.raw for d in pg.dead_letters()] == [b"x0", b"x1", b"x2"]
 
 
+def test_dead_letters_listed_and_marked_replayed(pg: PostgresStore) -> None:
+    contract.test_dead_letters_listed_and_marked_replayed(pg)  # type: ignore[arg-type]
+
+
 def test_a_missing_database_is_not_retried(postgres_dsn: str) -> None:
     """ "Database does not exist" is final: one attempt, a message that says so."""
     import time

@@ -427,3 +427,29 @@ def test_sqlite_item_rows_are_the_shared_item_values_adapted() -> None:
         v["tickers"], v["input_tickers"] = json.dumps(v["tickers"]), json.dumps(v["input_tickers"])
         v["novel"], v["late"] = int(v["novel"]), int(v["late"])
         assert _item_row(item, ts(now)) == tuple(v[k] for k in ITEM_COLUMNS)
+
+
+def test_dead_letters_listed_and_marked_replayed(store: SQLiteStore) -> None:
+    """The dead-letter rows ``finsentry dead-letters`` reads: oldest first, by reason and time,
+    and without the replayed ones unless asked (every backend runs this)."""
+    dead = [
+        DeadLetter(f"x{i}".encode(), code, "why", "file", "in.jsonl", i, T0 + timedelta(minutes=i))
+        for i, code in enumerate(("bad_json", "missing_field", "bad_json"))
+    ]
+    store.write_batch(BatchWrite([], dead, SIZES))
+    rows = store.dead_letter_rows()
+    assert [(d.raw, at) for d, at in rows] == [(b"x0", None), (b"x1", None), (b"x2", None)]
+    assert [d.key for d, _ in rows] == [d.key for d in dead]  # the stored key, to mark them by
+    assert [d.raw for d, _ in store.dead_letter_rows("bad_json")] == [b"x0", b"x2"]
+    assert [d.raw for d, _ in store.dead_letter_rows(since=T0 + timedelta(minutes=1))] == [
+        b"x1",
+        b"x2",
+    ]
+    at = T0 + timedelta(hours=1)
+    assert store.mark_replayed([dead[0].key, dead[2].key, "no-such-key"], at) == 2
+    assert store.mark_replayed([dead[0].key], at + timedelta(hours=1)) == 0  # once
+    assert [d.raw for d, _ in store.dead_letter_rows()] == [b"x1"]
+    every = store.dead_letter_rows(replayed=True)
+    assert [(d.raw, when) for d, when in every] == [(b"x0", at), (b"x1", None), (b"x2", at)]
+    assert [d.raw for d, _ in store.dead_letter_rows(replayed=True, limit=1)] == [b"x0"]
+    assert store.counts()["dead_letters"] == 3  # replayed ones stay, for the record

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "consume": "finsentry.cli.kafka:consume",
     "publish": "finsentry.cli.kafka:publish",
     "db": "finsentry.cli.db:db",
+    "dead-letters": "finsentry.cli.deadletters:dead_letters",
     "grafana": "finsentry.cli.grafana:grafana",
     "report": "finsentry.cli.report:report",
     "scan": "finsentry.cli.scan:scan",

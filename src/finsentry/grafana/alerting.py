@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from finsentry.grafana.model import DATASOURCE_UID
+from finsentry.schema import REPLAY_SOURCE
 
 RULE_GROUP = "finsentry-health"
 RULE_GROUP_INTERVAL_S = 60
@@ -127,6 +128,7 @@ def _dead_letter_rate(limits: HealthLimits) -> HealthRule:
         sql=(
             "SELECT COALESCE(SUM(dead_lettered)::float8 / NULLIF(SUM(consumed), 0), 0)"
             " AS dead_letter_share\nFROM batches\nWHERE $__timeFilter(flushed_at)"
+            f" AND source <> '{REPLAY_SOURCE}'"  # re-reading old dead letters is not new input
         ),
         column="dead_letter_share",
         threshold=limits.dead_letter_share,

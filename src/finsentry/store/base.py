@@ -215,6 +215,19 @@ class WindowReader(Protocol):
 
     def dead_letters(self, limit: int | None = None) -> list[DeadLetter]: ...
 
+    def dead_letter_rows(
+        self,
+        reason: str | None = None,
+        since: datetime | None = None,
+        replayed: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[DeadLetter, datetime | None]]:
+        """Dead letters (not replayed ones only, unless ``replayed``), oldest first, each with
+        when it was replayed."""
+
+    def mark_replayed(self, keys: Sequence[str], at: datetime) -> int:
+        """Note that these dead letters were read again and stored as items."""
+
     def counts(self) -> dict[str, int]:
         """Row counts: items, novel, duplicates, late, dead_letters, alerts, windows."""
 

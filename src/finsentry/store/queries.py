@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar, cast
 from finsentry.schema import Alert, DeadLetter, ScopeKind, ScoredItem, WindowStat, utc_now
 from finsentry.store import batch as batch_write
 from finsentry.store import columns as c
+from finsentry.store import dead_letters as dead_sql
 from finsentry.store import outbox as outbox_sql
 from finsentry.store import reaggregate as reagg
 from finsentry.store import retention
@@ -32,7 +33,6 @@ from finsentry.store.dialect import Dialect, Transaction
 from finsentry.store.rows import (
     alert_from_row,
     alert_values,
-    dead_letter_from_row,
     notification_from_row,
     notification_values,
     nul_free,
@@ -219,12 +219,19 @@ class SQLStore(Generic[D]):
         return dict(zip(names, map(int, self._all(sql)[0]), strict=True))
 
     def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
-        rows = self._all(
-            f"SELECT {', '.join(c.DEAD_LETTER_COLUMNS)} FROM dead_letters "
-            "ORDER BY received_at, key LIMIT ?",
-            (self.dialect.no_limit if limit is None else limit,),
-        )
-        return [dead_letter_from_row((*r[:7], self.dialect.ts_out(r[7]))) for r in rows]
+        return [dead for dead, _ in dead_sql.rows(self.dialect, replayed=True, limit=limit)]
+
+    def dead_letter_rows(
+        self,
+        reason: str | None = None,
+        since: datetime | None = None,
+        replayed: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[DeadLetter, datetime | None]]:
+        return dead_sql.rows(self.dialect, reason, since, replayed, limit)
+
+    def mark_replayed(self, keys: Sequence[str], at: datetime) -> int:
+        return dead_sql.mark_replayed(self.dialect, keys, at)
 
     # --- alerts ----------------------------------------------------------------------------
 

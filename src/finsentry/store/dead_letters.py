@@ -1,0 +1,52 @@
+"""The dead-letter table's reads and its replay marks (``finsentry dead-letters``), over a dialect."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from finsentry.schema import DeadLetter
+from finsentry.store import columns as c
+from finsentry.store.dialect import Dialect, Transaction
+from finsentry.store.rows import dead_letter_from_row, nul_free
+
+
+def rows(
+    dialect: Dialect,
+    reason: str | None = None,
+    since: datetime | None = None,
+    replayed: bool = False,
+    limit: int | None = None,
+) -> list[tuple[DeadLetter, datetime | None]]:
+    """Dead letters, oldest first, each with when it was replayed (None: never); only those not
+    replayed unless ``replayed``, of one reason code, received from ``since`` on."""
+    sql = f"SELECT {', '.join(c.DEAD_LETTER_COLUMNS)}, replayed_at FROM dead_letters WHERE 1 = 1"
+    params: list[Any] = []
+    if not replayed:
+        sql += " AND replayed_at IS NULL"
+    if reason is not None:
+        sql += " AND reason_code = ?"
+        params.append(nul_free(reason))
+    if since is not None:
+        sql += " AND received_at >= ?"
+        params.append(dialect.ts_in(since))
+    sql += " ORDER BY received_at, key LIMIT ?"
+    params.append(dialect.no_limit if limit is None else limit)
+    return [
+        (dead_letter_from_row((*r[:7], dialect.ts_out(r[7]))), dialect.ts_out(r[8]))
+        for r in dialect.query(sql, params)
+    ]
+
+
+def mark_replayed(dialect: Dialect, keys: Sequence[str], at: datetime) -> int:
+    """Note that these dead letters were read again and stored; returns how many (each once)."""
+    if not keys:
+        return 0
+    sql = "UPDATE dead_letters SET replayed_at = ? WHERE key = ? AND replayed_at IS NULL"
+    stamp = dialect.ts_in(at)
+
+    def work(tx: Transaction) -> int:
+        return sum(tx.execute(sql, (stamp, nul_free(key))).rowcount for key in keys)
+
+    return dialect.transact(work, "dead-letter replay")
