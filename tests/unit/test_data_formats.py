@@ -81,15 +81,16 @@ def test_a_csv_without_a_header_is_read_as_label_and_text(tmp_path: Path) -> Non
         "positive",
     ]
     # a header that is not a label and a text is a header: its missing columns are named
-    wrong = tmp_path / "wrong.csv"
-    wrong.write_text("body,score\nShares fell,0.2\n")
-    with pytest.raises(DataError, match=r"lacks column\(s\) \['label', 'text'\]"):
-        load_examples(wrong, "sentiment")
+    refused(tmp_path / "wrong.csv", "body,score\nShares fell,0.2\n", r"\['label', 'text'\]")
     # a later row that is no label means the file is not label,text: named as such
-    mixed = tmp_path / "mixed.csv"
-    mixed.write_text("positive,Shares rose\nShares fell,sharply\n")
-    with pytest.raises(DataError, match="lacks column"):
-        load_examples(mixed, "sentiment")
+    refused(tmp_path / "mixed.csv", "positive,Shares rose\nShares fell,sharply\n", "lacks column")
+
+
+def refused(path: Path, content: str, match: str) -> None:
+    """A file ``load_examples`` must refuse with a message matching ``match``."""
+    path.write_text(content)
+    with pytest.raises(DataError, match=match):
+        load_examples(path, "sentiment")
 
 
 def test_a_json_file_may_hold_one_array(tmp_path: Path) -> None:
@@ -103,14 +104,8 @@ def test_a_json_file_may_hold_one_array(tmp_path: Path) -> None:
         ("Shares fell", "negative"),
         ("Shares rose", "positive"),
     ]
-    scalar = tmp_path / "scalar.json"
-    scalar.write_text("[1, 2]")
-    with pytest.raises(DataError, match="must be a JSON object"):
-        load_examples(scalar, "sentiment")
-    broken = tmp_path / "broken.json"
-    broken.write_text('[{"text": "x", "label": 1}')
-    with pytest.raises(DataError, match="not JSON lines or a JSON array"):
-        load_examples(broken, "sentiment")
+    refused(tmp_path / "scalar.json", "[1, 2]", "must be a JSON object")
+    refused(tmp_path / "broken.json", '[{"text": "x", "label": 1}', "not JSON lines or a JSON array")
 
 
 def test_one_company_per_row_is_entity_level(tmp_path: Path) -> None:
