@@ -5,12 +5,15 @@ the line ending), ``input`` = the file's resolved path and ``position`` = its 1-
 so a dead letter points at the exact line to fix. Lines are read by :mod:`~finsentry.sources.reader`
 (LF, CR or CRLF endings; a line over ``max_line_bytes`` becomes an
 :class:`~finsentry.sources.validate.OversizeRecord`, never held whole). Blank lines are skipped.
-``.csv`` files are CSV with a header line; every other extension (``.jsonl``, ``.ndjson``,
-``.json``) is one JSON object per line; ``-`` is standard input (JSON lines).
+``.csv`` files are CSV with a header line; a ``.json`` file that holds one JSON array gives a
+record per element (:mod:`~finsentry.sources.json_array`, ``position`` = the element's index);
+every other file (``.jsonl``, ``.ndjson``, ``.json``) is one JSON object per line; ``-`` is
+standard input (JSON lines).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from finsentry.schema import RawRecord, utc_now
 from finsentry.sources.base import Batch
+from finsentry.sources.json_array import MAX_ARRAY_BYTES, array_elements, holds_array
 from finsentry.sources.reader import (
     STDIN,
     InputError,
@@ -65,6 +69,7 @@ class FileSource:
         for path in self.paths:
             check_input(path)
         self._names = {path: input_name(path) for path in self.paths}
+        self._arrays = {path for path in self.paths if _json_array(path)}
         self.max_line_bytes = max_line_bytes
         self.keep_bytes = keep_bytes
         self.batch_size = batch_size
@@ -93,6 +98,8 @@ class FileSource:
         for path in self.paths:
             if path.suffix.lower() == ".csv":
                 yield from self._csv_records(path)
+            elif path in self._arrays:
+                yield from self._array_records(path)
             else:
                 yield from self._jsonl_records(path)
 
@@ -156,6 +163,23 @@ class FileSource:
                 received_at=utc_now(),
             )  # fmt: skip
 
+    def _array_records(self, path: Path) -> Iterator[RawRecord]:
+        """A ``.json`` file holding one array: each element a record, ``position`` its 1-based
+        index in the array."""
+        name = self._names[path]
+        data = path.read_bytes()
+        for number, element in enumerate(array_elements(data), 1):
+            if len(element) > self.max_line_bytes:
+                digest = hashlib.sha256(element).hexdigest()
+                yield self._oversize(Line(number, element[: self.keep_bytes], len(element), digest), name)
+                continue
+            self.records_read += 1
+            yield RawRecord(
+                data=element, source=self.source, input=name, position=number,
+                received_at=utc_now(),
+            )  # fmt: skip
+        self._bytes_done += len(data)
+
     def _csv_records(self, path: Path) -> Iterator[RawRecord]:
         name = self._names[path]
         lines = self._lines(path)
@@ -177,3 +201,17 @@ class FileSource:
                 data=row.data, source=self.source, input=name, position=row.position,
                 received_at=utc_now(), columns=columns,
             )  # fmt: skip
+
+
+def _json_array(path: Path) -> bool:
+    """Whether ``path`` is a ``.json`` file holding one JSON array; :class:`InputError` when it
+    is one too large to read at once."""
+    if str(path) == STDIN or path.suffix.lower() != ".json" or not holds_array(path):
+        return False
+    size = path.stat().st_size
+    if size > MAX_ARRAY_BYTES:
+        raise InputError(
+            f"{path} is one JSON array of {size} bytes, more than {MAX_ARRAY_BYTES} read at once: "
+            f"write it as JSON lines (jq -c '.[]' {path} > news.jsonl) and ingest that"
+        )
+    return True
