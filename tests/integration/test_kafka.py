@@ -275,3 +275,47 @@ def test_a_full_fetch_is_read_on_the_first_connection(
     assert totals.processed == 3_000
     refused = [r.getMessage() for r in caplog.records if "frame length" in r.getMessage()]
     assert refused == []
+
+
+def test_records_of_another_system_are_read_with_its_field_names(
+    kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    """Another system's producer: its own field names, event times in Unix milliseconds (as
+    Kafka keeps them), no ids. ``input_fields`` reads them; re-consuming stores nothing twice."""
+    topic = kafka_broker.create_topic("foreign", partitions=2)
+    start = int((datetime.now(UTC) - timedelta(hours=1)).timestamp() * 1000)
+    records = [
+        {"title": f"Acme plant story number {i} from the wire", "ts": start + i * 60_000,
+         "publisher": "Harbor Wire", "symbols": "ACME"}
+        for i in range(40)
+    ]  # fmt: skip
+    kafka_broker.produce(topic, [(None, json.dumps(r).encode()) for r in records])
+    fields = ("headline=title", "published_at=ts", "source=publisher", "tickers=symbols", "id=@content")
+
+    def consume(group: str) -> Any:
+        settings = kafka_broker.settings(
+            db=str(tmp_path / "foreign.db"), kafka_topic=topic, kafka_group=group,
+            batch_max_items=16, batch_max_wait_ms=200, input_fields=fields,
+        )  # fmt: skip
+        pipeline = Pipeline.from_settings(settings, scorer=LexiconScorer())
+        try:
+            return KafkaNewsConsumer(
+                settings, pipeline, options=ConsumeOptions(max_messages=40, session_timeout_ms=6000)
+            ).run()
+        finally:
+            pipeline.close()
+
+    first = consume("foreign-a")
+    assert (first.consumed, first.processed, first.dead_lettered) == (40, 40, 0)
+    again = consume("foreign-b")  # another group reads the same messages
+    assert again.processed == 40 and again.new_items == 0
+    store = open_store(str(tmp_path / "foreign.db"))
+    try:
+        assert store.counts()["items"] == 40
+        stats = store.window_stats(3600, EPOCH, FAR, ScopeKind.TICKER, "ACME")
+        assert sum(s.count + s.duplicates for s in stats) == 40  # tickers from "symbols"
+        first_at, last_at = store.time_range()
+        assert first_at == datetime.fromtimestamp(start / 1000, UTC)
+        assert last_at == datetime.fromtimestamp((start + 39 * 60_000) / 1000, UTC)
+    finally:
+        store.close()
