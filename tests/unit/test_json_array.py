@@ -71,3 +71,30 @@ def test_an_array_too_large_to_read_at_once_is_refused_with_what_to_do(
     records = list(source.records())
     assert len(records) == 50 and all(len(r.data) == 16 for r in records)  # each over 64 bytes
     assert source.bytes_read == export.stat().st_size
+
+
+def test_gzipped_inputs_read_as_their_content(tmp_path: Path) -> None:
+    import gzip
+
+    lines = tmp_path / "news.jsonl.gz"
+    lines.write_bytes(gzip.compress("".join(json.dumps(news(i)) + "\n" for i in range(3)).encode()))
+    array = tmp_path / "export.json.gz"
+    array.write_bytes(gzip.compress(json.dumps([news(3), news(4)]).encode()))
+    table = tmp_path / "rows.csv.gz"
+    row = news(5)
+    table.write_bytes(gzip.compress(
+        ("id,published_at,source,headline\n" + ",".join(str(row[k]) for k in row) + "\n").encode()
+    ))  # fmt: skip
+    source = FileSource([lines, array, table])
+    records = list(source.records())
+    assert [r.position for r in records] == [1, 2, 3, 1, 2, 2]
+    assert json.loads(records[3].data) == news(3)
+    assert source.bytes_read == sum(p.stat().st_size for p in (lines, array, table))
+    db = str(tmp_path / "z.db")
+    result = CliRunner().invoke(main, ["ingest", str(lines), str(array), str(table), "--db", db, "--quiet"])
+    assert "read 6 records: 6 processed + 0 dead-lettered" in result.output, result.output
+    broken = tmp_path / "cut.jsonl.gz"
+    broken.write_bytes(lines.read_bytes()[:-12])  # the stream breaks off
+    result = CliRunner().invoke(main, ["ingest", str(broken), "--db", db, "--quiet"])
+    assert result.exit_code == 1 and "is not a complete gzip file" in result.output
+    assert "Traceback" not in result.output

@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -30,6 +31,7 @@ from finsentry.cli.common import (
 from finsentry.inert import for_terminal
 from finsentry.schema import REPLAY_SOURCE, DeadLetter, RawRecord, iso, utc_now
 from finsentry.sources.fields import inert_text
+from finsentry.sources.files import kind_of
 
 if TYPE_CHECKING:
     from finsentry.config import Settings
@@ -65,7 +67,7 @@ def _json(dead: DeadLetter, replayed_at: datetime | None) -> str:
 def replayable(dead: DeadLetter) -> str | None:
     """Why a dead letter cannot be read again from what the store kept, or None when it can:
     a CSV row needs its file's header, and a record cut to ``dead_letter_raw_bytes`` is gone."""
-    if dead.input.lower().endswith((".csv", ".tsv")):
+    if kind_of(Path(dead.input)) in (".csv", ".tsv"):
         return "a CSV row (its columns are in its file's header): re-ingest the file"
     if "bytes kept" in dead.reason:
         return "only the record's first bytes were kept: send it again whole"

@@ -72,6 +72,8 @@ def ingest(
     pipeline = Pipeline.from_settings(settings, detect=not no_detect)
     try:
         totals = run_files(files, settings, pipeline=pipeline, progress=not quiet, batch_size=batch_size)
+    except InputError as exc:  # a file that breaks off while read (a truncated .gz)
+        raise click.ClickException(str(exc)) from None
     finally:
         pipeline.close()
     elapsed = time.perf_counter() - started

@@ -8,21 +8,24 @@ so a dead letter points at the exact line to fix. Lines are read by :mod:`~finse
 ``.csv`` files are CSV with a header line; a ``.json`` file that holds one JSON array gives a
 record per element (:mod:`~finsentry.sources.json_array`, ``position`` = the element's index);
 every other file (``.jsonl``, ``.ndjson``, ``.json``) is one JSON object per line; ``-`` is
-standard input (JSON lines).
+standard input (JSON lines). Any of them may be gzipped (``news.jsonl.gz``): read through gzip,
+progress counted in compressed bytes, a stream that breaks off raised as :class:`InputError`.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypeVar, cast
 
 from finsentry.schema import RawRecord, utc_now
 from finsentry.sources.base import Batch
-from finsentry.sources.json_array import MAX_ARRAY_BYTES, array_elements, holds_array
+from finsentry.sources.json_array import ARRAY_BLANK, MAX_ARRAY_BYTES, array_elements, holds_array
 from finsentry.sources.reader import (
     STDIN,
     InputError,
@@ -39,6 +42,8 @@ if TYPE_CHECKING:
     from finsentry.totals import BatchReport
 
 __all__ = ["FileSource", "InputError"]
+
+T = TypeVar("T")
 
 MAX_CSV_RECORD_BYTES = 4_000_000
 DEFAULT_MAX_LINE_BYTES = 1_048_576
@@ -76,6 +81,7 @@ class FileSource:
         self.source = self.name = source
         self._bytes_done = 0  # of the inputs read to their end
         self._reader: LineReader | None = None
+        self._raw: BinaryIO | None = None  # a gzip file's compressed bytes, while it is read
         self.records_read = 0
         self.bytes_durable = 0  # of the files' bytes, those whose records the store holds
         self.records_durable = 0
@@ -87,7 +93,9 @@ class FileSource:
 
     @property
     def bytes_read(self) -> int:
-        """Bytes read so far, over all inputs."""
+        """Bytes read so far, over all inputs (of a gzip file: its compressed bytes)."""
+        if self._raw is not None:
+            return self._bytes_done + self._raw.tell()
         return self._bytes_done + (self._reader.bytes_read if self._reader is not None else 0)
 
     def total_bytes(self) -> int:
@@ -96,7 +104,7 @@ class FileSource:
 
     def records(self) -> Iterator[RawRecord]:
         for path in self.paths:
-            if path.suffix.lower() == ".csv":
+            if kind_of(path) == ".csv":
                 yield from self._csv_records(path)
             elif path in self._arrays:
                 yield from self._array_records(path)
@@ -129,17 +137,29 @@ class FileSource:
     # --- readers ---------------------------------------------------------------------------
 
     def _lines(self, path: Path) -> Iterator[Line]:
-        """Every line of a file (or of standard input), bounded by ``max_line_bytes``."""
+        """Every line of a file (or of standard input), bounded by ``max_line_bytes``; a
+        ``.gz`` file is read through gzip."""
         if str(path) == STDIN:
             yield from self._read_lines(sys.stdin.buffer)
             return
-        with path.open("rb") as handle:
-            yield from self._read_lines(handle)
+        if not gzipped(path):
+            with path.open("rb") as handle:
+                yield from self._read_lines(handle)
+            return
+        with path.open("rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as handle:
+            self._raw = raw
+            try:
+                lines = self._read_lines(cast(BinaryIO, handle), counted=False)
+                yield from _unzipping(path, lines)
+            finally:
+                self._raw = None
+        self._bytes_done += path.stat().st_size
 
-    def _read_lines(self, handle: BinaryIO) -> Iterator[Line]:
+    def _read_lines(self, handle: BinaryIO, counted: bool = True) -> Iterator[Line]:
         self._reader = reader = LineReader(handle, self.max_line_bytes, self.keep_bytes)
         yield from reader
-        self._bytes_done += reader.bytes_read
+        if counted:
+            self._bytes_done += reader.bytes_read
         self._reader = None
 
     def _oversize(self, line: Line, name: str) -> OversizeRecord:
@@ -167,7 +187,12 @@ class FileSource:
         """A ``.json`` file holding one array: each element a record, ``position`` its 1-based
         index in the array."""
         name = self._names[path]
-        data = path.read_bytes()
+        if gzipped(path):
+            data = _unzipped(path, MAX_ARRAY_BYTES + 1)
+            if len(data) > MAX_ARRAY_BYTES:
+                raise InputError(_too_large(path, len(data)))
+        else:
+            data = path.read_bytes()
         for number, element in enumerate(array_elements(data), 1):
             if len(element) > self.max_line_bytes:
                 digest = hashlib.sha256(element).hexdigest()
@@ -178,7 +203,7 @@ class FileSource:
                 data=element, source=self.source, input=name, position=number,
                 received_at=utc_now(),
             )  # fmt: skip
-        self._bytes_done += len(data)
+        self._bytes_done += path.stat().st_size
 
     def _csv_records(self, path: Path) -> Iterator[RawRecord]:
         name = self._names[path]
@@ -203,15 +228,56 @@ class FileSource:
             )  # fmt: skip
 
 
+def gzipped(path: Path) -> bool:
+    return path.suffix.lower() == ".gz"
+
+
+def kind_of(path: Path) -> str:
+    """A file's format suffix, a ``.gz`` after it set aside (``news.csv.gz`` -> ``.csv``)."""
+    return (path.with_suffix("") if gzipped(path) else path).suffix.lower()
+
+
+def _unzipping(path: Path, parts: Iterator[T]) -> Iterator[T]:
+    """``parts``, with a gzip stream's errors said as an :class:`InputError`."""
+    try:
+        yield from parts
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(_not_gzip(path, exc)) from None
+
+
+def _unzipped(path: Path, limit: int) -> bytes:
+    """Up to ``limit`` bytes of a gzip file's content."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            return handle.read(limit)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(_not_gzip(path, exc)) from None
+
+
+def _not_gzip(path: Path, exc: Exception) -> str:
+    return (
+        f"{path} is not a complete gzip file ({exc}); what was read before it is stored: fetch "
+        "the file again, or ingest it unpacked"
+    )
+
+
+def _too_large(path: Path, size: int) -> str:
+    return (
+        f"{path} is one JSON array of {size} bytes or more, more than {MAX_ARRAY_BYTES} read at "
+        f"once: write it as JSON lines (jq -c '.[]' {path} > news.jsonl) and ingest that"
+    )
+
+
 def _json_array(path: Path) -> bool:
-    """Whether ``path`` is a ``.json`` file holding one JSON array; :class:`InputError` when it
-    is one too large to read at once."""
-    if str(path) == STDIN or path.suffix.lower() != ".json" or not holds_array(path):
+    """Whether ``path`` is a ``.json`` file (gzipped or not) holding one JSON array;
+    :class:`InputError` when it is one too large to read at once."""
+    if str(path) == STDIN or kind_of(path) != ".json":
+        return False
+    if gzipped(path):
+        return _unzipped(path, 4096).lstrip(ARRAY_BLANK).startswith(b"[")
+    if not holds_array(path):
         return False
     size = path.stat().st_size
     if size > MAX_ARRAY_BYTES:
-        raise InputError(
-            f"{path} is one JSON array of {size} bytes, more than {MAX_ARRAY_BYTES} read at once: "
-            f"write it as JSON lines (jq -c '.[]' {path} > news.jsonl) and ingest that"
-        )
+        raise InputError(_too_large(path, size))
     return True
