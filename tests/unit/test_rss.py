@@ -82,12 +82,29 @@ JSON_ITEMS = [
 ]
 
 
+# shaped like NewsAPI's /v2/everything and Finnhub's /company-news answers
+NEWSAPI = {"status": "ok", "totalResults": 2, "articles": [
+    {"source": {"id": None, "name": "Harbor Wire"}, "author": "A. Writer",
+     "title": "Acme recalls 40,000 heaters", "description": "A fire risk.",
+     "url": "https://harbor.example/acme-recall", "publishedAt": "2026-01-05T09:00:00Z"},
+    {"source": {"id": None, "name": None}, "title": "Acme names a new chief",
+     "url": "https://harbor.example/acme-ceo", "publishedAt": "2026-01-05T10:00:00Z"},
+]}  # fmt: skip
+FINNHUB = [
+    {"category": "company", "datetime": 1767603600, "headline": "Acme beats estimates",
+     "id": 135443812, "related": "ACME", "source": "Bellwether", "summary": "Sales rose.",
+     "url": "https://bellwether.example/acme"},
+]  # fmt: skip
+
+
 class Handler(BaseHTTPRequestHandler):
     routes: dict[str, tuple[str, bytes]] = {
         "/rss.xml": ("application/rss+xml", RSS.encode()),
         "/atom.xml": ("application/atom+xml", ATOM.encode()),
         "/items.json": ("application/json", json.dumps(JSON_ITEMS).encode()),
         "/wrapped.json": ("application/json", json.dumps({"items": JSON_ITEMS[:1]}).encode()),
+        "/newsapi.json": ("application/json", json.dumps(NEWSAPI).encode()),
+        "/finnhub.json": ("application/json", json.dumps(FINNHUB).encode()),
         "/garbage": ("text/html", b"<html><body>not a feed</body></html>"),
         "/notjson.json": ("application/json", b"{oops"),
     }
@@ -181,6 +198,20 @@ def test_json_endpoint(server: str, client: httpx.Client) -> None:
     assert [d.reason_code for d in dead] == ["not_object"]
     wrapped = fetch_json(f"{server}/wrapped.json", client)
     assert len(wrapped) == 1
+
+
+def test_news_api_answers_read_as_they_come(server: str, client: httpx.Client) -> None:
+    items, dead = parse_records(fetch_json(f"{server}/newsapi.json", client), Settings(), NOW)
+    assert dead == []
+    assert [(i.headline, i.source) for i in items] == [
+        ("Acme recalls 40,000 heaters", "Harbor Wire"),  # the source object's name
+        ("Acme names a new chief", "127.0.0.1"),  # no name: the endpoint's host
+    ]
+    assert items[0].published_at == datetime(2026, 1, 5, 9, tzinfo=UTC)
+    assert items[0].id.startswith("link:")  # an id from the link, stable across pulls
+    (item,), dead = parse_records(fetch_json(f"{server}/finnhub.json", client), Settings(), NOW)
+    assert dead == [] and item.id == "135443812" and item.tickers == ("ACME",)
+    assert item.published_at == datetime(2026, 1, 5, 9, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

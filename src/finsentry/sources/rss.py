@@ -43,8 +43,14 @@ _JSON_ALIASES: dict[str, tuple[str, ...]] = {
     "headline": ("title",),
     "body": ("summary", "description", "content", "text"),
     "url": ("link", "href"),
-    "published_at": ("published", "pubDate", "date", "time", "timestamp", "datetime", "updated"),
-}
+    "published_at": (
+        "published", "publishedAt", "pubDate", "date", "time", "timestamp", "datetime",
+        "created_at", "updated",
+    ),
+    "tickers": ("symbols", "related"),
+}  # fmt: skip
+# where news APIs put their list of items (NewsAPI: articles; Alpha Vantage: feed; others)
+_JSON_LISTS = ("items", "data", "articles", "results", "news", "feed", "stories", "entries")
 
 
 class FeedError(RuntimeError):
@@ -152,6 +158,11 @@ def _json_item(value: Any, source: str) -> Any:
                 if item.get(alias) is not None:
                     item[field] = item[alias]
                     break
+    named = item.get("source")
+    if isinstance(named, dict):  # NewsAPI: {"id": ..., "name": "Reuters"}
+        item["source"] = named.get("name") or named.get("id") or None
+    if isinstance(item.get("id"), int) and not isinstance(item.get("id"), bool):
+        item["id"] = str(item["id"])  # numeric ids (Finnhub) are ids all the same
     stamp = item.get("published_at")
     if isinstance(stamp, int | float) and not isinstance(stamp, bool):
         seconds = stamp / 1000 if stamp > 1e12 else stamp
@@ -161,7 +172,8 @@ def _json_item(value: Any, source: str) -> Any:
             pass
     if item.get("id") is None and item.get("url"):
         item["id"] = f"link:{_digest(str(item['url']))}"
-    item.setdefault("source", source)
+    if item.get("source") is None:
+        item["source"] = source
     keep = ("id", "published_at", "source", "headline", "body", "url", "tickers", "lang")
     return {k: item[k] for k in keep if k in item}
 
@@ -176,9 +188,12 @@ def fetch_json(
     except ValueError as exc:
         raise FeedError(f"{url}: response is not JSON ({exc}); check the endpoint") from exc
     if isinstance(payload, dict):
-        payload = payload.get("items", payload.get("data"))
+        payload = next((payload[k] for k in _JSON_LISTS if isinstance(payload.get(k), list)), None)
     if not isinstance(payload, list):
-        raise FeedError(f"{url}: expected a JSON list of items (or an object with 'items')")
+        raise FeedError(
+            f"{url}: expected a JSON list of items, or an object holding one under "
+            f"{', '.join(repr(k) for k in _JSON_LISTS)}"
+        )
     publisher = source or urlparse(url).hostname or url
     now = utc_now()
     records = []
