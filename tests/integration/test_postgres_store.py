@@ -141,6 +141,8 @@ def test_dead_letters_keyed(pg: PostgresStore) -> None:
 
 def test_dead_letters_listed_and_marked_replayed(pg: PostgresStore) -> None:
     contract.test_dead_letters_listed_and_marked_replayed(pg)  # type: ignore[arg-type]
+    assert pg.delete_dead_letters_before(contract.T0 + timedelta(minutes=1, seconds=1)) == 2
+    assert [d.raw for d in pg.dead_letters()] == [b"x2"]
 
 
 def test_a_missing_database_is_not_retried(postgres_dsn: str) -> None:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from finsentry.cli.db import db, parse_since
 from finsentry.inert import redact_dsn
-from finsentry.schema import ScoredItem, utc_now
+from finsentry.schema import DeadLetter, ScoredItem, utc_now
 from finsentry.store.base import BatchWrite
 from finsentry.store.sqlite import SQLiteStore
 from tests.unit.test_store_sqlite import scored
@@ -36,14 +36,20 @@ def test_upgrade_stats_retention_reaggregate(tmp_path: Path) -> None:
 
     old = [at(i, f"old{i}", now - timedelta(days=10)) for i in range(3)]
     fresh = [at(i, f"new{i}", now - timedelta(hours=1)) for i in range(3)]
-    store.write_batch(BatchWrite(old + fresh, [], (60, 3600)))
+    letters = [
+        DeadLetter(f"x{n}".encode(), "bad_json", "bad", "file", "in.jsonl", n, now - timedelta(days=n))
+        for n in (1, 9, 12)
+    ]
+    store.write_batch(BatchWrite(old + fresh, letters, (60, 3600)))
     windows_before = store.counts()["windows"]
     stats = json.loads(run("stats", "--json", env={"FINSENTRY_DB": path}))
     assert stats["items"] == 6 and stats["backend"] == "sqlite" and stats["schema_version"] >= 1
     assert datetime.fromisoformat(stats["first_item"]) < datetime.fromisoformat(stats["last_item"])
 
-    assert "deleted 3 raw items" in run("retention", "--keep-days", "7", "--db", path)
+    out = run("retention", "--keep-days", "7", "--db", path)
+    assert "deleted 3 raw items" in out and "and 2 dead letters received before then" in out
     assert store.counts()["items"] == 3 and store.counts()["windows"] == windows_before
+    assert [d.raw for d in store.dead_letters()] == [b"x1"]
 
     out = run("reaggregate", "--since", "2d", "--window-sizes", "60,3600", "--db", path)
     assert out.startswith("rebuilt ")

@@ -264,7 +264,8 @@ def report_complete_days(
 
 
 def apply_retention(settings: Settings, keep_days: float, now: datetime) -> dict[str, Any]:
-    """Delete raw items published more than ``keep_days`` before ``now``; windows are kept."""
+    """Delete raw items published more than ``keep_days`` before ``now``, and dead letters
+    received before then; windows are kept."""
     from finsentry.store import open_store
 
     if keep_days <= 0:
@@ -273,9 +274,10 @@ def apply_retention(settings: Settings, keep_days: float, now: datetime) -> dict
     store = open_store(settings.db)
     try:
         deleted = store.delete_items_before(cutoff)
+        dead = store.delete_dead_letters_before(cutoff)
     finally:
         store.close()
-    return {"deleted": deleted, "cutoff": iso(cutoff)}
+    return {"deleted": deleted, "dead_letters_deleted": dead, "cutoff": iso(cutoff)}
 
 
 # -- outbox --------------------------------------------------------------------------------------

@@ -82,7 +82,8 @@ def upgrade(ctx: click.Context, db: str | None) -> None:
 @db_option
 @click.pass_context
 def retention(ctx: click.Context, keep_days: float, db: str | None) -> None:
-    """Delete raw items older than N days; window statistics and alerts are kept.
+    """Delete raw items older than N days, and dead letters received before then; window
+    statistics and alerts are kept.
 
     Items older than the cut-off that arrive later (a replay) are dead-lettered rather than
     counted again, and re-aggregation never rebuilds windows from before the cut-off.
@@ -91,9 +92,13 @@ def retention(ctx: click.Context, keep_days: float, db: str | None) -> None:
     store = _open(ctx, db)
     try:
         deleted = store.delete_items_before(cut)
+        dead = store.delete_dead_letters_before(cut)
     finally:
         store.close()
-    click.echo(f"deleted {deleted} raw items published before {iso(cut)}; windows kept")
+    click.echo(
+        f"deleted {deleted} raw items published before {iso(cut)} and {dead} dead letters "
+        "received before then; windows kept"
+    )
 
 
 @db.command()

@@ -322,6 +322,9 @@ class Maintenance(Protocol):
     def delete_items_before(self, before: datetime) -> int:
         """Retention: drop raw items (not windows or alerts) published before a time."""
 
+    def delete_dead_letters_before(self, before: datetime) -> int:
+        """Retention: drop the dead letters received before a time."""
+
     def check(self) -> list[Problem]:
         """Integrity problems (``finsentry db check``); an empty list when there is none."""
 

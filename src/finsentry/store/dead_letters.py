@@ -50,3 +50,10 @@ def mark_replayed(dialect: Dialect, keys: Sequence[str], at: datetime) -> int:
         return sum(tx.execute(sql, (stamp, nul_free(key))).rowcount for key in keys)
 
     return dialect.transact(work, "dead-letter replay")
+
+
+def delete_before(dialect: Dialect, before: datetime) -> int:
+    """Retention: delete the dead letters received before a time (they hold raw records too)."""
+    sql = "DELETE FROM dead_letters WHERE received_at < ?"
+    stamp = dialect.ts_in(before)
+    return dialect.transact(lambda tx: int(tx.execute(sql, (stamp,)).rowcount), "retention")

@@ -233,6 +233,9 @@ class SQLStore(Generic[D]):
     def mark_replayed(self, keys: Sequence[str], at: datetime) -> int:
         return dead_sql.mark_replayed(self.dialect, keys, at)
 
+    def delete_dead_letters_before(self, before: datetime) -> int:
+        return dead_sql.delete_before(self.dialect, before)
+
     # --- alerts ----------------------------------------------------------------------------
 
     def insert_alerts(self, alerts: Sequence[Alert]) -> list[Alert]:
