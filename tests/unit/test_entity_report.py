@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
+import numpy as np
+
 from finsentry.schema import Target, TargetSentiment, TextScore
 from finsentry.scoring.engine import Scorer
 from finsentry.training.data import load_examples
@@ -45,8 +47,34 @@ def test_companies_of_different_tone_are_measured_apart(tmp_path: Path) -> None:
     metrics = evaluate_with_scorer(cast(Scorer, HeadlineTone()), load_examples(data, "entity"))
     entity = metrics["entity"]
     assert entity.count == 4 and entity.accuracy == 0.75  # the headline's tone misses Wipro once
-    assert entity.subsets == ((MIXED_SUBSET, 0.5, 2),)  # only the two-company headline
+    among = "most likely among negative, positive"  # the data has no neutral label
+    assert entity.subsets == ((MIXED_SUBSET, 0.5, 2), (among, 0.75, 4))
     as_json = report_json("m", str(data), metrics)["tasks"]["entity"]["subsets"]
-    assert as_json == {MIXED_SUBSET: {"accuracy": 0.5, "count": 2}}
+    assert as_json == {
+        MIXED_SUBSET: {"accuracy": 0.5, "count": 2},
+        among: {"accuracy": 0.75, "count": 4},
+    }
     assert f"{MIXED_SUBSET}: accuracy 0.5000 (2 examples)" in report_markdown("m", "d", metrics)
     json.dumps(report_json("m", "d", metrics))  # serialisable
+
+
+class Hedging:
+    """Neutral first for every text, with positive above negative when the text says "up"."""
+
+    labels = {"sentiment": ["negative", "neutral", "positive"]}
+
+    def probabilities(self, texts: list[str]) -> dict[str, np.ndarray]:
+        rows = [(0.2, 0.5, 0.3) if "up" in t else (0.3, 0.5, 0.2) for t in texts]
+        return {"sentiment": np.asarray(rows)}
+
+
+def test_two_class_data_is_also_scored_among_its_own_classes(tmp_path: Path) -> None:
+    data = tmp_path / "binary.csv"
+    data.write_text("text,label\nshares up,positive\nshares down,negative\nprofit up,negative\n")
+    (sentiment,) = evaluate_with_scorer(cast(Scorer, Hedging()), load_examples(data, "sentiment")).values()
+    assert sentiment.accuracy == 0.0  # neutral, a class the data never uses, every time
+    assert sentiment.subsets == (("most likely among negative, positive", 2 / 3, 3),)
+    three = tmp_path / "three.csv"
+    three.write_text("text,label\nshares up,positive\nflat,neutral\nshares down,negative\n")
+    (full,) = evaluate_with_scorer(cast(Scorer, Hedging()), load_examples(three, "sentiment")).values()
+    assert full.subsets == ()  # all three classes in the data: nothing to add
