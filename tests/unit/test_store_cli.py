@@ -52,7 +52,9 @@ def test_upgrade_stats_retention_reaggregate(tmp_path: Path) -> None:
     assert [d.raw for d in store.dead_letters()] == [b"x1"]
 
     out = run("reaggregate", "--since", "2d", "--window-sizes", "60,3600", "--db", path)
-    assert out.startswith("rebuilt ")
+    assert "re-aggregate: 3 items" in out and "rebuilt " in out  # the progress bar, then the sum
+    quiet = run("reaggregate", "--since", "2d", "--window-sizes", "60,3600", "--db", path, "--quiet")
+    assert quiet.startswith("rebuilt ")
     refused = CliRunner().invoke(db, ["reaggregate", "--since", "30d", "--db", path])
     assert refused.exit_code != 0 and "retention" in refused.output
     store.close()

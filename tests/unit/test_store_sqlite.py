@@ -206,9 +206,11 @@ def test_reaggregate_rebuilds_and_retention_keeps_windows(store: SQLiteStore) ->
     before = all_windows(store)
     # damage the windows, then rebuild them from the items
     store._all("UPDATE window_stats SET count = count + 5")
-    written = store.reaggregate(T0 - timedelta(days=1), SIZES)
+    read: list[int] = []
+    written = store.reaggregate(T0 - timedelta(days=1), SIZES, read.append)
     assert written == len(before)
     assert all_windows(store) == before
+    assert sum(read) == 30  # every stored item reported to the progress bar, chunk by chunk
 
     cut = T0 + timedelta(hours=1)
     deleted = store.delete_items_before(cut)

@@ -115,14 +115,20 @@ def retention(ctx: click.Context, keep_days: float, db: str | None) -> None:
     help="Window sizes in seconds, comma separated [default: the configured sizes].",
 )
 @db_option
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def reaggregate(ctx: click.Context, since: str, window_sizes_s: str | None, db: str | None) -> None:
+def reaggregate(
+    ctx: click.Context, since: str, window_sizes_s: str | None, db: str | None, quiet: bool
+) -> None:
     """Rebuild window statistics from the stored items (folds in late items exactly once)."""
+    from tqdm import tqdm
+
     settings = settings_from(ctx, db=db, window_sizes_s=_sizes(window_sizes_s))
     start = parse_since(since, utc_now())
     store = _open(ctx, settings.db)
     try:
-        written = store.reaggregate(start, settings.window_sizes_s)
+        with tqdm(unit=" items", desc="re-aggregate", disable=quiet) as bar:
+            written = store.reaggregate(start, settings.window_sizes_s, bar.update)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

@@ -35,7 +35,7 @@ Tables (both backends; Grafana's SQL reads the PostgreSQL ones):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -316,8 +316,14 @@ class Maintenance(Protocol):
     def migrate(self) -> int:
         """Apply pending migrations (idempotent). Returns the schema version."""
 
-    def reaggregate(self, since: datetime, window_sizes_s: Sequence[int]) -> int:
-        """Rebuild window statistics from stored items from ``since`` on. Returns windows written."""
+    def reaggregate(
+        self,
+        since: datetime,
+        window_sizes_s: Sequence[int],
+        progress: Callable[[int], object] | None = None,
+    ) -> int:
+        """Rebuild window statistics from stored items from ``since`` on (``progress`` gets the
+        items of each chunk read). Returns windows written."""
 
     def delete_items_before(self, before: datetime) -> int:
         """Retention: drop raw items (not windows or alerts) published before a time."""

@@ -8,7 +8,7 @@ re-aggregation in ``store/reaggregate.py``, retention in ``store/retention.py``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
@@ -66,8 +66,13 @@ class SQLStore(Generic[D]):
     def write_batch(self, batch: BatchWrite) -> BatchWriteResult:
         return batch_write.write_batch(self.dialect, batch)
 
-    def reaggregate(self, since: datetime, window_sizes_s: Sequence[int]) -> int:
-        return reagg.rebuild_windows(self.dialect, since, window_sizes_s)
+    def reaggregate(
+        self,
+        since: datetime,
+        window_sizes_s: Sequence[int],
+        progress: Callable[[int], object] | None = None,
+    ) -> int:
+        return reagg.rebuild_windows(self.dialect, since, window_sizes_s, progress)
 
     def delete_items_before(self, before: datetime) -> int:
         return retention.delete_items_before(self.dialect, before)

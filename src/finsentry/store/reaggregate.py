@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from finsentry.aggregate import window_deltas, window_start
@@ -58,9 +58,15 @@ class WindowFolder:
         )
 
 
-def rebuild_windows(dialect: Dialect, since: datetime, window_sizes_s: Sequence[int]) -> int:
+def rebuild_windows(
+    dialect: Dialect,
+    since: datetime,
+    window_sizes_s: Sequence[int],
+    progress: Callable[[int], object] | None = None,
+) -> int:
     """Delete and rebuild the windows from ``since`` on, in one transaction; writers wait for it
-    and then add their deltas on top. Returns the number of windows written."""
+    and then add their deltas on top. Returns the number of windows written. ``progress`` is
+    called with the number of items of each chunk folded in."""
 
     def work(tx: Transaction) -> int:
         tx.lock_windows()
@@ -78,6 +84,8 @@ def rebuild_windows(dialect: Dialect, since: datetime, window_sizes_s: Sequence[
         )
         for rows in tx.stream(sql, (dialect.ts_in(min(starts.values())),)):
             folder.add([dialect.scored(r) for r in rows])
+            if progress is not None:
+                progress(len(rows))
         stats = folder.stats()
         if stats:
             tx.upsert_windows([window_values(s) for s in stats])
