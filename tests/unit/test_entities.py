@@ -190,6 +190,11 @@ def test_name_spans_finds_any_name_case_insensitively() -> None:
         ("Amazon rainforest fires spread", ()),
         ("Amazon shares jump", ("AMZN",)),
         ("Short seller accuses Oracle of inflating revenue", ("ORCL",)),
+        ("Apple Growers Brace For A Smaller Harvest", ()),
+        ("Apple Pie Prices Soar At Farmers Markets", ()),
+        ("Apple cuts iPhone prices in China", ("AAPL",)),
+        ("Banks Told To Close Shell Corporations Used To Hide Funds", ()),
+        ("Amazon Deforestation Hits A Record", ()),
     ],
 )
 def test_a_name_followed_by_a_common_noun_is_not_the_company(
