@@ -179,3 +179,25 @@ def test_row_numbers_as_timestamps_are_given_back_as_rows(tmp_path: Path) -> Non
     text = CliRunner().invoke(main, ["scan", "--csv", str(tmp_path / "real_1.csv")]).output
     assert "1200 rows, numbered 1 to 1200" in text and "no seasonal view" in text
     assert "row 1000  value" in text and "1970" not in text
+
+
+def test_the_columns_of_a_price_file_can_be_named(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    lines = ["Date,Open,High,Low,Close,Volume"]
+    for k in range(400):
+        day = (datetime(2024, 1, 1) + timedelta(days=k)).date()
+        close = 100 + rng.normal(0, 1) + (30 if k == 300 else 0)
+        lines.append(f"{day},{100 + rng.normal(0, 1):.2f},0,0,{close:.2f},1000")
+    (tmp_path / "prices.csv").write_text("\n".join(lines) + "\n")
+    args = ["scan", "--csv", str(tmp_path / "prices.csv"), "--json"]
+    found = CliRunner().invoke(main, [*args, "--time-column", "date", "--value-column", "Close"])
+    assert found.exit_code == 0, found.output
+    at = [json.loads(line)["at"] for line in found.output.splitlines()]
+    assert "2024-10-27T00:00:00+00:00" in at  # day 300's close
+    opens = CliRunner().invoke(main, args)  # the second column, Open: no jump there
+    assert "2024-10-27T00:00:00+00:00" not in opens.output
+    wrong = CliRunner().invoke(main, [*args, "--value-column", "Adj Close"])
+    assert wrong.exit_code == 2 and "no column 'Adj Close'" in wrong.output
+    assert "date, open, high, low, close, volume" in wrong.output
+    scope = CliRunner().invoke(main, ["scan", "--scope", "all", "--value-column", "Close"])
+    assert scope.exit_code == 2 and "name columns of a --csv file" in scope.output

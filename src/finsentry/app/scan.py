@@ -199,10 +199,12 @@ EPOCH_MS_FROM = 1e11  # a number this large is epoch milliseconds (from 1973 on)
 EPOCH_S_FROM = 1e8  # ... this large, epoch seconds (from 1973 on); smaller ones number the rows
 
 
-def read_csv(path: Path) -> CsvSeries:
+def read_csv(path: Path, time_column: str | None = None, value_column: str | None = None) -> CsvSeries:
     """Timestamps and values of a CSV file, in time order, and how many values were missing.
 
-    The columns are ``timestamp`` and ``value`` (else the first two). A timestamp is a date and
+    The columns are ``time_column`` and ``value_column`` when given (a name of the header, any
+    case: :class:`ValueError` when absent), else ``timestamp`` and ``value``, else the first two.
+    A timestamp is a date and
     time (:func:`parse_time`) or, when the first row's is a number, a Unix time in seconds or
     milliseconds (by its size), or a row number (numbers below 1e8, as in Yahoo's S5 files). A
     missing or non-numeric value (blank, ``nan``, ``inf``) takes the last value before it (the
@@ -214,8 +216,8 @@ def read_csv(path: Path) -> CsvSeries:
     if not rows:
         return CsvSeries(np.array([], dtype="datetime64[s]"), np.array([]), 0)
     header = [h.strip().lower() for h in rows[0]]
-    t_col = header.index("timestamp") if "timestamp" in header else 0
-    v_col = header.index("value") if "value" in header else 1
+    t_col = _column(header, time_column, "timestamp", 0, path)
+    v_col = _column(header, value_column, "value", 1, path)
     rows = [row for row in rows[1:] if len(row) > max(t_col, v_col) and row[t_col].strip()]
     numeric = bool(rows) and _number(rows[0][t_col]) is not None
     cells: list[float | np.datetime64] = []
@@ -249,6 +251,15 @@ def read_csv(path: Path) -> CsvSeries:
     order = np.argsort(t, kind="stable")
     t, x, missing = _filled(t[order], np.array(values, dtype=float)[order])
     return CsvSeries(t, x, missing, positions)
+
+
+def _column(header: list[str], wanted: str | None, usual: str, fallback: int, path: Path) -> int:
+    if wanted is None:
+        return header.index(usual) if usual in header else fallback
+    name = wanted.strip().lower()
+    if name not in header:
+        raise ValueError(f"{path} has no column {wanted!r}; its columns: {', '.join(header)}")
+    return header.index(name)
 
 
 def read_csv_series(path: Path) -> tuple[np.ndarray, np.ndarray, int]:

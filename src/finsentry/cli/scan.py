@@ -42,6 +42,14 @@ if TYPE_CHECKING:
     help="Instead of a scope: a CSV of timestamp,value rows (a price, a metric, a NAB file).",
 )
 @click.option(
+    "--time-column", metavar="NAME", help="With --csv: the column of times [default: timestamp, "
+    "else the first].",
+)  # fmt: skip
+@click.option(
+    "--value-column", metavar="NAME", help="With --csv: the column of values, e.g. Close "
+    "[default: value, else the second].",
+)  # fmt: skip
+@click.option(
     "--metric",
     type=click.Choice(["count", "negative_share", "mean_score"]),
     default="count",
@@ -110,6 +118,8 @@ def scan(
     ctx: click.Context,
     scope_text: str | None,
     csv_path: Path | None,
+    time_column: str | None,
+    value_column: str | None,
     metric: str,
     db: str | None,
     window_s: int | None,
@@ -139,9 +149,11 @@ def scan(
         raise click.UsageError(
             "give one of --scope KIND:VALUE (a scope of the store) or --csv FILE"
         )
+    if csv_path is None and (time_column or value_column):
+        raise click.UsageError("--time-column and --value-column name columns of a --csv file")
     positions = False
     if csv_path is not None:
-        series, positions = _csv(csv_path)
+        series, positions = _csv(csv_path, time_column, value_column)
         named = {str(csv_path): series}
     else:
         assert scope_text is not None
@@ -198,11 +210,14 @@ def _show(
     return len(found)
 
 
-def _csv(path: Path) -> tuple[Series, bool]:
+def _csv(path: Path, time_column: str | None, value_column: str | None) -> tuple[Series, bool]:
     """The file's series, and whether its rows are numbered rather than dated."""
     from finsentry.app.scan import read_csv
 
-    found = read_csv(path)
+    try:
+        found = read_csv(path, time_column, value_column)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     if not len(found.values) or found.missing == len(found.values):
         raise click.UsageError(
             f"{path}: no rows with a timestamp and a number (columns timestamp,value, e.g. "
