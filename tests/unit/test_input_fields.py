@@ -124,3 +124,19 @@ def test_ingest_with_fields_stores_foreign_records_once(
     with sqlite3.connect(db) as conn:
         stored = sorted(row[0] for row in conn.execute("SELECT headline FROM items"))
     assert stored == ["Acme opens plant", "Acme plant explosion halts output"]
+
+
+def test_ingest_check_validates_and_writes_nothing(tmp_path: Path) -> None:
+    news = tmp_path / "other.jsonl"
+    news.write_text(json.dumps(OTHER) + "\n" + json.dumps({**OTHER, "date": "2026-03-02 11:00"}) + "\n{")
+    db = tmp_path / "never.db"
+    args = ["ingest", str(news), "--db", str(db), "--check"]
+    plain = CliRunner().invoke(main, args)
+    assert plain.exit_code == 0, plain.output
+    assert "read 3 records: 0 pass validation, 3 would be dead-lettered" in plain.output
+    assert f"missing_field 2, e.g. {news}:1: required field 'id'" in plain.output
+    assert f"bad_json 1, e.g. {news}:3" in plain.output
+    mapped = CliRunner().invoke(main, [*args, "--field", "headline=title,published_at=date,source=publisher,id=@content"])
+    assert "read 3 records: 1 pass validation, 2 would be dead-lettered" in mapped.output
+    assert "naive_timestamp 1" in mapped.output
+    assert not db.exists()  # a check stores nothing

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +20,9 @@ from finsentry.cli.common import (
 )
 from finsentry.inert import redact_dsn
 
+if TYPE_CHECKING:
+    from finsentry.config import Settings
+
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
@@ -31,6 +35,10 @@ from finsentry.inert import redact_dsn
 @click.option("--batch-size", default=256, show_default=True, help="Records per micro-batch.")
 @click.option("--no-detect", is_flag=True, help="Store and aggregate only; run no detectors.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--check", is_flag=True, help="Only validate (no store, no model): how many records pass, "
+    "and why the others would be dead-lettered, one example each.",
+)  # fmt: skip
 @click.pass_context
 def ingest(
     ctx: click.Context,
@@ -44,6 +52,7 @@ def ingest(
     batch_size: int,
     no_detect: bool,
     quiet: bool,
+    check: bool,
 ) -> None:
     """Run JSONL/CSV news files through the whole pipeline into the store.
 
@@ -68,6 +77,9 @@ def ingest(
         ctx, db=db, model=model, device=device, backend=backend, worker_id=worker_id,
         input_fields=input_fields or None,
     )  # fmt: skip
+    if check:
+        _check(files, settings)
+        return
     started = time.perf_counter()
     pipeline = Pipeline.from_settings(settings, detect=not no_detect)
     try:
@@ -80,6 +92,39 @@ def ingest(
     click.echo(format_totals(totals))
     click.echo(f"store: {redact_dsn(settings.db)}   time: {elapsed:.1f}s")
     click.echo(format_alerts(totals.alerts))
+
+
+def _check(files: tuple[str, ...], settings: Settings) -> None:
+    """``ingest --check``: validate every record of the files, store nothing."""
+    from collections import Counter
+
+    from finsentry.inert import for_terminal
+    from finsentry.schema import DeadLetter, utc_now
+    from finsentry.sources.files import FileSource
+    from finsentry.sources.reader import InputError
+    from finsentry.sources.validate import parse_records
+
+    source = FileSource(
+        files, batch_size=1024, max_line_bytes=settings.max_line_bytes,
+        keep_bytes=settings.dead_letter_raw_bytes,
+    )  # fmt: skip
+    passed, reasons, example = 0, Counter[str](), dict[str, DeadLetter]()
+    now = utc_now()
+    try:
+        for batch in source.batches():
+            items, dead = parse_records(batch, settings, now)
+            passed += len(items)
+            for letter in dead:
+                reasons[letter.reason_code] += 1
+                example.setdefault(letter.reason_code, letter)
+    except InputError as exc:
+        raise click.ClickException(str(exc)) from None
+    refused = sum(reasons.values())
+    click.echo(f"read {passed + refused} records: {passed} pass validation, {refused} would be dead-lettered")
+    for code, count in reasons.most_common():
+        first = example[code]
+        where = for_terminal(f"{first.input}:{first.position}")
+        click.echo(f"  {code} {count}, e.g. {where}: {for_terminal(first.reason)}")
 
 
 @click.command()
