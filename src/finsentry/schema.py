@@ -39,6 +39,15 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+UNIX_MS_FROM = 1e11  # a Unix time this large is in milliseconds (in seconds it would be after 5138)
+
+
+def unix_seconds(number: float) -> float:
+    """Seconds since 1970 of a Unix time given in seconds or in milliseconds, told apart by size
+    (what producers, APIs and exported series write)."""
+    return number / 1000.0 if abs(number) >= UNIX_MS_FROM else number
+
+
 def iso(value: datetime) -> str:
     """ISO-8601 in UTC with a 'Z'-free explicit offset, e.g. 2026-01-02T03:04:05+00:00."""
     return as_utc(value).isoformat()

@@ -443,6 +443,8 @@ def test_dead_letters_listed_and_marked_replayed(store: SQLiteStore) -> None:
     assert [(d.raw, at) for d, at in rows] == [(b"x0", None), (b"x1", None), (b"x2", None)]
     assert [d.key for d, _ in rows] == [d.key for d in dead]  # the stored key, to mark them by
     assert [d.raw for d, _ in store.dead_letter_rows("bad_json")] == [b"x0", b"x2"]
+    counted = store.dead_letter_counts()
+    assert list(counted.items()) == [("bad_json", 2), ("missing_field", 1)]  # most first
     assert [d.raw for d, _ in store.dead_letter_rows(since=T0 + timedelta(minutes=1))] == [
         b"x1",
         b"x2",
@@ -451,6 +453,8 @@ def test_dead_letters_listed_and_marked_replayed(store: SQLiteStore) -> None:
     assert store.mark_replayed([dead[0].key, dead[2].key, "no-such-key"], at) == 2
     assert store.mark_replayed([dead[0].key], at + timedelta(hours=1)) == 0  # once
     assert [d.raw for d, _ in store.dead_letter_rows()] == [b"x1"]
+    assert store.dead_letter_counts() == {"missing_field": 1}
+    assert store.dead_letter_counts("bad_json", replayed=True) == {"bad_json": 2}
     every = store.dead_letter_rows(replayed=True)
     assert [(d.raw, when) for d, when in every] == [(b"x0", at), (b"x1", None), (b"x2", at)]
     assert [d.raw for d, _ in store.dead_letter_rows(replayed=True, limit=1)] == [b"x0"]

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from finsentry.detectors.series import SeriesConfig, SeriesDetector, robust_baseline
-from finsentry.schema import ScopeKind, WindowStat
+from finsentry.schema import ScopeKind, WindowStat, unix_seconds
 
 if TYPE_CHECKING:
     from finsentry.store.base import Store
@@ -195,8 +195,7 @@ class CsvSeries:
     positions: bool = False
 
 
-EPOCH_MS_FROM = 1e11  # a number this large is epoch milliseconds (from 1973 on)
-EPOCH_S_FROM = 1e8  # ... this large, epoch seconds (from 1973 on); smaller ones number the rows
+EPOCH_S_FROM = 1e8  # a Unix time in seconds from 1973 on; smaller numbers count the rows
 
 
 def read_csv(path: Path, time_column: str | None = None, value_column: str | None = None) -> CsvSeries:
@@ -243,7 +242,7 @@ def read_csv(path: Path, time_column: str | None = None, value_column: str | Non
     if numeric:
         numbers = np.array(cells, dtype=float)
         largest = float(np.abs(numbers).max()) if len(numbers) else 0.0
-        scale = 1e-3 if largest >= EPOCH_MS_FROM else 1.0
+        scale = 1e-3 if unix_seconds(largest) != largest else 1.0  # one unit for the file
         positions = largest < EPOCH_S_FROM
         t = np.round(numbers * scale).astype(np.int64).astype("datetime64[s]")
     else:

@@ -106,19 +106,19 @@ def list_dead(
     try:
         start = parse_since(since, utc_now()) if since else None
         rows = store.dead_letter_rows(reason, start, show_all, limit)
-        every = store.dead_letter_rows(reason, start, show_all, None) if not as_json else rows
+        counts = {} if as_json else store.dead_letter_counts(reason, start, show_all)
     finally:
         store.close()
     for dead, replayed_at in rows:
         click.echo(_json(dead, replayed_at) if as_json else _line(dead, replayed_at))
     if as_json:
         return
-    if not every:
+    total = sum(counts.values())
+    if not total:
         click.echo("no dead letters" + ("" if show_all else " waiting (--all: replayed ones too)"))
         return
-    counts = Counter(dead.reason_code for dead, _ in every)
-    shown = f"{len(rows)} of {len(every)}" if len(rows) < len(every) else f"{len(every)}"
-    click.echo(f"{shown} dead letters: " + ", ".join(f"{c} {n}" for c, n in counts.most_common()))
+    shown = f"{len(rows)} of {total}" if len(rows) < total else f"{total}"
+    click.echo(f"{shown} dead letters: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
 
 
 @dead_letters.command("replay")
@@ -164,8 +164,9 @@ def replay(
         waiting = [dead for dead, _ in store.dead_letter_rows(reason, start)]
     finally:
         store.close()
-    skipped = Counter(why for why in map(replayable, waiting) if why is not None)
-    ready = [dead for dead in waiting if replayable(dead) is None]
+    why_not = [replayable(dead) for dead in waiting]
+    skipped = Counter(why for why in why_not if why is not None)
+    ready = [dead for dead, why in zip(waiting, why_not, strict=True) if why is None]
     if dry_run:
         _dry_run(ready, settings)
     elif ready:
@@ -181,13 +182,12 @@ def _records(dead: Sequence[DeadLetter]) -> list[RawRecord]:
 
 
 def _dry_run(ready: Sequence[DeadLetter], settings: Settings) -> None:
-    from finsentry.sources.validate import parse_records
+    from finsentry.sources.check import check_records
 
-    items, still = parse_records(_records(ready), settings, utc_now())
-    reasons = Counter(d.reason_code for d in still)
+    check = check_records([_records(ready)], settings)
     click.echo(
-        f"{len(ready)} dead letters: {len(items)} would pass validation now, {len(still)} would "
-        "not" + (f" ({', '.join(f'{c} {n}' for c, n in reasons.most_common())})" if still else "")
+        f"{len(ready)} dead letters: {check.passed} would pass validation now, {check.refused} "
+        "would not" + (f" ({check.counts()})" if check.refused else "")
     )
 
 

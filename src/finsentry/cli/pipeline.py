@@ -96,33 +96,25 @@ def ingest(
 
 def _check(files: tuple[str, ...], settings: Settings) -> None:
     """``ingest --check``: validate every record of the files, store nothing."""
-    from collections import Counter
-
     from finsentry.inert import for_terminal
-    from finsentry.schema import DeadLetter, utc_now
+    from finsentry.sources.check import check_records
     from finsentry.sources.files import FileSource
     from finsentry.sources.reader import InputError
-    from finsentry.sources.validate import parse_records
 
     source = FileSource(
         files, batch_size=1024, max_line_bytes=settings.max_line_bytes,
         keep_bytes=settings.dead_letter_raw_bytes,
     )  # fmt: skip
-    passed, reasons, example = 0, Counter[str](), dict[str, DeadLetter]()
-    now = utc_now()
     try:
-        for batch in source.batches():
-            items, dead = parse_records(batch, settings, now)
-            passed += len(items)
-            for letter in dead:
-                reasons[letter.reason_code] += 1
-                example.setdefault(letter.reason_code, letter)
+        check = check_records(source.batches(), settings)
     except InputError as exc:
         raise click.ClickException(str(exc)) from None
-    refused = sum(reasons.values())
-    click.echo(f"read {passed + refused} records: {passed} pass validation, {refused} would be dead-lettered")
-    for code, count in reasons.most_common():
-        first = example[code]
+    click.echo(
+        f"read {check.passed + check.refused} records: {check.passed} pass validation, "
+        f"{check.refused} would be dead-lettered"
+    )
+    for code, count in check.reasons.most_common():
+        first = check.examples[code]
         where = for_terminal(f"{first.input}:{first.position}")
         click.echo(f"  {code} {count}, e.g. {where}: {for_terminal(first.reason)}")
 

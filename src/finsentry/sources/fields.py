@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from finsentry.config import Settings
+from finsentry.schema import unix_seconds
 from finsentry.sources.normalise import normalise_ticker
 
 _LANG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*")
@@ -132,7 +133,6 @@ def timestamp(value: Any, settings: Settings, now: datetime) -> datetime:
     return published
 
 
-UNIX_MS_FROM = 1e11  # a Unix time this large is in milliseconds (seconds would be after 5138)
 _UNIX_TEXT = re.compile(r"[0-9]{1,16}(?:\.[0-9]*)?")
 
 
@@ -169,9 +169,7 @@ def _text_time(text: str, settings: Settings) -> datetime:
 
 def _unix_time(value: float | str, shown: str) -> datetime:
     try:
-        number = float(value)
-        seconds = number / 1000.0 if abs(number) >= UNIX_MS_FROM else number
-        return datetime.fromtimestamp(seconds, UTC)
+        return datetime.fromtimestamp(unix_seconds(float(value)), UTC)
     except (OverflowError, OSError, ValueError):
         raise Rejected(
             Reason.BAD_TIMESTAMP, f"published_at {shown} is not a Unix time in range"

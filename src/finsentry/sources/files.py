@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, BinaryIO, TypeVar, cast
 
 from finsentry.schema import RawRecord, utc_now
 from finsentry.sources.base import Batch
-from finsentry.sources.json_array import ARRAY_BLANK, MAX_ARRAY_BYTES, array_elements, holds_array
+from finsentry.sources.json_array import MAX_ARRAY_BYTES, array_elements, opens_array
 from finsentry.sources.reader import (
     STDIN,
     InputError,
@@ -274,9 +274,10 @@ def _json_array(path: Path) -> bool:
     if str(path) == STDIN or kind_of(path) != ".json":
         return False
     if gzipped(path):
-        return _unzipped(path, 4096).lstrip(ARRAY_BLANK).startswith(b"[")
-    if not holds_array(path):
-        return False
+        return opens_array(_unzipped(path, 4096))  # its size is known once read
+    with path.open("rb") as handle:
+        if not opens_array(handle.read(4096)):
+            return False
     size = path.stat().st_size
     if size > MAX_ARRAY_BYTES:
         raise InputError(_too_large(path, size))

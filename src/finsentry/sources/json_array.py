@@ -11,28 +11,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
-__all__ = ["ARRAY_BLANK", "MAX_ARRAY_BYTES", "array_elements", "holds_array"]
+__all__ = ["MAX_ARRAY_BYTES", "array_elements", "opens_array"]
 
 MAX_ARRAY_BYTES = 512 * 1024 * 1024  # a whole array is read at once: larger ones as JSON lines
 _STRUCTURE = re.compile(rb'["\\\[\]{},]')
 _QUOTE, _BACKSLASH, _COMMA = ord('"'), ord("\\"), ord(",")
 _OPEN, _CLOSE = frozenset(b"[{"), frozenset(b"]}")
-ARRAY_BLANK = b" \t\r\n\xef\xbb\xbf"  # whitespace, and a UTF-8 byte order mark's bytes
+_BLANK = b" \t\r\n\xef\xbb\xbf"  # whitespace, and a UTF-8 byte order mark's bytes
 
 
-def holds_array(path: Path) -> bool:
-    """Whether a file's first non-blank byte opens a JSON array."""
-    with path.open("rb") as handle:
-        head = handle.read(4096).lstrip(ARRAY_BLANK)
-    return head.startswith(b"[")
+def opens_array(head: bytes) -> bool:
+    """Whether a file beginning with ``head`` holds a JSON array (its first non-blank byte)."""
+    return head.lstrip(_BLANK).startswith(b"[")
 
 
 def array_elements(data: bytes) -> Iterator[bytes]:
     """The bytes of each top-level element of the array ``data`` holds, in order, without the
     whitespace around them; then any tail the array does not account for."""
-    body = data.lstrip(ARRAY_BLANK)
+    body = data.lstrip(_BLANK)
     if not body.startswith(b"["):
         yield body.strip()
         return

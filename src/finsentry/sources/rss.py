@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from finsentry.schema import RawRecord, utc_now
+from finsentry.schema import RawRecord, unix_seconds, utc_now
 from finsentry.sources.base import Batch
 
 if TYPE_CHECKING:
@@ -165,9 +165,8 @@ def _json_item(value: Any, source: str) -> Any:
         item["id"] = str(item["id"])  # numeric ids (Finnhub) are ids all the same
     stamp = item.get("published_at")
     if isinstance(stamp, int | float) and not isinstance(stamp, bool):
-        seconds = stamp / 1000 if stamp > 1e12 else stamp
         try:
-            item["published_at"] = datetime.fromtimestamp(seconds, tz=UTC).isoformat()
+            item["published_at"] = datetime.fromtimestamp(unix_seconds(stamp), tz=UTC).isoformat()
         except (OverflowError, OSError, ValueError):
             pass
     if item.get("id") is None and item.get("url"):

@@ -225,6 +225,11 @@ class WindowReader(Protocol):
         """Dead letters (not replayed ones only, unless ``replayed``), oldest first, each with
         when it was replayed."""
 
+    def dead_letter_counts(
+        self, reason: str | None = None, since: datetime | None = None, replayed: bool = False
+    ) -> dict[str, int]:
+        """How many dead letters :meth:`dead_letter_rows` would give, by reason code."""
+
     def mark_replayed(self, keys: Sequence[str], at: datetime) -> int:
         """Note that these dead letters were read again and stored as items."""
 

@@ -21,22 +21,42 @@ def rows(
 ) -> list[tuple[DeadLetter, datetime | None]]:
     """Dead letters, oldest first, each with when it was replayed (None: never); only those not
     replayed unless ``replayed``, of one reason code, received from ``since`` on."""
-    sql = f"SELECT {', '.join(c.DEAD_LETTER_COLUMNS)}, replayed_at FROM dead_letters WHERE 1 = 1"
-    params: list[Any] = []
-    if not replayed:
-        sql += " AND replayed_at IS NULL"
-    if reason is not None:
-        sql += " AND reason_code = ?"
-        params.append(nul_free(reason))
-    if since is not None:
-        sql += " AND received_at >= ?"
-        params.append(dialect.ts_in(since))
-    sql += " ORDER BY received_at, key LIMIT ?"
+    where, params = _where(dialect, reason, since, replayed)
+    sql = (
+        f"SELECT {', '.join(c.DEAD_LETTER_COLUMNS)}, replayed_at FROM dead_letters{where} "
+        "ORDER BY received_at, key LIMIT ?"
+    )
     params.append(dialect.no_limit if limit is None else limit)
     return [
         (dead_letter_from_row((*r[:7], dialect.ts_out(r[7]))), dialect.ts_out(r[8]))
         for r in dialect.query(sql, params)
     ]
+
+
+def counts(
+    dialect: Dialect, reason: str | None = None, since: datetime | None = None, replayed: bool = False
+) -> dict[str, int]:
+    """How many of the dead letters :func:`rows` would give there are, by reason code: the most
+    frequent first, a tie in the order the reasons first occur."""
+    where, params = _where(dialect, reason, since, replayed)
+    sql = (
+        f"SELECT reason_code, count(*) FROM dead_letters{where} GROUP BY reason_code "
+        "ORDER BY count(*) DESC, min(received_at), min(key)"
+    )
+    return {str(code): int(n) for code, n in dialect.query(sql, params)}
+
+
+def _where(
+    dialect: Dialect, reason: str | None, since: datetime | None, replayed: bool
+) -> tuple[str, list[Any]]:
+    clauses, params = [] if replayed else ["replayed_at IS NULL"], []
+    if reason is not None:
+        clauses.append("reason_code = ?")
+        params.append(nul_free(reason))
+    if since is not None:
+        clauses.append("received_at >= ?")
+        params.append(dialect.ts_in(since))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 def mark_replayed(dialect: Dialect, keys: Sequence[str], at: datetime) -> int:

@@ -235,6 +235,11 @@ class SQLStore(Generic[D]):
     ) -> list[tuple[DeadLetter, datetime | None]]:
         return dead_sql.rows(self.dialect, reason, since, replayed, limit)
 
+    def dead_letter_counts(
+        self, reason: str | None = None, since: datetime | None = None, replayed: bool = False
+    ) -> dict[str, int]:
+        return dead_sql.counts(self.dialect, reason, since, replayed)
+
     def mark_replayed(self, keys: Sequence[str], at: datetime) -> int:
         return dead_sql.mark_replayed(self.dialect, keys, at)
 
