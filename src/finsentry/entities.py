@@ -33,19 +33,39 @@ from typing import Any
 
 from finsentry.config import Settings
 from finsentry.schema import NewsItem, Span, Target
-from finsentry.sources.normalise import NON_ASCII, TICKER_PATTERN, normalise_ticker
+from finsentry.sources.normalise import NON_ASCII, normalise_ticker
 
-_CASHTAG = re.compile(rf"(?<![\w$])\$({TICKER_PATTERN})(?!\w)", re.IGNORECASE)
+# In running text a ticker is read only where it cannot be a number or a word: after a "$"
+# (letters only: "$45" is a price) or after an exchange's name ("NSE:HDFCBANK", "HKG:0700").
+_CASHTAG = re.compile(r"(?<![\w$])\$([A-Z]{1,6}(?:\.[A-Z]{1,2})?)(?!\w)", re.IGNORECASE)
 _EXCHANGES = (
     "NASDAQ|NYSE|NYSEARCA|NYSEAMERICAN|AMEX|OTC|LSE|LON|XETRA|ETR|FRA|EPA|EURONEXT|ENXTPA|ENXTAM|"
-    "AMS|BIT|BME|SIX|SWX|STO|CPH|HEL|OSL|TSX|ASX"
+    "AMS|BIT|BME|SIX|SWX|STO|CPH|HEL|OSL|TSX|ASX|NSE|SGX|JSE"
 )
-_EXCHANGE_SYMBOL = re.compile(rf"(?<![\w.])(?i:{_EXCHANGES})\s?:\s?({TICKER_PATTERN})(?!\w)")
+# Markets whose listings are numbered, and the venue suffix a number gets there, as data vendors
+# write it (a bare number is ambiguous: 1299 is one company in Hong Kong and another in Tokyo).
+_VENUE_OF_NUMBERED = {
+    "HKG": "HK", "HKEX": "HK", "SEHK": "HK", "TYO": "T", "TSE": "T", "JPX": "T", "KRX": "KS",
+    "KOSDAQ": "KQ", "TPE": "TW", "TWSE": "TW", "BOM": "BO", "BSE": "BO", "SSE": "SS", "SZSE": "SZ",
+}  # fmt: skip
+_NUMBERED_EXCHANGES = "|".join(_VENUE_OF_NUMBERED)
+_EXCHANGE_SYMBOL = re.compile(
+    rf"(?<![\w.])(?:(?i:{_EXCHANGES})\s?:\s?([A-Z][A-Z0-9]{{0,11}}(?:-[A-Z]{{1,10}})?"
+    rf"(?:\.[A-Z]{{1,3}})?)|((?i:{_NUMBERED_EXCHANGES}))\s?:\s?([0-9]{{4,6}})(?![\w.]))(?!\w)"
+)
 # "$US" in "$US dollar", "$USD": currencies, not tickers.
 _NOT_CASHTAGS = frozenset({"US", "USD", "CAD", "AUD", "NZD", "HKD", "SGD", "EUR", "GBP", "BN", "M"})
 # A text whose letters are at least this share upper case is "shouting": match upper-cased names.
 _SHOUTING_SHARE = 0.8
 _MIN_SHOUTING_LETTERS = 12
+
+
+def _exchange_ticker(match: re.Match[str]) -> str:
+    """The ticker an exchange-prefixed symbol names: the symbol (NYSE:IBM -> IBM), or a numbered
+    listing with its venue (HKG:0700 -> 0700.HK)."""
+    if match.group(1):
+        return match.group(1).upper()
+    return f"{match.group(3)}.{_VENUE_OF_NUMBERED[match.group(2).upper()]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,29 +87,57 @@ def bundled_watchlist_text() -> str:
     return resources.files("finsentry").joinpath("data/watchlist.csv").read_text(encoding="utf-8")
 
 
+# Other names exchanges' and vendors' listings give the two columns a watchlist needs.
+_HEADER_SYNONYMS = {
+    "symbol": "ticker", "company": "name", "company name": "name", "name of company": "name",
+    "security name": "name", "issuer": "name",
+}  # fmt: skip
+# A legal form at the end of a company's name, with a "&" or "and" before it ("Merck & Co.").
+_LEGAL_FORM = re.compile(
+    r"(?:\s*(?:,|&|\band\b))?[\s,]+(?:inc|incorporated|corp|corporation|co|company|ltd|limited|plc"
+    r"|llc|lp|ag|se|sa|s\.a|nv|n\.v|spa|s\.p\.a|asa|oyj)\.?$",
+    re.IGNORECASE,
+)
+
+
+def without_legal_form(name: str) -> str | None:
+    """``name`` without its legal form ("Reliance Industries Limited" -> "Reliance Industries"),
+    when at least two words are left: one word alone ("Target", "Apple") is too often a common
+    noun to match without the watchlist's own alias and ``not_before`` words."""
+    stripped = name.strip()
+    while (shorter := _LEGAL_FORM.sub("", stripped).rstrip(" ,")) != stripped:
+        stripped = shorter
+    return stripped if stripped != name.strip() and len(stripped.split()) >= 2 else None
+
+
 def parse_watchlist(text: str, origin: str = "watchlist") -> list[WatchlistEntry]:
     """Entries from watchlist CSV text (columns ``ticker,name,aliases``; aliases ``|``-separated;
     an optional ``not_before`` column lists, ``|``-separated, the words after which a name is not
-    the company)."""
+    the company). A listing's ``symbol`` and ``company name`` columns also do; a name given
+    without aliases is also matched without its legal form (:func:`without_legal_form`)."""
     reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
     fields = {f.strip().lower() for f in reader.fieldnames or ()}
-    if not {"ticker", "name"} <= fields:
+    renamed = {k: v for k, v in _HEADER_SYNONYMS.items() if k in fields and v not in fields}
+    if not {"ticker", "name"} <= fields | set(renamed.values()):
         raise ValueError(f"{origin}: the header must name the columns ticker,name,aliases")
     entries: list[WatchlistEntry] = []
-    for line, row in enumerate(reader, start=2):
-        row = {(k or "").strip().lower(): (v or "") for k, v in row.items() if isinstance(v, str)}
-        raw_ticker = row.get("ticker", "").strip()
-        if not raw_ticker and not row.get("name", "").strip():
+    for line, raw in enumerate(reader, start=2):
+        row = {(k or "").strip().lower(): (v or "") for k, v in raw.items() if isinstance(v, str)}
+        row.update({renamed[k]: v for k, v in row.items() if k in renamed})
+        raw_ticker, name = row.get("ticker", "").strip(), row.get("name", "").strip()
+        if not raw_ticker and not name:
             continue
         ticker = normalise_ticker(raw_ticker)
         if ticker is None:
             raise ValueError(
-                f"{origin} line {line}: {raw_ticker!r} is not a ticker (1-6 letters, optional "
-                "class suffix such as BRK.B)"
+                f"{origin} line {line}: {raw_ticker!r} is not a ticker (1-12 letters or digits, "
+                "optionally a class or venue suffix such as BRK.B or RELIANCE.NS)"
             )
         aliases = tuple(a.strip() for a in row.get("aliases", "").split("|") if a.strip())
+        if not aliases and (short := without_legal_form(name)):
+            aliases = (short,)
         words = tuple(w.strip().lower() for w in row.get("not_before", "").split("|") if w.strip())
-        entries.append(WatchlistEntry(ticker, row.get("name", "").strip(), aliases, words))
+        entries.append(WatchlistEntry(ticker, name, aliases, words))
     return entries
 
 
@@ -247,7 +295,7 @@ class EntityTagger:
             ]
         if ":" in text:
             found += [
-                (m.start(), m.end(), m.group(1).upper()) for m in _EXCHANGE_SYMBOL.finditer(text)
+                (m.start(), m.end(), _exchange_ticker(m)) for m in _EXCHANGE_SYMBOL.finditer(text)
             ]
         exact, upper = self._matchers()
         found += exact.spans(text)

@@ -85,6 +85,14 @@ def test_names_and_aliases(tagger: EntityTagger, headline: str, expected: tuple[
         ("Shares (NASDAQ: ZZZQ) rose", ("ZZZQ",)),
         ("NYSE:BRK.B and Nasdaq:NVDA, LSE:VOD, XETRA:SAP", ("BRK.B", "NVDA", "SAP", "VOD")),
         ("ratio 3:2 and time 10:30", ()),
+        # numbered listings take their venue: a bare number names different companies by market
+        ("Tencent (HKG:0700) and Toyota (TYO: 7203) rise", ("0700.HK", "7203.T")),
+        ("Samsung KRX:005930, TSMC TPE:2330, Reliance BOM:500325", ("005930.KS", "2330.TW", "500325.BO")),
+        ("NSE:HDFCBANK and NSE:BAJAJ-AUTO gain", ("BAJAJ-AUTO", "HDFCBANK")),
+        # a number after an exchange's name is a ticker only on a numbered market
+        ("LSE: 1,200 jobs cut; NYSE: 2024 IPO slate", ()),
+        ("TYO: 72 companies, HKG: 1,299 listings, TSE:7203.5", ()),
+        ("a $700 fee and $1299 price", ()),
     ],
 )
 def test_cashtags_and_exchange_symbols(
@@ -102,6 +110,11 @@ def test_input_tickers_kept_body_scanned_output_sorted_unique(tagger: EntityTagg
     assert tagger.tag([item]) == [("AMD", "NVDA", "ZZZ")]
 
 
+def test_input_tickers_of_any_market_are_kept(tagger: EntityTagger) -> None:
+    item = news("Asian markets mixed", tickers=("reliance.ns", "0700.HK", "7203.T", "HDFCBANK"))
+    assert tagger.tag([item]) == [("0700.HK", "7203.T", "HDFCBANK", "RELIANCE.NS")]
+
+
 def test_tag_keeps_item_order(tagger: EntityTagger) -> None:
     items = [news("Tesla recalls cars"), news("Nothing here"), news("Shell and BP gain")]
     assert tagger.tag(items) == [("TSLA",), (), ("BP", "SHEL")]
@@ -116,13 +129,34 @@ def test_custom_watchlist_from_settings(tmp_path: Path) -> None:
 
 def test_watchlist_errors_say_what_to_fix(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="header"):
-        parse_watchlist("symbol,company\nAAPL,Apple\n")
+        parse_watchlist("code,title\nAAPL,Apple\n")
     with pytest.raises(ValueError, match="line 2"):
         parse_watchlist("ticker,name,aliases\nNOT A TICKER,Foo,\n")
     with pytest.raises(FileNotFoundError, match="FINSENTRY_WATCHLIST"):
         EntityTagger.from_settings(Settings(watchlist=str(tmp_path / "missing.csv"))).tag(
             [news("x")]
         )
+
+
+def test_an_exchange_listing_is_a_watchlist_and_names_match_without_their_legal_form() -> None:
+    listing = (
+        "SYMBOL,NAME OF COMPANY,SERIES\n"
+        "RELIANCE.NS,Reliance Industries Limited,EQ\n"
+        "TATAMOTORS.NS,Tata Motors Ltd.,EQ\n"
+        "INFY.NS,Infosys Ltd,EQ\n"  # one word left: too often a common noun to match alone
+        "JPM,JPMorgan Chase & Co.,EQ\n"
+    )
+    entries = {e.ticker: e for e in parse_watchlist(listing)}
+    assert entries["RELIANCE.NS"].aliases == ("Reliance Industries",)
+    assert entries["TATAMOTORS.NS"].aliases == ("Tata Motors",)
+    assert entries["INFY.NS"].aliases == ()
+    assert entries["JPM"].aliases == ("JPMorgan Chase",)
+    tagger = EntityTagger(list(entries.values()))
+    headline = "Reliance Industries gains as Tata Motors slips; Infosys flat"
+    assert tagger.tag([news(headline)]) == [("RELIANCE.NS", "TATAMOTORS.NS")]
+    # aliases given: the listing's own words only
+    (given,) = parse_watchlist("symbol,company name,aliases\nAAPL,Apple Inc.,Apple\n")
+    assert given.aliases == ("Apple",)
 
 
 def test_watchlist_is_loaded_lazily(tmp_path: Path) -> None:

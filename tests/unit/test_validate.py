@@ -81,12 +81,13 @@ def test_optional_fields_may_be_absent_or_null() -> None:
 
 def test_tickers_are_validated_and_invalid_ones_dropped() -> None:
     items, dead = parse_records(
-        [record(good(tickers=["aapl", "$msft", "brk.b", "NOT-A-TICKER", "TOOLONGX", 42, "AAPL"]))],
+        [record(good(tickers=["aapl", "$msft", "brk.b", "NOT-A-TICKER", "THIRTEENCHARS", 42,
+                              "AAPL", "reliance.ns", "0700.HK"]))],
         SETTINGS,
         NOW,
-    )
+    )  # fmt: skip
     assert dead == []
-    assert items[0].tickers == ("AAPL", "MSFT", "BRK.B")
+    assert items[0].tickers == ("AAPL", "MSFT", "BRK.B", "RELIANCE.NS", "0700.HK")
 
 
 def test_tickers_as_one_separated_string() -> None:

@@ -99,9 +99,11 @@ def normalise_text(text: str) -> str:
     return " ".join(text.split())
 
 
-# A ticker: 1-6 letters, optionally a one- or two-letter class or venue suffix (BRK.B, NOVO.B,
-# SAN.PA). Exchange prefixes ("NASDAQ:") and cashtag dollars are removed before the check.
-TICKER_PATTERN = r"[A-Z]{1,6}(?:\.[A-Z]{1,2})?"
+# A ticker as exchanges and data vendors write it: 1-12 letters or digits (AAPL, HDFCBANK, 0700,
+# 005930), an optional hyphenated word (BAJAJ-AUTO) and an optional class or venue suffix of 1-3
+# letters (BRK.B, SAN.PA, RELIANCE.NS, 7203.T, 0700.HK). Exchange prefixes ("NASDAQ:") and
+# cashtag dollars are removed before the check.
+TICKER_PATTERN = r"[A-Z0-9]{1,12}(?:-[A-Z]{1,10})?(?:\.[A-Z]{1,3})?"
 _TICKER = re.compile(TICKER_PATTERN)
 NON_ASCII = re.compile(r"[^\x00-\x7f]")  # one character outside ASCII (text fast paths skip it)
 _CLASS_SEPARATOR = re.compile(r"(?<=[A-Z])[-/](?=[A-Z]{1,2}$)")
@@ -110,7 +112,7 @@ _CLASS_SEPARATOR = re.compile(r"(?<=[A-Z])[-/](?=[A-Z]{1,2}$)")
 def normalise_ticker(value: str) -> str | None:
     """An upper-case ticker, or None if ``value`` is not one (``"$aapl"`` -> ``"AAPL"``,
     ``"brk-b"`` -> ``"BRK.B"``)."""
-    if _TICKER.fullmatch(value):  # already one: the common case
+    if _TICKER.fullmatch(value) and "-" not in value:  # already one: the common case
         return value
     candidate = value.strip().lstrip("$").upper()
     if ":" in candidate:  # NASDAQ:AAPL
