@@ -201,3 +201,28 @@ def test_the_columns_of_a_price_file_can_be_named(tmp_path: Path) -> None:
     assert "date, open, high, low, close, volume" in wrong.output
     scope = CliRunner().invoke(main, ["scan", "--scope", "all", "--value-column", "Close"])
     assert scope.exit_code == 2 and "name columns of a --csv file" in scope.output
+
+
+def test_a_file_of_values_alone_is_numbered_and_scanned_as_rows(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    values = [100 + rng.normal(0, 3) + (80 if k == 1000 else 0) for k in range(1, 1201)]
+    values[500] = math.nan
+    written = [f"{v:.3f}" for v in values]
+    layouts = {  # the UCR anomaly archive's layouts: a value a line, or all on one line
+        "column.txt": "\n".join(written) + "\n",
+        "header.csv": "value\n" + "\n".join(written) + "\n",
+        "one_line.txt": "  ".join(written) + "\n",
+    }
+    positions = []
+    for name, text in layouts.items():
+        (tmp_path / name).write_text(text)
+        result = CliRunner().invoke(main, ["scan", "--csv", str(tmp_path / name), "--json"])
+        assert result.exit_code == 0, result.output
+        positions.append([json.loads(line)["position"] for line in result.output.splitlines()])
+    assert 1000 in positions[0] and positions[0] == positions[1] == positions[2]
+    _, read, missing = read_csv_series(tmp_path / "column.txt")
+    assert len(read) == 1200 and missing == 1 and read[500] == read[499]
+    # a word among the numbers: not a file of values (and no timestamps either)
+    (tmp_path / "words.txt").write_text("\n".join([*written[:50], "oops", *written[50:]]) + "\n")
+    refused = CliRunner().invoke(main, ["scan", "--csv", str(tmp_path / "words.txt")])
+    assert refused.exit_code == 2 and "values alone, one per line" in refused.output

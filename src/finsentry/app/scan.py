@@ -208,12 +208,16 @@ def read_csv(path: Path, time_column: str | None = None, value_column: str | Non
     milliseconds (by its size), or a row number (numbers below 1e8, as in Yahoo's S5 files). A
     missing or non-numeric value (blank, ``nan``, ``inf``) takes the last value before it (the
     first valid one at the start): the detector sees no change there. Rows whose timestamp does
-    not parse are dropped.
+    not parse are dropped. A file of values alone (one column, or numbers separated by blanks,
+    as in the UCR anomaly archive), with or without a header line, is numbered 1, 2, 3 ...
     """
     with path.open(newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
     if not rows:
         return CsvSeries(np.array([], dtype="datetime64[s]"), np.array([]), 0)
+    if time_column is None and value_column is None and (bare := _bare_values(rows)):
+        t = np.arange(1, len(bare) + 1, dtype=np.int64).astype("datetime64[s]")
+        return CsvSeries(*_filled(t, np.array(bare, dtype=float)), positions=True)
     header = [h.strip().lower() for h in rows[0]]
     t_col = _column(header, time_column, "timestamp", 0, path)
     v_col = _column(header, value_column, "value", 1, path)
@@ -250,6 +254,30 @@ def read_csv(path: Path, time_column: str | None = None, value_column: str | Non
     order = np.argsort(t, kind="stable")
     t, x, missing = _filled(t[order], np.array(values, dtype=float)[order])
     return CsvSeries(t, x, missing, positions)
+
+
+def _bare_values(rows: list[list[str]]) -> list[float] | None:
+    """The numbers of a file that holds nothing else (after an optional header line), in file
+    order, non-finite ones as NaN; None for any other file."""
+    if any(len(row) > 1 for row in rows):
+        return None
+    cells = [cell for row in rows if row for cell in row[0].split()]
+    if cells and _number(cells[0]) is None and not _non_finite(cells[0]):
+        cells = cells[1:]  # a header
+    values = []
+    for cell in cells:
+        number = _number(cell)
+        if number is None and not _non_finite(cell):
+            return None
+        values.append(math.nan if number is None else number)
+    return values or None
+
+
+def _non_finite(text: str) -> bool:
+    try:
+        return not math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _column(header: list[str], wanted: str | None, usual: str, fallback: int, path: Path) -> int:

@@ -221,7 +221,8 @@ def _csv(path: Path, time_column: str | None, value_column: str | None) -> tuple
     if not len(found.values) or found.missing == len(found.values):
         raise click.UsageError(
             f"{path}: no rows with a timestamp and a number (columns timestamp,value, e.g. "
-            "2026-01-05 14:00:00,42; a Unix time or a row number also serves as timestamp)"
+            "2026-01-05 14:00:00,42; a Unix time or a row number also serves as timestamp; "
+            "or values alone, one per line)"
         )
     return (found.timestamps, found.values, found.missing, None), found.positions
 
