@@ -411,3 +411,15 @@ def test_links_that_are_not_plain_still_take_the_full_check(url: str) -> None:
     assert _PLAIN_WEB_URL.fullmatch(url) is None
     items, _ = parse_records([record(good(url=url))], SETTINGS, NOW)
     assert items[0].url is None
+
+
+def test_values_framed_for_a_schema_registry_are_read_and_others_say_what_they_are() -> None:
+    framed = b"\x00" + (42).to_bytes(4, "big") + json.dumps(good()).encode()
+    items, dead = parse_records([record(framed)], SETTINGS, NOW)
+    assert dead == [] and items[0] == parse_records([record(good())], SETTINGS, NOW)[0][0]
+    avro = b"\x00" + (42).to_bytes(4, "big") + b"\x06n-1\x14Harbor Wire"
+    code, reason = reject(avro)
+    assert code == "bad_json" and "schema id 42" in reason and "JSON Schema serializer" in reason
+    broken = b"\x00" + (7).to_bytes(4, "big") + b'{"id": "n-1",'
+    code, reason = reject(broken)
+    assert code == "bad_json" and "invalid JSON" in reason

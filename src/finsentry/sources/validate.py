@@ -143,6 +143,8 @@ def parse_record(record: RawRecord, settings: Settings, now: datetime) -> NewsIt
             value = None
         if type(value) is dict:
             return _build_item(value, record, settings, now)
+        if data[:1] == _SCHEMA_REGISTRY_MAGIC and len(data) > _SCHEMA_REGISTRY_HEADER:
+            data = _schema_registry_json(data)
     if not data.strip():
         raise Rejected(
             Reason.NULL_VALUE,
@@ -160,6 +162,26 @@ def parse_record(record: RawRecord, settings: Settings, now: datetime) -> NewsIt
         _csv_fields(text, record.columns) if isinstance(record, CsvRecord) else _json_fields(text)
     )
     return _build_item(fields, record, settings, now)
+
+
+# Confluent's Schema Registry serializers put a 0 byte and a 4-byte schema id before each value;
+# no JSON document starts with a 0 byte, so the framing is told apart without a setting.
+_SCHEMA_REGISTRY_MAGIC = b"\x00"
+_SCHEMA_REGISTRY_HEADER = 5
+
+
+def _schema_registry_json(data: bytes) -> bytes:
+    """The JSON of a value framed for the Schema Registry (as the JSON Schema serializer writes
+    it); :class:`Rejected` when the framed value is not JSON (Avro, Protobuf)."""
+    payload = data[_SCHEMA_REGISTRY_HEADER:]
+    if payload.lstrip()[:1] in (b"{", b"[", b'"') or payload.strip() == b"null":
+        return payload
+    schema = int.from_bytes(data[1:_SCHEMA_REGISTRY_HEADER], "big")
+    raise Rejected(
+        Reason.BAD_JSON,
+        f"the value is framed for a Schema Registry (schema id {schema}) but is not JSON: "
+        "Avro or Protobuf? finsentry reads JSON; produce with a JSON or JSON Schema serializer",
+    )
 
 
 def _json_fields(text: str) -> Mapping[str, Any]:
