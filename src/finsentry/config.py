@@ -21,6 +21,7 @@ ENV_PREFIX = "FINSENTRY_"
 # the fields of an input record (README, "The input format"); input_fields may map each one
 INPUT_FIELDS = ("id", "published_at", "source", "headline", "body", "url", "tickers", "lang")
 CONTENT_ID = "@content"  # input_fields' id=@content: an id made from the record's content
+KEY_ID = "@key"  # input_fields' id=@key: the Kafka message key (UTF-8) as the id
 
 
 class Settings(BaseSettings):
@@ -80,7 +81,7 @@ class Settings(BaseSettings):
         description="Records from other systems: FIELD=NAME pairs, comma separated "
         "(headline=title,published_at=date,source=publisher); a record without FIELD takes its "
         "NAME field. id=@content gives a record without an id one made from its source, time and "
-        "headline.",
+        "headline; id=@key takes its Kafka message key.",
     )
 
     # --- entities and duplicates -------------------------------------------------------------
@@ -198,8 +199,8 @@ class Settings(BaseSettings):
                     f"input field {pair!r}: {field!r} is not a field of a news item; use one of "
                     f"{', '.join(INPUT_FIELDS)}"
                 )
-            if name == CONTENT_ID and field != "id":
-                raise ValueError(f"input field {pair!r}: {CONTENT_ID} can only make an id")
+            if name in (CONTENT_ID, KEY_ID) and field != "id":
+                raise ValueError(f"input field {pair!r}: {name} can only make an id")
             if field in seen:
                 raise ValueError(f"input field {field!r} is mapped twice")
             seen.add(field)

@@ -91,6 +91,26 @@ def test_the_missing_field_error_says_which_fields_to_map() -> None:
     assert "headline=" not in dead[0].reason.split("required:")[1]  # mapped already
 
 
+def test_the_message_key_is_the_id_where_mapped() -> None:
+    keyed = {k: v for k, v in OTHER.items() if k != "url"}
+    settings = Settings(input_fields=("headline=title", "published_at=date", "source=publisher", "id=@key"))
+
+    def read(record: dict[str, Any], key: bytes | None) -> tuple[list[Any], list[Any]]:
+        raw = RawRecord(json.dumps(record).encode(), "kafka", "news/0", 5, key)
+        return parse_records([raw], settings, NOW)
+
+    items, dead = read(keyed, b"story-17")
+    assert dead == [] and items[0].id == "story-17"
+    items, _ = read({**keyed, "id": "own-id"}, b"story-17")
+    assert items[0].id == "own-id"  # a record's own id comes first
+    for key in (None, b"", b"\xff\xfe"):  # no key, or not text: the id is missing
+        _, dead = read(keyed, key)
+        assert dead[0].reason_code == "missing_field" and "'id'" in dead[0].reason
+    # a keyed record without an id is told about its key
+    _, dead = parse_records([RawRecord(json.dumps(keyed).encode(), "kafka", "news/0", 5, b"k")], Settings(), NOW)
+    assert "--field id=@key" in dead[0].reason
+
+
 @pytest.mark.parametrize(
     ("pairs", "message"),
     [
@@ -98,6 +118,7 @@ def test_the_missing_field_error_says_which_fields_to_map() -> None:
         (("headline",), "write FIELD=NAME"),
         (("headline=",), "write FIELD=NAME"),
         (("source=@content",), "@content can only make an id"),
+        (("headline=@key",), "@key can only make an id"),
         (("headline=title", "headline=heading"), "'headline' is mapped twice"),
     ],
 )

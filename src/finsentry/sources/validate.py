@@ -16,6 +16,7 @@ as :class:`CsvRecord`, which carries the header's column names next to the row's
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import hashlib
@@ -29,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from finsentry.config import CONTENT_ID, Settings
+from finsentry.config import CONTENT_ID, KEY_ID, Settings
 from finsentry.inert import web_url
 from finsentry.schema import DeadLetter, NewsItem, RawRecord
 from finsentry.sources.fields import (
@@ -241,14 +242,15 @@ def _build_item(
     fields: Mapping[str, Any], record: RawRecord, settings: Settings, now: datetime
 ) -> NewsItem:
     if settings.input_fields:
-        fields = mapped_fields(fields, settings.input_fields)
+        fields = mapped_fields(fields, settings.input_fields, record.key)
     for name in REQUIRED_FIELDS:
         if fields.get(name) is None:
             present = ", ".join(sorted(inert_text(str(k))[:64] for k in fields)[:20]) or "none"
             raise Rejected(
                 Reason.MISSING_FIELD,
                 f"required field '{name}' is missing or null (fields present: {present}); "
-                f"required: {', '.join(REQUIRED_FIELDS)}{_mapping_hint(name, fields, settings)}",
+                f"required: {', '.join(REQUIRED_FIELDS)}"
+                f"{_mapping_hint(name, fields, settings, bool(record.key))}",
             )
     item_id = _item_id(fields)
     source = _source(fields)
@@ -301,15 +303,22 @@ _COMMON_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
-def mapped_fields(fields: Mapping[str, Any], pairs: tuple[str, ...]) -> Mapping[str, Any]:
+def mapped_fields(
+    fields: Mapping[str, Any], pairs: tuple[str, ...], key: bytes | None = None
+) -> Mapping[str, Any]:
     """``fields`` with each FIELD of ``pairs`` (``input_fields``) taken from its NAME where the
     record has no FIELD of its own; ``id=@content`` makes an id of the source, time and headline
-    (the same record always gets the same id, so re-reading it changes nothing)."""
+    (the same record always gets the same id, so re-reading it changes nothing); ``id=@key`` takes
+    the message ``key`` when it is UTF-8 text (else the id stays missing)."""
     out = dict(fields)
     content_id = False
     for field, name in _pairs(pairs):
         if name == CONTENT_ID:
             content_id = True
+        elif name == KEY_ID:
+            if out.get(field) is None and key:
+                with contextlib.suppress(UnicodeDecodeError):
+                    out[field] = key.decode("utf-8")
         elif out.get(field) is None and fields.get(name) is not None:
             out[field] = fields[name]
     if content_id and out.get("id") is None:
@@ -325,10 +334,11 @@ def _pairs(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple((field, name) for field, _, name in (p.partition("=") for p in pairs))
 
 
-def _mapping_hint(name: str, fields: Mapping[str, Any], settings: Settings) -> str:
+def _mapping_hint(name: str, fields: Mapping[str, Any], settings: Settings, keyed: bool) -> str:
     """What to pass when a record from another system names its required fields otherwise: one
     ``--field`` for each required field that is missing, not mapped yet, and found under a
-    common other name (an id made from the content when none is)."""
+    common other name (for an id when none is: the message key of a ``keyed`` record, else one
+    made from the content)."""
     mapped = {field for field, _ in _pairs(settings.input_fields)}
     if name in mapped:
         return ""
@@ -343,7 +353,7 @@ def _mapping_hint(name: str, fields: Mapping[str, Any], settings: Settings) -> s
                 break
         else:
             if wanted == "id":
-                hints.append(f"--field id={CONTENT_ID}")
+                hints.append(f"--field id={KEY_ID if keyed else CONTENT_ID}")
     if not hints:
         return ""
     return f"; a record from another system? pass {' '.join(hints)} (or FINSENTRY_INPUT_FIELDS)"
