@@ -277,6 +277,36 @@ def test_a_full_fetch_is_read_on_the_first_connection(
     assert refused == []
 
 
+def test_the_message_key_is_the_id_of_records_without_one(
+    kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    topic = kafka_broker.create_topic("keyed", partitions=1)
+    published = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    records = [
+        {"headline": f"Acme keyed story {i}", "published_at": published, "source": "Wire"}
+        for i in range(6)
+    ]
+    keys = [f"story-{i}".encode() for i in range(5)] + [None]  # the last has neither id nor key
+    kafka_broker.produce(topic, [(k, json.dumps(r).encode()) for k, r in zip(keys, records, strict=True)])
+    settings = kafka_broker.settings(
+        db=str(tmp_path / "keyed.db"), kafka_topic=topic, kafka_group="keyed",
+        batch_max_items=16, batch_max_wait_ms=200, input_fields=("id=@key",),
+    )  # fmt: skip
+    pipeline = Pipeline.from_settings(settings, scorer=LexiconScorer())
+    try:
+        stats = KafkaNewsConsumer(
+            settings, pipeline, options=ConsumeOptions(max_messages=6, session_timeout_ms=6000)
+        ).run()
+    finally:
+        pipeline.close()
+    assert (stats.consumed, stats.processed, stats.dead_lettered) == (6, 5, 1)
+    store = open_store(str(tmp_path / "keyed.db"))
+    try:
+        assert store.known_ids([f"story-{i}" for i in range(6)]) == {f"story-{i}" for i in range(5)}
+    finally:
+        store.close()
+
+
 def test_records_of_another_system_are_read_with_its_field_names(
     kafka_broker: KafkaBroker, tmp_path: Path
 ) -> None:
