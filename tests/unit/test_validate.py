@@ -423,3 +423,14 @@ def test_values_framed_for_a_schema_registry_are_read_and_others_say_what_they_a
     broken = b"\x00" + (7).to_bytes(4, "big") + b'{"id": "n-1",'
     code, reason = reject(broken)
     assert code == "bad_json" and "invalid JSON" in reason
+
+
+def test_a_dropped_tickers_entry_is_logged_once_and_inertly(caplog: pytest.LogCaptureFixture) -> None:
+    entries = ["Q&Q", "AAPL", "Q&Q", "\x1b[2Jzz zz", "  "]
+    with caplog.at_level("WARNING", logger="finsentry.sources.fields"):
+        for _ in range(2):
+            items, _ = parse_records([record(good(tickers=entries))], SETTINGS, NOW)
+            assert items[0].tickers == ("AAPL",)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2  # each distinct entry once, however often it comes
+    assert "'Q&Q' is not a ticker" in messages[0] and "\x1b" not in "".join(messages)

@@ -8,6 +8,7 @@ values only through :func:`inert_text`, so any store can hold them and a termina
 from __future__ import annotations
 
 import email.utils
+import logging
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -19,6 +20,10 @@ from zoneinfo import ZoneInfo
 from finsentry.config import Settings
 from finsentry.schema import unix_seconds
 from finsentry.sources.normalise import normalise_ticker
+
+log = logging.getLogger(__name__)
+_REPORTED_LIMIT = 50  # distinct dropped ticker entries logged per process, then silence
+_reported: set[str] = set()
 
 _LANG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*")
 _TICKER_SPLIT = re.compile(r"[|,;\s]+")
@@ -195,6 +200,8 @@ def tickers_of(value: Any, cap: int) -> tuple[str, ...]:
     for part in parts:
         if isinstance(part, str) and (ticker := normalise_ticker(part)):
             seen.setdefault(ticker, None)
+        elif part is not None and not (isinstance(part, str) and not part.strip()):
+            _report_dropped(part)
             if len(seen) > cap:
                 raise Rejected(
                     Reason.TOO_MANY_TICKERS,
@@ -202,6 +209,20 @@ def tickers_of(value: Any, cap: int) -> tuple[str, ...]:
                     "send the companies it is about, or raise FINSENTRY_MAX_TICKERS",
                 )
     return tuple(seen)
+
+
+def _report_dropped(part: Any) -> None:
+    """Say once (per distinct entry, up to a limit) that a tickers entry was not a ticker."""
+    shown = repr(part)[:80]  # repr: control characters escaped, inert in any log
+    if shown in _reported or len(_reported) >= _REPORTED_LIMIT:
+        return
+    _reported.add(shown)
+    log.warning(
+        "tickers entry %s is not a ticker (1-12 letters or digits, optionally -WORD and a venue "
+        "suffix: AAPL, BRK.B, RELIANCE.NS, 0700.HK); dropped from its items%s",
+        shown,
+        "; further such entries are not logged" if len(_reported) == _REPORTED_LIMIT else "",
+    )
 
 
 def lang_of(value: Any) -> str:
