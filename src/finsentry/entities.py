@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from typing import Any
 from finsentry.config import Settings
 from finsentry.schema import NewsItem, Span, Target
 from finsentry.sources.normalise import NON_ASCII, normalise_ticker
+
+log = logging.getLogger(__name__)
 
 # In running text a ticker is read only where it cannot be a number or a word: after a "$"
 # (letters only: "$45" is a price) or after an exchange's name ("NSE:HDFCBANK", "HKG:0700").
@@ -182,10 +185,13 @@ class _NameMatcher:
         self._automaton: Any = ahocorasick.Automaton()
         self._not_before = not_before or {}  # ticker -> words that make its name a common noun
         count = 0
+        self.clashes: dict[str, tuple[str, str]] = {}  # name -> (ticker kept, ticker not kept)
         for surface, ticker in names:
             if surface and surface not in self._automaton:  # first entry wins on a clash
                 self._automaton.add_word(surface, (len(surface), ticker))
                 count += 1
+            elif surface and (kept := self._automaton.get(surface)[1]) != ticker:
+                self.clashes.setdefault(surface, (kept, ticker))
         self.size = count
         if count:
             self._automaton.make_automaton()
@@ -278,6 +284,17 @@ class EntityTagger:
             common = {e.ticker: frozenset(e.not_before) for e in self.entries if e.not_before}
             self._exact = _NameMatcher(pairs, common)
             self._upper = _NameMatcher(((s.upper(), t) for s, t in pairs), common)
+            if clashes := self._exact.clashes:
+                shown = "; ".join(
+                    f"{name!r} names {kept} and {other}: {kept} kept"
+                    for name, (kept, other) in list(clashes.items())[:5]
+                )
+                more = f" (and {len(clashes) - 5} more)" if len(clashes) > 5 else ""
+                log.warning(
+                    "watchlist: %d names stand for two tickers, the first listed is tagged: "
+                    "%s%s; give each name to one ticker",
+                    len(clashes), shown, more,
+                )  # fmt: skip
         return self._exact, self._upper
 
     def tickers_in(self, text: str) -> set[str]:

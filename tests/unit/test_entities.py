@@ -245,3 +245,19 @@ def test_a_custom_watchlist_may_list_the_words_after_which_a_name_is_not_the_com
     assert custom.tag_item(news("Ball raises outlook")) == ("BALL",)
     (plain,) = parse_watchlist("ticker,name,aliases\nBALL,Ball Corp.,Ball\n")
     assert EntityTagger([plain]).tag_item(news("Ball bearings maker expands")) == ("BALL",)
+
+
+def test_a_name_given_to_two_tickers_is_reported_and_the_first_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entries = parse_watchlist(
+        "ticker,name,aliases\nGOOGL,Alphabet Inc.,Alphabet|Google\nGOOG,Alphabet Class C,Alphabet\n"
+    )
+    with caplog.at_level("WARNING", logger="finsentry.entities"):
+        assert EntityTagger(entries).tag([news("Alphabet rises")]) == [("GOOGL",)]
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert "'Alphabet' names GOOGL and GOOG: GOOGL kept" in message
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="finsentry.entities"):
+        EntityTagger(load_watchlist()).tag([news("Alphabet rises")])
+    assert caplog.records == []  # the bundled list gives each name to one ticker

@@ -200,14 +200,14 @@ def tickers_of(value: Any, cap: int) -> tuple[str, ...]:
     for part in parts:
         if isinstance(part, str) and (ticker := normalise_ticker(part)):
             seen.setdefault(ticker, None)
-        elif part is not None and not (isinstance(part, str) and not part.strip()):
-            _report_dropped(part)
             if len(seen) > cap:
                 raise Rejected(
                     Reason.TOO_MANY_TICKERS,
                     f"the record names more than max_tickers={cap} tickers ({len(parts)} given); "
                     "send the companies it is about, or raise FINSENTRY_MAX_TICKERS",
                 )
+        elif part is not None and not (isinstance(part, str) and not part.strip()):
+            _report_dropped(part)
     return tuple(seen)
 
 

@@ -16,7 +16,6 @@ as :class:`CsvRecord`, which carries the header's column names next to the row's
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import functools
 import hashlib
@@ -30,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from finsentry.config import CONTENT_ID, KEY_ID, Settings
+from finsentry.config import Settings
 from finsentry.inert import web_url
 from finsentry.schema import DeadLetter, NewsItem, RawRecord
 from finsentry.sources.fields import (
@@ -45,6 +44,7 @@ from finsentry.sources.fields import (
     timestamp,
     type_name,
 )
+from finsentry.sources.mapping import REQUIRED_FIELDS, mapped_fields, mapping_hint
 from finsentry.sources.normalise import normalise_text
 
 __all__ = ["CsvRecord", "OversizeRecord", "Reason", "Rejected", "parse_record", "parse_records"]
@@ -68,7 +68,6 @@ class OversizeRecord(RawRecord):
     sha256: str = ""
 
 
-REQUIRED_FIELDS: tuple[str, ...] = ("id", "published_at", "source", "headline")
 MAX_ID_CHARS = 512
 MAX_SOURCE_CHARS = 256
 MAX_URL_CHARS = 4096
@@ -250,7 +249,7 @@ def _build_item(
                 Reason.MISSING_FIELD,
                 f"required field '{name}' is missing or null (fields present: {present}); "
                 f"required: {', '.join(REQUIRED_FIELDS)}"
-                f"{_mapping_hint(name, fields, settings, bool(record.key))}",
+                f"{mapping_hint(name, fields, settings, bool(record.key))}",
             )
     item_id = _item_id(fields)
     source = _source(fields)
@@ -292,71 +291,6 @@ def _build_item(
         input=record.input,
         position=record.position,
     )
-
-
-# where records from other systems keep what finsentry needs: suggested in the missing-field error
-_COMMON_NAMES: dict[str, tuple[str, ...]] = {
-    "id": ("guid", "uuid", "uid", "_id", "article_id", "url", "link"),
-    "published_at": ("date", "datetime", "timestamp", "time", "published", "pubdate", "created_at"),
-    "source": ("publisher", "provider", "site", "feed", "outlet"),
-    "headline": ("title", "heading", "text", "summary"),
-}
-
-
-def mapped_fields(
-    fields: Mapping[str, Any], pairs: tuple[str, ...], key: bytes | None = None
-) -> Mapping[str, Any]:
-    """``fields`` with each FIELD of ``pairs`` (``input_fields``) taken from its NAME where the
-    record has no FIELD of its own; ``id=@content`` makes an id of the source, time and headline
-    (the same record always gets the same id, so re-reading it changes nothing); ``id=@key`` takes
-    the message ``key`` when it is UTF-8 text (else the id stays missing)."""
-    out = dict(fields)
-    content_id = False
-    for field, name in _pairs(pairs):
-        if name == CONTENT_ID:
-            content_id = True
-        elif name == KEY_ID:
-            if out.get(field) is None and key:
-                with contextlib.suppress(UnicodeDecodeError):
-                    out[field] = key.decode("utf-8")
-        elif out.get(field) is None and fields.get(name) is not None:
-            out[field] = fields[name]
-    if content_id and out.get("id") is None:
-        parts = [out.get(name) for name in ("source", "published_at", "headline")]
-        if all(part is not None for part in parts):
-            canonical = json.dumps([str(part) for part in parts], ensure_ascii=False)
-            out["id"] = "c-" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return out
-
-
-@functools.lru_cache(maxsize=8)
-def _pairs(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    return tuple((field, name) for field, _, name in (p.partition("=") for p in pairs))
-
-
-def _mapping_hint(name: str, fields: Mapping[str, Any], settings: Settings, keyed: bool) -> str:
-    """What to pass when a record from another system names its required fields otherwise: one
-    ``--field`` for each required field that is missing, not mapped yet, and found under a
-    common other name (for an id when none is: the message key of a ``keyed`` record, else one
-    made from the content)."""
-    mapped = {field for field, _ in _pairs(settings.input_fields)}
-    if name in mapped:
-        return ""
-    lower = {str(key).lower(): str(key) for key in fields}
-    hints = []
-    for wanted in REQUIRED_FIELDS:
-        if fields.get(wanted) is not None or wanted in mapped:
-            continue
-        for common in _COMMON_NAMES.get(wanted, ()):
-            if common in lower and fields.get(lower[common]) is not None:
-                hints.append(f"--field {wanted}={inert_text(lower[common])[:64]}")
-                break
-        else:
-            if wanted == "id":
-                hints.append(f"--field id={KEY_ID if keyed else CONTENT_ID}")
-    if not hints:
-        return ""
-    return f"; a record from another system? pass {' '.join(hints)} (or FINSENTRY_INPUT_FIELDS)"
 
 
 def _source(fields: Mapping[str, Any]) -> str:
