@@ -277,6 +277,54 @@ def test_a_full_fetch_is_read_on_the_first_connection(
     assert refused == []
 
 
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+def test_topics_written_with_any_compression_are_read(
+    kafka_broker: KafkaBroker, tmp_path: Path, codec: str
+) -> None:
+    """Producers of real clusters compress their batches; the light install reads every codec
+    Kafka has (kafka-python needs python-snappy, lz4 and zstandard for three of them)."""
+    topic = kafka_broker.create_topic(f"compressed-{codec}", partitions=1)
+    lines = news_lines(30, start=datetime.now(UTC) - timedelta(hours=1), seed=41)
+    kafka_broker.produce(topic, [(None, line) for line in lines], compression=codec)
+    settings = kafka_broker.settings(
+        db=str(tmp_path / f"{codec}.db"), kafka_topic=topic, kafka_group=f"compressed-{codec}",
+        batch_max_items=16, batch_max_wait_ms=200,
+    )  # fmt: skip
+    pipeline = Pipeline.from_settings(settings, scorer=LexiconScorer())
+    try:
+        stats = KafkaNewsConsumer(
+            settings, pipeline, options=ConsumeOptions(max_messages=30, session_timeout_ms=6000)
+        ).run()
+    finally:
+        pipeline.close()
+    assert (stats.consumed, stats.processed, stats.dead_lettered) == (30, 30, 0)
+    store = open_store(str(tmp_path / f"{codec}.db"))
+    try:
+        assert store.counts()["items"] == 30
+    finally:
+        store.close()
+
+
+def test_a_codec_this_install_lacks_is_named_with_the_fix(
+    kafka_broker: KafkaBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kafka.codec
+    from click.testing import CliRunner
+
+    from finsentry.cli import main
+
+    topic = kafka_broker.create_topic("compressed-missing", partitions=1)
+    lines = news_lines(5, start=datetime.now(UTC) - timedelta(hours=1), seed=43)
+    kafka_broker.produce(topic, [(None, line) for line in lines], compression="lz4")
+    monkeypatch.setattr(kafka.codec, "has_lz4", lambda: False)  # as without the lz4 package
+    result = CliRunner().invoke(main, [
+        "consume", "--bootstrap", kafka_broker.bootstrap, "--topic", topic, "--group", "nolz4",
+        "--db", str(tmp_path / "nolz4.db"), "--max-messages", "5", "--quiet",
+    ])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "cannot read" in result.output and "pip install 'finsentry[kafka]'" in result.output
+
+
 def test_the_message_key_is_the_id_of_records_without_one(
     kafka_broker: KafkaBroker, tmp_path: Path
 ) -> None:

@@ -251,6 +251,11 @@ def publish(
 
 def _explain_kafka_error(exc: Exception, bootstrap: str) -> None:
     """Turn a kafka-python error into a message that says what to do."""
+    if type(exc).__name__ == "UnsupportedCodecError":
+        raise click.ClickException(
+            f"the topic holds compressed batches this install cannot read ({exc}); install the "
+            "codecs with pip install 'finsentry[kafka]' (lz4, python-snappy, zstandard)"
+        ) from exc
     if type(exc).__module__.startswith("kafka"):
         raise click.ClickException(
             f"Kafka at {bootstrap} failed: {exc}. Is the broker running and reachable? "
