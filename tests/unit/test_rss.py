@@ -262,3 +262,45 @@ def test_feeds_run_through_the_runner(server: str, tmp_path: Path) -> None:
     assert pipe.store.counts()["items"] == totals.processed > 0
     assert set(pipe.input_times) <= {urls[0], urls[2]}
     pipe.close()
+
+
+def test_a_feed_about_one_company_gives_each_entry_its_ticker(server: str, client: httpx.Client) -> None:
+    from finsentry.sources.rss import feed_spec
+
+    assert feed_spec(f"aapl={server}/rss.xml") == (f"{server}/rss.xml", ("AAPL",))
+    assert feed_spec(f"BRK.B|brk.a={server}/x?s=BRK-B") == (f"{server}/x?s=BRK-B", ("BRK.B", "BRK.A"))
+    assert feed_spec(f"{server}/rss.xml?s=AAPL") == (f"{server}/rss.xml?s=AAPL", ())  # '=' in a URL
+    with pytest.raises(ValueError, match="'M&M' is not a ticker"):
+        feed_spec(f"M&M={server}/rss.xml")
+    source = FeedSource([f"SHEL={server}/rss.xml"], json_urls=[f"MSFT={server}/items.json"])
+    rss, js = list(source.batches())
+    items, _ = parse_records(rss, Settings(), NOW)
+    assert [i.tickers for i in items] == [("SHEL",), ("SHEL",)]  # named in one headline, not the other
+    assert {r.input for r in rss} == {f"{server}/rss.xml"}  # the URL, not the spec
+    items, _ = parse_records(js, Settings(), NOW)
+    assert [i.tickers for i in items] == [("NVDA", "MSFT"), ("MSFT",), ("MSFT",)]  # with their own
+
+
+def test_pull_command_ingests_feeds_once(server: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from finsentry.cli import main
+    from finsentry.store import open_store
+
+    db = str(tmp_path / "pulled.db")
+    args = ["pull", f"SHEL={server}/rss.xml", "--json", f"{server}/items.json", "--db", db, "--since", "all"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "fetched 7 entries from 2 URLs" in first.output and "new items: 5" in first.output
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and "new items: 0" in again.output  # idempotent
+    store = open_store(db)
+    try:
+        assert store.counts()["items"] == 5
+    finally:
+        store.close()
+    broken = CliRunner().invoke(main, ["pull", f"{server}/missing.xml", "--db", db, "--since", "all"])
+    assert broken.exit_code == 1 and "missing.xml" in broken.output
+    dry = CliRunner().invoke(main, ["pull", f"{server}/rss.xml", "--db", str(tmp_path / "dry.db"), "--dry-run", "--since", "all"])
+    assert dry.exit_code == 0 and "dry run: nothing stored" in dry.output
+    assert not (tmp_path / "dry.db").exists()

@@ -78,18 +78,19 @@ def ingest_feeds(
     """
     import httpx
 
-    from finsentry.sources.rss import FeedError, fetch_feed, fetch_json
+    from finsentry.sources.rss import FeedError, feed_spec, fetch_feed, fetch_json
 
     records: list[RawRecord] = []
     failed: dict[str, str] = {}
     with httpx.Client(timeout=timeout_s, follow_redirects=True) as client:
-        for kind, urls in (("feed", feeds), ("json", json_urls)):
-            for url in urls:
+        for fetch, specs in ((fetch_feed, feeds), (fetch_json, json_urls)):
+            for spec in specs:  # [TICKER=]URL
                 try:
-                    got = fetch_feed(url, client) if kind == "feed" else fetch_json(url, client)
+                    url, tickers = feed_spec(spec)
+                    got = fetch(url, client, tickers=tickers)
                 except (FeedError, httpx.HTTPError, ValueError) as exc:
-                    failed[url] = f"{type(exc).__name__}: {exc}"
-                    log.warning("could not fetch %s: %s", url, failed[url])
+                    failed[spec] = f"{type(exc).__name__}: {exc}"
+                    log.warning("could not fetch %s: %s", spec, failed[spec])
                     continue
                 records.extend(got)
     lo, hi = as_utc(start) - lookback, as_utc(end)

@@ -15,6 +15,7 @@ import click
 COMMANDS: dict[str, str] = {
     "demo": "finsentry.cli.pipeline:demo",
     "ingest": "finsentry.cli.pipeline:ingest",
+    "pull": "finsentry.cli.pull:pull",
     "simulate": "finsentry.cli.simulate:simulate",
     "score": "finsentry.cli.score:score",
     "train": "finsentry.cli.train:train",

@@ -12,6 +12,10 @@ input format, so the validation stage treats it exactly like a line of a JSONL f
 - ``source``: the feed's title (else the URL's host), unless the caller names it;
 - ``headline`` / ``body`` / ``url``: title, summary (HTML is cleaned by normalisation), link.
 
+A feed about one company (the per-symbol feeds of Yahoo Finance, Nasdaq, Seeking Alpha) is given as
+``TICKER=URL`` (``AAPL=https://...``, ``BRK.B|BRK.A=https://...``): its entries carry those tickers
+as given in the input, whether or not their text names the company (:func:`feed_spec`).
+
 ``input`` is the URL; ``position`` is a stable number derived from the entry id, so polling the same
 feed again gives the same dead-letter keys, and items are upserted by id: re-fetching is idempotent.
 The Airflow ingest DAG calls these and feeds the batches to ``Pipeline.process``.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -32,6 +37,7 @@ import httpx
 
 from finsentry.schema import RawRecord, unix_seconds, utc_now
 from finsentry.sources.base import Batch
+from finsentry.sources.normalise import normalise_ticker
 
 if TYPE_CHECKING:
     from finsentry.totals import BatchReport
@@ -55,6 +61,41 @@ _JSON_LISTS = ("items", "data", "articles", "results", "news", "feed", "stories"
 
 class FeedError(RuntimeError):
     """A feed or endpoint could not be fetched or read; the message says which and why."""
+
+
+_TICKER_FEED = re.compile(r"([^=\s]+)=(https?://\S+)", re.IGNORECASE)
+
+
+def feed_spec(spec: str) -> tuple[str, tuple[str, ...]]:
+    """``AAPL=https://...`` (or ``AAPL|MSFT=https://...``) -> (the URL, the tickers all its
+    entries are about); a plain URL -> (the URL, ()). :class:`ValueError` names a bad ticker."""
+    spec = spec.strip()
+    found = _TICKER_FEED.fullmatch(spec)
+    if found is None:
+        return spec, ()
+    tickers = []
+    for raw in found.group(1).split("|"):
+        ticker = normalise_ticker(raw)
+        if ticker is None:
+            raise ValueError(
+                f"{spec!r}: {raw!r} is not a ticker; write TICKER=URL, e.g. AAPL=https://..."
+            )
+        tickers.append(ticker)
+    return found.group(2), tuple(dict.fromkeys(tickers))
+
+
+def with_tickers(item: dict[str, Any], tickers: Sequence[str]) -> dict[str, Any]:
+    """``item`` with ``tickers`` added to those it names itself (a list, or one separated string)."""
+    if not tickers:
+        return item
+    own = item.get("tickers")
+    if isinstance(own, str) and own.strip():
+        item["tickers"] = f"{own},{','.join(tickers)}"
+    elif isinstance(own, list):
+        item["tickers"] = own + [t for t in tickers if t not in own]
+    else:
+        item["tickers"] = list(tickers)
+    return item
 
 
 def _get(url: str, client: httpx.Client, accept: str) -> httpx.Response:
@@ -126,9 +167,14 @@ def feed_entries_to_items(parsed: Any, url: str, source: str | None = None) -> l
 
 
 def fetch_feed(
-    url: str, client: httpx.Client, source: str | None = None, record_source: str = "rss"
+    url: str,
+    client: httpx.Client,
+    source: str | None = None,
+    record_source: str = "rss",
+    tickers: Sequence[str] = (),
 ) -> list[RawRecord]:
-    """Fetch an RSS/Atom feed: one raw record per entry, in feed order."""
+    """Fetch an RSS/Atom feed: one raw record per entry, in feed order, each entry with
+    ``tickers`` (a feed about those companies)."""
     import feedparser  # optional dependency (finsentry[ingest]); imported on use
 
     response = _get(url, client, "application/rss+xml, application/atom+xml, application/xml, */*")
@@ -141,7 +187,7 @@ def fetch_feed(
         raise FeedError(f"{url}: not a readable RSS/Atom feed ({reason}); check the URL")
     now = utc_now()
     return [
-        _record(item, record_source, url, now)
+        _record(with_tickers(item, tickers), record_source, url, now)
         for item in feed_entries_to_items(parsed, url, source)
     ]
 
@@ -178,9 +224,14 @@ def _json_item(value: Any, source: str) -> Any:
 
 
 def fetch_json(
-    url: str, client: httpx.Client, source: str | None = None, record_source: str = "http"
+    url: str,
+    client: httpx.Client,
+    source: str | None = None,
+    record_source: str = "http",
+    tickers: Sequence[str] = (),
 ) -> list[RawRecord]:
-    """Fetch a JSON endpoint returning a list of news items (or ``{"items": [...]}``)."""
+    """Fetch a JSON endpoint returning a list of news items (or ``{"items": [...]}``), each item
+    with ``tickers`` added to its own."""
     response = _get(url, client, "application/json")
     try:
         payload = response.json()
@@ -199,7 +250,7 @@ def fetch_json(
     for value in payload:
         item = _json_item(value, publisher)
         if isinstance(item, dict):
-            records.append(_record(item, record_source, url, now))
+            records.append(_record(with_tickers(item, tickers), record_source, url, now))
         else:  # not an object: kept as is, so validation dead-letters it with its bytes
             data = json.dumps(item).encode("utf-8")
             records.append(
@@ -230,8 +281,10 @@ class FeedSource:
     def __init__(
         self, urls: Sequence[str], client: httpx.Client | None = None, json_urls: Sequence[str] = ()
     ) -> None:
-        self.urls = list(urls) + [u for u in json_urls if u not in urls]
-        self._json = set(json_urls)
+        specs = list(urls) + [u for u in json_urls if u not in urls]  # [TICKER=]URL each
+        self.urls = [feed_spec(spec)[0] for spec in specs]
+        self._tickers = {url: feed_spec(spec)[1] for url, spec in zip(self.urls, specs, strict=True)}
+        self._json = {feed_spec(spec)[0] for spec in json_urls}
         self._client = client
         self.errors: dict[str, str] = {}
         self.durable: list[str] = []
@@ -241,8 +294,9 @@ class FeedSource:
         try:
             for url in self.urls:
                 is_json = url in self._json or urlparse(url).path.endswith(".json")
+                fetch = fetch_json if is_json else fetch_feed
                 try:
-                    batch = fetch_json(url, client) if is_json else fetch_feed(url, client)
+                    batch = fetch(url, client, tickers=self._tickers[url])
                 except FeedError as exc:
                     self.errors[url] = str(exc)
                     continue
