@@ -71,6 +71,13 @@ def _exchange_ticker(match: re.Match[str]) -> str:
     return f"{match.group(3)}.{_VENUE_OF_NUMBERED[match.group(2).upper()]}"
 
 
+def listed_ticker(text: str) -> str | None:
+    """The ticker of an exchange-prefixed symbol standing alone ("NASDAQ:ABCD", "HKG:0700", as
+    feeds give them in their categories), else None."""
+    found = _EXCHANGE_SYMBOL.fullmatch(text.strip())
+    return _exchange_ticker(found) if found else None
+
+
 @dataclass(frozen=True, slots=True)
 class WatchlistEntry:
     ticker: str

@@ -30,6 +30,10 @@ RSS = """<?xml version="1.0" encoding="UTF-8"?>
   </item>
   <item>
     <title>Unilever names new finance chief</title>
+    <category>Personnel</category>
+    <category domain="https://wire.example/stock">LSE:ULVR</category>
+    <category>NYSE: UL</category>
+    <category>Earnings: Q4</category>
     <link>http://quayside.example/a/1002</link>
     <pubDate>Mon, 05 Jan 2026 10:00:00 GMT</pubDate>
   </item>
@@ -275,7 +279,8 @@ def test_a_feed_about_one_company_gives_each_entry_its_ticker(server: str, clien
     source = FeedSource([f"SHEL={server}/rss.xml"], json_urls=[f"MSFT={server}/items.json"])
     rss, js = list(source.batches())
     items, _ = parse_records(rss, Settings(), NOW)
-    assert [i.tickers for i in items] == [("SHEL",), ("SHEL",)]  # named in one headline, not the other
+    # named in one headline, not the other; the second's categories name its listings
+    assert [i.tickers for i in items] == [("SHEL",), ("ULVR", "UL", "SHEL")]
     assert {r.input for r in rss} == {f"{server}/rss.xml"}  # the URL, not the spec
     items, _ = parse_records(js, Settings(), NOW)
     assert [i.tickers for i in items] == [("NVDA", "MSFT"), ("MSFT",), ("MSFT",)]  # with their own

@@ -10,7 +10,8 @@ input format, so the validation stage treats it exactly like a line of a JSONL f
   passed on without one and dead-lettered by validation (``missing_field``), never given a made-up
   time;
 - ``source``: the feed's title (else the URL's host), unless the caller names it;
-- ``headline`` / ``body`` / ``url``: title, summary (HTML is cleaned by normalisation), link.
+- ``headline`` / ``body`` / ``url``: title, summary (HTML is cleaned by normalisation), link;
+- ``tickers``: the entry's categories that are exchange-prefixed symbols (``NASDAQ:ABCD``).
 
 A feed about one company (the per-symbol feeds of Yahoo Finance, Nasdaq, Seeking Alpha) is given as
 ``TICKER=URL`` (``AAPL=https://...``, ``BRK.B|BRK.A=https://...``): its entries carry those tickers
@@ -162,8 +163,23 @@ def feed_entries_to_items(parsed: Any, url: str, source: str | None = None) -> l
             item["published_at"] = published
         if isinstance(lang, str) and lang:
             item["lang"] = lang
+        if listed := _listed_tickers(entry.get("tags")):
+            item["tickers"] = listed
         items.append(item)
     return items
+
+
+def _listed_tickers(tags: Any) -> list[str]:
+    """Tickers from an entry's categories that are exchange-prefixed symbols ("NYSE:IBM", as
+    press-release wires tag their items); other categories are topics, not companies."""
+    from finsentry.entities import listed_ticker
+
+    found: dict[str, None] = {}
+    for tag in tags if isinstance(tags, list) else ():
+        term = tag.get("term") if isinstance(tag, Mapping) else None
+        if isinstance(term, str) and (ticker := listed_ticker(term)):
+            found.setdefault(ticker, None)
+    return list(found)
 
 
 def fetch_feed(
