@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import click
 
@@ -83,16 +84,20 @@ def pull(
         )
     except RuntimeError as exc:  # some URLs failed; the others were ingested
         raise click.ClickException(for_terminal(str(exc))) from None
-    urls = len(feeds) + len(json_urls)
+    _report(summary, len(feeds) + len(json_urls), start, None if dry_run else settings.db)
+
+
+def _report(summary: dict[str, Any], urls: int, start: datetime, db: str | None) -> None:
+    """What a pull fetched and did (``db`` None: a dry run, nothing stored)."""
     click.echo(
         f"fetched {summary['fetched']} entries from {urls} URLs; {summary['selected']} published "
         f"since {start:%Y-%m-%d %H:%M} UTC"
     )
-    if dry_run:
+    if db is None:
         click.echo("dry run: nothing stored")
         return
     click.echo(
         f"processed {summary['processed']}, dead-lettered {summary['dead_lettered']}, "
         f"new items: {summary['new_items']}, alerts: {summary['alerts']}"
     )
-    click.echo(f"store: {redact_dsn(settings.db)}")
+    click.echo(f"store: {redact_dsn(db)}")
