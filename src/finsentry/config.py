@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         (),
         description="Records from other systems: FIELD=NAME pairs, comma separated "
         "(headline=title,published_at=date,source=publisher); a record without FIELD takes its "
-        "NAME field. id=@content gives a record without an id one made from its source, time and "
+        "NAME field (dots read nested objects: headline=content.title). id=@content gives a record without an id one made from its source, time and "
         "headline; id=@key takes its Kafka message key.",
     )
 

@@ -161,3 +161,26 @@ def test_ingest_check_validates_and_writes_nothing(tmp_path: Path) -> None:
     assert "read 3 records: 1 pass validation, 2 would be dead-lettered" in mapped.output
     assert "naive_timestamp 1" in mapped.output
     assert not db.exists()  # a check stores nothing
+
+
+def test_a_dotted_name_reads_a_nested_field() -> None:
+    nested = {
+        "uuid": "n-9",
+        "content": {"title": "Acme plant explosion halts output", "lead": {"text": "Output stops."}},
+        "meta": {"published": "2026-03-02T11:00:00Z", "source": {"name": "Harbor Wire"}},
+        "content.title": None,  # a field of the very name, null: the path is read
+    }
+    settings = Settings(input_fields=(
+        "id=uuid", "headline=content.title", "body=content.lead.text",
+        "published_at=meta.published", "source=meta.source.name",
+    ))  # fmt: skip
+    (item,), dead = parse(nested, settings)
+    assert dead == []
+    assert (item.id, item.headline, item.body, item.source) == (
+        "n-9", "Acme plant explosion halts output", "Output stops.", "Harbor Wire"
+    )
+    flat = {**nested, "content.title": "A field named with a dot wins"}
+    (item,), _ = parse(flat, settings)
+    assert item.headline == "A field named with a dot wins"
+    _, dead = parse({**nested, "content": "not an object"}, settings)
+    assert dead[0].reason_code == "missing_field" and "'headline'" in dead[0].reason

@@ -29,7 +29,8 @@ def mapped_fields(
     fields: Mapping[str, Any], pairs: tuple[str, ...], key: bytes | None = None
 ) -> Mapping[str, Any]:
     """``fields`` with each FIELD of ``pairs`` (``input_fields``) taken from its NAME where the
-    record has no FIELD of its own; ``id=@content`` makes an id of the source, time and headline
+    record has no FIELD of its own (a NAME with dots reads into nested objects: ``content.title``,
+    where the record has no field of that very name); ``id=@content`` makes an id of the source, time and headline
     (the same record always gets the same id, so re-reading it changes nothing); ``id=@key`` takes
     the message ``key`` when it is UTF-8 text (else the id stays missing)."""
     out = dict(fields)
@@ -41,8 +42,8 @@ def mapped_fields(
             if out.get(field) is None and key:
                 with contextlib.suppress(UnicodeDecodeError):
                     out[field] = key.decode("utf-8")
-        elif out.get(field) is None and fields.get(name) is not None:
-            out[field] = fields[name]
+        elif out.get(field) is None and (value := _named(fields, name)) is not None:
+            out[field] = value
     if content_id and out.get("id") is None:
         parts = [out.get(name) for name in ("source", "published_at", "headline")]
         if all(part is not None for part in parts):
@@ -51,6 +52,20 @@ def mapped_fields(
                 "c-" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
             )
     return out
+
+
+def _named(fields: Mapping[str, Any], name: str) -> Any:
+    """The value of ``name`` in ``fields``: a field of that name, else a path of nested objects
+    (``content.title``, ``source.name``); None when there is neither."""
+    value = fields.get(name)
+    if value is not None or "." not in name:
+        return value
+    node: Any = fields
+    for part in name.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
 
 
 @functools.lru_cache(maxsize=8)
