@@ -89,6 +89,27 @@ def test_csv_source(tmp_path: Path) -> None:
     assert dead[0].raw == b"c3,not-a-time,Wire,Broken time,,,"
 
 
+@pytest.mark.parametrize(("name", "sep"), [("news.csv", ";"), ("news.tsv", "\t"), ("news.csv", "|")])
+def test_csv_with_another_delimiter_is_read_as_its_header_shows(
+    tmp_path: Path, name: str, sep: str
+) -> None:
+    """Spreadsheets in many locales write ';', exports write tabs or bars: the header tells."""
+    lines = [
+        ["id", "published_at", "source", "headline", "tickers"],
+        ["c1", "2026-03-02T10:00:00Z", "Wire", '"Apple, Microsoft; Nvidia rally"', "AAPL MSFT"],
+        ["c2", "2026-03-02T10:01:00Z", "Wire", '"A quoted\nheadline"', ""],
+        ["c3", "2026-03-02T10:02:00Z", "Wire", "Unquoted, with a comma", ""],
+    ]
+    (tmp_path / name).write_text("".join(sep.join(cells) + "\n" for cells in lines))
+    records = [r for b in FileSource([tmp_path / name]).batches() for r in b]
+    items, dead = parse_records(records, Settings(), NOW)
+    assert dead == []
+    assert [i.headline for i in items] == [
+        "Apple, Microsoft; Nvidia rally", "A quoted headline", "Unquoted, with a comma"
+    ]
+    assert items[0].tickers == ("AAPL", "MSFT")
+
+
 def test_csv_stray_quote_is_confined_to_its_own_row(tmp_path: Path) -> None:
     path = tmp_path / "news.csv"
     rows = [f"c{i},2026-03-02T10:00:00Z,Wire,Headline {i}\n" for i in range(2, 250)]

@@ -5,7 +5,8 @@ the line ending), ``input`` = the file's resolved path and ``position`` = its 1-
 so a dead letter points at the exact line to fix. Lines are read by :mod:`~finsentry.sources.reader`
 (LF, CR or CRLF endings; a line over ``max_line_bytes`` becomes an
 :class:`~finsentry.sources.validate.OversizeRecord`, never held whole). Blank lines are skipped.
-``.csv`` files are CSV with a header line; a ``.json`` file that holds one JSON array gives a
+``.csv`` and ``.tsv`` files are CSV with a header line (cells separated by what the header is
+separated by: comma, semicolon, tab or bar); a ``.json`` file that holds one JSON array gives a
 record per element (:mod:`~finsentry.sources.json_array`, ``position`` = the element's index);
 every other file (``.jsonl``, ``.ndjson``, ``.json``) is one JSON object per line; ``-`` is
 standard input (JSON lines). Any of them may be gzipped (``news.jsonl.gz``): read through gzip,
@@ -104,7 +105,7 @@ class FileSource:
 
     def records(self) -> Iterator[RawRecord]:
         for path in self.paths:
-            if kind_of(path) == ".csv":
+            if kind_of(path) in (".csv", ".tsv"):
                 yield from self._csv_records(path)
             elif path in self._arrays:
                 yield from self._array_records(path)
@@ -209,22 +210,23 @@ class FileSource:
         name = self._names[path]
         lines = self._lines(path)
         columns: tuple[str, ...] | None = None
+        delimiter = ","
         for line in lines:
             if line.too_long:
                 yield self._oversize(line, name)
             elif line.data.strip():
-                columns = csv_header(line.data)
+                columns, delimiter = csv_header(line.data)
                 break
         if columns is None:
             return
-        for row in csv_rows(lines, columns, MAX_CSV_RECORD_BYTES):
+        for row in csv_rows(lines, columns, MAX_CSV_RECORD_BYTES, delimiter):
             if isinstance(row, Line):
                 yield self._oversize(row, name)
                 continue
             self.records_read += 1
             yield CsvRecord(
                 data=row.data, source=self.source, input=name, position=row.position,
-                received_at=utc_now(), columns=columns,
+                received_at=utc_now(), columns=columns, delimiter=delimiter,
             )  # fmt: skip
 
 

@@ -176,24 +176,37 @@ class CsvRow:
     lines: int
 
 
-def csv_header(line: bytes) -> tuple[str, ...]:
-    """Column names from a CSV header line (lower-cased, stripped); () if it is unreadable."""
+# what separates a CSV file's cells: commas, or what spreadsheets in other locales and tab-separated
+# exports write
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def csv_header(line: bytes) -> tuple[tuple[str, ...], str]:
+    """Column names from a CSV header line (lower-cased, stripped; () if it is unreadable) and the
+    file's delimiter: of comma, semicolon, tab and bar, the one that splits the header into the
+    most names (a comma when none splits it)."""
     try:
         text = line.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return ()
-    cells = next(csv.reader([text]), [])
-    return tuple(cell.strip().lower() for cell in cells)
+        return (), ","
+    best: list[str] = []
+    delimiter = ","
+    for candidate in DELIMITERS:
+        cells = next(csv.reader([text], delimiter=candidate), [])
+        if len(cells) > max(len(best), 1):
+            best, delimiter = cells, candidate
+    cells = best or next(csv.reader([text]), [])
+    return tuple(cell.strip().lower() for cell in cells), delimiter
 
 
-def _complete_row(line: bytes, columns: tuple[str, ...]) -> bool:
+def _complete_row(line: bytes, columns: tuple[str, ...], delimiter: str = ",") -> bool:
     """Whether ``line`` alone reads as one whole record: balanced quotes, one cell per column and
     a timestamp where the header says ``published_at``. A line inside a quoted multi-line cell
     practically never looks like that, so it ends a stray quote's record."""
     if line.count(b'"') % 2 or "published_at" not in columns:
         return False
     try:
-        cells = next(csv.reader([line.decode("utf-8")], strict=True), [])
+        cells = next(csv.reader([line.decode("utf-8")], strict=True, delimiter=delimiter), [])
         datetime.fromisoformat(cells[columns.index("published_at")].strip())
     except (UnicodeDecodeError, csv.Error, IndexError, ValueError):
         return False
@@ -201,13 +214,13 @@ def _complete_row(line: bytes, columns: tuple[str, ...]) -> bool:
 
 
 def csv_rows(
-    lines: Iterable[Line], columns: tuple[str, ...], max_bytes: int
+    lines: Iterable[Line], columns: tuple[str, ...], max_bytes: int, delimiter: str = ","
 ) -> Iterator[CsvRow | Line]:
     """CSV records from the lines after the header; an over-long line comes back as itself."""
     pending: list[bytes] = []
     start = size = 0
     for line in lines:
-        if pending and (line.too_long or _complete_row(line.data, columns)):
+        if pending and (line.too_long or _complete_row(line.data, columns, delimiter)):
             yield CsvRow(start, b"\n".join(pending), len(pending))  # a stray quote, confined
             pending = []
         if line.too_long:

@@ -54,9 +54,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class CsvRecord(RawRecord):
-    """A CSV row: ``data`` is the row's original bytes, ``columns`` the header's column names."""
+    """A CSV row: ``data`` is the row's original bytes, ``columns`` the header's column names,
+    ``delimiter`` what separates the cells (``,``, or ``;``, tab, ``|``)."""
 
     columns: tuple[str, ...] = ()
+    delimiter: str = ","
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +161,9 @@ def parse_record(record: RawRecord, settings: Settings, now: datetime) -> NewsIt
         ) from None
     text = text.removeprefix("\ufeff")
     fields = (
-        _csv_fields(text, record.columns) if isinstance(record, CsvRecord) else _json_fields(text)
+        _csv_fields(text, record.columns, record.delimiter)
+        if isinstance(record, CsvRecord)
+        else _json_fields(text)
     )
     return _build_item(fields, record, settings, now)
 
@@ -206,7 +210,7 @@ def _json_fields(text: str) -> Mapping[str, Any]:
     return value
 
 
-def _csv_fields(text: str, columns: tuple[str, ...]) -> Mapping[str, Any]:
+def _csv_fields(text: str, columns: tuple[str, ...], delimiter: str = ",") -> Mapping[str, Any]:
     if not columns:
         raise Rejected(
             Reason.BAD_CSV, "CSV row without a header; the first line must name the columns"
@@ -214,7 +218,7 @@ def _csv_fields(text: str, columns: tuple[str, ...]) -> Mapping[str, Any]:
     lines = text.splitlines(keepends=True)
     spans = f" (this record spans {len(lines)} lines, all dead-lettered here)" if len(lines) > 1 else ""
     try:
-        rows = list(csv.reader(lines or [""], strict=True))
+        rows = list(csv.reader(lines or [""], strict=True, delimiter=delimiter))
     except csv.Error as exc:
         raise Rejected(
             Reason.BAD_CSV, f"malformed CSV row ({exc}); check the quoting{spans}"
