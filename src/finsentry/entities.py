@@ -93,8 +93,8 @@ class WatchlistEntry:
         return tuple(dict.fromkeys(s for s in (self.name, *self.aliases) if s))
 
 
-def bundled_watchlist_text() -> str:
-    return resources.files("finsentry").joinpath("data/watchlist.csv").read_text(encoding="utf-8")
+def bundled_watchlist_text(name: str = "watchlist.csv") -> str:
+    return resources.files("finsentry").joinpath(f"data/{name}").read_text(encoding="utf-8")
 
 
 # Other names exchanges' and vendors' listings give the two columns a watchlist needs.
@@ -151,10 +151,16 @@ def parse_watchlist(text: str, origin: str = "watchlist") -> list[WatchlistEntry
     return entries
 
 
-def load_watchlist(path: str | Path | None = None) -> list[WatchlistEntry]:
-    """The watchlist at ``path``, or the bundled one (large US and European listed companies)."""
+def load_watchlist(path: str | Path | None = None, *, core: bool = False) -> list[WatchlistEntry]:
+    """The watchlist at ``path``, or the bundled one: the largest US and European listed
+    companies, biggest first (``core``: those alone, 264, the universe the simulator and the
+    training generators draw from, so their seeds keep giving the streams and files documented),
+    then about 300 more US companies of the S&P 500 for tagging."""
     if path is None:
-        return parse_watchlist(bundled_watchlist_text(), "bundled watchlist")
+        entries = parse_watchlist(bundled_watchlist_text(), "bundled watchlist")
+        if not core:
+            entries += parse_watchlist(bundled_watchlist_text("watchlist_more.csv"), "bundled watchlist")
+        return entries
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -39,6 +39,13 @@ def test_bundled_watchlist_is_valid_and_large() -> None:
     assert {"AAPL", "MSFT", "ASML", "SAP", "NESN", "SHEL", "BRK.B"} <= set(tickers)
     surfaces = [s for e in entries for s in e.surfaces]
     assert all(s == s.strip() and s for s in surfaces)
+    core = load_watchlist(core=True)  # what the simulator and training generators draw from
+    assert entries[: len(core)] == core and len(entries) >= len(core) + 250
+    assert {"SEDG", "WBA", "GEHC", "M"} <= set(tickers) - {e.ticker for e in core}
+    owners: dict[str, str] = {}
+    for e in entries:  # every written form names one company
+        for surface in e.surfaces:
+            assert owners.setdefault(surface, e.ticker) == e.ticker, surface
 
 
 @pytest.mark.parametrize(

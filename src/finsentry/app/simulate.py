@@ -100,7 +100,7 @@ class _Generator:
         self.vocab = load_vocabulary()
         self.topics = list(self.vocab.topics)
         self.incident_templates = self.vocab.incident_negative
-        self.companies = load_watchlist()
+        self.companies = load_watchlist(core=True)
         # Popularity: the watchlist lists the largest companies first.
         self.weights = [1.0 / (rank + 8) for rank in range(len(self.companies))]
         self.formatter = string.Formatter()

@@ -28,7 +28,7 @@ def name_pool(examples: Sequence[Example]) -> list[str]:
     """Replacement names, sorted: the watchlist's companies and the names the data's entity labels
     give (capitalised ones: "midcap pharma" or "gold" are not companies to lend a name to)."""
     names = {e.target for e in examples if e.task == "entity" and e.spans}
-    names.update(entry.name for entry in load_watchlist())
+    names.update(entry.name for entry in load_watchlist(core=True))
     return sorted(n for n in names if len(n) >= MIN_NAME and n[0].isupper())
 
 

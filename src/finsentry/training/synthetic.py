@@ -279,7 +279,7 @@ _SUFFIXES = (" Inc.", " Inc", " Corp.", " Corp", " plc", " PLC", " AG", " SE", "
 def companies() -> list[str]:
     """The watchlist's companies as headlines name them (short names, aliases), and invented ones."""
     names: set[str] = set()
-    for entry in load_watchlist():
+    for entry in load_watchlist(core=True):
         for surface in entry.surfaces:
             for suffix in _SUFFIXES:
                 surface = surface.removesuffix(suffix)
