@@ -277,6 +277,17 @@ def test_a_full_fetch_is_read_on_the_first_connection(
     assert refused == []
 
 
+def consume_once(settings: Any, messages: int) -> Any:
+    """One consumer of ``settings`` (lexicon scorer) until it has handled ``messages``."""
+    pipeline = Pipeline.from_settings(settings, scorer=LexiconScorer())
+    try:
+        return KafkaNewsConsumer(
+            settings, pipeline, options=ConsumeOptions(max_messages=messages, session_timeout_ms=6000)
+        ).run()
+    finally:
+        pipeline.close()
+
+
 @pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
 def test_topics_written_with_any_compression_are_read(
     kafka_broker: KafkaBroker, tmp_path: Path, codec: str
@@ -290,13 +301,7 @@ def test_topics_written_with_any_compression_are_read(
         db=str(tmp_path / f"{codec}.db"), kafka_topic=topic, kafka_group=f"compressed-{codec}",
         batch_max_items=16, batch_max_wait_ms=200,
     )  # fmt: skip
-    pipeline = Pipeline.from_settings(settings, scorer=LexiconScorer())
-    try:
-        stats = KafkaNewsConsumer(
-            settings, pipeline, options=ConsumeOptions(max_messages=30, session_timeout_ms=6000)
-        ).run()
-    finally:
-        pipeline.close()
+    stats = consume_once(settings, 30)
     assert (stats.consumed, stats.processed, stats.dead_lettered) == (30, 30, 0)
     store = open_store(str(tmp_path / f"{codec}.db"))
     try:
@@ -340,13 +345,7 @@ def test_the_message_key_is_the_id_of_records_without_one(
         db=str(tmp_path / "keyed.db"), kafka_topic=topic, kafka_group="keyed",
         batch_max_items=16, batch_max_wait_ms=200, input_fields=("id=@key",),
     )  # fmt: skip
-    pipeline = Pipeline.from_settings(settings, scorer=LexiconScorer())
-    try:
-        stats = KafkaNewsConsumer(
-            settings, pipeline, options=ConsumeOptions(max_messages=6, session_timeout_ms=6000)
-        ).run()
-    finally:
-        pipeline.close()
+    stats = consume_once(settings, 6)
     assert (stats.consumed, stats.processed, stats.dead_lettered) == (6, 5, 1)
     store = open_store(str(tmp_path / "keyed.db"))
     try:
