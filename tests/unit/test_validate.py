@@ -434,3 +434,15 @@ def test_a_dropped_tickers_entry_is_logged_once_and_inertly(caplog: pytest.LogCa
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2  # each distinct entry once, however often it comes
     assert "'Q&Q' is not a ticker" in messages[0] and "\x1b" not in "".join(messages)
+
+
+def test_tickers_given_as_company_objects_are_read() -> None:
+    companies = [
+        {"symbol": "aapl", "name": "Apple Inc.", "match_score": 31.2},  # Marketaux
+        {"ticker": "MSFT", "relevance_score": "0.61"},  # Alpha Vantage
+        {"name": "NVDA"},  # Benzinga
+        {"name": "Some Company Ltd"},  # no ticker in it: dropped
+        {"symbol": 7},
+    ]
+    items, dead = parse_records([record(good(tickers=companies))], SETTINGS, NOW)
+    assert dead == [] and items[0].tickers == ("AAPL", "MSFT", "NVDA")

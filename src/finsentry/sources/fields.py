@@ -198,6 +198,8 @@ def tickers_of(value: Any, cap: int) -> tuple[str, ...]:
         )
     seen: dict[str, None] = {}
     for part in parts:
+        if isinstance(part, dict):  # {"symbol": "AAPL", ...}, as news APIs list their companies
+            part = _symbol_of(part)
         if isinstance(part, str) and (ticker := normalise_ticker(part)):
             seen.setdefault(ticker, None)
             if len(seen) > cap:
@@ -209,6 +211,19 @@ def tickers_of(value: Any, cap: int) -> tuple[str, ...]:
         elif part is not None and not (isinstance(part, str) and not part.strip()):
             _report_dropped(part)
     return tuple(seen)
+
+
+_SYMBOL_KEYS = ("symbol", "ticker", "code", "name")
+
+
+def _symbol_of(entry: dict[Any, Any]) -> Any:
+    """The ticker of a company object (Marketaux ``symbol``, Alpha Vantage ``ticker``, Benzinga
+    ``name``): its first key of :data:`_SYMBOL_KEYS` whose value is a ticker; else the object."""
+    for key in _SYMBOL_KEYS:
+        value = entry.get(key)
+        if isinstance(value, str) and normalise_ticker(value):
+            return value
+    return entry
 
 
 def _report_dropped(part: Any) -> None:
