@@ -101,6 +101,20 @@ FINNHUB = [
 ]  # fmt: skip
 
 
+# shaped like Marketaux's /v1/news/all and Benzinga's /api/v2/news answers
+MARKETAUX = {"meta": {"found": 1}, "data": [
+    {"uuid": "0a1b", "title": "Acme and Globex sign supply pact", "url": "https://mx.example/1",
+     "published_at": "2026-01-05T09:00:00.000000Z", "source": "mx.example",
+     "entities": [{"symbol": "ACME", "name": "Acme Corp", "sentiment_score": 0.4},
+                  {"symbol": "GLBX", "name": "Globex Inc", "sentiment_score": 0.1}]},
+]}  # fmt: skip
+BENZINGA = [
+    {"id": 41234567, "title": "Acme shares slide after guidance cut",
+     "created": "Mon, 05 Jan 2026 09:30:00 -0500", "url": "https://bz.example/41234567",
+     "stocks": [{"name": "ACME"}]},
+]  # fmt: skip
+
+
 class Handler(BaseHTTPRequestHandler):
     routes: dict[str, tuple[str, bytes]] = {
         "/rss.xml": ("application/rss+xml", RSS.encode()),
@@ -109,6 +123,8 @@ class Handler(BaseHTTPRequestHandler):
         "/wrapped.json": ("application/json", json.dumps({"items": JSON_ITEMS[:1]}).encode()),
         "/newsapi.json": ("application/json", json.dumps(NEWSAPI).encode()),
         "/finnhub.json": ("application/json", json.dumps(FINNHUB).encode()),
+        "/marketaux.json": ("application/json", json.dumps(MARKETAUX).encode()),
+        "/benzinga.json": ("application/json", json.dumps(BENZINGA).encode()),
         "/garbage": ("text/html", b"<html><body>not a feed</body></html>"),
         "/notjson.json": ("application/json", b"{oops"),
     }
@@ -309,3 +325,11 @@ def test_pull_command_ingests_feeds_once(server: str, tmp_path: Path) -> None:
     dry = CliRunner().invoke(main, ["pull", f"{server}/rss.xml", "--db", str(tmp_path / "dry.db"), "--dry-run", "--since", "all"])
     assert dry.exit_code == 0 and "dry run: nothing stored" in dry.output
     assert not (tmp_path / "dry.db").exists()
+
+
+def test_company_lists_of_news_apis_become_tickers(server: str, client: httpx.Client) -> None:
+    (item,), dead = parse_records(fetch_json(f"{server}/marketaux.json", client), Settings(), NOW)
+    assert dead == [] and item.tickers == ("ACME", "GLBX") and item.id == "0a1b"
+    (item,), dead = parse_records(fetch_json(f"{server}/benzinga.json", client), Settings(), NOW)
+    assert dead == [] and item.tickers == ("ACME",) and item.id == "41234567"
+    assert item.published_at == datetime(2026, 1, 5, 14, 30, tzinfo=UTC)  # RFC 2822 "created"

@@ -52,9 +52,10 @@ _JSON_ALIASES: dict[str, tuple[str, ...]] = {
     "url": ("link", "href"),
     "published_at": (
         "published", "publishedAt", "pubDate", "date", "time", "timestamp", "datetime",
-        "created_at", "updated",
+        "created_at", "created", "time_published", "updated",
     ),
-    "tickers": ("symbols", "related"),
+    # Finnhub related, Benzinga stocks, Marketaux entities, Alpha Vantage ticker_sentiment
+    "tickers": ("symbols", "related", "stocks", "entities", "ticker_sentiment"),
 }  # fmt: skip
 # where news APIs put their list of items (NewsAPI: articles; Alpha Vantage: feed; others)
 _JSON_LISTS = ("items", "data", "articles", "results", "news", "feed", "stories", "entries")
