@@ -446,3 +446,17 @@ def test_tickers_given_as_company_objects_are_read() -> None:
     ]
     items, dead = parse_records([record(good(tickers=companies))], SETTINGS, NOW)
     assert dead == [] and items[0].tickers == ("AAPL", "MSFT", "NVDA")
+
+
+@pytest.mark.parametrize(
+    "stamp", ["2026-03-02 10:00:00 UTC", "2026-03-02T10:00:00UTC", "2026-03-02 10:00:00 gmt"]
+)
+def test_a_time_that_names_utc_is_read_as_utc(stamp: str) -> None:
+    items, dead = parse_records([record(good(published_at=stamp))], SETTINGS, NOW)
+    assert dead == [] and items[0].published_at == datetime(2026, 3, 2, 10, tzinfo=UTC)
+
+
+def test_a_named_utc_after_an_offset_or_a_date_alone_is_not_guessed() -> None:
+    for stamp in ("2026-03-02 10:00:00+01:00 UTC", "UTC", "March 2 UTC"):
+        code, _ = reject(good(published_at=stamp))
+        assert code == "bad_timestamp", stamp

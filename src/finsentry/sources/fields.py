@@ -7,6 +7,7 @@ values only through :func:`inert_text`, so any store can hold them and a termina
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import re
@@ -139,12 +140,19 @@ def timestamp(value: Any, settings: Settings, now: datetime) -> datetime:
 
 
 _UNIX_TEXT = re.compile(r"[0-9]{1,16}(?:\.[0-9]*)?")
+# "2026-03-02 14:05:00 UTC", as databases (BigQuery, PostgreSQL's text output) write UTC times
+_NAMED_UTC = re.compile(r"\s*(?:UTC|GMT)$", re.IGNORECASE)
 
 
 def _text_time(text: str, settings: Settings) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
+        named = _NAMED_UTC.sub("", text)
+        if named != text and named[-1:].isdigit():
+            with contextlib.suppress(ValueError):
+                if (utc := datetime.fromisoformat(named)).tzinfo is None:
+                    return utc.replace(tzinfo=UTC)
         if _UNIX_TEXT.fullmatch(text):
             return _unix_time(text, repr(text[:64]))
         try:
