@@ -50,9 +50,18 @@ fields_option = setting_option(
     metavar="FIELD=NAME",
     help="Records from other systems: take FIELD (id, published_at, source, headline, body, url, "
     "tickers, lang) from their NAME field (repeat: --field headline=title --field "
-    "published_at=date); --field id=@content makes ids from the content. Comma separated in "
-    "the environment.",
+    "published_at=date; dots read nested objects: headline=content.title); --field id=@content "
+    "makes ids from the content, id=@key takes the Kafka message key. Comma separated in the "
+    "environment.",
 )
+
+
+def pipeline_options(command: F) -> F:
+    """``--db``, ``--model``, ``--device``, ``--backend`` and ``--field``: what a command that runs
+    records through the pipeline takes (in that order in its help)."""
+    for option in (fields_option, backend_option, device_option, model_option, db_option):
+        command = option(command)
+    return command
 
 
 def settings_from(ctx: click.Context, **overrides: Any) -> Settings:

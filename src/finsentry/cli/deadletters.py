@@ -19,15 +19,7 @@ from typing import TYPE_CHECKING
 import click
 
 from finsentry.cli.alerts import parse_since
-from finsentry.cli.common import (
-    backend_option,
-    db_option,
-    device_option,
-    fields_option,
-    model_option,
-    open_for_reading,
-    settings_from,
-)
+from finsentry.cli.common import db_option, open_for_reading, pipeline_options, settings_from
 from finsentry.inert import for_terminal
 from finsentry.schema import REPLAY_SOURCE, DeadLetter, RawRecord, iso, utc_now
 from finsentry.sources.fields import inert_text
@@ -128,11 +120,7 @@ def list_dead(
 @click.option("--batch-size", default=256, show_default=True, help="Records per micro-batch.")
 @click.option("--no-detect", is_flag=True, help="Store and aggregate only; run no detectors.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@db_option
-@model_option
-@device_option
-@backend_option
-@fields_option
+@pipeline_options
 @click.pass_context
 def replay(
     ctx: click.Context,

@@ -7,14 +7,7 @@ from typing import Any
 
 import click
 
-from finsentry.cli.common import (
-    backend_option,
-    db_option,
-    device_option,
-    fields_option,
-    model_option,
-    settings_from,
-)
+from finsentry.cli.common import pipeline_options, settings_from
 from finsentry.inert import for_terminal, redact_dsn
 
 
@@ -29,11 +22,7 @@ from finsentry.inert import for_terminal, redact_dsn
     help="Keep the entries published since then (2h, 7d, an ISO time), or all of them.",
 )  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Fetch and count, store nothing.")
-@db_option
-@model_option
-@device_option
-@backend_option
-@fields_option
+@pipeline_options
 @click.pass_context
 def pull(
     ctx: click.Context,
