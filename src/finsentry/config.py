@@ -80,8 +80,9 @@ class Settings(BaseSettings):
         (),
         description="Records from other systems: FIELD=NAME pairs, comma separated "
         "(headline=title,published_at=date,source=publisher); a record without FIELD takes its "
-        "NAME field (dots read nested objects: headline=content.title). id=@content gives a record without an id one made from its source, time and "
-        "headline; id=@key takes its Kafka message key.",
+        "NAME field (dots read nested objects: headline=content.title). id=@content gives a "
+        "record without an id one made from its source, time and headline; id=@key takes its "
+        "Kafka message key.",
     )
 
     # --- entities and duplicates -------------------------------------------------------------

@@ -262,22 +262,20 @@ def _bare_values(rows: list[list[str]]) -> list[float] | None:
     if any(len(row) > 1 for row in rows):
         return None
     cells = [cell for row in rows if row for cell in row[0].split()]
-    if cells and _number(cells[0]) is None and not _non_finite(cells[0]):
+    if cells and _float(cells[0]) is None:
         cells = cells[1:]  # a header
-    values = []
-    for cell in cells:
-        number = _number(cell)
-        if number is None and not _non_finite(cell):
-            return None
-        values.append(math.nan if number is None else number)
-    return values or None
+    values = [_float(cell) for cell in cells]
+    if not values or None in values:
+        return None
+    return [v if v is not None and math.isfinite(v) else math.nan for v in values]
 
 
-def _non_finite(text: str) -> bool:
+def _float(text: str) -> float | None:
+    """``text`` as a float (``nan`` and ``inf`` included), or None."""
     try:
-        return not math.isfinite(float(text))
+        return float(text)
     except ValueError:
-        return False
+        return None
 
 
 def _column(header: list[str], wanted: str | None, usual: str, fallback: int, path: Path) -> int:

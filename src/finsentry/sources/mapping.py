@@ -29,10 +29,11 @@ def mapped_fields(
     fields: Mapping[str, Any], pairs: tuple[str, ...], key: bytes | None = None
 ) -> Mapping[str, Any]:
     """``fields`` with each FIELD of ``pairs`` (``input_fields``) taken from its NAME where the
-    record has no FIELD of its own (a NAME with dots reads into nested objects: ``content.title``,
-    where the record has no field of that very name); ``id=@content`` makes an id of the source, time and headline
-    (the same record always gets the same id, so re-reading it changes nothing); ``id=@key`` takes
-    the message ``key`` when it is UTF-8 text (else the id stays missing)."""
+    record has no FIELD of its own (a NAME with dots reads into nested objects, ``content.title``,
+    where the record has no field of that very name); ``id=@content`` makes an id of the source,
+    time and headline (the same record always gets the same id, so re-reading it changes
+    nothing); ``id=@key`` takes the message ``key`` when it is UTF-8 text (else the id stays
+    missing)."""
     out = dict(fields)
     content_id = False
     for field, name in _pairs(pairs):

@@ -189,14 +189,9 @@ def csv_header(line: bytes) -> tuple[tuple[str, ...], str]:
         text = line.decode("utf-8-sig")
     except UnicodeDecodeError:
         return (), ","
-    best: list[str] = []
-    delimiter = ","
-    for candidate in DELIMITERS:
-        cells = next(csv.reader([text], delimiter=candidate), [])
-        if len(cells) > max(len(best), 1):
-            best, delimiter = cells, candidate
-    cells = best or next(csv.reader([text]), [])
-    return tuple(cell.strip().lower() for cell in cells), delimiter
+    splits = {d: next(csv.reader([text], delimiter=d), []) for d in DELIMITERS}
+    delimiter = max(DELIMITERS, key=lambda d: len(splits[d]))  # a tie keeps the first: a comma
+    return tuple(cell.strip().lower() for cell in splits[delimiter]), delimiter
 
 
 def _complete_row(line: bytes, columns: tuple[str, ...], delimiter: str = ",") -> bool:

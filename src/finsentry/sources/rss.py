@@ -299,8 +299,8 @@ class FeedSource:
         self, urls: Sequence[str], client: httpx.Client | None = None, json_urls: Sequence[str] = ()
     ) -> None:
         specs = list(urls) + [u for u in json_urls if u not in urls]  # [TICKER=]URL each
-        self.urls = [feed_spec(spec)[0] for spec in specs]
-        self._tickers = {url: feed_spec(spec)[1] for url, spec in zip(self.urls, specs, strict=True)}
+        self._tickers = dict(map(feed_spec, specs))  # URL -> the tickers its entries carry
+        self.urls = list(self._tickers)
         self._json = {feed_spec(spec)[0] for spec in json_urls}
         self._client = client
         self.errors: dict[str, str] = {}
