@@ -145,3 +145,22 @@ def test_parquet_is_read_or_the_error_says_what_to_install(tmp_path: Path) -> No
             load_examples(path, "sentiment")
         return
     assert load_examples(path, "sentiment") == [Example("Shares fell", "sentiment", "negative")]
+
+
+def test_sentiment_written_as_a_sign_is_read(tmp_path: Path) -> None:
+    scores = tmp_path / "scores.csv"
+    scores.write_text("headline,sentiment\nSales fell,-1\nBoard meets,0\nProfit rose,1.0\n")
+    found = load_examples(scores, "sentiment")
+    assert [e.label for e in found] == ["negative", "neutral", "positive"]
+    per_company = tmp_path / "companies.csv"
+    per_company.write_text("text,entity,label\nA gains as B slips,A,1\nA gains as B slips,B,-1\n")
+    assert [(e.target, e.label) for e in load_examples(per_company, "entity")] == [
+        ("A", "positive"), ("B", "negative"),
+    ]  # fmt: skip
+    ids = tmp_path / "ids.csv"  # 0, 1, 2 are ids of named classes, never signs
+    ids.write_text("text,label\nSales fell,0\nProfit rose,1\n")
+    with pytest.raises(DataError, match="labels look like ids"):
+        load_examples(ids, "sentiment")
+    assert [e.label for e in load_examples(ids, "sentiment", {"sentiment": ["negative", "positive"]})] == [
+        "negative", "positive",
+    ]  # fmt: skip

@@ -129,8 +129,6 @@ def _entities_by_title(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     )
 
 
-
-
 def parse_task_path(value: str) -> tuple[str | None, Path]:
     """``sentiment=train.csv`` -> ("sentiment", Path); ``train.csv`` -> (None, Path)."""
     head, sep, tail = value.partition("=")
@@ -155,7 +153,24 @@ def parse_label_names(values: Iterable[str]) -> dict[str, list[str]]:
     return names
 
 
-# Other names public data sets give the two columns, tried in this order when one is missing.
+_SIGNED = {-1.0: "negative", 0.0: "neutral", 1.0: "positive"}
+
+
+def signed_labels(raw: Iterable[object]) -> dict[str, str] | None:
+    """Sentiment written as a sign (-1, 0, 1, as in many score files), when every label is one
+    of those and -1 is among them (ids 0, 1, 2 never hold it): each raw text -> its class name.
+    None for any other labelling."""
+    found: dict[str, str] = {}
+    for value in raw:
+        text = str(value).strip()
+        if text not in found:
+            try:
+                found[text] = _SIGNED[float(text)]
+            except (KeyError, ValueError):
+                return None
+    return found if "negative" in found.values() else None
+
+
 def canonical_label(task: str, raw: object, names: Sequence[str] | None) -> str:
     """Map a raw label (name or id) to the class name the model uses."""
     text = str(raw).strip()
@@ -192,6 +207,9 @@ def load_examples(
         if tagged is not None:
             wanted = [t for t in wanted if t == tagged]
         if "entity" in frame.columns:
+            signed = signed_labels(frame["label"]) if "label" in frame.columns else None
+            if signed is not None:
+                frame = frame.assign(label=[signed[str(v).strip()] for v in frame["label"]])
             frame = _entities_by_title(frame, path)
         found = entity_examples(frame, path, wanted)
         if not found:
@@ -209,6 +227,11 @@ def load_examples(
             "or give it a task column"
         )
     text_tasks = wanted_tasks(task)
+    signed = None
+    if "sentiment" not in label_names:
+        signed = signed_labels(
+            r for r, t in zip(frame["label"], tasks, strict=True) if t == "sentiment"
+        )
     examples = []
     for row_text, raw, row_task in zip(frame["text"], frame["label"], tasks, strict=True):
         if row_task not in TASKS or row_task == "entity":
@@ -221,6 +244,8 @@ def load_examples(
         text = normalise_text(str(row_text)) if isinstance(row_text, str) else ""
         if not text:
             continue
+        if signed is not None and row_task == "sentiment":
+            raw = signed[str(raw).strip()]
         examples.append(
             Example(text, row_task, canonical_label(row_task, raw, label_names.get(row_task)))
         )
