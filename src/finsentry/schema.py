@@ -53,6 +53,13 @@ def iso(value: datetime) -> str:
     return as_utc(value).isoformat()
 
 
+def signed(value: float, digits: int = 2) -> str:
+    """A score or tone with its sign, ``+0.42`` / ``-0.05``; one that rounds to zero is
+    ``+0.00`` (never ``-0.00``)."""
+    text = f"{value:+.{digits}f}"
+    return f"{0.0:+.{digits}f}" if float(text) == 0.0 else text
+
+
 @dataclass(frozen=True, slots=True)
 class RawRecord:
     """One record as a source read it, before any parsing.

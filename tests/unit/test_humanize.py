@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from finsentry.alerts import humanize
 from finsentry.alerts.message import grafana_link, silence_command
+from finsentry.schema import signed
 
 T = datetime(2026, 3, 3, 14, 30, tzinfo=UTC)
 
@@ -62,3 +65,13 @@ def test_links_and_silence_commands() -> None:
     assert silence_command("all", "*") == "finsentry silence add --scope all --for 2h"
     hostile = silence_command("topic", "x; rm -rf ~")
     assert hostile == "finsentry silence add --scope 'topic:x; rm -rf ~' --for 2h"
+
+
+@given(st.floats(min_value=-1.0, max_value=1.0))
+def test_a_signed_score_never_reads_minus_zero(value: float) -> None:
+    for digits in (2, 3):
+        text = signed(value, digits)
+        assert text[0] in "+-" and not text.startswith(f"-{0:.{digits}f}")
+        assert abs(float(text) - value) <= 0.5 * 10**-digits + 1e-12
+    assert signed(-0.0004, 3) == "+0.000" and signed(-0.0005001, 3) == "-0.001"
+    assert humanize.tone(-0.004) == "+0.00"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from finsentry.schema import as_utc
+from finsentry.schema import as_utc, signed
 
 RULE_LABELS = {
     "volume_spike": "news volume spike",
@@ -60,7 +60,7 @@ def percent(share: float) -> str:
 
 def tone(value: float) -> str:
     """A mean score in [-1, 1] with its sign: ``-0.42``, ``+0.05``."""
-    return f"{value:+.2f}"
+    return signed(value)
 
 
 def observed_text(metric: str, observed: float, expected: float) -> str:
@@ -97,4 +97,4 @@ def time_span(start: datetime, end: datetime) -> str:
 def sentiment_text(sentiment: str, score: float, ticker: str | None = None) -> str:
     """``negative -0.82 towards TSLA`` (or ``... overall`` for a headline's own tone)."""
     towards = f"towards {ticker}" if ticker else "overall"
-    return f"{sentiment} {score:+.2f} {towards}"
+    return f"{sentiment} {signed(score)} {towards}"

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from finsentry.alerts import humanize
 from finsentry.alerts.history import Delivery
 from finsentry.inert import for_terminal, web_url
-from finsentry.schema import Alert, AlertStatus, iso
+from finsentry.schema import Alert, AlertStatus, iso, signed
 
 FORMATS = ("table", "json", "csv")
 CSV_COLUMNS = (
@@ -53,7 +53,7 @@ def table_lines(alerts: Sequence[Alert], evidence: int = 3) -> Iterable[str]:
         for ev in alert.evidence[:evidence]:
             url = web_url(ev.url)
             link = f"  {for_terminal(url)}" if url else ""
-            yield f"    {ev.score:+.2f} {for_terminal(ev.headline)}{link}"
+            yield f"    {signed(ev.score)} {for_terminal(ev.headline)}{link}"
 
 
 def json_lines(alerts: Sequence[Alert]) -> Iterable[str]:

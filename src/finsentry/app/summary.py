@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from finsentry.pipeline import RunTotals
-from finsentry.schema import Alert, ScopeKind, WindowStat
+from finsentry.schema import Alert, ScopeKind, WindowStat, signed
 from finsentry.store.base import Store
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -62,9 +62,7 @@ def format_totals(totals: RunTotals) -> str:
 
 def format_tones(store: Store, window_s: int, top_tickers: int = 10) -> str:
     tones = scope_tones(store, window_s)
-    topics = sorted(
-        (t for t in tones if t.scope_kind is ScopeKind.TOPIC), key=lambda t: -t.count
-    )
+    topics = sorted((t for t in tones if t.scope_kind is ScopeKind.TOPIC), key=lambda t: -t.count)
     tickers = sorted(
         (t for t in tones if t.scope_kind is ScopeKind.TICKER), key=lambda t: -t.count
     )[:top_tickers]
@@ -79,7 +77,7 @@ def _tone_row(tone: ScopeTone) -> str:
     bar = "#" * round(tone.negative_share * 20)
     return (
         f"  {tone.scope_value[:34]:<34} {tone.count:>6}  neg {tone.negative_share:6.1%} "
-        f"{bar:<20} score {tone.mean_score:+.2f}"
+        f"{bar:<20} score {signed(tone.mean_score)}"
     )
 
 
@@ -94,5 +92,5 @@ def format_alerts(alerts: list[Alert], evidence: int = 3) -> str:
             f"{alert.metric} observed {alert.observed:.3g} vs expected {alert.expected:.3g}"
         )
         for ev in alert.evidence[:evidence]:
-            out.append(f"      {ev.score:+.2f}  {ev.headline[:100]}")
+            out.append(f"      {signed(ev.score)}  {ev.headline[:100]}")
     return "\n".join(out)

@@ -12,4 +12,3 @@ TASK_HELP = (
     "sentiment, the headlines whose entities agree."
 )
 TASK_CHOICES = ["sentiment", "topic", "entity", "both", "all"]
-

@@ -17,7 +17,7 @@ from finsentry.cli.common import (
     settings_from,
 )
 from finsentry.inert import for_terminal
-from finsentry.schema import TextScore
+from finsentry.schema import TextScore, signed
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +82,13 @@ def result_text(line: Line, result: TextScore | None) -> list[str]:
     if result is None:
         return [f"{'(empty)':>8}  {'':>6}  {'':<28}  {text}"]
     out = [
-        f"{result.sentiment:>8}  {result.score:+.3f}  "
+        f"{result.sentiment:>8}  {signed(result.score, 3)}  "
         f"{result.topic[:22]:<22} {result.topic_prob:.2f}  {text}"
     ]
     for name, towards in zip(line.entities, result.targets, strict=True):
         note = "" if towards.basis == "entity" else "  (not named in the text: headline's)"
         shown = for_terminal(name)
-        out.append(f"{towards.sentiment:>8}  {towards.score:+.3f}  towards {shown}{note}")
+        out.append(f"{towards.sentiment:>8}  {signed(towards.score, 3)}  towards {shown}{note}")
     return out
 
 
@@ -117,7 +117,9 @@ def result_text(line: Line, result: TextScore | None) -> list[str]:
     metavar="NAME",
     help="Also score each text's sentiment towards NAME (repeatable; order kept).",
 )
-@env_option("--json", "as_json", env="SCORE_JSON", is_flag=True, help="One JSON object per input line.")
+@env_option(
+    "--json", "as_json", env="SCORE_JSON", is_flag=True, help="One JSON object per input line."
+)
 @model_option
 @device_option
 @backend_option
@@ -170,7 +172,10 @@ def score(ctx: click.Context, /, texts: tuple[str, ...], **opts: Any) -> None:
     normalised = [normalise_text(line.text) for line in lines]
     keep = [i for i, text in enumerate(normalised) if text]
     targets = [
-        [Target(name, name_spans(normalised[i], normalise_text(name))) for name in lines[i].entities]
+        [
+            Target(name, name_spans(normalised[i], normalise_text(name)))
+            for name in lines[i].entities
+        ]
         for i in keep
     ]
     scored = scorer.score([normalised[i] for i in keep], targets)

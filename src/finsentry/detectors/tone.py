@@ -12,7 +12,7 @@ from datetime import datetime
 
 from finsentry.detectors.base import DetectorConfig, Score, span_text
 from finsentry.detectors.history import History, ScopeKey
-from finsentry.schema import Alert, WindowStat
+from finsentry.schema import Alert, WindowStat, signed
 
 __all__ = ["ToneShiftDetector"]
 
@@ -71,6 +71,4 @@ class ToneShiftDetector:
         )
 
     def describe(self, alert: Alert) -> str:
-        return (
-            f"mean tone {alert.observed:+.2f} in {span_text(alert)} (usually {alert.expected:+.2f})"
-        )
+        return f"mean tone {signed(alert.observed)} in {span_text(alert)} (usually {signed(alert.expected)})"

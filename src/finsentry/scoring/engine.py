@@ -179,7 +179,11 @@ class Scorer:
             return_offsets_mapping=offsets,
         )
         ids = [list(row) for row in encoded["input_ids"]]
-        spans = [[(int(a), int(b)) for a, b in row] for row in encoded["offset_mapping"]] if offsets else []
+        spans = (
+            [[(int(a), int(b)) for a, b in row] for row in encoded["offset_mapping"]]
+            if offsets
+            else []
+        )
         return ids, spans
 
     @property

@@ -217,9 +217,7 @@ def fit_lexical(
     if len(vocab) != len(terms):  # two n-grams with one key: astronomically rare, never silent
         raise ValueError("two n-grams share a key; report this with the training data")
     n_docs = len(texts)
-    idf = np.asarray(
-        [math.log((1 + n_docs) / (1 + df[g])) + 1.0 for g in terms], dtype=np.float32
-    )
+    idf = np.asarray([math.log((1 + n_docs) / (1 + df[g])) + 1.0 for g in terms], dtype=np.float32)
     head = LexicalHead(vocab, idf, {}, {}, {}, weight, max_n, min_df, c)
     for task, names in label_names.items():
         rows = [i for i, t in enumerate(tasks) if t == task]

@@ -59,7 +59,9 @@ def choose_backend(backend: str, device: str, spec: ModelSpec | None) -> str:
         if not _installed("onnxruntime"):
             raise BackendError("the onnx backend needs onnxruntime: pip install onnxruntime")
         if device.startswith("cuda"):
-            raise BackendError("the onnx backend runs on the CPU: use --device cpu or --backend torch")
+            raise BackendError(
+                "the onnx backend runs on the CPU: use --device cpu or --backend torch"
+            )
         return "onnx"
     if backend == "auto" and has_export and on_cpu and _installed("onnxruntime"):
         return "onnx"
@@ -143,7 +145,9 @@ def _torch_scorer(reference: Path | str, spec: ModelSpec | None, settings: Setti
         model_id=model_id,
         device=device,
         token_budget=settings.token_budget,
-        max_length=_capped(settings.max_length, positions, getattr(tokenizer, "model_max_length", None)),
+        max_length=_capped(
+            settings.max_length, positions, getattr(tokenizer, "model_max_length", None)
+        ),
         lexical=lexical,
     )
 

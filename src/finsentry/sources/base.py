@@ -61,4 +61,3 @@ class Source(Protocol[P]):
 
     def on_durable(self, batch: Batch[P], report: BatchReport) -> None:
         """The store now holds ``batch`` (its items, dead letters and watermark)."""
-

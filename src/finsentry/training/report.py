@@ -86,7 +86,9 @@ def _evaluate_targets(scorer: Scorer, examples: Sequence[Example]) -> TaskMetric
                 mixed[0] += truth[-1] == predicted[-1]
                 mixed[1] += 1
     metrics = classification_metrics(ENTITY_TASK, names, truth, predicted)
-    return _among_present(metrics.with_subset(MIXED_SUBSET, *mixed), names, truth, np.asarray(probs))
+    return _among_present(
+        metrics.with_subset(MIXED_SUBSET, *mixed), names, truth, np.asarray(probs)
+    )
 
 
 def report_json(model_id: str, data: str, metrics: dict[str, TaskMetrics]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from finsentry.app.reports.data import DayReport, ScopeDay
 from finsentry.app.reports.queries import day_ranges
 from finsentry.config import Settings
 from finsentry.inert import for_terminal, web_url
-from finsentry.schema import Alert
+from finsentry.schema import Alert, signed
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ def _num(value: int | None) -> str:
 
 
 def _tone(value: float | None) -> str:
-    return "–" if value is None else f"{value:+.3f}"
+    return "–" if value is None else signed(value, 3)
 
 
 def _pct(value: float | None) -> str:
@@ -92,7 +92,7 @@ def alert_groups(alerts: Sequence[Alert]) -> list[AlertGroup]:
     for a in alerts:
         evidence = [
             {"time": humanize.clock(e.published_at), "headline": for_terminal(e.headline),
-             "url": web_url(e.url), "tone": f"{e.score:+.2f}", "tone_class": tone_class(e.score)}
+             "url": web_url(e.url), "tone": signed(e.score), "tone_class": tone_class(e.score)}
             for e in a.evidence
         ]  # fmt: skip
         by_scope[(str(a.scope_kind), a.scope_value)].append(
