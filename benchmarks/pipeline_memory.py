@@ -100,18 +100,22 @@ class StageClock:
     """CPU seconds spent in a few stages of one pipeline (its own objects' methods, wrapped) and
     in garbage collection, since the last :meth:`line`."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, shared: bool = True) -> None:
+        """``shared``: also time validation and garbage collection, which are not one
+        pipeline's own (the second clock of a paired run leaves them to the first)."""
         self.pipeline = pipeline
+        self.shared = shared
         self.spent: dict[str, float] = defaultdict(float)
         self._gc_started = 0.0
-        self._wrap(validate, "parse_records", "parse")  # the pipeline imports it per batch
+        if shared:
+            self._wrap(validate, "parse_records", "parse")  # the pipeline imports it per batch
+            gc.callbacks.append(self._gc)
         self._wrap(pipeline.tagger, "tag_targets", "tag")
         self._wrap(pipeline.dedup, "mark", "dedup")
         self._wrap(pipeline.dedup, "forget_behind", "forget")
         self._wrap(pipeline.store, "write_batch", "store")
         if pipeline.engine is not None:
             self._wrap(pipeline.engine, "evaluate", "detect")
-        gc.callbacks.append(self._gc)
 
     def _wrap(self, owner: object, name: str, stage: str) -> None:
         method: Callable[..., Any] = getattr(owner, name)
@@ -134,11 +138,12 @@ class StageClock:
 
     def line(self) -> str:
         stages = ("parse", "tag", "dedup", "forget", "detect", "store")
-        parts = [f"{k} {self.spent[k]:.2f}" for k in stages]
+        parts = [f"{k} {self.spent[k]:.2f}" for k in stages[0 if self.shared else 1 :]]
         gcs = "/".join(f"{self.spent[f'gc{g}']:.2f}" for g in range(3))
         held = len(self.pipeline.dedup._by_id)  # a benchmark may look inside
         self.spent.clear()
-        return f"    CPU s: {'  '.join(parts)}  gc (gen 0/1/2) {gcs}; duplicate index {held} items"
+        collected = f"  gc (gen 0/1/2) {gcs}" if self.shared else ""
+        return f"    CPU s: {'  '.join(parts)}{collected}; duplicate index {held} items"
 
 
 def control_workload(settings: Settings) -> float:
@@ -215,9 +220,10 @@ class Paired:
     both sides of the ratio within a tenth of a second instead of between intervals seconds apart.
     """
 
-    def __init__(self, first: list[RawRecord], size: int, detect: bool) -> None:
+    def __init__(self, first: list[RawRecord], size: int, detect: bool, stages: bool) -> None:
         self.tmp = tempfile.TemporaryDirectory()
         self.pipeline = new_pipeline(self.tmp.name, detect)
+        self.stages = StageClock(self.pipeline, shared=False) if stages else None
         self.batches = [first[k : k + size] for k in range(0, len(first), size)]
         self.main = [0, 0.0, 0.0]  # records, wall s, CPU s
         self.fresh = [0, 0.0, 0.0]
@@ -254,6 +260,8 @@ class Paired:
             f"(per CPU-s {main_cpu / fresh_cpu:.2f}x)",
             flush=True,
         )
+        if self.stages is not None:
+            print(self.stages.line().replace("CPU s:", "fresh pipeline's CPU s:"), flush=True)
         return main_rate / fresh_rate_, main_cpu / fresh_cpu
 
 
@@ -343,7 +351,7 @@ def main() -> None:
                 last = done + args.every >= args.records
                 if interval % args.paired == 0 or last:
                     began, spent = time.perf_counter(), time.process_time()
-                    paired, number = Paired(first, size, not args.no_detect), 0
+                    paired, number = Paired(first, size, not args.no_detect, args.stages), 0
                     meter.skip(time.perf_counter() - began, time.process_time() - spent)
             if paired is not None:
                 meter.skip(*paired.step(pipeline, batch, number))
