@@ -56,9 +56,7 @@ class Settings(BaseSettings):
 
     # --- validation --------------------------------------------------------------------------
     max_text_chars: int = Field(20_000, description="Headline + body longer than this is rejected.")
-    max_record_bytes: int = Field(
-        1_000_000, description="Raw records larger than this are rejected."
-    )
+    max_record_bytes: int = Field(1_000_000, description="Raw records larger than this are rejected.")
     future_tolerance_s: int = Field(
         300, description="Items dated further in the future than this are dead-lettered."
     )
@@ -66,9 +64,7 @@ class Settings(BaseSettings):
         datetime(1990, 1, 1, tzinfo=UTC),
         description="Items dated before this (ISO-8601 with offset) are dead-lettered.",
     )
-    max_tickers: int = Field(
-        50, description="Items naming more tickers than this are dead-lettered."
-    )
+    max_tickers: int = Field(50, description="Items naming more tickers than this are dead-lettered.")
     max_line_bytes: int = Field(
         1_048_576, description="Longest input line; longer ones are dead-lettered while read."
     )
@@ -91,8 +87,7 @@ class Settings(BaseSettings):
 
     # --- entities and duplicates -------------------------------------------------------------
     watchlist: str | None = Field(
-        None,
-        description="CSV watchlist (ticker,name,aliases[,not_before]); default: the bundled list.",
+        None, description="CSV watchlist (ticker,name,aliases[,not_before]); default: the bundled list."
     )
     dedup_horizon_h: float = Field(24.0, description="Near-duplicate horizon in hours.")
 
@@ -129,12 +124,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP login password.")
     smtp_security: str = Field("starttls", description="SMTP security: starttls, ssl or none.")
     mail_from: str = Field("finsentry@localhost", description="Sender address of alert e-mail.")
-    mail_to: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="Recipients of alert e-mail (comma separated)."
-    )
-    webhook_urls: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="Webhook URLs (comma separated)."
-    )
+    mail_to: Annotated[tuple[str, ...], NoDecode] = Field((), description="Recipients of alert e-mail (comma separated).")
+    webhook_urls: Annotated[tuple[str, ...], NoDecode] = Field((), description="Webhook URLs (comma separated).")
     webhook_secret: SecretStr | None = Field(
         None, description="Standard Webhooks signing secret, whsec_<base64>."
     )
@@ -160,9 +151,7 @@ class Settings(BaseSettings):
     kafka_group: str = Field("finsentry", description="Kafka consumer group.")
     kafka_dlq_topic: str | None = Field(None, description="Dead-letter topic; default <topic>.dlq.")
     kafka_security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_SSL ...")
-    kafka_sasl_mechanism: str | None = Field(
-        None, description="SASL mechanism, e.g. SCRAM-SHA-512."
-    )
+    kafka_sasl_mechanism: str | None = Field(None, description="SASL mechanism, e.g. SCRAM-SHA-512.")
     kafka_sasl_username: str | None = Field(None, description="SASL user name.")
     kafka_sasl_password: SecretStr | None = Field(None, description="SASL password.")
     kafka_ssl_cafile: str | None = Field(None, description="CA bundle for SSL.")

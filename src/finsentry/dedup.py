@@ -296,7 +296,9 @@ class Deduplicator:
                 self._add(entry)
                 new.append(entry)
         self._settle(new)
-        return [DedupMark(*self._mark_of(item.id), self._by_id[item.id][_CODE]) for item in items]
+        return [
+            DedupMark(*self._mark_of(item.id), self._by_id[item.id][_CODE]) for item in items
+        ]
 
     def _settle(self, new: list[_Entry]) -> None:
         """Mark the new entries and re-mark, in event-time order, every later entry whose
@@ -350,21 +352,13 @@ def revision_deltas(
     if new.novel == old.novel:
         return new, []
     deltas = []
-    for plus, minus in zip(
-        window_deltas([new], sizes_s), window_deltas([old], sizes_s), strict=True
-    ):
+    for plus, minus in zip(window_deltas([new], sizes_s), window_deltas([old], sizes_s), strict=True):
         deltas.append(
             WindowStat(
-                plus.size_s,
-                plus.start,
-                plus.scope_kind,
-                plus.scope_value,
-                plus.count - minus.count,
-                plus.negative - minus.negative,
-                plus.neutral - minus.neutral,
-                plus.positive - minus.positive,
-                plus.score_sum - minus.score_sum,
-                plus.duplicates - minus.duplicates,
+                plus.size_s, plus.start, plus.scope_kind, plus.scope_value,
+                plus.count - minus.count, plus.negative - minus.negative,
+                plus.neutral - minus.neutral, plus.positive - minus.positive,
+                plus.score_sum - minus.score_sum, plus.duplicates - minus.duplicates,
                 plus.late - minus.late,
             )  # fmt: skip
         )

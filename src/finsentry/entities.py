@@ -159,9 +159,7 @@ def load_watchlist(path: str | Path | None = None, *, core: bool = False) -> lis
     if path is None:
         entries = parse_watchlist(bundled_watchlist_text(), "bundled watchlist")
         if not core:
-            entries += parse_watchlist(
-                bundled_watchlist_text("watchlist_more.csv"), "bundled watchlist"
-            )
+            entries += parse_watchlist(bundled_watchlist_text("watchlist_more.csv"), "bundled watchlist")
         return entries
     try:
         text = Path(path).read_text(encoding="utf-8")

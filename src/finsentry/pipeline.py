@@ -230,9 +230,7 @@ class Pipeline:
         except Exception as exc:
             if is_systemic(exc) or not scored:
                 raise
-            log.warning(
-                "storing a batch failed (%s); storing its records apart", type(exc).__name__
-            )
+            log.warning("storing a batch failed (%s); storing its records apart", type(exc).__name__)
         else:
             report.new_items = result.new_items
             return scored
@@ -240,9 +238,7 @@ class Pipeline:
 
         def write_items(part: Sequence[ScoredItem]) -> list[bool]:
             nonlocal new
-            bare = BatchWrite(
-                items=part, dead_letters=(), window_sizes_s=self.settings.window_sizes_s
-            )
+            bare = BatchWrite(items=part, dead_letters=(), window_sizes_s=self.settings.window_sizes_s)
             new += self.store.write_batch(bare).new_items
             return [True] * len(part)
 
@@ -315,9 +311,7 @@ class Pipeline:
         """
         owned = set(inputs)
         self.watermark.expect(sorted(owned))
-        gone = [
-            name for name in self.watermark.inputs if name.startswith(prefix) and name not in owned
-        ]
+        gone = [name for name in self.watermark.inputs if name.startswith(prefix) and name not in owned]
         for name in gone:
             self.watermark.remove_input(name)
         self._save_state()  # other workers see what this one now waits for

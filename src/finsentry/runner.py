@@ -109,9 +109,7 @@ def run_files(
 
     def show(batch: Batch[int], report: BatchReport) -> None:
         bar.update(batch.position)
-        bar.set_postfix(
-            items=totals.processed, dead=totals.dead_lettered, alerts=totals.alert_count
-        )
+        bar.set_postfix(items=totals.processed, dead=totals.dead_lettered, alerts=totals.alert_count)
 
     try:
         return run(source, pipe, totals=totals, on_batch=show)

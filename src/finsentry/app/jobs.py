@@ -107,12 +107,8 @@ def ingest_feeds(
     }
     if selected and not dry_run:
         totals = _ingest_snapshot(settings, selected)
-        summary.update(
-            processed=totals.processed,
-            dead_lettered=totals.dead_lettered,
-            new_items=totals.new_items,
-            alerts=totals.alert_count,
-        )
+        summary.update(processed=totals.processed, dead_lettered=totals.dead_lettered,
+                       new_items=totals.new_items, alerts=totals.alert_count)
     if failed:
         raise RuntimeError(
             f"{len(failed)} of {len(feeds) + len(json_urls)} URLs failed (the others were "

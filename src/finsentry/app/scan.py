@@ -198,9 +198,7 @@ class CsvSeries:
 EPOCH_S_FROM = 1e8  # a Unix time in seconds from 1973 on; smaller numbers count the rows
 
 
-def read_csv(
-    path: Path, time_column: str | None = None, value_column: str | None = None
-) -> CsvSeries:
+def read_csv(path: Path, time_column: str | None = None, value_column: str | None = None) -> CsvSeries:
     """Timestamps and values of a CSV file, in time order, and how many values were missing.
 
     The columns are ``time_column`` and ``value_column`` when given (a name of the header, any

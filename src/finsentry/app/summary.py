@@ -62,7 +62,9 @@ def format_totals(totals: RunTotals) -> str:
 
 def format_tones(store: Store, window_s: int, top_tickers: int = 10) -> str:
     tones = scope_tones(store, window_s)
-    topics = sorted((t for t in tones if t.scope_kind is ScopeKind.TOPIC), key=lambda t: -t.count)
+    topics = sorted(
+        (t for t in tones if t.scope_kind is ScopeKind.TOPIC), key=lambda t: -t.count
+    )
     tickers = sorted(
         (t for t in tones if t.scope_kind is ScopeKind.TICKER), key=lambda t: -t.count
     )[:top_tickers]

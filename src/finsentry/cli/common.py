@@ -38,9 +38,7 @@ def env_option(*decls: str, env: str, **kwargs: Any) -> Callable[[F], F]:
 
 db_option = setting_option("--db", field="db", metavar="PATH|DSN")
 model_option = setting_option("--model", field="model", metavar="NAME|DIR")
-device_option = setting_option(
-    "--device", field="device", type=click.Choice(["auto", "cuda", "cpu"])
-)
+device_option = setting_option("--device", field="device", type=click.Choice(["auto", "cuda", "cpu"]))
 worker_option = setting_option("--worker-id", field="worker_id", metavar="NAME")
 backend_option = setting_option(
     "--backend", field="backend", type=click.Choice(["auto", "onnx", "torch"])

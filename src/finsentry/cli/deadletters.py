@@ -76,16 +76,10 @@ def dead_letters() -> None:
 
 @dead_letters.command("list")
 @click.option("--reason", metavar="CODE", help="Only this reason code (missing_field, ...).")
-@click.option(
-    "--since", metavar="TIME|DURATION", help="Received from this ISO time, or this long ago (7d)."
-)
+@click.option("--since", metavar="TIME|DURATION", help="Received from this ISO time, or this long ago (7d).")
 @click.option("--all", "show_all", is_flag=True, help="Replayed ones too.")
-@click.option(
-    "--limit", type=int, default=50, show_default=True, help="At most this many, oldest first."
-)
-@click.option(
-    "--json", "as_json", is_flag=True, help="One JSON object per line, with the raw record."
-)
+@click.option("--limit", type=int, default=50, show_default=True, help="At most this many, oldest first.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with the raw record.")
 @db_option
 @click.pass_context
 def list_dead(
@@ -121,9 +115,7 @@ def list_dead(
 
 @dead_letters.command("replay")
 @click.option("--reason", metavar="CODE", help="Only dead letters of this reason code.")
-@click.option(
-    "--since", metavar="TIME|DURATION", help="Received from this ISO time, or this long ago."
-)
+@click.option("--since", metavar="TIME|DURATION", help="Received from this ISO time, or this long ago.")
 @click.option("--dry-run", is_flag=True, help="Only say how many would now pass validation.")
 @click.option("--batch-size", default=256, show_default=True, help="Records per micro-batch.")
 @click.option("--no-detect", is_flag=True, help="Store and aggregate only; run no detectors.")

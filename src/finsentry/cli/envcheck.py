@@ -64,10 +64,8 @@ def unknown_variables(
     """The ``FINSENTRY_*`` names in ``environ`` not in ``known``, each with a close known name."""
     known_list = sorted(set(known))
     unknown = sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known_list)
-    return [
-        (name, next(iter(difflib.get_close_matches(name, known_list, n=1)), None))
-        for name in unknown
-    ]
+    return [(name, next(iter(difflib.get_close_matches(name, known_list, n=1)), None))
+            for name in unknown]
 
 
 def check_environment(ctx: click.Context, environ: Mapping[str, str] | None = None) -> None:

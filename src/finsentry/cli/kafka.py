@@ -235,7 +235,9 @@ def publish(
 
     settings = settings_from(ctx, kafka_bootstrap=kafka_bootstrap, kafka_topic=kafka_topic)
     try:
-        result = publish_file(file, settings, rate=rate, partitions=partitions, progress=not quiet)
+        result = publish_file(
+            file, settings, rate=rate, partitions=partitions, progress=not quiet
+        )
     except Exception as exc:
         _explain_kafka_error(exc, settings.kafka_bootstrap)
         raise

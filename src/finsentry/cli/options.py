@@ -12,3 +12,4 @@ TASK_HELP = (
     "sentiment, the headlines whose entities agree."
 )
 TASK_CHOICES = ["sentiment", "topic", "entity", "both", "all"]
+

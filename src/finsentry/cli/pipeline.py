@@ -83,9 +83,7 @@ def ingest(
     started = time.perf_counter()
     pipeline = Pipeline.from_settings(settings, detect=not no_detect)
     try:
-        totals = run_files(
-            files, settings, pipeline=pipeline, progress=not quiet, batch_size=batch_size
-        )
+        totals = run_files(files, settings, pipeline=pipeline, progress=not quiet, batch_size=batch_size)
     except InputError as exc:  # a file that breaks off while read (a truncated .gz)
         raise click.ClickException(str(exc)) from None
     finally:
@@ -156,13 +154,9 @@ def demo(
     from finsentry.app.demo import run_demo
 
     out = Path(workdir)
-    settings = settings_from(
-        ctx, db=str(out / "demo.db"), model=model, device=device, backend=backend
-    )
+    settings = settings_from(ctx, db=str(out / "demo.db"), model=model, device=device, backend=backend)
     report = run_demo(settings, out, seed=seed, hours=hours, incidents=incidents)
     click.echo(report.text)
-    click.echo(
-        f"\nFiles: {out}/ (stream, truth, store). Try: finsentry alerts --db {redact_dsn(settings.db)}"
-    )
+    click.echo(f"\nFiles: {out}/ (stream, truth, store). Try: finsentry alerts --db {redact_dsn(settings.db)}")
     if report.missed:
         raise SystemExit(json.dumps({"missed_incidents": report.missed}))

@@ -117,9 +117,7 @@ def result_text(line: Line, result: TextScore | None) -> list[str]:
     metavar="NAME",
     help="Also score each text's sentiment towards NAME (repeatable; order kept).",
 )
-@env_option(
-    "--json", "as_json", env="SCORE_JSON", is_flag=True, help="One JSON object per input line."
-)
+@env_option("--json", "as_json", env="SCORE_JSON", is_flag=True, help="One JSON object per input line.")
 @model_option
 @device_option
 @backend_option
@@ -172,10 +170,7 @@ def score(ctx: click.Context, /, texts: tuple[str, ...], **opts: Any) -> None:
     normalised = [normalise_text(line.text) for line in lines]
     keep = [i for i, text in enumerate(normalised) if text]
     targets = [
-        [
-            Target(name, name_spans(normalised[i], normalise_text(name)))
-            for name in lines[i].entities
-        ]
+        [Target(name, name_spans(normalised[i], normalise_text(name))) for name in lines[i].entities]
         for i in keep
     ]
     scored = scorer.score([normalised[i] for i in keep], targets)

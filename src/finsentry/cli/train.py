@@ -82,8 +82,8 @@ from finsentry.cli.options import TASK_CHOICES, TASK_HELP
     env="TRAIN_CONTRAST_WEIGHT",
     default=1.0,
     show_default=True,
-    help='Loss weight of the entity labels of headlines whose entities disagree ("X gains as Y '
-    'slips"), against 1 for the others.',
+    help="Loss weight of the entity labels of headlines whose entities disagree (\"X gains as Y "
+    "slips\"), against 1 for the others.",
 )
 @env_option(
     "--swap-names",

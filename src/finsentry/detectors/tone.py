@@ -71,4 +71,7 @@ class ToneShiftDetector:
         )
 
     def describe(self, alert: Alert) -> str:
-        return f"mean tone {signed(alert.observed)} in {span_text(alert)} (usually {signed(alert.expected)})"
+        return (
+            f"mean tone {signed(alert.observed)} in {span_text(alert)} "
+            f"(usually {signed(alert.expected)})"
+        )

@@ -229,8 +229,6 @@ def web_url(column: str) -> str:
     """``column`` where it is an http(s) link, else NULL: rows stored before validation dropped
     other schemes (``javascript:``, ``data:``) must not become clickable "Open" links."""
     return f"CASE WHEN {column} ~* '^https?://' THEN {column} END AS url"
-
-
 ALERT_COLUMNS = (
     time_col(),
     text("severity"),

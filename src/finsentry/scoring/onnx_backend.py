@@ -65,10 +65,7 @@ class OnnxRunner:
         if owners and self._entity is not None:
             weight, bias = self._entity
             features = np.stack(
-                [
-                    target_features(results[o][-1][0], m)
-                    for o, m in zip(owners, mentions, strict=True)
-                ]
+                [target_features(results[o][-1][0], m) for o, m in zip(owners, mentions, strict=True)]
             )
             out[ENTITY_TASK] = (features @ weight.T + bias).astype(np.float32)
         return out, sum(len(row) for row in rows)

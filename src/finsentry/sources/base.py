@@ -61,3 +61,4 @@ class Source(Protocol[P]):
 
     def on_durable(self, batch: Batch[P], report: BatchReport) -> None:
         """The store now holds ``batch`` (its items, dead letters and watermark)."""
+

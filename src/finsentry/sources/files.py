@@ -197,9 +197,7 @@ class FileSource:
         for number, element in enumerate(array_elements(data), 1):
             if len(element) > self.max_line_bytes:
                 digest = hashlib.sha256(element).hexdigest()
-                yield self._oversize(
-                    Line(number, element[: self.keep_bytes], len(element), digest), name
-                )
+                yield self._oversize(Line(number, element[: self.keep_bytes], len(element), digest), name)
                 continue
             self.records_read += 1
             yield RawRecord(

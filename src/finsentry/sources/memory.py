@@ -16,9 +16,7 @@ from finsentry.totals import BatchReport
 class RecordSource:
     """Batches of at most ``batch_size`` of ``records``; ``name`` labels the pipeline's health rows."""
 
-    def __init__(
-        self, records: Sequence[RawRecord], batch_size: int, name: str = "records"
-    ) -> None:
+    def __init__(self, records: Sequence[RawRecord], batch_size: int, name: str = "records") -> None:
         if batch_size <= 0:
             raise ValueError("batch_size must be positive")
         self.records = list(records)

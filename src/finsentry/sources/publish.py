@@ -110,9 +110,7 @@ class PublishResult:
 class NewsPublisher:
     """A Kafka producer for news lines, optionally paced to ``rate`` messages per second."""
 
-    def __init__(
-        self, settings: Settings, topic: str | None = None, **producer_config: Any
-    ) -> None:
+    def __init__(self, settings: Settings, topic: str | None = None, **producer_config: Any) -> None:
         from kafka import KafkaProducer
 
         self.topic = topic or settings.kafka_topic

@@ -216,9 +216,7 @@ def _csv_fields(text: str, columns: tuple[str, ...], delimiter: str = ",") -> Ma
             Reason.BAD_CSV, "CSV row without a header; the first line must name the columns"
         )
     lines = text.splitlines(keepends=True)
-    spans = (
-        f" (this record spans {len(lines)} lines, all dead-lettered here)" if len(lines) > 1 else ""
-    )
+    spans = f" (this record spans {len(lines)} lines, all dead-lettered here)" if len(lines) > 1 else ""
     try:
         rows = list(csv.reader(lines or [""], strict=True, delimiter=delimiter))
     except csv.Error as exc:
@@ -348,3 +346,5 @@ def _url(fields: Mapping[str, Any]) -> str | None:
         log.info("dropped the url of a record (not an http(s) URL with a host)")
         return None
     return url
+
+

@@ -98,9 +98,7 @@ def revise(
             (revision.novel, revision.duplicate_of, dialect.ts_in(utc_now()), revision.item_id),
         )
         if old.novel != revision.novel:
-            moved.append(
-                (old, replace(old, novel=revision.novel, duplicate_of=revision.duplicate_of))
-            )
+            moved.append((old, replace(old, novel=revision.novel, duplicate_of=revision.duplicate_of)))
     return moved
 
 
@@ -124,15 +122,6 @@ def _with_moves(
         add(row, -1)
     c, neg, neu, pos, score, dup, late = range(7)
     return [
-        (
-            *key,
-            int(v[c]),
-            int(v[neg]),
-            int(v[neu]),
-            int(v[pos]),
-            v[score],
-            int(v[dup]),
-            int(v[late]),
-        )
+        (*key, int(v[c]), int(v[neg]), int(v[neu]), int(v[pos]), v[score], int(v[dup]), int(v[late]))
         for key, v in sorted(sums.items())
     ]

@@ -34,10 +34,7 @@ def rows(
 
 
 def counts(
-    dialect: Dialect,
-    reason: str | None = None,
-    since: datetime | None = None,
-    replayed: bool = False,
+    dialect: Dialect, reason: str | None = None, since: datetime | None = None, replayed: bool = False
 ) -> dict[str, int]:
     """How many of the dead letters :func:`rows` would give there are, by reason code: the most
     frequent first, a tie in the order the reasons first occur."""

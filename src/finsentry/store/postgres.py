@@ -317,17 +317,7 @@ ITEM_TYPES = (
     "text[]", "text", "float8", "float8", "float8", "float8", "text", "float8", "text", "bool",
     "text", "bool", "text", "int8", "text", "text",
 )  # fmt: skip
-TICKER_TYPES = (
-    "text",
-    "text",
-    "timestamptz",
-    "float8",
-    "text",
-    "float8",
-    "float8",
-    "float8",
-    "text",
-)
+TICKER_TYPES = ("text", "text", "timestamptz", "float8", "text", "float8", "float8", "float8", "text")
 WINDOW_TYPES = (
     "int4", "timestamptz", "timestamptz", "text", "text", "int8", "int8", "int8", "int8",
     "float8", "int8", "int8",

@@ -42,7 +42,9 @@ def _swapped(
     if len(choices) < len(targets):
         return None
     renamed = dict(zip(targets, rng.sample(choices, len(targets)), strict=True))
-    edits = sorted({(a, b, e.target) for e in group if e.task == "entity" for a, b in e.spans})
+    edits = sorted(
+        {(a, b, e.target) for e in group if e.task == "entity" for a, b in e.spans}
+    )
     if any(edits[i][1] > edits[i + 1][0] for i in range(len(edits) - 1)):
         return None  # "Tata" inside "Tata Motors": no clean swap
     new_text = ""

@@ -52,7 +52,11 @@ def pack(examples: Sequence[Example], labels: dict[str, list[str]]) -> list[Row]
             unfound += 1
             continue
         row = open_rows.get(example.text)
-        clash = row is not None and example.task != ENTITY_TASK and example.task in row.labels
+        clash = (
+            row is not None
+            and example.task != ENTITY_TASK
+            and example.task in row.labels
+        )
         if row is None or clash:
             row = open_rows[example.text] = Row(example.text)
             rows.append(row)

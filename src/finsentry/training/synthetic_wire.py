@@ -35,60 +35,18 @@ from pathlib import Path
 
 from finsentry.training.synthetic import companies
 
-GOOD_UP = (
-    "operating profit",
-    "net profit",
-    "net sales",
-    "revenue",
-    "pretax profit",
-    "profit before taxes",
-    "EBITDA",
-    "order intake",
-    "order backlog",
-    "comparable sales",
-    "earnings per share",
-    "net interest income",
-    "operating cash flow",
-    "turnover",
-    "profit for the period",
-    "gross profit",
-)
-BAD_UP = (
-    "operating loss",
-    "net loss",
-    "pretax loss",
-    "operating costs",
-    "net debt",
-    "credit losses",
-    "impairment charges",
-    "personnel expenses",
-    "loss per share",
-)
+GOOD_UP = ("operating profit", "net profit", "net sales", "revenue", "pretax profit",
+           "profit before taxes", "EBITDA", "order intake", "order backlog", "comparable sales",
+           "earnings per share", "net interest income", "operating cash flow", "turnover",
+           "profit for the period", "gross profit")
+BAD_UP = ("operating loss", "net loss", "pretax loss", "operating costs", "net debt",
+          "credit losses", "impairment charges", "personnel expenses", "loss per share")
 UP = ("rose", "increased", "grew", "climbed", "went up", "jumped", "was up")
-DOWN = (
-    "fell",
-    "decreased",
-    "declined",
-    "dropped",
-    "went down",
-    "slipped",
-    "was down",
-    "contracted",
-)
-PERIODS = (
-    "",
-    " in the first quarter",
-    " in the second quarter of 2008",
-    " in January-June",
-    " in the third quarter",
-    " for the full year",
-    " in the review period",
-    " in January-September 2007",
-    " in the fourth quarter of 2009",
-    " year-on-year",
-    " from the corresponding period a year earlier",
-    " in 2006",
-)
+DOWN = ("fell", "decreased", "declined", "dropped", "went down", "slipped", "was down", "contracted")
+PERIODS = ("", " in the first quarter", " in the second quarter of 2008", " in January-June",
+           " in the third quarter", " for the full year", " in the review period",
+           " in January-September 2007", " in the fourth quarter of 2009", " year-on-year",
+           " from the corresponding period a year earlier", " in 2006")
 CURRENCIES = ("EUR", "USD", "SEK", "NOK", "DKK", "GBP", "EUR", "EUR")
 UNITS = ("mn", "million", "m", "mln")
 SUBJECTS = ("The company's ", "The group's ", "Its ", "", "The bank's ", "The division's ")
@@ -157,65 +115,19 @@ EVENTS = {
     ),
 }
 FILLERS: dict[str, Sequence[str]] = {
-    "client": (
-        "a Chinese paper mill",
-        "Deutsche Bahn",
-        "a Russian steel maker",
-        "the port of Gdansk",
-        "a US utility",
-        "a Swedish retail chain",
-        "the Finnish Defence Forces",
-        "Statoil",
-        "a Brazilian pulp producer",
-        "an Indian telecom operator",
-    ),
-    "kit": (
-        "cranes",
-        "paper machines",
-        "engines",
-        "network base stations",
-        "elevators",
-        "drilling rigs",
-        "trams",
-        "boilers",
-        "forest machines",
-        "container scanners",
-    ),
-    "goods": (
-        "packaging board",
-        "mobile phones",
-        "steel tubes",
-        "elevators",
-        "tyres",
-        "software",
-        "sawn timber",
-        "machine tools",
-        "medical devices",
-        "consumer electronics",
-    ),
+    "client": ("a Chinese paper mill", "Deutsche Bahn", "a Russian steel maker", "the port of Gdansk",
+               "a US utility", "a Swedish retail chain", "the Finnish Defence Forces", "Statoil",
+               "a Brazilian pulp producer", "an Indian telecom operator"),
+    "kit": ("cranes", "paper machines", "engines", "network base stations", "elevators",
+            "drilling rigs", "trams", "boilers", "forest machines", "container scanners"),
+    "goods": ("packaging board", "mobile phones", "steel tubes", "elevators", "tyres", "software",
+              "sawn timber", "machine tools", "medical devices", "consumer electronics"),
     "site": ("mill", "plant", "factory", "unit", "warehouse", "paper machine", "foundry"),
-    "city": (
-        "Oulu",
-        "Tampere",
-        "Espoo",
-        "Gothenburg",
-        "Tallinn",
-        "Lahti",
-        "St Petersburg",
-        "Vaasa",
-        "Turku",
-        "Aarhus",
-        "Bergen",
-        "Pori",
-    ),
+    "city": ("Oulu", "Tampere", "Espoo", "Gothenburg", "Tallinn", "Lahti", "St Petersburg",
+             "Vaasa", "Turku", "Aarhus", "Bergen", "Pori"),
     "country": ("Finland", "Sweden", "Estonia", "Russia", "Poland", "Norway", "the Baltics"),
-    "exchange": (
-        "Helsinki Stock Exchange",
-        "Nasdaq OMX Helsinki",
-        "Stockholm Stock Exchange",
-        "Oslo Bors",
-        "London Stock Exchange",
-    ),
+    "exchange": ("Helsinki Stock Exchange", "Nasdaq OMX Helsinki", "Stockholm Stock Exchange",
+                 "Oslo Bors", "London Stock Exchange"),
     "date": ("24 April", "5 August", "30 October", "12 February", "15 March"),
     "year": ("2007", "2008", "2009", "2010"),
     "n": ("2", "3", "4", "5", "6", "7", "8", "9", "12", "15"),
@@ -233,13 +145,8 @@ def _figures(rng: random.Random, better: bool | None) -> dict[str, str]:
         factor = rng.uniform(1.08, 2.4) if better else rng.uniform(0.35, 0.92)
         x = y * factor
     p = abs(x / y - 1) * 100 if better is not None else rng.uniform(1, 40)
-    return {
-        "x": f"{x:.1f}",
-        "y": f"{y:.1f}",
-        "p": f"{p:.1f}" if p < 10 else f"{p:.0f}",
-        "cur": rng.choice(CURRENCIES),
-        "unit": rng.choice(UNITS),
-    }
+    return {"x": f"{x:.1f}", "y": f"{y:.1f}", "p": f"{p:.1f}" if p < 10 else f"{p:.0f}",
+            "cur": rng.choice(CURRENCIES), "unit": rng.choice(UNITS)}
 
 
 def _subject(rng: random.Random, company: str | None) -> str:
@@ -283,10 +190,7 @@ def event(rng: random.Random, company: str | None) -> tuple[str, str]:
     values.update(_figures(rng, True))
     values["p"] = str(rng.randint(3, 45))
     old = rng.randint(5, 80)
-    values["div_old"], values["div_new"] = (
-        f"{old / 100:.2f}",
-        f"{(old + rng.randint(2, 30)) / 100:.2f}",
-    )
+    values["div_old"], values["div_new"] = f"{old / 100:.2f}", f"{(old + rng.randint(2, 30)) / 100:.2f}"
     text = rng.choice(EVENTS[label]).format(co=company or "The company", **values)
     if not company:
         if rng.random() < 0.3 and text.startswith("The company's"):
@@ -315,10 +219,9 @@ def generate(n: int, seed: int, named_share: float = 0.5) -> list[tuple[str, str
 def write(rows: Sequence[tuple[str, str, str | None]], plain: Path, named: Path) -> tuple[int, int]:
     """Unnamed rows to ``plain`` (``text,label``), named ones to ``named`` (``id,title,entities``)."""
     n_plain = n_named = 0
-    with (
-        plain.open("w", encoding="utf-8", newline="") as p,
-        named.open("w", encoding="utf-8", newline="") as q,
-    ):
+    with plain.open("w", encoding="utf-8", newline="") as p, named.open(
+        "w", encoding="utf-8", newline=""
+    ) as q:
         plain_writer, named_writer = csv.writer(p), csv.writer(q)
         plain_writer.writerow(["text", "label"])
         named_writer.writerow(["id", "title", "entities"])
@@ -340,9 +243,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=23)
     parser.add_argument("--named-share", type=float, default=0.5)
     args = parser.parse_args(argv)
-    n_plain, n_named = write(
-        generate(args.n, args.seed, args.named_share), args.out, args.named_out
-    )
+    n_plain, n_named = write(generate(args.n, args.seed, args.named_share), args.out, args.named_out)
     print(f"wrote {n_plain} sentences to {args.out} and {n_named} to {args.named_out}")
 
 

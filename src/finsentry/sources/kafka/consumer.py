@@ -307,9 +307,7 @@ class KafkaSource:
             )
             for r in records
         ]
-        position = Polled(
-            records, time.perf_counter(), timestamps_ms=[r.timestamp for r in records]
-        )
+        position = Polled(records, time.perf_counter(), timestamps_ms=[r.timestamp for r in records])
         assignment, self._assignment = self._assignment, None
         return Batch(raws, position, assignment=assignment)
 
@@ -320,18 +318,14 @@ class KafkaSource:
     def _control(self, closed: list[str]) -> Batch[Polled]:
         """A batch without records: a new assignment and/or partitions released as idle."""
         assignment, self._assignment = self._assignment, None
-        return Batch(
-            (), Polled([], time.perf_counter()), closed=tuple(closed), assignment=assignment
-        )
+        return Batch((), Polled([], time.perf_counter()), closed=tuple(closed), assignment=assignment)
 
     # -- rebalance callbacks (inside poll; no blocking consumer calls) ----------------------
 
     def _on_revoked(self, revoked: set[Any]) -> None:
         kept = [r for r in self._buffer if (r.topic, r.partition) not in revoked]
         if len(kept) != len(self._buffer):
-            log.info(
-                "dropping %d buffered records of revoked partitions", len(self._buffer) - len(kept)
-            )
+            log.info("dropping %d buffered records of revoked partitions", len(self._buffer) - len(kept))
         self._buffer = kept
         if not kept:
             self._batch_started = self._drain_until = None

@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]  # key, value, headers
 
 
-def dead_letter_headers(
-    dead: DeadLetter, topic: str, partition: int, offset: int
-) -> list[tuple[str, bytes]]:
+def dead_letter_headers(dead: DeadLetter, topic: str, partition: int, offset: int) -> list[
+    tuple[str, bytes]
+]:
     """Headers of a dead-letter message: why it failed and where it came from."""
     return [
         ("reason_code", dead.reason_code.encode()),
@@ -32,9 +32,7 @@ def dead_letter_headers(
     ]
 
 
-def dead_letter_messages(
-    dead_letters: Sequence[DeadLetter], records: Sequence[Any]
-) -> list[Message]:
+def dead_letter_messages(dead_letters: Sequence[DeadLetter], records: Sequence[Any]) -> list[Message]:
     """One DLQ message per dead letter: the original record's key and value, and the headers."""
     by_position = {(partition_input(r.topic, r.partition), r.offset): r for r in records}
     messages: list[Message] = []
@@ -88,9 +86,7 @@ class DeadLetterProducer:
             if messages:
                 log.warning(
                     "%d dead letters not acknowledged by %s (attempt %d); retrying",
-                    len(messages),
-                    self.topic,
-                    attempt,
+                    len(messages), self.topic, attempt,
                 )
                 time.sleep(min(5.0, 0.5 * attempt))
 
