@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "train": "finsentry.cli.train:train",
     "train-lexical": "finsentry.cli.models:train_lexical",
     "evaluate": "finsentry.cli.models:evaluate",
+    "calibrate": "finsentry.cli.models:calibrate",
     "export-onnx": "finsentry.cli.models:export_onnx",
     "alerts": "finsentry.cli.alerts:alerts",
     "mute": "finsentry.cli.silence:add",  # alias of `silence add`

@@ -1,5 +1,5 @@
-"""``finsentry train-lexical``, ``evaluate`` and ``export-onnx``: the model commands (``train`` is
-in :mod:`finsentry.cli.train`, ``score`` in :mod:`finsentry.cli.score`)."""
+"""``finsentry train-lexical``, ``evaluate``, ``calibrate`` and ``export-onnx``: the model
+commands (``train`` is in :mod:`finsentry.cli.train`, ``score`` in :mod:`finsentry.cli.score`)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from finsentry.cli.common import (
 from finsentry.cli.options import TASK_CHOICES, TASK_HELP
 from finsentry.cli.train import train
 
-__all__ = ["evaluate", "export_onnx", "train", "train_lexical"]
+__all__ = ["calibrate", "evaluate", "export_onnx", "train", "train_lexical"]
 
 
 def _labelled_data(env: str, data_help: str) -> Callable[[F], F]:
@@ -215,7 +215,86 @@ def evaluate(
             )
         for name, accuracy, count in m.subsets:
             click.echo(f"  {name}: accuracy {accuracy:.4f} ({count} examples)")
+        if m.calibration is not None:
+            click.echo(f"  calibration: {m.calibration.line()}")
     click.echo(f"reports: {json_path} {md_path}")
+
+
+# ----------------------------------------------------------------------------------- calibrate
+@click.command()
+@env_option(
+    "--model",
+    env="CALIBRATE_MODEL",
+    type=click.Path(file_okay=False, exists=True),
+    required=True,
+    help="finsentry model directory to calibrate (its finsentry_model.json is rewritten).",
+)
+@_labelled_data(
+    "CALIBRATE", "Labelled data the model was NOT trained on, as for train (repeatable)."
+)
+@env_option(
+    "--min-examples",
+    env="CALIBRATE_MIN_EXAMPLES",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=10),
+    help="A head with fewer examples than this keeps its temperature.",
+)
+@env_option(
+    "--dry-run", env="CALIBRATE_DRY_RUN", is_flag=True, help="Print the fit, write nothing."
+)
+@backend_option
+@click.pass_context
+def calibrate(
+    ctx: click.Context,
+    model: str,
+    data: tuple[str, ...],
+    task: str,
+    label_names: tuple[str, ...],
+    min_examples: int,
+    dry_run: bool,
+    backend: str | None,
+) -> None:
+    """Make a model's probabilities mean what they say: fit one temperature per head
+    (sentiment, topic, entity) on labelled data the model was not trained on, and store it in
+    the model directory. Labels do not change; probabilities, scores and tone do.
+
+    \b
+    Examples:
+      finsentry calibrate --model models/my-model --task all --data held_out.csv
+      finsentry calibrate --model models/my-model --task entity --data sentfin_test.csv --dry-run
+    """
+    from dataclasses import replace
+
+    from finsentry.scoring import load_scorer
+    from finsentry.scoring.modeldir import ModelSpec, is_finsentry_model
+    from finsentry.training.calibration import calibration_record, fit_heads
+    from finsentry.training.data import DataError
+
+    directory = Path(model)
+    if not is_finsentry_model(directory):
+        raise click.UsageError(
+            f"{model} is not a finsentry model directory (no finsentry_model.json)"
+        )
+    examples, _ = _examples(data, task, label_names)
+    settings = settings_from(ctx, model=str(directory), backend=backend)
+    try:
+        fits, skipped = fit_heads(load_scorer(settings), examples, min_examples)
+    except DataError as exc:
+        raise click.UsageError(str(exc)) from exc
+    for head, count in skipped.items():
+        click.echo(f"{head}: {count} examples, fewer than --min-examples: not fitted")
+    for head, fit in fits.items():
+        click.echo(f"{head}: temperature {fit.temperature:.3f} on {fit.before.count} examples")
+        click.echo(f"  before  {fit.before.line()}")
+        click.echo(f"  after   {fit.after.line()}")
+    if dry_run or not fits:
+        click.echo("nothing written" + (" (--dry-run)" if dry_run else ""))
+        return
+    spec = ModelSpec.read(directory)
+    names = [Path(value.partition("=")[2] or value).name for value in data]
+    replace(spec, calibration=calibration_record(fits, names, spec.calibration)).write(directory)
+    click.echo(f"wrote the temperatures into {directory / 'finsentry_model.json'}")
 
 
 # --------------------------------------------------------------------------------- export-onnx

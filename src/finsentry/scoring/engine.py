@@ -7,6 +7,7 @@ the logits. Nothing here imports torch, so the light install (ONNX Runtime) scor
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from finsentry.schema import (
     TextScore,
 )
 from finsentry.scoring.batching import plan_batches
-from finsentry.scoring.lexical import LexicalHead, mix, softmax
+from finsentry.scoring.lexical import LexicalHead, mixed_log_probs, softmax
 
 if TYPE_CHECKING:
     import torch
@@ -108,6 +109,7 @@ class Scorer:
         token_budget: int = 8192,
         max_length: int = 128,
         lexical: LexicalHead | None = None,
+        temperatures: dict[str, float] | None = None,
     ):
         if not {"sentiment", "topic", ENTITY_TASK} & set(labels):
             raise ValueError("a scoring model needs a sentiment, topic or entity head")
@@ -130,6 +132,10 @@ class Scorer:
         self.max_length = max_length
         self.stats = ScoringStats()
         self.lexical = lexical
+        self.temperatures = dict(temperatures or {})
+        for task, value in self.temperatures.items():
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"the {task} temperature must be a positive number, got {value}")
         for task in ("sentiment", ENTITY_TASK):
             if task in labels and sorted(labels[task]) != sorted(SENTIMENT_LABELS):
                 raise ValueError(f"{task} labels must be {SENTIMENT_LABELS}, got {labels[task]}")
@@ -179,11 +185,7 @@ class Scorer:
             return_offsets_mapping=offsets,
         )
         ids = [list(row) for row in encoded["input_ids"]]
-        spans = (
-            [[(int(a), int(b)) for a, b in row] for row in encoded["offset_mapping"]]
-            if offsets
-            else []
-        )
+        spans = [[(int(a), int(b)) for a, b in row] for row in encoded["offset_mapping"]] if offsets else []
         return ids, spans
 
     @property
@@ -199,25 +201,29 @@ class Scorer:
 
     # -- scoring ---------------------------------------------------------------------------------
     def probabilities(
-        self, texts: Sequence[str], targets: Sequence[Sequence[Target]] | None = None
+        self,
+        texts: Sequence[str],
+        targets: Sequence[Sequence[Target]] | None = None,
+        *,
+        calibrated: bool = True,
     ) -> dict[str, np.ndarray]:
         """``{task: (len(texts), classes)}`` probabilities, rows in input order.
 
         With ``targets`` (one sequence per text) and an entity head, ``entity`` holds one row per
         target, texts' targets in order; a target with no mention token in its (truncated) text
-        gets a row of NaN.
+        gets a row of NaN. ``calibrated=False`` leaves out the model's temperatures (to fit them).
         """
         started = time.perf_counter()
         with_targets = targets is not None and self.scores_targets
         token_rows, offsets = self._encode(texts, offsets=with_targets)
         tasks = [task for task in self.labels if task != ENTITY_TASK]
-        out = {task: np.zeros((len(texts), len(self.labels[task])), np.float32) for task in tasks}
+        out = {task: np.zeros((len(texts), len(self.labels[task]))) for task in tasks}
         mentions: list[list[list[int]]] = [[] for _ in texts]  # per text, per target: its tokens
         first: list[int] = [0] * len(texts)  # per text, its first target's flat index
         if with_targets:
             assert targets is not None
             mentions, first, flat = _mentions(offsets, targets)
-            out[ENTITY_TASK] = np.full((flat, len(self.labels[ENTITY_TASK])), np.nan, np.float32)
+            out[ENTITY_TASK] = np.full((flat, len(self.labels[ENTITY_TASK])), np.nan)
         lexical = self.lexical.log_probs(texts) if self.lexical else {}
         plan = plan_batches(
             [len(row) for row in token_rows],
@@ -231,18 +237,29 @@ class Scorer:
             index = np.asarray(batch)
             for task in tasks:
                 if task in lexical and self.lexical is not None:
-                    probs = mix(logits[task], lexical[task][index], self.lexical.weight)
+                    scores = mixed_log_probs(
+                        logits[task], lexical[task][index], self.lexical.weight
+                    )
                 else:
-                    probs = softmax(logits[task])
-                out[task][index] = probs
+                    scores = logits[task]
+                out[task][index] = self._calibrated(task, scores, calibrated)
             if owners:
-                out[ENTITY_TASK][flat_index] = softmax(logits[ENTITY_TASK])
+                entity = logits[ENTITY_TASK]
+                out[ENTITY_TASK][flat_index] = self._calibrated(ENTITY_TASK, entity, calibrated)
             self.stats.batches += 1
             self.stats.padded_tokens += padded
         self.stats.texts += len(texts)
         self.stats.real_tokens += sum(len(row) for row in token_rows)
         self.stats.seconds += time.perf_counter() - started
         return out
+
+    def _calibrated(self, task: str, scores: np.ndarray, calibrated: bool = True) -> np.ndarray:
+        """Probabilities from logits (or log-probabilities), divided by the task's temperature
+        when the model is calibrated: the same ranking, so the same labels, with confidences that
+        match how often they are right."""
+        temperature = self.temperatures.get(task) if calibrated else None
+        values = np.asarray(scores, dtype=np.float64)
+        return softmax(values if temperature is None else values / temperature)
 
     def score(
         self, texts: Sequence[str], targets: Sequence[Sequence[Target]] | None = None

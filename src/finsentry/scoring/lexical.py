@@ -217,7 +217,9 @@ def fit_lexical(
     if len(vocab) != len(terms):  # two n-grams with one key: astronomically rare, never silent
         raise ValueError("two n-grams share a key; report this with the training data")
     n_docs = len(texts)
-    idf = np.asarray([math.log((1 + n_docs) / (1 + df[g])) + 1.0 for g in terms], dtype=np.float32)
+    idf = np.asarray(
+        [math.log((1 + n_docs) / (1 + df[g])) + 1.0 for g in terms], dtype=np.float32
+    )
     head = LexicalHead(vocab, idf, {}, {}, {}, weight, max_n, min_df, c)
     for task, names in label_names.items():
         rows = [i for i, t in enumerate(tasks) if t == task]
@@ -285,7 +287,14 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(logits))  # type: ignore[no-any-return]
 
 
+def mixed_log_probs(
+    network_logits: np.ndarray, lexical_log_probs: np.ndarray, weight: float
+) -> np.ndarray:
+    """Unnormalised log-probabilities of the weighted geometric mean of the network's and the
+    lexical head's (softmax them)."""
+    return (1.0 - weight) * log_softmax(network_logits) + weight * lexical_log_probs
+
+
 def mix(network_logits: np.ndarray, lexical_log_probs: np.ndarray, weight: float) -> np.ndarray:
     """Probabilities of the weighted geometric mean of the network's and the lexical head's."""
-    mixed = (1.0 - weight) * log_softmax(network_logits) + weight * lexical_log_probs
-    return softmax(mixed)
+    return softmax(mixed_log_probs(network_logits, lexical_log_probs, weight))

@@ -59,9 +59,7 @@ def choose_backend(backend: str, device: str, spec: ModelSpec | None) -> str:
         if not _installed("onnxruntime"):
             raise BackendError("the onnx backend needs onnxruntime: pip install onnxruntime")
         if device.startswith("cuda"):
-            raise BackendError(
-                "the onnx backend runs on the CPU: use --device cpu or --backend torch"
-            )
+            raise BackendError("the onnx backend runs on the CPU: use --device cpu or --backend torch")
         return "onnx"
     if backend == "auto" and has_export and on_cpu and _installed("onnxruntime"):
         return "onnx"
@@ -116,6 +114,7 @@ def _onnx_scorer(directory: Path, spec: ModelSpec, settings: Settings) -> Scorer
         token_budget=settings.token_budget,
         max_length=_capped(settings.max_length, positions),
         lexical=load_lexical(directory, spec),
+        temperatures=spec.temperatures,
     )
 
 
@@ -145,10 +144,9 @@ def _torch_scorer(reference: Path | str, spec: ModelSpec | None, settings: Setti
         model_id=model_id,
         device=device,
         token_budget=settings.token_budget,
-        max_length=_capped(
-            settings.max_length, positions, getattr(tokenizer, "model_max_length", None)
-        ),
+        max_length=_capped(settings.max_length, positions, getattr(tokenizer, "model_max_length", None)),
         lexical=lexical,
+        temperatures=spec.temperatures if spec is not None else None,
     )
 
 

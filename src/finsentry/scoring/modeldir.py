@@ -78,6 +78,7 @@ class ModelSpec:
     backbone_weights: str | None = None
     lexical: dict[str, Any] | None = None
     onnx: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = None  # per task: temperature, and what it was fitted on
     format: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -89,10 +90,16 @@ class ModelSpec:
         data = asdict(self)
         needed = 3 if "entity" in self.heads else 2 if self.lexical else 1
         data["format"] = max(self.format, needed)
-        for optional in ("lexical", "onnx"):
+        for optional in ("lexical", "onnx", "calibration"):
             if data[optional] is None:
                 del data[optional]
         return data
+
+    @property
+    def temperatures(self) -> dict[str, float]:
+        """``{task: temperature}`` of the tasks whose probabilities are calibrated."""
+        tasks = (self.calibration or {}).get("tasks", {})
+        return {task: float(v["temperature"]) for task, v in tasks.items() if task in self.heads}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelSpec:

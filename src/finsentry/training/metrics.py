@@ -32,6 +32,7 @@ class TaskMetrics:
     # named subsets measured apart (entity: the headlines whose companies differ in tone):
     # name -> (accuracy, examples)
     subsets: tuple[tuple[str, float, int], ...] = ()
+    calibration: Any = None  # a training.calibration.Calibration of the probabilities, when known
 
     def with_subset(self, name: str, correct: int, count: int) -> TaskMetrics:
         accuracy = correct / count if count else 0.0
@@ -59,6 +60,7 @@ class TaskMetrics:
                 if self.subsets
                 else {}
             ),
+            **({"calibration": self.calibration.to_json()} if self.calibration else {}),
         }
 
     def to_markdown(self) -> str:
@@ -74,6 +76,8 @@ class TaskMetrics:
             for c in self.per_class
         ]
         lines += [f"\n{md_cell(n)}: accuracy {a:.4f} ({c} examples)" for n, a, c in self.subsets]
+        if self.calibration:
+            lines += ["", f"Calibration: {self.calibration.line()}"]
         lines += ["", "Confusion matrix (rows: true class, columns: predicted, same order):", ""]
         lines.append(
             "| true \\ predicted | " + " | ".join(str(i) for i in range(len(self.labels))) + " |"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import numpy as np
 from finsentry.schema import SENTIMENT_LABELS, Target
 from finsentry.scoring.engine import Scorer
 from finsentry.scoring.network import ENTITY_TASK
+from finsentry.training.calibration import calibration_metrics
 from finsentry.training.data import DataError, Example
 from finsentry.training.metrics import TaskMetrics, classification_metrics
 
@@ -38,6 +40,7 @@ def evaluate_with_scorer(scorer: Scorer, examples: Sequence[Example]) -> dict[st
         predicted = probs.argmax(axis=1).tolist()
         truth = [index[e.label] for e in subset]
         metrics = classification_metrics(task, names, truth, predicted)
+        metrics = replace(metrics, calibration=calibration_metrics(probs, truth))
         if task == "sentiment":
             metrics = _among_present(metrics, names, truth, probs)
         results[task] = metrics
@@ -86,6 +89,7 @@ def _evaluate_targets(scorer: Scorer, examples: Sequence[Example]) -> TaskMetric
                 mixed[0] += truth[-1] == predicted[-1]
                 mixed[1] += 1
     metrics = classification_metrics(ENTITY_TASK, names, truth, predicted)
+    metrics = replace(metrics, calibration=calibration_metrics(np.asarray(probs), truth))
     return _among_present(
         metrics.with_subset(MIXED_SUBSET, *mixed), names, truth, np.asarray(probs)
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,11 @@ import torch
 
 from finsentry.scoring.device import configure_cpu_threads, select_device
 from finsentry.scoring.engine import Scorer
+from finsentry.scoring.modeldir import ModelSpec
 from finsentry.scoring.network import ENTITY_TASK, MultiTaskNetwork
 from finsentry.scoring.onnx_export import export_after_training
 from finsentry.training.augment import swap_names
+from finsentry.training.calibration import calibration_record, fit_heads
 from finsentry.training.config import TrainConfig, TrainResult
 from finsentry.training.data import DataError, Example, label_sets
 from finsentry.training.export import save_model
@@ -36,6 +39,7 @@ from finsentry.training.rows import Row, pack, task_targets, tokenize_rows
 from finsentry.training.start import Start, choose_trainable, start_network
 
 log = logging.getLogger(__name__)
+MIN_CALIBRATION_EXAMPLES = 200  # a head with fewer validation rows keeps plain probabilities
 
 __all__ = [
     "Start", "TrainConfig", "TrainResult", "bucketed_batches", "fit_lexical_head", "save_model",
@@ -66,6 +70,24 @@ def _with_swapped_names(examples: Sequence[Example], config: TrainConfig) -> lis
     swapped = swap_names(examples, config.swap_names, config.seed)
     log.info("%d examples added with their companies' names swapped", len(swapped))
     return [*examples, *swapped]
+
+
+def _export_and_calibrate(
+    out: Path, evaluator: Scorer, valid_examples: Sequence[Example]
+) -> ModelSpec:
+    """Write the int8 ONNX export, then the temperatures of the heads with enough validation
+    examples (see :mod:`finsentry.training.calibration`); the model's final spec."""
+    spec = export_after_training(out)  # model.int8.onnx for the onnx backend
+    fits, _ = fit_heads(evaluator, valid_examples, MIN_CALIBRATION_EXAMPLES)
+    for head, fit in fits.items():
+        log.info(
+            "%s temperature %.3f: expected calibration error %.4f -> %.4f on %d validation rows",
+            head, fit.temperature, fit.before.ece, fit.after.ece, fit.before.count,
+        )  # fmt: skip
+    if fits:
+        spec = replace(spec, calibration=calibration_record(fits, ["the validation data"], None))
+        spec.write(out)
+    return spec
 
 
 def train(
@@ -126,5 +148,5 @@ def train(
         lexical=blend.lexical,
         network_metrics=blend.network_metrics,
     )
-    spec = export_after_training(out)  # model.int8.onnx for the onnx backend
+    spec = _export_and_calibrate(out, evaluator, valid_examples)
     return TrainResult(out, spec, blend.metrics, history, time.perf_counter() - started)
