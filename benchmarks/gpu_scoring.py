@@ -102,6 +102,7 @@ def default_scorer_from_config(
         token_budget=budget,
         max_length=max_length,
         lexical=load_lexical(directory, spec),
+        temperatures=spec.temperatures,
     )
 
 

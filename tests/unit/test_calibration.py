@@ -158,3 +158,18 @@ def test_evaluate_reports_calibration(tmp_path: Path) -> None:
         assert 0.0 <= figures["ece"] <= 1.0 and figures["nll"] >= 0.0
         assert 0.0 <= figures["brier"] <= 2.0 and 1 / 3 <= figures["mean_confidence"] <= 1.0
     assert "Calibration: ECE" in (tmp_path / "r.md").read_text()
+
+
+def test_scoring_in_chunks_gives_the_figures_of_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    from finsentry.training import chunks
+
+    scorer = load_scorer(Settings(model="default", backend="onnx", cpu_threads=1))
+    texts = [title for title, _ in HEADLINES]
+    targets = [[Target(n, name_spans(t, n)) for n in labels] for t, labels in HEADLINES]
+    whole = scorer.probabilities(texts, targets)
+    monkeypatch.setattr(chunks, "CHUNK", 3)  # 8 texts: chunks of 3, 3 and 2
+    parts = chunks.probabilities(scorer, texts, targets)
+    assert set(parts) == set(whole)
+    for task in whole:
+        assert np.array_equal(parts[task], whole[task], equal_nan=True)
+    assert chunks.scores(scorer, texts, targets) == scorer.score(texts, targets)

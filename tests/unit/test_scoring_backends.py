@@ -143,6 +143,16 @@ def test_stored_scores_are_identical_for_batch_sizes_1_7_32_and_256(scorer: Scor
     values = [v for s in runs[0] for v in (s.negative, s.neutral, s.positive, s.topic_prob)]
     assert all(round(v, PROBABILITY_DECIMALS) == v for v in values)
     assert any(round(v, PROBABILITY_DECIMALS - 1) != v for v in values)
+    # before rounding too: every probability, per-company ones included, to the last bit
+    whole = scorer.probabilities(texts, targets)
+    for size in (1, 7, 32):
+        parts = [
+            scorer.probabilities(texts[k : k + size], targets[k : k + size])
+            for k in range(0, len(texts), size)
+        ]
+        for task, rows in whole.items():
+            joined = np.concatenate([p[task] for p in parts if task in p])
+            assert np.array_equal(joined, rows, equal_nan=True), (task, size)
 
 
 def test_export_of_a_trained_model_scores_like_its_network(

@@ -67,7 +67,10 @@ class OnnxRunner:
             features = np.stack(
                 [target_features(results[o][-1][0], m) for o, m in zip(owners, mentions, strict=True)]
             )
-            out[ENTITY_TASK] = (features @ weight.T + bias).astype(np.float32)
+            # a product and a sum per row, not one matrix product: BLAS picks its kernel by the
+            # number of rows, which moved the logits in the 8th digit with the batch
+            logits = (features[:, None, :] * weight[None, :, :]).sum(axis=-1) + bias
+            out[ENTITY_TASK] = logits.astype(np.float32)
         return out, sum(len(row) for row in rows)
 
     def close(self) -> None:

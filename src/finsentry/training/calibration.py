@@ -25,6 +25,7 @@ from finsentry.schema import SENTIMENT_LABELS, Target
 from finsentry.scoring.engine import Scorer
 from finsentry.scoring.lexical import log_softmax
 from finsentry.scoring.network import ENTITY_TASK
+from finsentry.training.chunks import probabilities
 from finsentry.training.data import DataError, Example
 
 __all__ = [
@@ -144,7 +145,7 @@ def head_scores(
         if task == ENTITY_TASK:
             probs, subset = _target_probs(scorer, subset)
         else:
-            probs = scorer.probabilities([e.text for e in subset], calibrated=False)[task]
+            probs = probabilities(scorer, [e.text for e in subset], calibrated=False)[task]
         if len(subset):
             logs = np.log(np.maximum(probs, _FLOOR))
             out[task] = logs, np.array([index[e.label] for e in subset], dtype=np.int64)
@@ -157,7 +158,7 @@ def _target_probs(scorer: Scorer, examples: list[Example]) -> tuple[np.ndarray, 
         by_text.setdefault(example.text, []).append(example)
     texts = list(by_text)
     targets = [[Target(e.target, e.spans) for e in by_text[t]] for t in texts]
-    rows = scorer.probabilities(texts, targets, calibrated=False).get(ENTITY_TASK)
+    rows = probabilities(scorer, texts, targets, calibrated=False).get(ENTITY_TASK)
     if rows is None:
         return np.zeros((0, 3)), []
     flat = [e for t in texts for e in by_text[t]]

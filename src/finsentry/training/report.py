@@ -15,6 +15,7 @@ from finsentry.schema import SENTIMENT_LABELS, Target
 from finsentry.scoring.engine import Scorer
 from finsentry.scoring.network import ENTITY_TASK
 from finsentry.training.calibration import calibration_metrics
+from finsentry.training.chunks import probabilities, scores
 from finsentry.training.data import DataError, Example
 from finsentry.training.metrics import TaskMetrics, classification_metrics
 
@@ -36,7 +37,7 @@ def evaluate_with_scorer(scorer: Scorer, examples: Sequence[Example]) -> dict[st
         unknown = sorted({e.label for e in subset} - set(index))
         if unknown:
             raise DataError(f"{task} labels {unknown[:5]} are not classes of {scorer.model_id}")
-        probs = scorer.probabilities([e.text for e in subset])[task]
+        probs = probabilities(scorer, [e.text for e in subset])[task]
         predicted = probs.argmax(axis=1).tolist()
         truth = [index[e.label] for e in subset]
         metrics = classification_metrics(task, names, truth, predicted)
@@ -79,7 +80,7 @@ def _evaluate_targets(scorer: Scorer, examples: Sequence[Example]) -> TaskMetric
     predicted: list[int] = []
     mixed = [0, 0]  # correct, examples: headlines whose companies differ in tone
     probs: list[tuple[float, ...]] = []
-    for text, score in zip(texts, scorer.score(texts, targets), strict=True):
+    for text, score in zip(texts, scores(scorer, texts, targets), strict=True):
         differ = len({e.label for e in by_text[text]}) > 1
         for example, towards in zip(by_text[text], score.targets, strict=True):
             truth.append(index[example.label])
