@@ -140,6 +140,8 @@ def test_train_score_evaluate_workflow(tmp_path: Path, tiny_backbone_dir: Path) 
         (f"{t} ({i})", name) for i in range(10) for name, pool in TOPICS.items() for t in pool
     ]
     topic_csv = write_csv(tmp_path / "topic.csv", topic_rows)
+    valid_csv = write_csv(tmp_path / "valid.csv", sentiment_rows(70, seed=2))  # 210 rows
+    topic_valid = write_csv(tmp_path / "topic_valid.csv", topic_rows[:40])
     out = tmp_path / "model"
     runner = CliRunner()
     result = runner.invoke(
@@ -151,6 +153,10 @@ def test_train_score_evaluate_workflow(tmp_path: Path, tiny_backbone_dir: Path) 
             f"topic={topic_csv}",
             "--task",
             "both",
+            "--valid",
+            f"sentiment={valid_csv}",
+            "--valid",
+            f"topic={topic_valid}",
             "--label-names",
             "sentiment=bearish,bullish,neutral",
             "--base",
@@ -184,6 +190,9 @@ def test_train_score_evaluate_workflow(tmp_path: Path, tiny_backbone_dir: Path) 
     spec = ModelSpec.read(out)
     assert spec.model_id == "tiny@9.9" and spec.adapter == "adapter"
     assert spec.heads["topic"] == ["Earnings", "Macro"]
+    # calibrated on the validation data: sentiment has its 200 rows, topic (40) keeps plain ones
+    assert set(spec.temperatures) == {"sentiment"} and spec.temperatures["sentiment"] > 0
+    assert spec.calibration is not None and spec.calibration["tasks"]["sentiment"]["examples"] == 210
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
     assert json.loads((out / "adapter" / "adapter_config.json").read_text())[
         "base_model_name_or_path"
@@ -194,6 +203,7 @@ def test_train_score_evaluate_workflow(tmp_path: Path, tiny_backbone_dir: Path) 
     modes = {p.name: p.stat().st_mode & 0o777 for p in out.rglob("*") if p.is_file()}
     assert modes and set(modes.values()) == {0o666 & ~umask}, modes  # safetensors alone: 0600
     assert "lora_r | 2" in card and "## Validation metrics" in card
+    assert "## Calibration" in card and "* sentiment: " in card
 
     scored = runner.invoke(
         score,

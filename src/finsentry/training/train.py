@@ -87,6 +87,14 @@ def _export_and_calibrate(
     if fits:
         spec = replace(spec, calibration=calibration_record(fits, ["the validation data"], None))
         spec.write(out)
+        lines = ["", "## Calibration", "", "Temperatures fitted on the validation data:", ""]
+        lines += [
+            f"* {head}: {fit.temperature:.3f}; {fit.before.count} rows, before: {fit.before.line()};"
+            f" after: {fit.after.line()}"
+            for head, fit in fits.items()
+        ]
+        with (out / "model_card.md").open("a", encoding="utf-8") as card:
+            card.write("\n".join(lines) + "\n")
     return spec
 
 
