@@ -38,6 +38,8 @@ def test_calibration_figures_on_a_worked_example() -> None:
     assert found.nll == pytest.approx(-(math.log(0.9) + math.log(0.3)) / 2)
     assert found.brier == pytest.approx((0.015 + 0.86) / 2)
     assert found.confidence == pytest.approx(0.75) and found.accuracy == 0.5
+    assert [(round(lo * 15), n, a) for lo, n, _, a in found.bins] == [(9, 1, 0.0), (13, 1, 1.0)]
+    assert found.to_json()["bins"][1] == {"from": 0.8667, "count": 1, "confidence": 0.9, "accuracy": 1.0}
     zero = calibration_metrics(np.array([[1.0, 0.0, 0.0]]), [2])  # shown to 6 decimals
     assert zero.nll == pytest.approx(-math.log(1e-6))
 
@@ -157,7 +159,11 @@ def test_evaluate_reports_calibration(tmp_path: Path) -> None:
         assert figures["count"] == tasks[task]["count"]
         assert 0.0 <= figures["ece"] <= 1.0 and figures["nll"] >= 0.0
         assert 0.0 <= figures["brier"] <= 2.0 and 1 / 3 <= figures["mean_confidence"] <= 1.0
-    assert "Calibration: ECE" in (tmp_path / "r.md").read_text()
+    report = (tmp_path / "r.md").read_text()
+    assert "Calibration: ECE" in report and "| confidence | examples | mean confidence |" in report
+    for task in ("entity", "sentiment"):
+        figures = tasks[task]["calibration"]
+        assert sum(b["count"] for b in figures["bins"]) == tasks[task]["count"]
 
 
 def test_scoring_in_chunks_gives_the_figures_of_one_call(monkeypatch: pytest.MonkeyPatch) -> None:

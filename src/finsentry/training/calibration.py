@@ -56,6 +56,8 @@ class Calibration:
     brier: float  # mean squared distance of the probabilities from the one-hot truth
     confidence: float  # mean probability of the chosen class
     accuracy: float
+    # the reliability diagram: (bin's lower edge, examples, mean confidence, accuracy) per bin
+    bins: tuple[tuple[float, int, float, float], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,7 +66,21 @@ class Calibration:
             "nll": round(self.nll, 4),
             "brier": round(self.brier, 4),
             "mean_confidence": round(self.confidence, 4),
+            "bins": [
+                {"from": round(low, 4), "count": n, "confidence": round(c, 4), "accuracy": round(a, 4)}
+                for low, n, c, a in self.bins
+            ],
         }
+
+    def markdown(self) -> list[str]:
+        """The figures and the reliability diagram as a markdown table."""
+        lines = [f"Calibration: {self.line()}", ""]
+        lines += ["| confidence | examples | mean confidence | accuracy |", "| --- | ---: | ---: | ---: |"]
+        lines += [
+            f"| {low:.2f}-{low + 1 / BINS:.2f} | {n} | {c:.3f} | {a:.3f} |"
+            for low, n, c, a in self.bins
+        ]
+        return lines
 
     def line(self) -> str:
         return (
@@ -83,9 +99,12 @@ def calibration_metrics(probs: np.ndarray, truth: Sequence[int] | np.ndarray) ->
     correct = p.argmax(axis=1) == y
     bins = np.minimum((confidence * BINS).astype(np.int64), BINS - 1)
     ece = 0.0
+    diagram = []
     for b in np.unique(bins):
         inside = bins == b
-        ece += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+        mean_conf, accuracy = float(confidence[inside].mean()), float(correct[inside].mean())
+        ece += inside.mean() * abs(accuracy - mean_conf)
+        diagram.append((int(b) / BINS, int(inside.sum()), mean_conf, accuracy))
     truth_p = np.maximum(p[np.arange(len(y)), y], _SHOWN)
     onehot = np.eye(p.shape[1])[y]
     return Calibration(
@@ -95,6 +114,7 @@ def calibration_metrics(probs: np.ndarray, truth: Sequence[int] | np.ndarray) ->
         brier=float(((p - onehot) ** 2).sum(axis=1).mean()),
         confidence=float(confidence.mean()),
         accuracy=float(correct.mean()),
+        bins=tuple(diagram),
     )
 
 
@@ -178,9 +198,16 @@ class HeadFit:
         return {
             "temperature": round(self.temperature, 4),
             "examples": self.before.count,
-            "before": self.before.to_json(),
-            "after": self.after.to_json(),
+            "before": _summary(self.before),
+            "after": _summary(self.after),
         }
+
+
+def _summary(figures: Calibration) -> dict[str, Any]:
+    """The figures without the diagram (what a model's spec keeps)."""
+    out = figures.to_json()
+    del out["bins"]
+    return out
 
 
 def temperature_fit(log_probs: np.ndarray, truth: np.ndarray) -> HeadFit:

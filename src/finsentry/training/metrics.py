@@ -77,7 +77,7 @@ class TaskMetrics:
         ]
         lines += [f"\n{md_cell(n)}: accuracy {a:.4f} ({c} examples)" for n, a, c in self.subsets]
         if self.calibration:
-            lines += ["", f"Calibration: {self.calibration.line()}"]
+            lines += ["", *self.calibration.markdown()]
         lines += ["", "Confusion matrix (rows: true class, columns: predicted, same order):", ""]
         lines.append(
             "| true \\ predicted | " + " | ".join(str(i) for i in range(len(self.labels))) + " |"
