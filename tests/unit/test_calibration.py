@@ -118,7 +118,7 @@ def test_a_directory_that_is_not_a_finsentry_model_is_refused(tmp_path: Path) ->
     found = CliRunner().invoke(
         calibrate, ["--model", str(tmp_path), "--task", "entity", "--data", str(data)]
     )
-    assert found.exit_code == 2 and "not a finsentry model directory" in found.output
+    assert found.exit_code == 2 and "neither a finsentry model" in found.output
 
 
 def test_temperatures_come_from_the_spec_and_must_be_positive() -> None:
@@ -179,3 +179,40 @@ def test_scoring_in_chunks_gives_the_figures_of_one_call(monkeypatch: pytest.Mon
     for task in whole:
         assert np.array_equal(parts[task], whole[task], equal_nan=True)
     assert chunks.scores(scorer, texts, targets) == scorer.score(texts, targets)
+
+
+def test_a_plain_hugging_face_classifier_is_calibrated_beside_its_files(
+    tmp_path: Path, tiny_backbone_dir: Path
+) -> None:
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from finsentry.cli.models import calibrate
+
+    model = tmp_path / "hub-model"
+    config = BertConfig.from_pretrained(str(tiny_backbone_dir))
+    config.num_labels = 3
+    config.id2label = {0: "negative", 1: "neutral", 2: "positive"}
+    config.label2id = {v: k for k, v in config.id2label.items()}
+    BertForSequenceClassification(config).save_pretrained(str(model))
+    AutoTokenizer.from_pretrained(str(tiny_backbone_dir)).save_pretrained(str(model))
+    rows = ["text,label"] + [
+        f"{text} ({i}),{label}"
+        for i in range(10)
+        for text, label in (("Profit soars", "positive"), ("Shares sink", "negative"), ("Meeting on Friday", "neutral"))
+    ]  # fmt: skip
+    data = tmp_path / "held_out.csv"
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    settings = Settings(model=str(model), device="cpu", backend="torch", max_length=32)
+    plain = load_scorer(settings).probabilities(["Profit soars (0)", "Shares sink (3)"])
+    found = CliRunner().invoke(
+        calibrate,
+        ["--model", str(model), "--task", "sentiment", "--data", str(data), "--min-examples", "10",
+         "--backend", "torch"],
+    )  # fmt: skip
+    assert found.exit_code == 0, found.output
+    record = json.loads((model / "finsentry_calibration.json").read_text())
+    temperature = record["tasks"]["sentiment"]["temperature"]
+    assert temperature > 0 and record["tasks"]["sentiment"]["examples"] == 30
+    shown = load_scorer(settings).probabilities(["Profit soars (0)", "Shares sink (3)"])
+    expected = np.exp(log_softmax(np.log(plain["sentiment"]) / temperature))
+    assert np.allclose(shown["sentiment"], expected, atol=1e-6)

@@ -227,7 +227,8 @@ def evaluate(
     env="CALIBRATE_MODEL",
     type=click.Path(file_okay=False, exists=True),
     required=True,
-    help="finsentry model directory to calibrate (its finsentry_model.json is rewritten).",
+    help="Model directory to calibrate: a finsentry model (its finsentry_model.json is "
+    "rewritten) or a Hugging Face classifier (finsentry_calibration.json is written beside it).",
 )
 @_labelled_data(
     "CALIBRATE", "Labelled data the model was NOT trained on, as for train (repeatable)."
@@ -264,17 +265,16 @@ def calibrate(
       finsentry calibrate --model models/my-model --task all --data held_out.csv
       finsentry calibrate --model models/my-model --task entity --data sentfin_test.csv --dry-run
     """
-    from dataclasses import replace
-
     from finsentry.scoring import load_scorer
-    from finsentry.scoring.modeldir import ModelSpec, is_finsentry_model
-    from finsentry.training.calibration import calibration_record, fit_heads
+    from finsentry.scoring.modeldir import is_finsentry_model
+    from finsentry.training.calibration import fit_heads
     from finsentry.training.data import DataError
 
     directory = Path(model)
-    if not is_finsentry_model(directory):
+    if not is_finsentry_model(directory) and not (directory / "config.json").is_file():
         raise click.UsageError(
-            f"{model} is not a finsentry model directory (no finsentry_model.json)"
+            f"{model} is neither a finsentry model (finsentry_model.json) nor a Hugging Face "
+            "model directory (config.json)"
         )
     examples, _ = _examples(data, task, label_names)
     settings = settings_from(ctx, model=str(directory), backend=backend)
@@ -291,10 +291,33 @@ def calibrate(
     if dry_run or not fits:
         click.echo("nothing written" + (" (--dry-run)" if dry_run else ""))
         return
-    spec = ModelSpec.read(directory)
     names = [Path(value.partition("=")[2] or value).name for value in data]
-    replace(spec, calibration=calibration_record(fits, names, spec.calibration)).write(directory)
-    click.echo(f"wrote the temperatures into {directory / 'finsentry_model.json'}")
+    click.echo(f"wrote the temperatures into {_store_calibration(directory, fits, names)}")
+
+
+def _store_calibration(directory: Path, fits: dict[str, Any], names: list[str]) -> Path:
+    """Keep the fitted temperatures in the model: in a finsentry model's spec, or in
+    finsentry_calibration.json beside a Hugging Face classifier; the file written."""
+    from dataclasses import replace
+
+    from finsentry.scoring.modeldir import (
+        CALIBRATION_FILE,
+        SPEC_FILE,
+        ModelSpec,
+        is_finsentry_model,
+        read_calibration_file,
+    )
+    from finsentry.training.calibration import calibration_record
+
+    if is_finsentry_model(directory):
+        spec = ModelSpec.read(directory)
+        record = calibration_record(fits, names, spec.calibration)
+        replace(spec, calibration=record).write(directory)
+        return directory / SPEC_FILE
+    record = calibration_record(fits, names, read_calibration_file(directory))
+    path = directory / CALIBRATION_FILE
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 # --------------------------------------------------------------------------------- export-onnx

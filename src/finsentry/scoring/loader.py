@@ -19,7 +19,9 @@ from finsentry.scoring.modeldir import (
     SENTIMENT_SYNONYMS,
     ModelSpec,
     is_finsentry_model,
+    read_calibration_file,
     resolve_model,
+    temperatures_of,
 )
 
 log = logging.getLogger(__name__)
@@ -126,15 +128,19 @@ def _torch_scorer(reference: Path | str, spec: ModelSpec | None, settings: Setti
     if device.type == "cpu":
         configure_cpu_threads(settings.cpu_threads)
     network: Any
+    temperatures: dict[str, float] = {}
     if isinstance(reference, Path) and spec is not None:
         network, tokenizer = load_network(reference, spec)
         labels, model_id = dict(network.labels), spec.model_id
         lexical = load_lexical(reference, spec)
+        temperatures = spec.temperatures
     else:
         from finsentry.scoring.hub import hub_classifier
 
         network, tokenizer, labels, model_id = hub_classifier(reference)
         lexical = None
+        if isinstance(reference, Path):
+            temperatures = temperatures_of(read_calibration_file(reference), labels)
     inner = getattr(network, "backbone", None) or getattr(network, "model", None)
     positions = getattr(getattr(inner, "config", None), "max_position_embeddings", None)
     return Scorer(
@@ -146,7 +152,7 @@ def _torch_scorer(reference: Path | str, spec: ModelSpec | None, settings: Setti
         token_budget=settings.token_budget,
         max_length=_capped(settings.max_length, positions, getattr(tokenizer, "model_max_length", None)),
         lexical=lexical,
-        temperatures=spec.temperatures if spec is not None else None,
+        temperatures=temperatures,
     )
 
 

@@ -32,11 +32,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 SPEC_FILE = "finsentry_model.json"
+CALIBRATION_FILE = "finsentry_calibration.json"  # beside a plain Hugging Face classifier
 HEADS_FILE = "heads.safetensors"
 ADAPTER_DIR = "adapter"
 BACKBONE_WEIGHTS_FILE = "backbone.safetensors"
@@ -58,6 +60,23 @@ SENTIMENT_SYNONYMS = {
     "pos": "positive",
     "bullish": "positive",
 }
+
+
+def temperatures_of(calibration: dict[str, Any] | None, heads: Iterable[str]) -> dict[str, float]:
+    """``{task: temperature}`` of a calibration record, for the heads a model has."""
+    tasks = (calibration or {}).get("tasks", {})
+    known = set(heads)
+    return {task: float(v["temperature"]) for task, v in tasks.items() if task in known}
+
+
+def read_calibration_file(directory: Path) -> dict[str, Any] | None:
+    """The calibration record that ``finsentry calibrate`` keeps beside a plain Hugging Face
+    model (:data:`CALIBRATION_FILE`), or None."""
+    path = directory / CALIBRATION_FILE
+    if not path.is_file():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -98,8 +117,7 @@ class ModelSpec:
     @property
     def temperatures(self) -> dict[str, float]:
         """``{task: temperature}`` of the tasks whose probabilities are calibrated."""
-        tasks = (self.calibration or {}).get("tasks", {})
-        return {task: float(v["temperature"]) for task, v in tasks.items() if task in self.heads}
+        return temperatures_of(self.calibration, self.heads)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelSpec:
