@@ -8,13 +8,14 @@ environment wins over the file. Secrets are ``SecretStr`` and never printed.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "FINSENTRY_"
@@ -22,6 +23,7 @@ ENV_PREFIX = "FINSENTRY_"
 INPUT_FIELDS = ("id", "published_at", "source", "headline", "body", "url", "tickers", "lang")
 CONTENT_ID = "@content"  # input_fields' id=@content: an id made from the record's content
 KEY_ID = "@key"  # input_fields' id=@key: the Kafka message key (UTF-8) as the id
+_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")  # what Kafka accepts as a topic name
 
 
 class Settings(BaseSettings):
@@ -147,9 +149,13 @@ class Settings(BaseSettings):
 
     # --- kafka -------------------------------------------------------------------------------
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
-    kafka_topic: str = Field("news", description="Kafka topic of news items.")
+    kafka_topic: str = Field(
+        "news", description="Kafka topic of news items; several, comma separated, read as one."
+    )
     kafka_group: str = Field("finsentry", description="Kafka consumer group.")
-    kafka_dlq_topic: str | None = Field(None, description="Dead-letter topic; default <topic>.dlq.")
+    kafka_dlq_topic: str | None = Field(
+        None, description="Dead-letter topic; default <topic>.dlq for each topic read."
+    )
     kafka_security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_SSL ...")
     kafka_sasl_mechanism: str | None = Field(None, description="SASL mechanism, e.g. SCRAM-SHA-512.")
     kafka_sasl_username: str | None = Field(None, description="SASL user name.")
@@ -243,9 +249,35 @@ class Settings(BaseSettings):
             raise ValueError("window sizes must be positive seconds, e.g. 60,300,3600")
         return tuple(sorted(set(value)))
 
+    @field_validator("kafka_topic", "kafka_dlq_topic")
+    @classmethod
+    def _topic_names(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        names = [part.strip() for part in value.split(",")]
+        if len(names) > 1 and info.field_name == "kafka_dlq_topic":
+            raise ValueError("the dead-letter topic is one topic (default: <topic>.dlq per topic)")
+        for name in names:
+            if not _TOPIC.fullmatch(name) or name in (".", ".."):
+                raise ValueError(
+                    f"{name!r} is not a Kafka topic name (letters, digits, '.', '_' and '-', "
+                    "at most 249); separate several topics with commas"
+                )
+        return ",".join(dict.fromkeys(names))
+
+    @property
+    def kafka_topics(self) -> tuple[str, ...]:
+        """The topics read (``kafka_topic``, comma separated), each once, in the order given."""
+        return tuple(self.kafka_topic.split(","))
+
+    def dlq_topic_for(self, topic: str) -> str:
+        """Where the dead letters of ``topic`` go: ``kafka_dlq_topic``, else ``<topic>.dlq``."""
+        return self.kafka_dlq_topic or f"{topic}.dlq"
+
     @property
     def dlq_topic(self) -> str:
-        return self.kafka_dlq_topic or f"{self.kafka_topic}.dlq"
+        """The dead-letter topic of the first topic read (the only one, usually)."""
+        return self.dlq_topic_for(self.kafka_topics[0])
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given fields replaced (None values are ignored)."""

@@ -302,7 +302,7 @@ class Pipeline:
 
     # -- inputs: what the runner tells the pipeline about a source's inputs -----------------
 
-    def assign_inputs(self, prefix: str, inputs: Collection[str]) -> list[str]:
+    def assign_inputs(self, prefix: str | tuple[str, ...], inputs: Collection[str]) -> list[str]:
         """This worker owns ``inputs`` (all named ``prefix...``, e.g. a topic's partitions).
 
         An owned input that has delivered nothing holds the watermark back until it does or is

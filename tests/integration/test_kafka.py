@@ -396,3 +396,58 @@ def test_records_of_another_system_are_read_with_its_field_names(
         assert last_at == datetime.fromtimestamp((start + 39 * 60_000) / 1000, UTC)
     finally:
         store.close()
+
+
+def test_several_topics_are_read_as_one_stream_with_a_dead_letter_topic_each(
+    kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    """A desk's feeds on topics of their own (--topic wire,rss): one group reads them all, each
+    partition of each topic holds the watermark as one input, each topic's bad records go to its
+    own <topic>.dlq."""
+    start = datetime.now(UTC) - timedelta(hours=2)
+    wire = kafka_broker.create_topic("multi-wire", partitions=2)
+    rss = kafka_broker.create_topic("multi-rss", partitions=1)
+    wire_lines, rss_lines = news_lines(60, start=start, seed=31), news_lines(40, start=start, seed=32)
+    kafka_broker.produce(wire, [(None, v) for v in wire_lines] + [(b"w", b"{broken")])
+    kafka_broker.produce(rss, [(None, v) for v in rss_lines] + [(b"r", b"")])
+    settings = kafka_broker.settings(
+        db=str(tmp_path / "multi.db"), kafka_topic=f"{wire}, {rss}", kafka_group="multi",
+        batch_max_items=32, batch_max_wait_ms=200,
+    )  # fmt: skip
+    assert settings.kafka_topics == (wire, rss)
+    pipeline = Pipeline.from_settings(settings, scorer=LexiconScorer())
+    try:
+        totals = KafkaNewsConsumer(
+            settings, pipeline, options=ConsumeOptions(max_messages=102, session_timeout_ms=6000)
+        ).run()
+        inputs = set(pipeline.input_times)
+    finally:
+        pipeline.close()
+    assert (totals.consumed, totals.processed, totals.dead_lettered) == (102, 100, 2)
+    assert inputs == {f"{wire}/0", f"{wire}/1", f"{rss}/0"}
+    store = open_store(settings.db)
+    try:
+        ids = [json.loads(v)["id"] for v in wire_lines + rss_lines]
+        assert store.known_ids(ids) == set(ids)
+    finally:
+        store.close()
+    for topic, key in ((wire, b"w"), (rss, b"r")):
+        [dead] = kafka_broker.read_all(f"{topic}.dlq")
+        assert dead.key == key and dict(dead.headers)["source_topic"] == topic.encode()
+
+
+def test_a_topic_list_is_checked_and_publish_takes_one_topic(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from finsentry.cli.kafka import publish
+    from finsentry.config import Settings
+
+    with pytest.raises(ValueError, match="not a Kafka topic name"):
+        Settings(kafka_topic="news, wire feed")
+    with pytest.raises(ValueError, match="the dead-letter topic is one topic"):
+        Settings(kafka_dlq_topic="a.dlq,b.dlq")
+    assert Settings(kafka_topic="wire,rss,wire").kafka_topics == ("wire", "rss")
+    lines = tmp_path / "news.jsonl"
+    lines.write_text("{}\n")
+    found = CliRunner().invoke(publish, [str(lines), "--topic", "wire,rss"])
+    assert found.exit_code == 2 and "publish writes to one topic" in found.output

@@ -168,10 +168,10 @@ def test_dead_letter_messages_keep_the_original_key_and_bytes() -> None:
             DeadLetter(b"", "empty", "empty message", "kafka", "news/2", 42),
             DeadLetter(b"", "empty", "empty message", "kafka", "news/3", 7)]
     messages = dead_letter_messages(dead, records)
-    assert [(key, value) for key, value, _ in messages] == [
-        (b"k", b"{oops"), (None, b""), (b"t", None)  # a keyless tombstone cannot be sent as one
+    assert [(topic, key, value) for topic, key, value, _ in messages] == [
+        ("news", b"k", b"{oops"), ("news", None, b""), ("news", b"t", None)  # a keyless tombstone cannot be sent as one
     ]
-    assert dict(messages[2][2])["source_offset"] == b"7"
+    assert dict(messages[2][3])["source_offset"] == b"7"
 
 
 class CommitRecorder:

@@ -127,8 +127,10 @@ def consume(
     topic still flushes), validated, scored and written to the store in one transaction; only then
     are their offsets committed. Bad messages go to the dead-letter topic (default <topic>.dlq)
     with their original key and bytes and headers reason_code, reason, source_topic,
-    source_partition, source_offset. Start several processes with the same --group to share the
-    partitions. SIGTERM/Ctrl-C finishes the batch in hand and commits; a second one exits at once.
+    source_partition, source_offset. Several topics (--topic wire,rss,social) are read by one
+    group as one stream; each topic's dead letters go to its own <topic>.dlq. Start several
+    processes with the same --group to share the partitions. SIGTERM/Ctrl-C finishes the batch in
+    hand and commits; a second one exits at once.
     Security settings (FINSENTRY_KAFKA_SECURITY_PROTOCOL, FINSENTRY_KAFKA_SASL_*,
     FINSENTRY_KAFKA_SSL_CAFILE) come from the environment or the config file.
     """
@@ -160,7 +162,8 @@ def _print_summary(totals: RunTotals, settings: Settings) -> None:
         f"dead-lettered {totals.dead_lettered}"
     )
     click.echo(format_totals(totals))
-    click.echo(f"store: {redact_dsn(settings.db)}   dead-letter topic: {settings.dlq_topic}")
+    dlq = ", ".join(dict.fromkeys(settings.dlq_topic_for(t) for t in settings.kafka_topics))
+    click.echo(f"store: {redact_dsn(settings.db)}   dead-letter topic: {dlq}")
 
 
 def _run_member(
@@ -234,6 +237,10 @@ def publish(
     from finsentry.sources.publish import publish_file
 
     settings = settings_from(ctx, kafka_bootstrap=kafka_bootstrap, kafka_topic=kafka_topic)
+    if len(settings.kafka_topics) > 1:
+        raise click.BadParameter(
+            f"publish writes to one topic, not {settings.kafka_topic!r}", param_hint="--topic"
+        )
     try:
         result = publish_file(
             file, settings, rate=rate, partitions=partitions, progress=not quiet

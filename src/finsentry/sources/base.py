@@ -25,13 +25,14 @@ P = TypeVar("P")
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
-    """The inputs whose names start with ``prefix`` that this worker owns from now on.
+    """The inputs whose names start with ``prefix`` (or one of several) that this worker owns
+    from now on.
 
     Every other input under ``prefix`` belongs to another worker: the pipeline forgets it. An owned
     input that has delivered nothing yet holds the watermark back until it does (or is closed).
     """
 
-    prefix: str
+    prefix: str | tuple[str, ...]  # a topic's, or those of the topics one group reads
     inputs: frozenset[str]
 
 

@@ -100,9 +100,9 @@ class KafkaSource:
         self.options = options or ConsumeOptions()
         self.metrics = metrics
         self.stop = stop or GracefulStop()
-        self.topic = settings.kafka_topic
+        self.topics = settings.kafka_topics
         self.ledger = OffsetLedger()
-        self.partitions = PartitionTracker(self.topic, self.options.partition_idle_s, metrics)
+        self.partitions = PartitionTracker(self.topics, self.options.partition_idle_s, metrics)
         self.handed = 0  # records handed to the runner
         self._consumer: Any = None
         self._dlq: DeadLetterProducer | None = None
@@ -110,7 +110,7 @@ class KafkaSource:
         self._batch_started: float | None = None
         self._drain_until: float | None = None  # a due batch polls on until then (see _draining)
         self._assignment: Assignment | None = None  # to pass on with the next batch
-        self._input_names: dict[int, str] = {}  # partition -> pipeline input name (one topic)
+        self._input_names: dict[tuple[str, int], str] = {}  # (topic, partition) -> input name
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -143,9 +143,9 @@ class KafkaSource:
             session_timeout_ms=session,
             heartbeat_interval_ms=heartbeat_interval_ms(session),
         )
-        self._consumer.subscribe([self.topic], listener=Listener())
+        self._consumer.subscribe(list(self.topics), listener=Listener())
         try:
-            self._dlq = DeadLetterProducer(self.settings.dlq_topic, common)
+            self._dlq = DeadLetterProducer(self.settings.dlq_topic_for, common)
             self._dlq.open()
         except BaseException:
             self.close()
@@ -300,7 +300,7 @@ class KafkaSource:
             RawRecord(
                 r.value if r.value is not None else b"",
                 SOURCE,
-                names.get(r.partition) or self._input_name(r.topic, r.partition),
+                names.get((r.topic, r.partition)) or self._input_name(r.topic, r.partition),
                 r.offset,
                 r.key,
                 received,
@@ -312,7 +312,7 @@ class KafkaSource:
         return Batch(raws, position, assignment=assignment)
 
     def _input_name(self, topic: str, partition: int) -> str:
-        name = self._input_names[partition] = partition_input(topic, partition)
+        name = self._input_names[(topic, partition)] = partition_input(topic, partition)
         return name
 
     def _control(self, closed: list[str]) -> Batch[Polled]:

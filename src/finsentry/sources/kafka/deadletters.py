@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from finsentry.schema import DeadLetter
@@ -16,7 +16,8 @@ from finsentry.sources.kafka.client import partition_input
 
 log = logging.getLogger(__name__)
 
-Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]  # key, value, headers
+# source topic, key, value, headers
+Message = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]
 
 
 def dead_letter_headers(dead: DeadLetter, topic: str, partition: int, offset: int) -> list[
@@ -42,15 +43,16 @@ def dead_letter_messages(dead_letters: Sequence[DeadLetter], records: Sequence[A
         if value is None and record.key is None:
             value = b""  # a keyless tombstone cannot be produced as such
         headers = dead_letter_headers(dead, record.topic, record.partition, record.offset)
-        messages.append((record.key, value, headers))
+        messages.append((record.topic, record.key, value, headers))
     return messages
 
 
 class DeadLetterProducer:
-    """Produces dead letters to one topic and returns only once all are acknowledged."""
+    """Produces dead letters to the dead-letter topic of their source topic (``topic_for``) and
+    returns only once all are acknowledged."""
 
-    def __init__(self, topic: str, config: dict[str, Any]) -> None:
-        self.topic = topic
+    def __init__(self, topic_for: Callable[[str], str], config: dict[str, Any]) -> None:
+        self.topic_for = topic_for
         self._config = config
         self._producer: Any = None
 
@@ -86,7 +88,7 @@ class DeadLetterProducer:
             if messages:
                 log.warning(
                     "%d dead letters not acknowledged by %s (attempt %d); retrying",
-                    len(messages), self.topic, attempt,
+                    len(messages), ", ".join(sorted({self.topic_for(m[0]) for m in messages})), attempt,
                 )
                 time.sleep(min(5.0, 0.5 * attempt))
 
@@ -94,9 +96,10 @@ class DeadLetterProducer:
         """One round: send all, flush, return the messages not acknowledged."""
         sent: list[tuple[Message, Any]] = []
         for message in messages:
-            key, value, headers = message
+            source, key, value, headers = message
             try:
-                future = self._producer.send(self.topic, value=value, key=key, headers=headers)
+                topic = self.topic_for(source)
+                future = self._producer.send(topic, value=value, key=key, headers=headers)
             except Exception as exc:  # noqa: BLE001 - broker away: retried by the caller
                 log.warning("dead-letter topic unavailable (%s); retrying", exc)
                 future = None

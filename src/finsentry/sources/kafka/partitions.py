@@ -31,8 +31,10 @@ log = logging.getLogger(__name__)
 class PartitionTracker:
     """Owned partitions (kafka-python ``TopicPartition``) and when each last delivered."""
 
-    def __init__(self, topic: str, idle_s: float, metrics: ConsumerMetrics | None = None) -> None:
-        self.topic = topic
+    def __init__(
+        self, topics: tuple[str, ...], idle_s: float, metrics: ConsumerMetrics | None = None
+    ) -> None:
+        self.topics = topics
         self.idle_s = idle_s
         self.metrics = metrics
         self._owned: set[Any] = set()
@@ -41,7 +43,7 @@ class PartitionTracker:
 
     def assigned(self, owned: set[Any], assigned: Iterable[Any], now: float) -> Assignment:
         """The member owns ``owned`` now (``assigned`` just arrived); what the pipeline is told."""
-        left = {str(tp.partition) for tp in self._owned - owned}
+        left = {self._label(tp.topic, tp.partition) for tp in self._owned - owned}
         self._owned = set(owned)
         for tp in assigned:
             self._last_data.setdefault(tp, now)
@@ -52,7 +54,11 @@ class PartitionTracker:
             self.metrics.forget_partitions(sorted(left))
         inputs = frozenset(partition_input(tp.topic, tp.partition) for tp in owned)
         log.info("assigned partitions: %s", sorted(inputs))
-        return Assignment(topic_prefix(self.topic), inputs)
+        return Assignment(tuple(topic_prefix(t) for t in self.topics), inputs)
+
+    def _label(self, topic: str, partition: int) -> str:
+        """A partition's metrics label: its number, with its topic when several are read."""
+        return str(partition) if len(self.topics) == 1 else partition_input(topic, partition)
 
     def heard(self, partitions: Iterable[Any], now: float) -> None:
         """These partitions delivered records: they count for the watermark again."""
@@ -95,12 +101,14 @@ class PartitionTracker:
         for tp, position in ledger.positions().items():
             highwater = consumer.highwater(tp) if tp in owned else None
             if highwater is not None:
-                lags[str(tp.partition)] = max(0, highwater - position)
+                lags[self._label(tp.topic, tp.partition)] = max(0, highwater - position)
         now = utc_now()
-        prefix = topic_prefix(self.topic)
+        prefixes = tuple(topic_prefix(t) for t in self.topics)
         event_lag = {
-            name.removeprefix(prefix): (now - stamp).total_seconds()
+            (name.removeprefix(prefixes[0]) if len(prefixes) == 1 else name): (
+                now - stamp
+            ).total_seconds()
             for name, stamp in input_times.items()
-            if name.startswith(prefix)
+            if name.startswith(prefixes)
         }
         self.metrics.set_partition_lags(lags, event_lag)
