@@ -23,6 +23,7 @@ ENV_PREFIX = "FINSENTRY_"
 INPUT_FIELDS = ("id", "published_at", "source", "headline", "body", "url", "tickers", "lang")
 CONTENT_ID = "@content"  # input_fields' id=@content: an id made from the record's content
 KEY_ID = "@key"  # input_fields' id=@key: the Kafka message key (UTF-8) as the id
+RECORD_TIME = "@timestamp"  # input_fields' published_at=@timestamp: the Kafka record's timestamp
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")  # what Kafka accepts as a topic name
 
 
@@ -84,7 +85,7 @@ class Settings(BaseSettings):
         "(headline=title,published_at=date,source=publisher); a record without FIELD takes its "
         "NAME field (dots read nested objects: headline=content.title). id=@content gives a "
         "record without an id one made from its source, time and headline; id=@key takes its "
-        "Kafka message key.",
+        "Kafka message key, published_at=@timestamp its Kafka record timestamp.",
     )
 
     # --- entities and duplicates -------------------------------------------------------------
@@ -208,6 +209,8 @@ class Settings(BaseSettings):
                 )
             if name in (CONTENT_ID, KEY_ID) and field != "id":
                 raise ValueError(f"input field {pair!r}: {name} can only make an id")
+            if name == RECORD_TIME and field != "published_at":
+                raise ValueError(f"input field {pair!r}: {name} can only give published_at")
             if field in seen:
                 raise ValueError(f"input field {field!r} is mapped twice")
             seen.add(field)

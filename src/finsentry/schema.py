@@ -66,6 +66,8 @@ class RawRecord:
 
     ``input`` names the independent input it came from (a file path, or ``topic/partition``): the
     watermark is kept per input. ``position`` is where it sits in that input (line number, offset).
+    A Kafka record also keeps its ``key`` and its ``timestamp_ms`` (what ``id=@key`` and
+    ``published_at=@timestamp`` read).
     """
 
     data: bytes
@@ -74,6 +76,7 @@ class RawRecord:
     position: int
     key: bytes | None = None
     received_at: datetime = field(default_factory=utc_now)
+    timestamp_ms: int | None = None  # a Kafka record's timestamp (ms since the epoch)
 
     @property
     def locator(self) -> str:

@@ -451,3 +451,25 @@ def test_a_topic_list_is_checked_and_publish_takes_one_topic(tmp_path: Path) -> 
     lines.write_text("{}\n")
     found = CliRunner().invoke(publish, [str(lines), "--topic", "wire,rss"])
     assert found.exit_code == 2 and "publish writes to one topic" in found.output
+
+
+def test_the_record_timestamp_is_the_time_of_records_without_one(
+    kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    topic = kafka_broker.create_topic("untimed", partitions=1)
+    before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    records = [{"id": f"untimed-{i}", "headline": f"Acme untimed story {i}", "source": "Wire"} for i in range(4)]
+    kafka_broker.produce(topic, [(None, json.dumps(r).encode()) for r in records])
+    after = datetime.now(UTC) + timedelta(seconds=1)
+    settings = kafka_broker.settings(
+        db=str(tmp_path / "untimed.db"), kafka_topic=topic, kafka_group="untimed",
+        batch_max_items=16, batch_max_wait_ms=200, input_fields=("published_at=@timestamp",),
+    )  # fmt: skip
+    stats = consume_once(settings, 4)
+    assert (stats.consumed, stats.processed, stats.dead_lettered) == (4, 4, 0)
+    store = open_store(settings.db)
+    try:
+        first_at, last_at = store.time_range()
+        assert before <= first_at <= last_at <= after  # the producer's CreateTime, to the ms
+    finally:
+        store.close()

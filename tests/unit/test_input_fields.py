@@ -111,6 +111,27 @@ def test_the_message_key_is_the_id_where_mapped() -> None:
     assert "--field id=@key" in dead[0].reason
 
 
+def test_the_kafka_timestamp_is_the_time_of_records_without_one() -> None:
+    untimed = {k: v for k, v in OTHER.items() if k != "date"}
+    settings = Settings(input_fields=("headline=title", "published_at=@timestamp", "source=publisher", "id=@content"))
+    stamp = int(datetime(2026, 3, 2, 11, 30, tzinfo=UTC).timestamp() * 1000)
+
+    def read(record: dict[str, Any], timestamp_ms: int | None, chosen: Settings) -> tuple[list[Any], list[Any]]:
+        raw = RawRecord(json.dumps(record).encode(), "kafka", "news/0", 5, None, NOW, timestamp_ms)
+        return parse_records([raw], chosen, NOW)
+
+    items, dead = read(untimed, stamp, settings)
+    assert dead == [] and items[0].published_at == datetime(2026, 3, 2, 11, 30, tzinfo=UTC)
+    items, _ = read({**untimed, "published_at": "2026-03-02T10:00:00Z"}, stamp, settings)
+    assert items[0].published_at.hour == 10  # the record's own time comes first
+    _, dead = read(untimed, None, settings)  # a file record has no Kafka timestamp: no time, no id
+    assert dead[0].reason_code == "missing_field"
+    # a Kafka record without a time is told about its timestamp
+    plain = Settings(input_fields=("headline=title", "source=publisher", "id=@content"))
+    _, dead = read(untimed, stamp, plain)
+    assert "--field published_at=@timestamp" in dead[0].reason
+
+
 @pytest.mark.parametrize(
     ("pairs", "message"),
     [
@@ -119,6 +140,7 @@ def test_the_message_key_is_the_id_where_mapped() -> None:
         (("headline=",), "write FIELD=NAME"),
         (("source=@content",), "@content can only make an id"),
         (("headline=@key",), "@key can only make an id"),
+        (("id=@timestamp",), "@timestamp can only give published_at"),
         (("headline=title", "headline=heading"), "'headline' is mapped twice"),
     ],
 )

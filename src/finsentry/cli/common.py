@@ -51,8 +51,8 @@ fields_option = setting_option(
     help="Records from other systems: take FIELD (id, published_at, source, headline, body, url, "
     "tickers, lang) from their NAME field (repeat: --field headline=title --field "
     "published_at=date; dots read nested objects: headline=content.title); --field id=@content "
-    "makes ids from the content, id=@key takes the Kafka message key. Comma separated in the "
-    "environment.",
+    "makes ids from the content, id=@key takes the Kafka message key, published_at=@timestamp "
+    "the Kafka record timestamp. Comma separated in the environment.",
 )
 
 

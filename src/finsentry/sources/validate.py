@@ -245,15 +245,16 @@ def _build_item(
     fields: Mapping[str, Any], record: RawRecord, settings: Settings, now: datetime
 ) -> NewsItem:
     if settings.input_fields:
-        fields = mapped_fields(fields, settings.input_fields, record.key)
+        fields = mapped_fields(fields, settings.input_fields, record.key, record.timestamp_ms)
     for name in REQUIRED_FIELDS:
         if fields.get(name) is None:
             present = ", ".join(sorted(inert_text(str(k))[:64] for k in fields)[:20]) or "none"
+            timed = record.timestamp_ms is not None
             raise Rejected(
                 Reason.MISSING_FIELD,
                 f"required field '{name}' is missing or null (fields present: {present}); "
                 f"required: {', '.join(REQUIRED_FIELDS)}"
-                f"{mapping_hint(name, fields, settings, bool(record.key))}",
+                f"{mapping_hint(fields, settings, bool(record.key), timed)}",
             )
     item_id = _item_id(fields)
     source = _source(fields)

@@ -304,6 +304,7 @@ class KafkaSource:
                 r.offset,
                 r.key,
                 received,
+                r.timestamp if r.timestamp is not None and r.timestamp >= 0 else None,
             )
             for r in records
         ]
