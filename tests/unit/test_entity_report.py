@@ -63,7 +63,9 @@ class Hedging:
 
     labels = {"sentiment": ["negative", "neutral", "positive"]}
 
-    def probabilities(self, texts: list[str]) -> dict[str, np.ndarray]:
+    def probabilities(
+        self, texts: list[str], targets: object = None, *, calibrated: bool = True
+    ) -> dict[str, np.ndarray]:
         rows = [(0.2, 0.5, 0.3) if "up" in t else (0.3, 0.5, 0.2) for t in texts]
         return {"sentiment": np.asarray(rows)}
 
