@@ -9,6 +9,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.postgres",
     "tests.fixtures.grafana_api",
     "tests.fixtures.chromium",
+    "tests.fixtures.registry",
 ]
 
 

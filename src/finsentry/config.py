@@ -158,6 +158,13 @@ class Settings(BaseSettings):
         None, description="Dead-letter topic; default <topic>.dlq for each topic read."
     )
     kafka_security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_SSL ...")
+    schema_registry_url: str | None = Field(
+        None, description="Confluent Schema Registry URL: Avro values framed for it are decoded."
+    )
+    schema_registry_user: str | None = Field(None, description="Schema Registry login (basic).")
+    schema_registry_password: SecretStr | None = Field(
+        None, description="Schema Registry password."
+    )
     kafka_sasl_mechanism: str | None = Field(None, description="SASL mechanism, e.g. SCRAM-SHA-512.")
     kafka_sasl_username: str | None = Field(None, description="SASL user name.")
     kafka_sasl_password: SecretStr | None = Field(None, description="SASL password.")
@@ -215,6 +222,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"input field {field!r} is mapped twice")
             seen.add(field)
         return tuple(f"{f.strip()}={n.strip()}" for f, _, n in (p.partition("=") for p in value))
+
+    @field_validator("schema_registry_url")
+    @classmethod
+    def _registry_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("the schema registry URL is http(s)://HOST[:PORT][/PATH]")
+        return value.strip()
 
     @field_validator("webhook_urls")
     @classmethod

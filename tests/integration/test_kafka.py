@@ -18,6 +18,7 @@ from finsentry.schema import ScopeKind
 from finsentry.sources.kafka import ConsumeOptions, KafkaNewsConsumer
 from finsentry.store import open_store
 from tests.fixtures.kafka import KafkaBroker, malformed_messages, news_lines
+from tests.fixtures.registry import Registry, avro_framed
 from tests.fixtures.scorers import LexiconScorer
 
 pytestmark = pytest.mark.kafka
@@ -473,3 +474,68 @@ def test_the_record_timestamp_is_the_time_of_records_without_one(
         assert before <= first_at <= last_at <= after  # the producer's CreateTime, to the ms
     finally:
         store.close()
+
+
+def test_avro_values_of_a_schema_registry_are_read(
+    kafka_broker: KafkaBroker, schema_registry: Registry, tmp_path: Path
+) -> None:
+    """A topic written with Confluent's Avro serializer: the consumer asks the registry for the
+    schema and stores the records; a record of an unknown schema is a dead letter."""
+    topic = kafka_broker.create_topic("avro-news", partitions=2)
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    rows = [
+        {"id": f"avro-{i}", "published_at": at + timedelta(minutes=i), "source": "Wire",
+         "headline": f"Acme avro story number {i}", "tickers": ["ACME"], "body": None}
+        for i in range(20)
+    ]  # fmt: skip
+    values = [avro_framed(r) for r in rows]
+    values.append(b"\x00" + (9).to_bytes(4, "big") + values[0][5:])  # a schema the registry lacks
+    kafka_broker.produce(topic, [(None, v) for v in values])
+    settings = kafka_broker.settings(
+        db=str(tmp_path / "avro.db"), kafka_topic=topic, kafka_group="avro",
+        batch_max_items=8, batch_max_wait_ms=200, schema_registry_url=schema_registry.url,
+    )  # fmt: skip
+    stats = consume_once(settings, 21)
+    assert (stats.consumed, stats.processed, stats.dead_lettered) == (21, 20, 1)
+    assert stats.dead_reasons == {"bad_avro": 1}
+    store = open_store(settings.db)
+    try:
+        assert store.known_ids([r["id"] for r in rows]) == {r["id"] for r in rows}
+        assert store.time_range() == (at, at + timedelta(minutes=19))
+    finally:
+        store.close()
+    assert [path for path, _ in schema_registry.requests].count("/schemas/ids/1") == 1
+
+
+def test_an_unreachable_registry_stops_the_consumer_and_loses_nothing(
+    kafka_broker: KafkaBroker, schema_registry: Registry, tmp_path: Path
+) -> None:
+    from finsentry.sources.registry import RegistryUnavailable
+
+    topic = kafka_broker.create_topic("avro-down", partitions=1)
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    rows = [
+        {"id": f"down-{i}", "published_at": at, "source": "Wire", "headline": f"Acme down story {i}"}
+        for i in range(5)
+    ]
+    kafka_broker.produce(topic, [(None, avro_framed(r)) for r in rows])
+    url = schema_registry.url
+    schema_registry.stop()
+    settings = kafka_broker.settings(
+        db=str(tmp_path / "down.db"), kafka_topic=topic, kafka_group="avro-down",
+        batch_max_items=8, batch_max_wait_ms=200, schema_registry_url=url,
+    )  # fmt: skip
+    with pytest.raises(RegistryUnavailable, match="cannot be reached"):
+        consume_once(settings, 5)
+    store = open_store(settings.db)
+    try:
+        assert store.counts()["items"] == 0 and store.counts()["dead_letters"] == 0
+    finally:
+        store.close()
+    back = Registry()  # the registry is back (on another port): the same group reads all five
+    back.start()
+    try:
+        stats = consume_once(settings.with_overrides(schema_registry_url=back.url), 5)
+    finally:
+        back.stop()
+    assert (stats.consumed, stats.processed, stats.dead_lettered) == (5, 5, 0)

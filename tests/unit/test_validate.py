@@ -419,7 +419,7 @@ def test_values_framed_for_a_schema_registry_are_read_and_others_say_what_they_a
     assert dead == [] and items[0] == parse_records([record(good())], SETTINGS, NOW)[0][0]
     avro = b"\x00" + (42).to_bytes(4, "big") + b"\x06n-1\x14Harbor Wire"
     code, reason = reject(avro)
-    assert code == "bad_json" and "schema id 42" in reason and "JSON Schema serializer" in reason
+    assert code == "bad_json" and "schema id 42" in reason and "FINSENTRY_SCHEMA_REGISTRY_URL" in reason
     broken = b"\x00" + (7).to_bytes(4, "big") + b'{"id": "n-1",'
     code, reason = reject(broken)
     assert code == "bad_json" and "invalid JSON" in reason

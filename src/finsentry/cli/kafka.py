@@ -258,6 +258,8 @@ def publish(
 
 def _explain_kafka_error(exc: Exception, bootstrap: str) -> None:
     """Turn a kafka-python error into a message that says what to do."""
+    if type(exc).__name__ == "RegistryUnavailable":
+        raise click.ClickException(str(exc)) from exc
     if type(exc).__name__ == "UnsupportedCodecError":
         raise click.ClickException(
             f"the topic holds compressed batches this install cannot read ({exc}); install the "

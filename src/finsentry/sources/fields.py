@@ -35,6 +35,7 @@ class Reason(StrEnum):
 
     BAD_UTF8 = "bad_utf8"
     BAD_JSON = "bad_json"
+    BAD_AVRO = "bad_avro"
     BAD_CSV = "bad_csv"
     NOT_OBJECT = "not_object"
     NULL_VALUE = "null_value"

@@ -46,6 +46,7 @@ from finsentry.sources.fields import (
 )
 from finsentry.sources.mapping import REQUIRED_FIELDS, mapped_fields, mapping_hint
 from finsentry.sources.normalise import normalise_text
+from finsentry.sources.registry import RegistryUnavailable, SchemaNotFound, registry_for
 
 __all__ = ["CsvRecord", "OversizeRecord", "Reason", "Rejected", "parse_record", "parse_records"]
 
@@ -92,6 +93,8 @@ def parse_records(
             items.append(parse_record(record, settings, now))
         except Rejected as exc:
             dead.append(dead_letter(record, exc.code, exc.message, settings))
+        except RegistryUnavailable:
+            raise  # the records are fine: stop the batch, store and commit nothing, read again
         except Exception as exc:  # a bug here must cost one record, never the batch
             log.exception("validation failed unexpectedly on %s", inert_text(record.locator))
             message = f"validation failed unexpectedly ({type(exc).__name__}); please report it"
@@ -146,6 +149,8 @@ def parse_record(record: RawRecord, settings: Settings, now: datetime) -> NewsIt
         if type(value) is dict:
             return _build_item(value, record, settings, now)
         if data[:1] == _SCHEMA_REGISTRY_MAGIC and len(data) > _SCHEMA_REGISTRY_HEADER:
+            if settings.schema_registry_url and not _json_like(data[_SCHEMA_REGISTRY_HEADER:]):
+                return _build_item(_avro_fields(data, settings), record, settings, now)
             data = _schema_registry_json(data)
     if not data.strip():
         raise Rejected(
@@ -174,18 +179,41 @@ _SCHEMA_REGISTRY_MAGIC = b"\x00"
 _SCHEMA_REGISTRY_HEADER = 5
 
 
+def _json_like(payload: bytes) -> bool:
+    return payload.lstrip()[:1] in (b"{", b"[", b'"') or payload.strip() == b"null"
+
+
 def _schema_registry_json(data: bytes) -> bytes:
     """The JSON of a value framed for the Schema Registry (as the JSON Schema serializer writes
-    it); :class:`Rejected` when the framed value is not JSON (Avro, Protobuf)."""
+    it); :class:`Rejected` when the framed value is not JSON and no registry is configured."""
     payload = data[_SCHEMA_REGISTRY_HEADER:]
-    if payload.lstrip()[:1] in (b"{", b"[", b'"') or payload.strip() == b"null":
+    if _json_like(payload):
         return payload
     schema = int.from_bytes(data[1:_SCHEMA_REGISTRY_HEADER], "big")
     raise Rejected(
         Reason.BAD_JSON,
-        f"the value is framed for a Schema Registry (schema id {schema}) but is not JSON: "
-        "Avro or Protobuf? finsentry reads JSON; produce with a JSON or JSON Schema serializer",
+        f"the value is framed for a Schema Registry (schema id {schema}) but is not JSON: Avro? "
+        "set FINSENTRY_SCHEMA_REGISTRY_URL to read it; Protobuf is not read",
     )
+
+
+def _avro_fields(data: bytes, settings: Settings) -> Mapping[str, Any]:
+    """The fields of an Avro value framed for the Schema Registry, decoded with its schema."""
+    schema = int.from_bytes(data[1:_SCHEMA_REGISTRY_HEADER], "big")
+    password = settings.schema_registry_password
+    registry = registry_for(
+        str(settings.schema_registry_url),
+        settings.schema_registry_user,
+        password.get_secret_value() if password is not None else None,
+    )
+    try:
+        return registry.decode(schema, data[_SCHEMA_REGISTRY_HEADER:])
+    except SchemaNotFound as exc:
+        raise Rejected(Reason.BAD_AVRO, f"{exc}; produce with a registered Avro schema") from None
+    except ValueError as exc:
+        raise Rejected(
+            Reason.BAD_AVRO, f"the value does not decode with Avro schema id {schema}: {exc}"
+        ) from None
 
 
 def _json_fields(text: str) -> Mapping[str, Any]:
