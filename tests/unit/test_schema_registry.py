@@ -80,12 +80,21 @@ def test_a_registry_that_fails_stops_the_batch(schema_registry: Registry, status
 
 
 def test_an_unreachable_registry_stops_the_batch(schema_registry: Registry) -> None:
-    url = schema_registry.url
+    url = schema_registry.url.replace("http://", "http://svc:s3cret@")  # a login in the URL
     schema_registry.stop()
-    with pytest.raises(RegistryUnavailable, match="cannot be reached"):
+    with pytest.raises(RegistryUnavailable, match="cannot be reached") as caught:
         parse_records([raw(avro_framed(record(1)))], Settings(schema_registry_url=url), NOW)
+    assert "s3cret" not in str(caught.value) and "svc" not in str(caught.value)
 
 
 def test_the_registry_url_is_checked() -> None:
     with pytest.raises(ValueError, match="schema registry URL"):
         Settings(schema_registry_url="registry:8081")
+
+
+def test_a_login_in_the_registry_url_is_used_and_never_shown(schema_registry: Registry) -> None:
+    url = schema_registry.url.replace("http://", "http://svc:p%40ss@")
+    items, dead = parse_records([raw(avro_framed(record(5)))], Settings(schema_registry_url=url), NOW)
+    assert dead == [] and items[0].id == "avro-5"
+    token = base64.b64encode(b"svc:p@ss").decode()
+    assert schema_registry.requests[-1] == ("/schemas/ids/1", f"Basic {token}")

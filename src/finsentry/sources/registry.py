@@ -25,6 +25,7 @@ import urllib.request
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 from finsentry.schema import as_utc
@@ -47,7 +48,12 @@ class SchemaRegistry:
     """Schemas by id from one registry, fetched once each; thread-safe."""
 
     def __init__(self, url: str, user: str | None = None, password: str | None = None) -> None:
-        self.url = url.rstrip("/")
+        parts = urlsplit(url.rstrip("/"))
+        host = f"{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        self.shown = f"{parts.scheme}://{host}"  # what errors name: never a login
+        self.url = f"{self.shown}{parts.path}"
+        if parts.username and not user:  # a login written in the URL
+            user, password = unquote(parts.username), unquote(parts.password or "")
         self._auth = None
         if user:
             token = base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
@@ -98,13 +104,14 @@ class SchemaRegistry:
                 raise SchemaNotFound(f"schema id {schema_id} is not in the registry") from None
             hint = "check FINSENTRY_SCHEMA_REGISTRY_USER/PASSWORD" if exc.code in (401, 403) else ""
             raise RegistryUnavailable(
-                f"the schema registry {self.url} answered HTTP {exc.code} for schema id "
+                f"the schema registry {self.shown} answered HTTP {exc.code} for schema id "
                 f"{schema_id}{'; ' + hint if hint else ''}"
             ) from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise RegistryUnavailable(
-                f"the schema registry {self.url} cannot be reached ({exc}); nothing of this "
-                "batch was stored or committed: start again once it answers"
+                f"the schema registry {self.shown} cannot be reached "
+                f"({getattr(exc, 'reason', None) or type(exc).__name__}); nothing of this batch "
+                "was stored or committed: start again once it answers"
             ) from None
         kind = body.get("schemaType", "AVRO")
         if kind != "AVRO":
