@@ -175,8 +175,9 @@ def evaluate(
     backend: str | None,
     max_length: int | None,
 ) -> None:
-    """Measure a model on labelled data: accuracy, macro-F1, per-class precision and recall, and
-    the confusion matrix; writes a JSON and a markdown report.
+    """Measure a model on labelled data: accuracy, macro-F1, per-class precision and recall, the
+    confusion matrix and calibration (ECE, NLL, Brier, reliability diagram); writes a JSON and a
+    markdown report.
 
     \b
     Examples:
