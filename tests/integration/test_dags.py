@@ -643,6 +643,7 @@ def test_model_eval_stores_metrics_and_fails_on_a_drop(
     assert nodata["tries"]["check_accuracy"] == 1, nodata
     first, second = (e["accuracy"]["sentiment"] for e in history)
     assert first - second > 0.02 and all(e["examples"] == len(LABELLED) for e in history)
+    assert all(0.0 <= e["ece"]["sentiment"] <= 1.0 for e in history)  # calibration kept too
     assert (dag_runs["work"] / "eval" / "model-eval-2026-03-09.json").exists()
     _, inbox = smtp_inbox
     # the same recipients also get the alert e-mail the finsentry_outbox run drains

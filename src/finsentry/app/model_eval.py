@@ -91,6 +91,12 @@ def evaluate_model(
         "data": data,
         "accuracy": accuracy,
         "macro_f1": {name: round(m.macro_f1, 6) for name, m in metrics.items()},
+        # how far the probabilities drift from how often they are right (docs/operations.md)
+        "ece": {
+            name: round(m.calibration.ece, 6)
+            for name, m in metrics.items()
+            if m.calibration is not None
+        },
         "examples": sum(m.count for m in metrics.values()),
     }
     reference = _record_evaluation(settings, entry, baseline)
