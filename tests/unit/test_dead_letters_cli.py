@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from finsentry.cli import main
+from tests.fixtures.registry import Registry, avro_framed
 
 FOREIGN = {"title": "Acme plant explosion halts output", "date": "2026-03-02T14:05:00Z",
            "publisher": "Wire"}  # fmt: skip
@@ -81,3 +82,35 @@ def test_replay_stores_what_now_reads_and_keeps_the_rest(dead_store: str) -> Non
     listed = run("list", "--db", dead_store)
     assert "2 dead letters: bad_json 1, missing_field 1" in listed
     assert "4 dead letters" in run("list", "--db", dead_store, "--all")
+
+
+def test_avro_records_dead_lettered_without_a_registry_are_replayed_with_one(
+    tmp_path: Path, schema_registry: Registry
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from finsentry.config import Settings
+    from finsentry.pipeline import Pipeline
+    from finsentry.schema import RawRecord
+    from tests.fixtures.scorers import LexiconScorer
+
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    rows = [{"id": f"late-avro-{i}", "published_at": at, "source": "Wire",
+             "headline": f"Acme avro replay story {i}"} for i in range(3)]  # fmt: skip
+    db = str(tmp_path / "avro.db")
+    pipeline = Pipeline.from_settings(Settings(db=db), scorer=LexiconScorer())
+    try:
+        report = pipeline.process(
+            [RawRecord(avro_framed(r), "kafka", "news/0", i) for i, r in enumerate(rows)], "kafka"
+        )
+    finally:
+        pipeline.close()
+    assert report.processed == 0 and {d.reason_code for d in report.dead_letters} == {"bad_json"}
+    out = run("replay", "--db", db, "--quiet", env={"FINSENTRY_SCHEMA_REGISTRY_URL": schema_registry.url})
+    assert "replayed 3 dead letters: 3 read and stored (3 new items), 0 still dead" in out, out
+    con = sqlite3.connect(db)
+    try:
+        stored = {r[0] for r in con.execute("SELECT id FROM items")}
+    finally:
+        con.close()
+    assert stored == {r["id"] for r in rows}
