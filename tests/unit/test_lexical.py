@@ -242,6 +242,11 @@ def test_train_lexical_adds_a_head_to_a_model_directory(
     texts = [e.text for e in labelled(30, seed=12)]
     settings = Settings(model=str(tmp_path / "m"), device="cpu", max_length=16)
     before = load_scorer(settings).probabilities(texts)["sentiment"]
+    # temperatures fitted before: the sentiment one goes with the old head, others stay
+    from dataclasses import replace
+
+    fitted = {"tasks": {"sentiment": {"temperature": 2.0}, "entity": {"temperature": 3.0}}}
+    replace(spec, calibration=fitted).write(tmp_path / "m")
 
     runner = CliRunner()
     result = runner.invoke(
@@ -261,6 +266,8 @@ def test_train_lexical_adds_a_head_to_a_model_directory(
     assert result.exit_code == 0, result.output
     spec = ModelSpec.read(tmp_path / "m")
     assert spec.lexical is not None and spec.lexical["weight"] == 0.4
+    assert "removed the temperatures of sentiment" in result.output
+    assert spec.calibration == {"tasks": {"entity": {"temperature": 3.0}}}
     assert json.loads((tmp_path / "m" / "finsentry_model.json").read_text())["format"] == 2
     scorer = load_scorer(settings)
     assert scorer.lexical is not None

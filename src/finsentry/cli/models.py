@@ -136,8 +136,26 @@ def train_lexical(
         raise click.BadParameter("must be between 0 and 1 (exclusive)", param_hint="--weight")
     click.echo(f"fitting the lexical head on {len(examples)} examples", err=True)
     head = fit_lexical_head(examples, {t: spec.heads[t] for t in labels}, weight, c)
-    replace(spec, lexical=head.save(directory)).write(directory)
+    calibration, stale = _without(spec.calibration, set(labels))
+    replace(spec, lexical=head.save(directory), calibration=calibration).write(directory)
     click.echo(f"wrote the lexical head ({len(head.vocab)} n-grams) into {directory}")
+    if stale:
+        click.echo(
+            f"removed the temperatures of {', '.join(stale)}: they were fitted with the old "
+            "lexical head; fit them again with finsentry calibrate"
+        )
+
+
+def _without(
+    calibration: dict[str, Any] | None, tasks: set[str]
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """``calibration`` without the temperatures of ``tasks`` (None when none is left), and the
+    tasks whose temperatures were dropped."""
+    if not calibration:
+        return calibration, []
+    kept = {t: v for t, v in calibration.get("tasks", {}).items() if t not in tasks}
+    stale = sorted(set(calibration.get("tasks", {})) - set(kept))
+    return ({**calibration, "tasks": kept} if kept else None), stale
 
 
 # ------------------------------------------------------------------------------------ evaluate
