@@ -164,3 +164,10 @@ def test_sentiment_written_as_a_sign_is_read(tmp_path: Path) -> None:
     assert [e.label for e in load_examples(ids, "sentiment", {"sentiment": ["negative", "positive"]})] == [
         "negative", "positive",
     ]  # fmt: skip
+
+
+def test_a_sentiment_score_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    scores = tmp_path / "fiqa.csv"
+    scores.write_text("text,label\nProfit soars,0.62\nShares sink,-0.4\n")
+    with pytest.raises(DataError, match="a sentiment score\\? write each row's class"):
+        load_examples(scores, "sentiment")

@@ -171,6 +171,20 @@ def signed_labels(raw: Iterable[object]) -> dict[str, str] | None:
     return found if "negative" in found.values() else None
 
 
+def _score_hint(text: str) -> str:
+    """A hint for a sentiment given as a score (FiQA's -1..1, say): classes are needed."""
+    try:
+        value = float(text)
+    except ValueError:
+        return ""
+    if -1.0 <= value <= 1.0:
+        return (
+            " (a sentiment score? write each row's class instead, e.g. negative below -0.1, "
+            "positive above 0.1, neutral between: the cut is a choice about your data)"
+        )
+    return ""
+
+
 def canonical_label(task: str, raw: object, names: Sequence[str] | None) -> str:
     """Map a raw label (name or id) to the class name the model uses."""
     text = str(raw).strip()
@@ -185,7 +199,7 @@ def canonical_label(task: str, raw: object, names: Sequence[str] | None) -> str:
             hint = (
                 " (labels look like ids: pass --label-names sentiment=NAME0,NAME1,NAME2)"
                 if text.lstrip("-").isdigit()
-                else ""
+                else _score_hint(text)
             )
             raise DataError(f"sentiment label {text!r} is not negative/neutral/positive{hint}")
         return name
