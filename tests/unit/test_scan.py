@@ -226,3 +226,36 @@ def test_a_file_of_values_alone_is_numbered_and_scanned_as_rows(tmp_path: Path) 
     (tmp_path / "words.txt").write_text("\n".join([*written[:50], "oops", *written[50:]]) + "\n")
     refused = CliRunner().invoke(main, ["scan", "--csv", str(tmp_path / "words.txt")])
     assert refused.exit_code == 2 and "values alone, one per line" in refused.output
+
+
+def test_listed_rows_are_checked_against_a_label_column(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from finsentry.app.scan import label_agreement
+    from finsentry.cli.scan import scan as scan_command
+
+    # stretches at rows 3-4 and 10; listed rows 5 (near the first), 20 (near none)
+    labels = np.zeros(30, dtype=np.int64)
+    labels[[3, 4, 10]] = 1
+    found = label_agreement(labels, [5, 20], tolerance=1)
+    assert (found.stretches, found.found, found.others) == (2, 1, 1)
+    assert label_agreement(labels, [5, 20], tolerance=0).found == 0
+
+    rng = np.random.default_rng(4)
+    values = 10 + rng.normal(0, 0.5, 1200)
+    values[[700, 1000]] += 12
+    rows = ["timestamp,value,is_anomaly"] + [
+        f"{i + 1},{v:.4f},{int(i in (700, 1000))}" for i, v in enumerate(values)
+    ]
+    data = tmp_path / "yahoo_a1.csv"
+    data.write_text("\n".join(rows) + "\n")
+    out = CliRunner().invoke(scan_command, ["--csv", str(data), "--label-column", "is_anomaly"])
+    assert out.exit_code == 0, out.output
+    assert "labels: 2 of 2 labelled stretches listed (within 5 rows)" in out.output
+    listed = CliRunner().invoke(
+        scan_command, ["--csv", str(data), "--label-column", "is_anomaly", "--json"]
+    )
+    summary = json.loads(listed.output.strip().splitlines()[-1])
+    assert summary["labels"]["found"] == 2 and summary["labels"]["labelled_stretches"] == 2
+    missing = CliRunner().invoke(scan_command, ["--csv", str(data), "--label-column", "truth"])
+    assert missing.exit_code == 2 and "has no column 'truth'" in missing.output

@@ -84,21 +84,8 @@ def evaluate_model(
     prefix = Path(out_dir) / f"model-eval-{evaluated_for.isoformat()}"
     prefix.parent.mkdir(parents=True, exist_ok=True)
     json_path, md_path = write_reports(prefix, scorer.model_id, data, metrics)
-    accuracy = {name: round(m.accuracy, 6) for name, m in metrics.items()}
-    entry = {
-        "date": evaluated_for.isoformat(),
-        "model": scorer.model_id,
-        "data": data,
-        "accuracy": accuracy,
-        "macro_f1": {name: round(m.macro_f1, 6) for name, m in metrics.items()},
-        # how far the probabilities drift from how often they are right (docs/operations.md)
-        "ece": {
-            name: round(m.calibration.ece, 6)
-            for name, m in metrics.items()
-            if m.calibration is not None
-        },
-        "examples": sum(m.count for m in metrics.values()),
-    }
+    entry = _entry(evaluated_for, scorer.model_id, data, metrics)
+    accuracy = entry["accuracy"]
     reference = _record_evaluation(settings, entry, baseline)
     drops = {
         name: {"accuracy": acc, "reference": reference[name]}
@@ -120,6 +107,24 @@ def evaluate_model(
         smtp_send(settings, _accuracy_mail(settings, result))
         result["notified"] = True
     return result
+
+
+def _entry(evaluated_for: date, model: str, data: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    """One week's entry of the ``model_eval`` history."""
+    return {
+        "date": evaluated_for.isoformat(),
+        "model": model,
+        "data": data,
+        "accuracy": {name: round(m.accuracy, 6) for name, m in metrics.items()},
+        "macro_f1": {name: round(m.macro_f1, 6) for name, m in metrics.items()},
+        # how far the probabilities drift from how often they are right (docs/operations.md)
+        "ece": {
+            name: round(m.calibration.ece, 6)
+            for name, m in metrics.items()
+            if m.calibration is not None
+        },
+        "examples": sum(m.count for m in metrics.values()),
+    }
 
 
 def _accuracy_mail(settings: Settings, result: dict[str, Any]) -> EmailMessage:

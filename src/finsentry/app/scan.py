@@ -17,18 +17,25 @@ one day of rows as period when the rows have a regular step that divides a day.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from finsentry.app.series_csv import (
+    CsvSeries,
+    LabelAgreement,
+    filled,
+    label_agreement,
+    parse_time,
+    read_csv,
+    read_csv_series,
+)
 from finsentry.detectors.series import SeriesConfig, SeriesDetector, robust_baseline
-from finsentry.schema import ScopeKind, WindowStat, unix_seconds
+from finsentry.schema import ScopeKind, WindowStat
 
 if TYPE_CHECKING:
     from finsentry.store.base import Store
@@ -37,9 +44,12 @@ __all__ = [
     "METRICS",
     "CsvSeries",
     "Finding",
+    "LabelAgreement",
     "benchmarked_config",
+    "label_agreement",
     "learning_period",
     "learning_rows",
+    "parse_time",
     "read_csv",
     "read_csv_series",
     "rows_per_period",
@@ -174,140 +184,6 @@ def _seconds(stamp: np.datetime64) -> int:
     return int(np.asarray(stamp).astype("datetime64[s]").astype(np.int64))
 
 
-def parse_time(text: str) -> np.datetime64:
-    """A timestamp (``2014-04-01 00:00:00``; ISO 8601 with ``T``, fractions or an offset too)
-    as a naive UTC datetime64; a time without offset is taken as UTC."""
-    stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
-    return np.datetime64(stamp, "s")
-
-
-@dataclass(frozen=True, slots=True)
-class CsvSeries:
-    """A CSV file's series (:func:`read_csv`). ``positions``: its first column numbers the rows
-    (1, 2, 3 ...) rather than dating them; ``timestamps`` then hold those numbers as seconds
-    after 1970, which no output shows as a time."""
-
-    timestamps: np.ndarray
-    values: np.ndarray
-    missing: int
-    positions: bool = False
-
-
-EPOCH_S_FROM = 1e8  # a Unix time in seconds from 1973 on; smaller numbers count the rows
-
-
-def read_csv(path: Path, time_column: str | None = None, value_column: str | None = None) -> CsvSeries:
-    """Timestamps and values of a CSV file, in time order, and how many values were missing.
-
-    The columns are ``time_column`` and ``value_column`` when given (a name of the header, any
-    case: :class:`ValueError` when absent), else ``timestamp`` and ``value``, else the first two.
-    A timestamp is a date and
-    time (:func:`parse_time`) or, when the first row's is a number, a Unix time in seconds or
-    milliseconds (by its size), or a row number (numbers below 1e8, as in Yahoo's S5 files). A
-    missing or non-numeric value (blank, ``nan``, ``inf``) takes the last value before it (the
-    first valid one at the start): the detector sees no change there. Rows whose timestamp does
-    not parse are dropped. A file of values alone (one column, or numbers separated by blanks,
-    as in the UCR anomaly archive), with or without a header line, is numbered 1, 2, 3 ...
-    """
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle))
-    if not rows:
-        return CsvSeries(np.array([], dtype="datetime64[s]"), np.array([]), 0)
-    if time_column is None and value_column is None and (bare := _bare_values(rows)):
-        t = np.arange(1, len(bare) + 1, dtype=np.int64).astype("datetime64[s]")
-        return CsvSeries(*_filled(t, np.array(bare, dtype=float)), positions=True)
-    header = [h.strip().lower() for h in rows[0]]
-    t_col = _column(header, time_column, "timestamp", 0, path)
-    v_col = _column(header, value_column, "value", 1, path)
-    rows = [row for row in rows[1:] if len(row) > max(t_col, v_col) and row[t_col].strip()]
-    numeric = bool(rows) and _number(rows[0][t_col]) is not None
-    cells: list[float | np.datetime64] = []
-    values = []
-    for row in rows:
-        stamp: float | np.datetime64 | None
-        if numeric:
-            stamp = _number(row[t_col])
-        else:
-            try:
-                stamp = parse_time(row[t_col])
-            except ValueError:
-                stamp = None
-        if stamp is None:
-            continue
-        try:
-            value = float(row[v_col])
-        except ValueError:
-            value = math.nan
-        cells.append(stamp)
-        values.append(value if math.isfinite(value) else math.nan)
-    positions = False
-    if numeric:
-        numbers = np.array(cells, dtype=float)
-        largest = float(np.abs(numbers).max()) if len(numbers) else 0.0
-        scale = 1e-3 if unix_seconds(largest) != largest else 1.0  # one unit for the file
-        positions = largest < EPOCH_S_FROM
-        t = np.round(numbers * scale).astype(np.int64).astype("datetime64[s]")
-    else:
-        t = np.array(cells, dtype="datetime64[s]")
-    order = np.argsort(t, kind="stable")
-    t, x, missing = _filled(t[order], np.array(values, dtype=float)[order])
-    return CsvSeries(t, x, missing, positions)
-
-
-def _bare_values(rows: list[list[str]]) -> list[float] | None:
-    """The numbers of a file that holds nothing else (after an optional header line), in file
-    order, non-finite ones as NaN; None for any other file."""
-    if any(len(row) > 1 for row in rows):
-        return None
-    cells = [cell for row in rows if row for cell in row[0].split()]
-    if cells and _float(cells[0]) is None:
-        cells = cells[1:]  # a header
-    values = [_float(cell) for cell in cells]
-    if not values or None in values:
-        return None
-    return [v if v is not None and math.isfinite(v) else math.nan for v in values]
-
-
-def _float(text: str) -> float | None:
-    """``text`` as a float (``nan`` and ``inf`` included), or None."""
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _column(header: list[str], wanted: str | None, usual: str, fallback: int, path: Path) -> int:
-    if wanted is None:
-        return header.index(usual) if usual in header else fallback
-    name = wanted.strip().lower()
-    if name not in header:
-        raise ValueError(f"{path} has no column {wanted!r}; its columns: {', '.join(header)}")
-    return header.index(name)
-
-
-def read_csv_series(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
-    """:func:`read_csv` as (timestamps, values, missing)."""
-    series = read_csv(path)
-    return series.timestamps, series.values, series.missing
-
-
-def _number(text: str) -> float | None:
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _filled(t: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    missing = int(np.isnan(x).sum())
-    if missing and missing < len(x):
-        x = pd.Series(x).ffill().bfill().to_numpy(dtype=float)
-    return t, x, missing
-
-
 def scopes_series(
     store: Store,
     scope: tuple[str, str],
@@ -359,7 +235,7 @@ def _series(
         else:
             values.append(stat.score_sum / count)
     stamps = np.array([at.tz_convert(None).to_datetime64() for at in starts], dtype="datetime64[s]")
-    return (*_filled(stamps, np.array(values, dtype=float)), np.array(counts, dtype=np.int64))
+    return (*filled(stamps, np.array(values, dtype=float)), np.array(counts, dtype=np.int64))
 
 
 def _window_start(at: datetime, size_s: int) -> datetime:

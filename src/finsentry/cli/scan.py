@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,7 @@ SEASONAL_CYCLES = 4
 if TYPE_CHECKING:
     import numpy as np
 
+    from finsentry.app.scan import Finding
     from finsentry.detectors.series import SeriesConfig
 
     # timestamps, values, values carried forward, rows that may be listed (None: all)
@@ -48,6 +49,14 @@ if TYPE_CHECKING:
 @click.option(
     "--value-column", metavar="NAME", help="With --csv: the column of values, e.g. Close "
     "[default: value, else the second].",
+)  # fmt: skip
+@click.option(
+    "--label-column", metavar="NAME", help="With --csv: a column marking anomalous rows (1/0, as "
+    "is_anomaly); the listed rows are then checked against it.",
+)  # fmt: skip
+@click.option(
+    "--label-tolerance", type=click.IntRange(min=0), default=5, show_default=True,
+    help="With --label-column: how many rows from a labelled stretch a listed row may be.",
 )  # fmt: skip
 @click.option(
     "--metric",
@@ -120,6 +129,8 @@ def scan(
     csv_path: Path | None,
     time_column: str | None,
     value_column: str | None,
+    label_column: str | None,
+    label_tolerance: int,
     metric: str,
     db: str | None,
     window_s: int | None,
@@ -143,17 +154,18 @@ def scan(
       finsentry scan --scope all --metric negative_share --window-s 3600
       finsentry scan --csv latency.csv --json
     """
-    from finsentry.app.scan import benchmarked_config
 
     if (scope_text is None) == (csv_path is None):
         raise click.UsageError(
             "give one of --scope KIND:VALUE (a scope of the store) or --csv FILE"
         )
-    if csv_path is None and (time_column or value_column):
-        raise click.UsageError("--time-column and --value-column name columns of a --csv file")
-    positions = False
+    if csv_path is None and (time_column or value_column or label_column):
+        raise click.UsageError(
+            "--time-column, --value-column and --label-column name columns of a --csv file"
+        )
+    positions, labels = False, None
     if csv_path is not None:
-        series, positions = _csv(csv_path, time_column, value_column)
+        series, positions, labels = _csv(csv_path, time_column, value_column, label_column)
         named = {str(csv_path): series}
     else:
         assert scope_text is not None
@@ -162,18 +174,29 @@ def scan(
     several = len(named) > 1 or (scope_text or "").endswith(":*")
     shown = 0
     for name, series in named.items():
-        stamps, values = series[0], series[1]
-        try:
-            config = benchmarked_config(
-                stamps, len(values), history=history, min_z=min_z, threshold=threshold,
-                seasonal=not (no_seasonal or positions), min_cycles=SEASONAL_CYCLES,
-            )  # fmt: skip
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from None
+        config = _config(series, history, min_z, threshold, seasonal=not (no_seasonal or positions))
         what = name if csv_path is not None else f"{name} {metric}"
-        shown += _show(what, series, config, as_json, quiet_if_none=several, positions=positions)
+        found = _show(what, series, config, as_json, quiet_if_none=several, positions=positions)
+        shown += len(found)
+        if labels is not None:
+            _against_labels(what, series[0], found, labels, label_tolerance, as_json)
     if several and not as_json:
         click.echo(f"{shown} anomalies in {len(named)} scopes")
+
+
+def _config(
+    series: Series, history: int | None, min_z: float, threshold: float, seasonal: bool
+) -> SeriesConfig:
+    """The benchmarked detector's configuration for this series (a usage error when unfit)."""
+    from finsentry.app.scan import benchmarked_config
+
+    try:
+        return benchmarked_config(
+            series[0], len(series[1]), history=history, min_z=min_z, threshold=threshold,
+            seasonal=seasonal, min_cycles=SEASONAL_CYCLES,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _show(
@@ -183,9 +206,9 @@ def _show(
     as_json: bool,
     quiet_if_none: bool,
     positions: bool = False,
-) -> int:
+) -> list[Finding]:
     """Print one series' anomalies (nothing for a series without any, among several); returns
-    how many. ``positions``: the series' rows are numbered, not dated."""
+    them. ``positions``: the series' rows are numbered, not dated."""
     from finsentry.app.scan import describe_series, scan
     from finsentry.inert import for_terminal
 
@@ -194,9 +217,9 @@ def _show(
     if as_json:
         for finding in found:
             click.echo(json.dumps({"series": what, **finding.to_json()}))
-        return len(found)
+        return found
     if quiet_if_none and not found:
-        return 0
+        return found
     click.echo(for_terminal(f"{what}: {describe_series(stamps, config, positions)}"))
     if missing:
         click.echo(f"{missing} rows without a value took the value before them")
@@ -207,15 +230,37 @@ def _show(
             f"of the rows before ({_z_text(f.z)})  score {f.score:.3f}"
         )
     click.echo(f"{len(found)} anomalies")
-    return len(found)
+    return found
 
 
-def _csv(path: Path, time_column: str | None, value_column: str | None) -> tuple[Series, bool]:
-    """The file's series, and whether its rows are numbered rather than dated."""
+def _against_labels(
+    what: str, stamps: Any, found: list[Finding], labels: Any, tolerance: int, as_json: bool
+) -> None:
+    """How the listed rows meet the rows a label column marks anomalous."""
+    import numpy as np
+
+    from finsentry.app.scan import label_agreement
+
+    times = [np.datetime64(f.at.astimezone(UTC).replace(tzinfo=None), "s") for f in found]
+    rows = np.searchsorted(stamps, np.array(times, dtype="datetime64[s]")).tolist()
+    agreement = label_agreement(labels, rows, tolerance)
+    if as_json:
+        click.echo(json.dumps({"series": what, "labels": agreement.to_json()}))
+        return
+    click.echo(
+        f"labels: {agreement.found} of {agreement.stretches} labelled stretches listed (within "
+        f"{tolerance} rows); {agreement.others} listed rows outside them"
+    )
+
+
+def _csv(
+    path: Path, time_column: str | None, value_column: str | None, label_column: str | None
+) -> tuple[Series, bool, Any]:
+    """The file's series, whether its rows are numbered rather than dated, and its labels."""
     from finsentry.app.scan import read_csv
 
     try:
-        found = read_csv(path, time_column, value_column)
+        found = read_csv(path, time_column, value_column, label_column)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if not len(found.values) or found.missing == len(found.values):
@@ -224,7 +269,7 @@ def _csv(path: Path, time_column: str | None, value_column: str | None) -> tuple
             "2026-01-05 14:00:00,42; a Unix time or a row number also serves as timestamp; "
             "or values alone, one per line)"
         )
-    return (found.timestamps, found.values, found.missing, None), found.positions
+    return (found.timestamps, found.values, found.missing, None), found.positions, found.labels
 
 
 def _scopes(
