@@ -24,6 +24,7 @@ INPUT_FIELDS = ("id", "published_at", "source", "headline", "body", "url", "tick
 CONTENT_ID = "@content"  # input_fields' id=@content: an id made from the record's content
 KEY_ID = "@key"  # input_fields' id=@key: the Kafka message key (UTF-8) as the id
 RECORD_TIME = "@timestamp"  # input_fields' published_at=@timestamp: the Kafka record's timestamp
+RECORD_TOPIC = "@topic"  # input_fields' source=@topic: the Kafka topic a record was read from
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")  # what Kafka accepts as a topic name
 
 
@@ -85,7 +86,8 @@ class Settings(BaseSettings):
         "(headline=title,published_at=date,source=publisher); a record without FIELD takes its "
         "NAME field (dots read nested objects: headline=content.title). id=@content gives a "
         "record without an id one made from its source, time and headline; id=@key takes its "
-        "Kafka message key, published_at=@timestamp its Kafka record timestamp.",
+        "Kafka message key, published_at=@timestamp its Kafka record timestamp, source=@topic "
+        "the topic it was read from.",
     )
 
     # --- entities and duplicates -------------------------------------------------------------
@@ -218,6 +220,8 @@ class Settings(BaseSettings):
                 raise ValueError(f"input field {pair!r}: {name} can only make an id")
             if name == RECORD_TIME and field != "published_at":
                 raise ValueError(f"input field {pair!r}: {name} can only give published_at")
+            if name == RECORD_TOPIC and field != "source":
+                raise ValueError(f"input field {pair!r}: {name} can only give source")
             if field in seen:
                 raise ValueError(f"input field {field!r} is mapped twice")
             seen.add(field)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -415,23 +416,37 @@ def test_several_topics_are_read_as_one_stream_with_a_dead_letter_topic_each(
         db=str(tmp_path / "multi.db"), kafka_topic=f"{wire}, {rss}", kafka_group="multi",
         batch_max_items=32, batch_max_wait_ms=200,
     )  # fmt: skip
+    # the rss feed's records carry no source: the topic names it (--field source=@topic)
+    for line in rss_lines[:10]:
+        row = json.loads(line)
+        del row["source"]
+        kafka_broker.produce(rss, [(None, json.dumps(row | {"id": row["id"] + "-nosrc"}).encode())])
+    settings = settings.with_overrides(input_fields=("source=@topic",))
     assert settings.kafka_topics == (wire, rss)
     pipeline = Pipeline.from_settings(settings, scorer=LexiconScorer())
     try:
         totals = KafkaNewsConsumer(
-            settings, pipeline, options=ConsumeOptions(max_messages=102, session_timeout_ms=6000)
+            settings, pipeline, options=ConsumeOptions(max_messages=112, session_timeout_ms=6000)
         ).run()
         inputs = set(pipeline.input_times)
     finally:
         pipeline.close()
-    assert (totals.consumed, totals.processed, totals.dead_lettered) == (102, 100, 2)
+    assert (totals.consumed, totals.processed, totals.dead_lettered) == (112, 110, 2)
     assert inputs == {f"{wire}/0", f"{wire}/1", f"{rss}/0"}
     store = open_store(settings.db)
     try:
         ids = [json.loads(v)["id"] for v in wire_lines + rss_lines]
         assert store.known_ids(ids) == set(ids)
+        sourceless = [json.loads(v)["id"] + "-nosrc" for v in rss_lines[:10]]
+        assert store.known_ids(sourceless) == set(sourceless)
     finally:
         store.close()
+    con = sqlite3.connect(settings.db)
+    try:
+        rows = con.execute("SELECT DISTINCT source FROM items WHERE id LIKE '%-nosrc'").fetchall()
+        assert rows == [(rss,)]
+    finally:
+        con.close()
     for topic, key in ((wire, b"w"), (rss, b"r")):
         [dead] = kafka_broker.read_all(f"{topic}.dlq")
         assert dead.key == key and dict(dead.headers)["source_topic"] == topic.encode()

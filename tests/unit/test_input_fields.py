@@ -132,6 +132,25 @@ def test_the_kafka_timestamp_is_the_time_of_records_without_one() -> None:
     assert "--field published_at=@timestamp" in dead[0].reason
 
 
+def test_the_kafka_topic_is_the_source_of_records_without_one() -> None:
+    sourceless = {k: v for k, v in OTHER.items() if k != "publisher"}
+    settings = Settings(input_fields=("headline=title", "published_at=date", "source=@topic", "id=@content"))
+
+    def read(record: dict[str, Any], source: str, chosen: Settings) -> tuple[list[Any], list[Any]]:
+        raw = RawRecord(json.dumps(record).encode(), source, "wire.eu/3", 5, None, NOW)
+        return parse_records([raw], chosen, NOW)
+
+    items, dead = read(sourceless, "kafka", settings)  # also a dead letter replayed from Kafka
+    assert dead == [] and items[0].source == "wire.eu"
+    items, _ = read({**sourceless, "source": "Own Wire"}, "kafka", settings)
+    assert items[0].source == "Own Wire"  # the record's own source comes first
+    _, dead = read(sourceless, "file", settings)  # a file has no topic
+    assert dead[0].reason_code == "missing_field"
+    plain = Settings(input_fields=("headline=title", "published_at=date", "id=@content"))
+    _, dead = read(sourceless, "kafka", plain)
+    assert "--field source=@topic" in dead[0].reason
+
+
 @pytest.mark.parametrize(
     ("pairs", "message"),
     [
@@ -141,6 +160,7 @@ def test_the_kafka_timestamp_is_the_time_of_records_without_one() -> None:
         (("source=@content",), "@content can only make an id"),
         (("headline=@key",), "@key can only make an id"),
         (("id=@timestamp",), "@timestamp can only give published_at"),
+        (("headline=@topic",), "@topic can only give source"),
         (("headline=title", "headline=heading"), "'headline' is mapped twice"),
     ],
 )

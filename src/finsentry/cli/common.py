@@ -52,7 +52,7 @@ fields_option = setting_option(
     "tickers, lang) from their NAME field (repeat: --field headline=title --field "
     "published_at=date; dots read nested objects: headline=content.title); --field id=@content "
     "makes ids from the content, id=@key takes the Kafka message key, published_at=@timestamp "
-    "the Kafka record timestamp. Comma separated in the environment.",
+    "the Kafka record timestamp, source=@topic its topic. Comma separated in the environment.",
 )
 
 

@@ -1,7 +1,7 @@
 """Records from other systems: ``input_fields`` (``--field FIELD=NAME``) says where a record keeps
 each field of a news item; ``id=@content`` makes an id from the content, ``id=@key`` takes the
-Kafka message key and ``published_at=@timestamp`` the Kafka record's timestamp. A record missing a
-required field is told which ``--field`` would read it."""
+Kafka message key, ``published_at=@timestamp`` the Kafka record's timestamp and ``source=@topic``
+its topic. A record missing a required field is told which ``--field`` would read it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from finsentry.config import CONTENT_ID, KEY_ID, RECORD_TIME, Settings
+from finsentry.config import CONTENT_ID, KEY_ID, RECORD_TIME, RECORD_TOPIC, Settings
 from finsentry.sources.fields import inert_text
 
 REQUIRED_FIELDS: tuple[str, ...] = ("id", "published_at", "source", "headline")
@@ -31,13 +31,15 @@ def mapped_fields(
     pairs: tuple[str, ...],
     key: bytes | None = None,
     timestamp_ms: int | None = None,
+    topic: str | None = None,
 ) -> Mapping[str, Any]:
     """``fields`` with each FIELD of ``pairs`` (``input_fields``) taken from its NAME where the
     record has no FIELD of its own (a NAME with dots reads into nested objects, ``content.title``,
     where the record has no field of that very name); ``id=@content`` makes an id of the source,
     time and headline (the same record always gets the same id, so re-reading it changes
     nothing); ``id=@key`` takes the message ``key`` when it is UTF-8 text (else the id stays
-    missing); ``published_at=@timestamp`` the Kafka record's timestamp (Unix milliseconds)."""
+    missing); ``published_at=@timestamp`` the Kafka record's timestamp (Unix milliseconds);
+    ``source=@topic`` the Kafka topic it was read from."""
     out = dict(fields)
     content_id = False
     for field, name in _pairs(pairs):
@@ -50,6 +52,9 @@ def mapped_fields(
         elif name == RECORD_TIME:
             if out.get(field) is None and timestamp_ms is not None and timestamp_ms >= 0:
                 out[field] = timestamp_ms
+        elif name == RECORD_TOPIC:
+            if out.get(field) is None and topic:
+                out[field] = topic
         elif out.get(field) is None and (value := _named(fields, name)) is not None:
             out[field] = value
     if content_id and out.get("id") is None:
@@ -82,12 +87,17 @@ def _pairs(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 
 
 def mapping_hint(
-    fields: Mapping[str, Any], settings: Settings, keyed: bool, timed: bool = False
+    fields: Mapping[str, Any],
+    settings: Settings,
+    keyed: bool,
+    timed: bool = False,
+    topical: bool = False,
 ) -> str:
     """What to pass when a record from another system names its required fields otherwise: one
     ``--field`` for each required field that is missing, not mapped yet, and found under a
     common other name (for an id when none is: the message key of a ``keyed`` record, else one
-    made from the content; for a time when none is: the Kafka timestamp of a ``timed`` one).
+    made from the content; for a time when none is: the Kafka timestamp of a ``timed`` one; for
+    a source when none is: the topic of a ``topical`` one, read from Kafka).
     A mapped field may still be missing (an id made from the content needs the time, source and
     headline): the hint then names what it is made of."""
     mapped = {field for field, _ in _pairs(settings.input_fields)}
@@ -105,6 +115,8 @@ def mapping_hint(
                 hints.append(f"--field id={KEY_ID if keyed else CONTENT_ID}")
             elif wanted == "published_at" and timed:
                 hints.append(f"--field published_at={RECORD_TIME}")
+            elif wanted == "source" and topical:
+                hints.append(f"--field source={RECORD_TOPIC}")
     if not hints:
         return ""
     return f"; a record from another system? pass {' '.join(hints)} (or FINSENTRY_INPUT_FIELDS)"

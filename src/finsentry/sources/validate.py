@@ -48,6 +48,8 @@ from finsentry.sources.mapping import REQUIRED_FIELDS, mapped_fields, mapping_hi
 from finsentry.sources.normalise import normalise_text
 from finsentry.sources.registry import RegistryUnavailable, SchemaNotFound, registry_for
 
+KAFKA_SOURCE = "kafka"  # sources.kafka.client.SOURCE, without importing the Kafka package here
+
 __all__ = ["CsvRecord", "OversizeRecord", "Reason", "Rejected", "parse_record", "parse_records"]
 
 log = logging.getLogger(__name__)
@@ -273,16 +275,19 @@ def _build_item(
     fields: Mapping[str, Any], record: RawRecord, settings: Settings, now: datetime
 ) -> NewsItem:
     if settings.input_fields:
-        fields = mapped_fields(fields, settings.input_fields, record.key, record.timestamp_ms)
+        topic = record.input.rpartition("/")[0] if record.source == KAFKA_SOURCE else None
+        fields = mapped_fields(
+            fields, settings.input_fields, record.key, record.timestamp_ms, topic
+        )
     for name in REQUIRED_FIELDS:
         if fields.get(name) is None:
             present = ", ".join(sorted(inert_text(str(k))[:64] for k in fields)[:20]) or "none"
-            timed = record.timestamp_ms is not None
+            timed, topical = record.timestamp_ms is not None, record.source == KAFKA_SOURCE
             raise Rejected(
                 Reason.MISSING_FIELD,
                 f"required field '{name}' is missing or null (fields present: {present}); "
                 f"required: {', '.join(REQUIRED_FIELDS)}"
-                f"{mapping_hint(fields, settings, bool(record.key), timed)}",
+                f"{mapping_hint(fields, settings, bool(record.key), timed, topical)}",
             )
     item_id = _item_id(fields)
     source = _source(fields)
