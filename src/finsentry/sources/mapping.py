@@ -16,6 +16,7 @@ from finsentry.config import CONTENT_ID, KEY_ID, RECORD_TIME, RECORD_TOPIC, Sett
 from finsentry.sources.fields import inert_text
 
 REQUIRED_FIELDS: tuple[str, ...] = ("id", "published_at", "source", "headline")
+KAFKA_SOURCE = "kafka"  # the ``source`` of every record read from Kafka (its topic: @topic)
 
 # where records from other systems keep what finsentry needs: suggested in the missing-field error
 _COMMON_NAMES: dict[str, tuple[str, ...]] = {

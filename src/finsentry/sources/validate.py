@@ -44,11 +44,9 @@ from finsentry.sources.fields import (
     timestamp,
     type_name,
 )
-from finsentry.sources.mapping import REQUIRED_FIELDS, mapped_fields, mapping_hint
+from finsentry.sources.mapping import KAFKA_SOURCE, REQUIRED_FIELDS, mapped_fields, mapping_hint
 from finsentry.sources.normalise import normalise_text
 from finsentry.sources.registry import RegistryUnavailable, SchemaNotFound, registry_for
-
-KAFKA_SOURCE = "kafka"  # sources.kafka.client.SOURCE, without importing the Kafka package here
 
 __all__ = ["CsvRecord", "OversizeRecord", "Reason", "Rejected", "parse_record", "parse_records"]
 

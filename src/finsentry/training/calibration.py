@@ -21,11 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from finsentry.schema import SENTIMENT_LABELS, Target
 from finsentry.scoring.engine import Scorer
 from finsentry.scoring.lexical import log_softmax
 from finsentry.scoring.network import ENTITY_TASK
-from finsentry.training.chunks import probabilities
+from finsentry.training.chunks import by_text, probabilities
 from finsentry.training.data import DataError, Example
 
 __all__ = [
@@ -155,8 +154,7 @@ def head_scores(
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for task in sorted({e.task for e in examples}):
         subset = [e for e in examples if e.task == task]
-        names = list(SENTIMENT_LABELS) if task == ENTITY_TASK else scorer.labels.get(task)
-        if names is None or task not in scorer.labels:
+        if task not in scorer.labels:
             raise DataError(f"model {scorer.model_id} has no {task} head")
         index = {name: i for i, name in enumerate(scorer.labels[task])}
         unknown = sorted({e.label for e in subset} - set(index))
@@ -173,15 +171,11 @@ def head_scores(
 
 
 def _target_probs(scorer: Scorer, examples: list[Example]) -> tuple[np.ndarray, list[Example]]:
-    by_text: dict[str, list[Example]] = {}
-    for example in examples:
-        by_text.setdefault(example.text, []).append(example)
-    texts = list(by_text)
-    targets = [[Target(e.target, e.spans) for e in by_text[t]] for t in texts]
-    rows = probabilities(scorer, texts, targets, calibrated=False).get(ENTITY_TASK)
+    grouped, targets = by_text(examples)
+    rows = probabilities(scorer, list(grouped), targets, calibrated=False).get(ENTITY_TASK)
     if rows is None:
         return np.zeros((0, 3)), []
-    flat = [e for t in texts for e in by_text[t]]
+    flat = [e for group in grouped.values() for e in group]
     named = ~np.isnan(rows).any(axis=1)
     return rows[named], [e for e, keep in zip(flat, named, strict=True) if keep]
 

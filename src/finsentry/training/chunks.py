@@ -9,8 +9,9 @@ from tqdm import tqdm
 
 from finsentry.schema import Target, TextScore
 from finsentry.scoring.engine import Scorer
+from finsentry.training.data import Example
 
-__all__ = ["CHUNK", "probabilities", "scores"]
+__all__ = ["CHUNK", "by_text", "probabilities", "scores"]
 
 CHUNK = 512  # texts scored between two updates of the progress bar
 
@@ -50,3 +51,13 @@ def scores(
             out += scorer.score(texts[start : start + CHUNK], targets[start : start + CHUNK])
             bar.update(min(CHUNK, len(texts) - start))
     return out
+
+
+def by_text(examples: Sequence[Example]) -> tuple[dict[str, list[Example]], list[list[Target]]]:
+    """Entity examples grouped by their text (first-seen order), and each text's targets in the
+    same order: what one scoring call per text takes."""
+    grouped: dict[str, list[Example]] = {}
+    for example in examples:
+        grouped.setdefault(example.text, []).append(example)
+    targets = [[Target(e.target, e.spans) for e in group] for group in grouped.values()]
+    return grouped, targets

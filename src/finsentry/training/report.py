@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from finsentry.schema import SENTIMENT_LABELS, Target
+from finsentry.schema import SENTIMENT_LABELS
 from finsentry.scoring.engine import Scorer
 from finsentry.scoring.network import ENTITY_TASK
 from finsentry.training.calibration import calibration_metrics
-from finsentry.training.chunks import probabilities, scores
+from finsentry.training.chunks import by_text, probabilities, scores
 from finsentry.training.data import DataError, Example
 from finsentry.training.metrics import TaskMetrics, classification_metrics
 
@@ -71,18 +71,15 @@ def _evaluate_targets(scorer: Scorer, examples: Sequence[Example]) -> TaskMetric
     """
     names = list(SENTIMENT_LABELS)
     index = {name: i for i, name in enumerate(names)}
-    by_text: dict[str, list[Example]] = {}
-    for example in examples:
-        by_text.setdefault(example.text, []).append(example)
-    texts = list(by_text)
-    targets = [[Target(e.target, e.spans) for e in by_text[t]] for t in texts]
+    grouped, targets = by_text(examples)
+    texts = list(grouped)
     truth: list[int] = []
     predicted: list[int] = []
     mixed = [0, 0]  # correct, examples: headlines whose companies differ in tone
     probs: list[tuple[float, ...]] = []
     for text, score in zip(texts, scores(scorer, texts, targets), strict=True):
-        differ = len({e.label for e in by_text[text]}) > 1
-        for example, towards in zip(by_text[text], score.targets, strict=True):
+        differ = len({e.label for e in grouped[text]}) > 1
+        for example, towards in zip(grouped[text], score.targets, strict=True):
             truth.append(index[example.label])
             predicted.append(index[towards.sentiment])
             probs.append(tuple(getattr(towards, name) for name in names))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from finsentry.config import Settings
+from finsentry.sources.mapping import KAFKA_SOURCE
 
-SOURCE = "kafka"  # the ``source`` of every record read from Kafka
+SOURCE = KAFKA_SOURCE  # the ``source`` of every record read from Kafka
 
 
 def client_config(settings: Settings) -> dict[str, Any]:
